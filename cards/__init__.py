@@ -1,0 +1,4 @@
+"""The UI-free study core: packs, scheduling and the review store.
+
+Nothing here imports Textual, torch or pandas, so studying starts fast.
+"""
