@@ -1,0 +1,92 @@
+"""Study core at scale: a 100,000-card pack with 1,000,000 review rows.
+
+Measures loading the pack, opening the store + building the session + picking the first card, and an
+answer (commit + next card) over 200 answers. Goals: first card < 1 s after the pack is loaded, an answer
+< 10 ms. Prints one JSON object as its last line.
+
+    .venv/bin/python bench/study_scale.py [--cards 100000] [--reviews 1000000] [--answers 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._scale_data import make_scale_home  # noqa: E402
+from cards.config import Config  # noqa: E402
+from cards.pack import load_pack  # noqa: E402
+from cards.schedule import StudySession  # noqa: E402
+from cards.store import Store  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=100_000)
+    parser.add_argument("--reviews", type=int, default=1_000_000)
+    parser.add_argument("--answers", type=int, default=200)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="cardlab-scale-") as folder:
+        started = time.perf_counter()
+        scale = make_scale_home(folder, args.cards, args.reviews)
+        generate_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        pack = load_pack(scale.pack_path)
+        load_pack_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        store = Store.open(scale.home.store_path)
+        session = StudySession(store, [pack], Config(reviews_per_day=10_000))
+        card = session.next_card()
+        first_card_s = time.perf_counter() - started
+        counts = session.counts()
+
+        answer_ms = []
+        for index in range(args.answers):
+            if card is None:
+                break
+            started = time.perf_counter()
+            session.answer(card, rating=(3, 3, 1, 4, 2)[index % 5], duration_ms=4000)
+            card = session.next_card()
+            answer_ms.append((time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        session.undo()
+        undo_ms = (time.perf_counter() - started) * 1000
+        store.close()
+        database_mb = sum(p.stat().st_size for p in scale.home.data_dir.glob("reviews.sqlite3*")) / 1e6
+
+    answer_ms.sort()
+    print(
+        json.dumps(
+            {
+                "bench": "study_scale",
+                "cards": args.cards,
+                "review_rows": args.reviews,
+                "database_mb": round(database_mb, 1),
+                "generate_s": round(generate_s, 2),
+                "load_pack_s": round(load_pack_s, 3),
+                "open_store_session_first_card_s": round(first_card_s, 3),
+                "first_card_goal_s": 1.0,
+                "counts_at_start": {"new": counts.new, "learning": counts.learning, "review": counts.review},
+                "answers": len(answer_ms),
+                "answer_mean_ms": round(statistics.fmean(answer_ms), 3),
+                "answer_p95_ms": round(answer_ms[int(0.95 * (len(answer_ms) - 1))], 3),
+                "answer_max_ms": round(answer_ms[-1], 3),
+                "answer_goal_ms": 10.0,
+                "undo_ms": round(undo_ms, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Cold start of the app to the first card on screen, in a real pseudo-terminal.
+
+Each run is a fresh interpreter: `python -m tui.cli --home H study PACK` on a 100x30 pty. The app (told
+by CARDLAB_BENCH_FIRST_CARD) writes the wall-clock time at which the study screen has painted its first
+card, then exits; the figure is that time minus the moment just before the process was spawned, so it
+includes interpreter start-up, imports, loading the packs, opening the store and the first paint.
+
+Cases: the bundled pack on an empty home (goal < 0.4 s) and the scale data, a 100,000-card pack with
+1,000,000 review rows from `bench/_scale_data.py` (goal < 1 s). One warm-up run per case (it writes the
+.pyc files and fills the OS file cache), then the measured runs. Prints one JSON object as its last line.
+
+    .venv/bin/python bench/study_startup.py [--runs 5] [--cards 100000] [--reviews 1000000] [--skip-scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BUNDLED_PACK = "fastai-lesson4"
+GOALS_S = {"bundled": 0.4, "scale": 1.0}
+RUN_TIMEOUT_S = 60.0
+
+
+def first_card_seconds(home: Path, pack_id: str) -> float:
+    """Spawn the app on a pty and return the seconds from spawn to the first card painted."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    with tempfile.TemporaryDirectory(prefix="cardlab-bench-") as scratch:
+        stamp = Path(scratch) / "first-card"
+        env = {**os.environ, "CARDLAB_BENCH_FIRST_CARD": str(stamp), "TERM": "xterm-256color"}
+        env.pop("CARDLAB_HOME", None)
+        command = [sys.executable, "-m", "tui.cli", "--home", str(home), "study", pack_id]
+        started = time.time()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        output = _drain(master, process)
+        os.close(master)
+        if process.returncode != 0 or not stamp.exists():
+            tail = output[-2000:].decode("utf-8", "replace")
+            raise RuntimeError(f"the app did not report a first card (exit {process.returncode}):\n{tail}")
+        return float(stamp.read_text()) - started
+
+
+def _drain(master: int, process: subprocess.Popen) -> bytes:
+    """Read the terminal output until the app exits (a full pty would block the app's writes)."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                chunks.append(os.read(master, 65536))
+            except OSError:  # the child closed the terminal
+                break
+        elif process.poll() is not None:
+            break
+    else:
+        process.kill()
+    process.wait()
+    return b"".join(chunks)
+
+
+def measure(home: Path, pack_id: str, runs: int) -> dict[str, object]:
+    first_card_seconds(home, pack_id)  # warm-up: .pyc files, OS file cache
+    times = [first_card_seconds(home, pack_id) for _ in range(runs)]
+    return {
+        "median_s": round(statistics.median(times), 4),
+        "min_s": round(min(times), 4),
+        "runs_s": [round(t, 4) for t in times],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cards", type=int, default=100_000)
+    parser.add_argument("--reviews", type=int, default=1_000_000)
+    parser.add_argument("--skip-scale", action="store_true", help="only the bundled pack")
+    args = parser.parse_args()
+
+    result: dict[str, object] = {"bench": "study_startup", "python": sys.version.split()[0]}
+    with tempfile.TemporaryDirectory(prefix="cardlab-startup-") as folder:
+        bundled_home = Path(folder) / "bundled"
+        result["bundled"] = {**measure(bundled_home, BUNDLED_PACK, args.runs), "goal_s": GOALS_S["bundled"]}
+        print(f"bundled pack: {result['bundled']}", file=sys.stderr)
+        if not args.skip_scale:
+            from bench._scale_data import make_scale_home
+
+            started = time.perf_counter()
+            scale = make_scale_home(Path(folder) / "scale", args.cards, args.reviews)
+            generate_s = time.perf_counter() - started
+            runs = measure(scale.home.data_dir.parent, scale.pack_id, args.runs)
+            result["scale"] = {
+                **runs,
+                "goal_s": GOALS_S["scale"],
+                "cards": args.cards,
+                "reviews": args.reviews,
+                "generate_s": round(generate_s, 2),
+            }
+            print(f"scale: {result['scale']}", file=sys.stderr)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Benchmark: the lesson's tabular model on the adult census data. Last line of output: one JSON object.
+
+    python bench/tabular.py --data PATH [--recipe fast|lesson] [--valid lesson|last20] [--bs N --epochs N --lr X]
+
+PATH is fastai's `adult.csv` (validation = rows 800-999, as in the lesson; `--valid last20` uses the last
+20% of rows instead) or a folder with UCI `adult.data` + `adult.test` (validation = the test file). Without
+`--data`, generated census-like rows (engine.datasets.tabular.make_census, 32,561 rows, last 20% valid).
+
+Lesson columns: cat workclass, education, marital-status, occupation, relationship, race; cont age, fnlwgt,
+education-num; procs FillMissing, Categorify, Normalize; layers [200, 100].
+Recipes: `lesson` = bs 64, fit(1, 1e-2); `fast` (default) = bs 1024, fit_one_cycle(3, 2e-2).
+JSON keys: valid_acc, train_s, total_s, epochs, bs, lr (+ recipe, data, n_valid, n_train).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+T0 = time.perf_counter()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from engine.datasets.tabular import (  # noqa: E402
+    ADULT_CAT_NAMES,
+    ADULT_CONT_NAMES,
+    make_census,
+    read_adult_csv,
+    read_uci_adult,
+)
+from engine.metrics import accuracy  # noqa: E402
+from engine.tabular import Categorify, FillMissing, Normalize, tabular_data, tabular_learner  # noqa: E402
+from engine.utils import set_seed  # noqa: E402
+
+RECIPES = {
+    "lesson": {"bs": 64, "epochs": 1, "lr": 1e-2, "one_cycle": False},
+    "fast": {"bs": 1024, "epochs": 3, "lr": 2e-2, "one_cycle": True},
+}
+
+
+def load(data: str | None, valid: str) -> tuple[pd.DataFrame, list[int], list[int], str]:
+    """The frame, train and valid positions, and a short name of the protocol."""
+    if data is None:
+        df = make_census(n_rows=32_561, seed=0)
+        cut = int(len(df) * 0.8)
+        return df, list(range(cut)), list(range(cut, len(df))), "generated census, last 20%"
+    path = Path(data)
+    if path.is_dir():
+        train, test = read_uci_adult(path)
+        df = pd.concat([train, test], ignore_index=True)
+        return df, list(range(len(train))), list(range(len(train), len(df))), "UCI adult.data -> adult.test"
+    df = read_adult_csv(path)
+    if valid == "last20":
+        cut = int(len(df) * 0.8)
+        return df, list(range(cut)), list(range(cut, len(df))), "adult.csv, last 20%"
+    valid_idx = list(range(800, 1000))
+    return df, [i for i in range(len(df)) if not 800 <= i < 1000], valid_idx, "adult.csv, rows 800-999"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="fast")
+    parser.add_argument("--valid", choices=["lesson", "last20"], default="lesson")
+    parser.add_argument("--bs", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    recipe = dict(RECIPES[args.recipe])
+    recipe.update({k: v for k, v in (("bs", args.bs), ("epochs", args.epochs), ("lr", args.lr)) if v is not None})
+
+    torch.set_num_threads(2)
+    set_seed(args.seed)
+    df, train_idx, valid_idx, protocol = load(args.data, args.valid)
+    data = tabular_data(df, ADULT_CAT_NAMES, ADULT_CONT_NAMES, "salary", procs=[FillMissing, Categorify, Normalize],
+                        splits=(train_idx, valid_idx), bs=recipe["bs"], valid_bs=4096, seed=args.seed)  # fmt: skip
+    learn = tabular_learner(data, layers=[200, 100], metrics=accuracy)
+    t1 = time.perf_counter()
+    if recipe["one_cycle"]:
+        learn.fit_one_cycle(recipe["epochs"], recipe["lr"])
+    else:
+        learn.fit(recipe["epochs"], recipe["lr"])
+    train_s = time.perf_counter() - t1
+    valid_acc = learn.validate()["accuracy"]
+    result = {
+        "valid_acc": round(valid_acc, 4), "train_s": round(train_s, 3),
+        "total_s": round(time.perf_counter() - T0, 3), "epochs": recipe["epochs"], "bs": recipe["bs"],
+        "lr": recipe["lr"], "recipe": args.recipe, "one_cycle": recipe["one_cycle"], "data": protocol,
+        "n_train": len(train_idx), "n_valid": len(valid_idx),
+    }  # fmt: skip
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Benchmark: ULMFiT without pretrained weights (language model, then classifier). Last line: one JSON object.
+
+    python bench/text.py --data PATH [--epochs 2] [--threads 2] [--mixed-precision auto|fp32|bf16]
+
+PATH is IMDB_SAMPLE's `texts.csv` (or its folder) or an `aclImdb` folder (train + test, no unsup). Without
+`--data`, the generated review corpus (engine.datasets.text.generate_review_corpus, 1,000 reviews).
+Protocol (as ../shared/reference/fastai_text.py): AWD-LSTM emb 200 / hid 400 / 2 layers; LM on all texts
+with 10% random validation (seed 42), bs 64, bptt 72, fit_one_cycle(2, 2e-2), drop_mult 0.3, moms
+(0.8, 0.7, 0.8); then the classifier on that encoder (loaded and frozen, as fastai's load_encoder does), bs 32,
+fit_one_cycle(2, 2e-2), drop_mult 0.5, classifier dropouts, validation = the `is_valid` rows / the test set.
+JSON keys: tokenize_s, vocab, lm_train_s, lm_tokens_per_s, lm_valid_loss, lm_valid_acc, lm_valid_ppl,
+clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads).
+lm_tokens_per_s = bs x bptt tokens per training batch, summed over the epochs, over lm_train_s (which, like
+fastai's figure, includes the validation passes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+T0 = time.perf_counter()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from engine.datasets.text import TextSet, generate_review_corpus, read_imdb_csv, read_imdb_folder  # noqa: E402
+from engine.metrics import accuracy, perplexity  # noqa: E402
+from engine.text import AWDLSTMConfig, clas_data, language_model_learner, lm_data, text_classifier_learner  # noqa: E402
+from engine.utils import set_seed  # noqa: E402
+
+
+def load(data: str | None) -> TextSet:
+    if data is None:
+        texts, labels = generate_review_corpus(1000, seed=0)
+        return TextSet(texts, labels, [i >= 800 for i in range(len(texts))])
+    path = Path(data)
+    if path.suffix == ".csv" or (path / "texts.csv").exists():
+        return read_imdb_csv(path)
+    return read_imdb_folder(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="texts.csv, its folder, or an aclImdb folder")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mixed-precision", default="auto", choices=["auto", "fp32", "bf16"])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    set_seed(42)
+    dataset = load(args.data)
+    models = Path(tempfile.mkdtemp(prefix="bench-text-"))
+    config = AWDLSTMConfig.medium()
+
+    t_tok = time.perf_counter()
+    data_lm = lm_data(dataset.texts, bs=64, bptt=72, valid_pct=0.1, seed=42)
+    tokenize_s = time.perf_counter() - t_tok
+    print(f"tokenize_s {tokenize_s:.2f} vocab {len(data_lm.vocab)} tokens {data_lm.train.n_tokens}", flush=True)
+
+    lm = language_model_learner(
+        data_lm, config=config, drop_mult=0.3, metrics=[accuracy, perplexity], path=models,
+        mixed_precision=args.mixed_precision,
+    )  # fmt: skip
+    t_lm = time.perf_counter()
+    lm.fit_one_cycle(args.epochs, 2e-2)
+    lm_train_s = time.perf_counter() - t_lm
+    lm_row = lm.recorder.rows[-1]
+    lm_tokens = args.epochs * len(data_lm.train) * 64 * 72
+    print(f"lm {lm_row} lm_train_s {lm_train_s:.1f}", flush=True)
+    lm.save_encoder("enc")
+
+    data_clas = clas_data(dataset.texts, dataset.labels, vocab=data_lm.vocab, bs=32, is_valid=dataset.is_valid)
+    clas = text_classifier_learner(
+        data_clas, config=config, drop_mult=0.5, metrics=[accuracy], path=models,
+        mixed_precision=args.mixed_precision,
+    )  # fmt: skip
+    clas.load_encoder("enc")
+    t_clas = time.perf_counter()
+    clas.fit_one_cycle(args.epochs, 2e-2)
+    clas_train_s = time.perf_counter() - t_clas
+    clas_row = clas.recorder.rows[-1]
+    print(f"clas {clas_row} clas_train_s {clas_train_s:.1f}", flush=True)
+
+    result = {
+        "tokenize_s": round(tokenize_s, 3),
+        "vocab": len(data_lm.vocab),
+        "lm_train_s": round(lm_train_s, 2),
+        "lm_tokens_per_s": round(lm_tokens / lm_train_s, 1),
+        "lm_valid_loss": round(lm_row["valid_loss"], 4),
+        "lm_valid_acc": round(lm_row["accuracy"], 4),
+        "lm_valid_ppl": round(lm_row["perplexity"], 2),
+        "clas_train_s": round(clas_train_s, 2),
+        "clas_valid_acc": round(clas_row["accuracy"], 4),
+        "total_s": round(time.perf_counter() - T0, 2),
+        "n_texts": len(dataset),
+        "lm_tokens": lm_tokens,
+        "mixed_precision": args.mixed_precision,
+        "threads": args.threads,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

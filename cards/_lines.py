@@ -1,0 +1,225 @@
+"""Line numbers for the keys of a pack file.
+
+tomllib returns plain dicts without positions, so this scans the raw text once (after tomllib accepted it)
+and records where the `[pack]` table, each `[[cards]]` table and each key inside them start. It only needs
+to be right for ordinary packs; for odd but valid TOML it falls back to the nearest table header.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Inside a value only strings, comments, brackets and newlines matter.
+_VALUE_STOPS = re.compile(r"[\"'#\[\]{}\n]")
+# Inside a string only these characters matter: its quote, a newline and (in "..." strings) a backslash.
+_STRING_STOPS = {
+    ('"', True): re.compile(r'["\\\n]'),
+    ("'", False): re.compile(r"['\n]"),
+}
+
+
+@dataclass
+class TableLines:
+    header: int  # line of the table header (1 for the root table)
+    keys: dict[str, int] = field(default_factory=dict)  # first line of each key
+    bodies: dict[str, int] = field(default_factory=dict)  # line where a string value's text begins
+
+    def line_of(self, key: str) -> int:
+        return self.keys.get(key, self.header)
+
+    def body_line(self, key: str) -> int:
+        return self.bodies.get(key, self.line_of(key))
+
+    def record(self, key: str, line: int) -> None:
+        self.keys.setdefault(key, line)
+
+
+@dataclass
+class SourceLines:
+    root: TableLines = field(default_factory=lambda: TableLines(1))
+    pack: TableLines | None = None
+    cards: list[TableLines] = field(default_factory=list)
+
+    def pack_table(self) -> TableLines:
+        return self.pack or TableLines(self.root.line_of("pack"))
+
+    def card_table(self, index: int) -> TableLines:
+        if index < len(self.cards):
+            return self.cards[index]
+        return TableLines(self.root.line_of("cards"))  # e.g. cards written as an inline array
+
+    def table_for(self, path: list[str], line: int) -> tuple[TableLines, str] | None:
+        """The table that holds `path` (relative to the root) and the key to record there."""
+        if not path:
+            return None
+        self.root.record(path[0], line)
+        if len(path) == 1:
+            return self.root, path[0]
+        if path[0] == "pack":
+            if self.pack is None:
+                self.pack = TableLines(line)
+            return self.pack, path[1]
+        if path[0] == "cards" and self.cards:
+            return self.cards[-1], path[1]
+        return None
+
+
+class _Scanner:
+    """A tolerant TOML tokenizer that only tracks lines, headers, keys, strings and brackets."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.lines = SourceLines()
+        self.table_path: list[str] = []
+
+    def run(self) -> SourceLines:
+        while self.pos < len(self.text):
+            self._statement()
+        return self.lines
+
+    def _peek(self, offset: int = 0) -> str:
+        index = self.pos + offset
+        return self.text[index] if index < len(self.text) else ""
+
+    def _skip_blanks(self) -> None:
+        while self._peek() in (" ", "\t"):
+            self.pos += 1
+
+    def _statement(self) -> None:
+        self._skip_blanks()
+        char = self._peek()
+        if char == "[":
+            self._header()
+        elif char not in ("", "#", "\n", "\r"):
+            self._key_value()
+        self._rest_of_line()
+
+    def _header(self) -> None:
+        is_array = self._peek(1) == "["
+        self.pos += 2 if is_array else 1
+        path = self._key_path(stop="]")
+        self.pos += 2 if is_array else 1
+        if is_array and path == ["cards"]:
+            self.lines.root.record("cards", self.line)
+            self.lines.cards.append(TableLines(self.line))
+            self.table_path = ["cards"]
+            return
+        if path == ["pack"]:
+            self.lines.root.record("pack", self.line)
+            if self.lines.pack is None:
+                self.lines.pack = TableLines(self.line)
+            self.table_path = ["pack"]
+            return
+        self.lines.table_for(path, self.line)
+        self.table_path = path
+
+    def _key_value(self) -> None:
+        line = self.line
+        key = self._key_path(stop="=")
+        if self._peek() != "=":
+            return
+        self.pos += 1
+        target = self.lines.table_for(self.table_path + key, line) if key else None
+        self._skip_blanks()
+        body_line = self._value()
+        if target is not None:
+            table, name = target
+            table.record(name, line)
+            table.bodies.setdefault(name, body_line)
+
+    def _key_path(self, stop: str) -> list[str]:
+        """Dotted key segments up to `stop` (not consumed), with quotes removed."""
+        parts: list[str] = []
+        current: list[str] = []
+        while (char := self._peek()) not in ("", "\n", stop):
+            if char in ('"', "'"):
+                end = self.text.find(char, self.pos + 1)
+                end = len(self.text) if end < 0 else end
+                current.append(self.text[self.pos + 1 : end])
+                self.pos = end + 1
+                continue
+            if char == ".":
+                parts.append("".join(current).strip())
+                current = []
+            else:
+                current.append(char)
+            self.pos += 1
+        parts.append("".join(current).strip())
+        return parts
+
+    def _value(self) -> int:
+        """Skip one value (strings, arrays and inline tables may span lines); returns where its text begins."""
+        body_line = self.line
+        depth = 0
+        while (found := _VALUE_STOPS.search(self.text, self.pos)) is not None:
+            self.pos = found.start()
+            char = found.group()
+            if self.text.startswith(('"""', "'''"), self.pos):
+                delimiter = self.text[self.pos : self.pos + 3]
+                if depth == 0 and self.text.startswith(("\n", "\r\n"), self.pos + 3):
+                    body_line = self.line + 1  # TOML trims a newline right after the opening quotes
+                self._skip_string(delimiter, escapes=delimiter == '"""')
+            elif char in ('"', "'"):
+                self._skip_string(char, escapes=char == '"')
+            elif char == "#":
+                self._skip_comment()
+            elif char in "[{":
+                depth += 1
+                self.pos += 1
+            elif char in "]}":
+                depth = max(0, depth - 1)
+                self.pos += 1
+            elif depth == 0:  # a newline outside brackets ends the value
+                return body_line
+            else:
+                self._newline()
+        self.pos = len(self.text)
+        return body_line
+
+    def _skip_string(self, delimiter: str, escapes: bool) -> None:
+        self.pos += len(delimiter)
+        stops = _STRING_STOPS[(delimiter[0], escapes)]
+        while (found := stops.search(self.text, self.pos)) is not None:
+            self.pos = found.start()
+            char = found.group()
+            if char == "\\":
+                if self._peek(1) == "\n":
+                    self.line += 1
+                self.pos += 2
+            elif char == "\n":
+                if len(delimiter) == 1:
+                    return  # unterminated one-line string: tomllib would have refused it
+                self._newline()
+            elif self.text.startswith(delimiter, self.pos):
+                self.pos += len(delimiter)
+                extra_quotes = 0
+                while len(delimiter) == 3 and extra_quotes < 2 and self._peek() == delimiter[0]:
+                    self.pos += 1  # `""""` ends a multi-line string whose text ends with a quote
+                    extra_quotes += 1
+                return
+            else:
+                self.pos += 1  # a lone quote inside a multi-line string
+        self.pos = len(self.text)
+
+    def _skip_comment(self) -> None:
+        end = self.text.find("\n", self.pos)
+        self.pos = len(self.text) if end < 0 else end
+
+    def _rest_of_line(self) -> None:
+        end = self.text.find("\n", self.pos)
+        if end < 0:
+            self.pos = len(self.text)
+        else:
+            self.pos = end
+            self._newline()
+
+    def _newline(self) -> None:
+        self.pos += 1
+        self.line += 1
+
+
+def index_lines(text: str) -> SourceLines:
+    return _Scanner(text).run()

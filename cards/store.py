@@ -1,0 +1,397 @@
+"""The review store: each card's scheduling state and one row per review, in SQLite.
+
+Times are integer milliseconds since the Unix epoch (UTC). The database runs in WAL mode with a busy
+timeout, so two cardlab processes can study from the same home; every write happens inside
+`Store.transaction()` (BEGIN IMMEDIATE), so an answer is either wholly stored or not at all.
+
+A file that is not a readable SQLite database, or one written by a newer cardlab, is never touched:
+it is moved aside to a timestamped backup and `StoreError` says where it went.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+BUSY_TIMEOUT_MS = 10_000
+
+# SQLite's verdicts on a file that is not (or no longer) a sound database.
+_DAMAGED = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
+
+# Card states as stored; 1-3 are fsrs.State values.
+NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
+
+
+class StoreError(Exception):
+    """The review store cannot be used; the message says why and what happened to the file."""
+
+
+@dataclass(slots=True)
+class CardRow:
+    """One card's scheduling state, keyed by (pack_id, card_id)."""
+
+    pack_id: str
+    card_id: str
+    content_hash: str  # the card's content when it was last answered ("edited" when it differs)
+    state: int = NEW
+    step: int | None = None
+    stability: float | None = None
+    difficulty: float | None = None
+    due_ms: int | None = None
+    last_review_ms: int | None = None
+    reps: int = 0
+    lapses: int = 0
+    buried_until_ms: int | None = None  # hidden until this instant (the next day rollover)
+    suspended: bool = False
+    tags: tuple[str, ...] = ()  # app tags, e.g. "leech"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.pack_id, self.card_id)
+
+
+@dataclass(slots=True, frozen=True)
+class ReviewRow:
+    """One answer in the review log."""
+
+    pack_id: str
+    card_id: str
+    content_hash: str
+    rating: int  # 1 Again, 2 Hard, 3 Good, 4 Easy
+    state_before: int  # NEW, LEARNING, REVIEW or RELEARNING
+    state_after: int
+    reviewed_at_ms: int
+    duration_ms: int
+    due_after_ms: int
+    stability_after: float | None
+    difficulty_after: float | None
+    id: int | None = None
+
+
+_CARD_COLUMNS = (
+    "pack_id, card_id, content_hash, state, step, stability, difficulty, due_ms, last_review_ms, "
+    "reps, lapses, buried_until_ms, suspended, tags"
+)
+_REVIEW_COLUMNS = (
+    "pack_id, card_id, content_hash, rating, state_before, state_after, reviewed_at_ms, duration_ms, "
+    "due_after_ms, stability_after, difficulty_after"
+)
+
+# MIGRATIONS[i] brings a database from schema version i to i + 1; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE card_state (
+        pack_id TEXT NOT NULL,
+        card_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        step INTEGER,
+        stability REAL,
+        difficulty REAL,
+        due_ms INTEGER,
+        last_review_ms INTEGER,
+        reps INTEGER NOT NULL DEFAULT 0,
+        lapses INTEGER NOT NULL DEFAULT 0,
+        buried_until_ms INTEGER,
+        suspended INTEGER NOT NULL DEFAULT 0,
+        tags TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (pack_id, card_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE review_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pack_id TEXT NOT NULL,
+        card_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 4),
+        state_before INTEGER NOT NULL,
+        state_after INTEGER NOT NULL,
+        reviewed_at_ms INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        due_after_ms INTEGER NOT NULL,
+        stability_after REAL,
+        difficulty_after REAL
+    );
+    CREATE INDEX card_state_by_due ON card_state (pack_id, due_ms, state, suspended, buried_until_ms);
+    CREATE INDEX review_log_by_time ON review_log (reviewed_at_ms);
+    CREATE INDEX review_log_by_card ON review_log (pack_id, card_id, reviewed_at_ms);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _card_row(values: Sequence) -> CardRow:
+    (pack_id, card_id, content_hash, state, step, stability, difficulty, due, last, reps, lapses, buried,
+     suspended, tags) = values  # fmt: skip
+    return CardRow(pack_id, card_id, content_hash, state, step, stability, difficulty, due, last, reps,
+                   lapses, buried, bool(suspended), tuple(tags.split()) if tags else ())  # fmt: skip
+
+
+def _card_values(row: CardRow) -> tuple:
+    return (row.pack_id, row.card_id, row.content_hash, row.state, row.step, row.stability, row.difficulty,
+            row.due_ms, row.last_review_ms, row.reps, row.lapses, row.buried_until_ms, int(row.suspended),
+            " ".join(row.tags))  # fmt: skip
+
+
+def _review_values(review: ReviewRow) -> tuple:
+    return (review.pack_id, review.card_id, review.content_hash, review.rating, review.state_before,
+            review.state_after, review.reviewed_at_ms, review.duration_ms, review.due_after_ms,
+            review.stability_after, review.difficulty_after)  # fmt: skip
+
+
+def _backup_path(path: Path, reason: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = path.with_name(f"{path.name}.{reason}-{stamp}")
+    counter = 1
+    while candidate.exists():
+        counter += 1
+        candidate = path.with_name(f"{path.name}.{reason}-{stamp}-{counter}")
+    return candidate
+
+
+def _move_aside(path: Path, reason: str) -> Path:
+    """Rename the database (and its WAL and shared-memory files) to a backup that is never reused."""
+    backup = _backup_path(path, reason)
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.replace(backup.with_name(backup.name + suffix))
+    path.replace(backup)
+    return backup
+
+
+class Store:
+    """Card states and the review log of one home. Open with `Store.open(path)`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating if needed) the store at `path` and bring its schema up to date."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as err:
+            raise StoreError(f"cannot open the review store {path}: {err}") from None
+        try:
+            version = cls._prepare(connection)
+        except sqlite3.DatabaseError as err:
+            connection.close()
+            if getattr(err, "sqlite_errorname", None) not in _DAMAGED:
+                raise StoreError(f"cannot use the review store {path}: {err}") from None
+            backup = _move_aside(path, "corrupt")
+            raise StoreError(
+                f"the review store {path} is damaged ({err}); it was moved to {backup} and a new, empty "
+                "store will be created next time. Your reviews are still in that file."
+            ) from None
+        if version > SCHEMA_VERSION:
+            connection.close()
+            backup = _move_aside(path, f"schema-v{version}")
+            raise StoreError(
+                f"the review store {path} was written by a newer cardlab (schema version {version}; this one "
+                f"knows up to {SCHEMA_VERSION}). It was moved to {backup} so nothing is overwritten; "
+                "upgrade cardlab and move it back to keep your reviews."
+            )
+        return cls(connection, path)
+
+    @staticmethod
+    def _prepare(connection: sqlite3.Connection) -> int:
+        """Set up the connection and run pending migrations; returns the schema version found."""
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across app crashes
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            found = connection.execute("SELECT version FROM schema_version").fetchone()
+            version = found[0] if found else 0
+            if found is None:
+                connection.execute("INSERT INTO schema_version (version) VALUES (0)")
+            if version < SCHEMA_VERSION:
+                for migration in MIGRATIONS[version:]:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            connection.execute(statement)
+                connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return version
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("SELECT version FROM schema_version").fetchone()[0]
+
+    # -- transactions ----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One write transaction (BEGIN IMMEDIATE), committed on exit, rolled back on error."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            raise StoreError(f"the review store {self.path} stayed busy too long: {err}") from None
+        try:
+            yield self
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- card states -----------------------------------------------------------------------------
+
+    def card_rows(self, pack_ids: Iterable[str] | None = None) -> dict[tuple[str, str], CardRow]:
+        """Every stored card state (of the given packs), in one query."""
+        query = f"SELECT {_CARD_COLUMNS} FROM card_state"
+        params: tuple = ()
+        if pack_ids is not None:
+            params = tuple(pack_ids)
+            query += f" WHERE pack_id IN ({', '.join('?' * len(params))})"
+        rows = self._db.execute(query, params).fetchall()
+        return {(values[0], values[1]): _card_row(values) for values in rows}
+
+    def card_row(self, pack_id: str, card_id: str) -> CardRow | None:
+        values = self._db.execute(
+            f"SELECT {_CARD_COLUMNS} FROM card_state WHERE pack_id = ? AND card_id = ?", (pack_id, card_id)
+        ).fetchone()
+        return _card_row(values) if values else None
+
+    def due_entries(self, pack_id: str, day_start_ms: int, day_end_ms: int) -> list[tuple[str, int, int]]:
+        """(card id, state, due) of a pack's learning and review cards due before `day_end_ms`, not
+        suspended or buried: one scan of a covering index, no full rows."""
+        return self._db.execute(
+            "SELECT card_id, state, due_ms FROM card_state INDEXED BY card_state_by_due "
+            "WHERE pack_id = ? AND due_ms < ? AND state != ? AND suspended = 0 "
+            "AND coalesce(buried_until_ms, 0) <= ?",
+            (pack_id, day_end_ms, NEW, day_start_ms),
+        ).fetchall()
+
+    def unavailable_as_new(self, pack_id: str, day_start_ms: int) -> set[str]:
+        """Card ids of a pack that today's new-card queue must skip: answered before, suspended or buried."""
+        query = "FROM card_state WHERE pack_id = ? AND (state != ? OR suspended != 0 OR coalesce(buried_until_ms, 0) > ?)"
+        params = (pack_id, NEW, day_start_ms)
+        # One joined string is split in C, about twice as fast as a row per id; card ids never hold newlines
+        # (they are slugs), and the count check falls back to rows if one ever does.
+        joined, count = self._db.execute(
+            f"SELECT group_concat(card_id, char(10)), count(*) {query}", params
+        ).fetchone()
+        ids = set(joined.split("\n")) if joined else set()
+        if len(ids) != count:
+            ids = {card_id for (card_id,) in self._db.execute(f"SELECT card_id {query}", params)}
+        return ids
+
+    def scheduled_rows(self, pack_id: str) -> Iterator[tuple[str, int, int]]:
+        """(card id, state, when it is next available) of a pack's unsuspended seen cards, soonest first."""
+        yield from self._db.execute(
+            "SELECT card_id, state, max(due_ms, coalesce(buried_until_ms, 0)) AS available FROM card_state "
+            "WHERE pack_id = ? AND state != ? AND suspended = 0 ORDER BY available",
+            (pack_id, NEW),
+        )
+
+    def buried_new_until(self, pack_id: str, now_ms: int) -> int | None:
+        """When the first buried, never-answered card of a pack comes back (None: none is buried)."""
+        return self._db.execute(
+            "SELECT min(buried_until_ms) FROM card_state WHERE pack_id = ? AND state = ? AND suspended = 0 "
+            "AND buried_until_ms > ?",
+            (pack_id, NEW, now_ms),
+        ).fetchone()[0]
+
+    def put_card_row(self, row: CardRow) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO card_state ({_CARD_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            _card_values(row),
+        )
+
+    def put_card_rows(self, rows: Iterable[CardRow]) -> None:
+        self._db.executemany(
+            f"INSERT OR REPLACE INTO card_state ({_CARD_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            (_card_values(row) for row in rows),
+        )
+
+    def delete_card_row(self, pack_id: str, card_id: str) -> None:
+        self._db.execute("DELETE FROM card_state WHERE pack_id = ? AND card_id = ?", (pack_id, card_id))
+
+    # -- review log ------------------------------------------------------------------------------
+
+    def add_review(self, review: ReviewRow) -> int:
+        cursor = self._db.execute(
+            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            _review_values(review),
+        )
+        return int(cursor.lastrowid)
+
+    def add_reviews(self, reviews: Iterable[ReviewRow]) -> None:
+        self._db.executemany(
+            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            (_review_values(review) for review in reviews),
+        )
+
+    def delete_review(self, review_id: int) -> None:
+        self._db.execute("DELETE FROM review_log WHERE id = ?", (review_id,))
+
+    def review(self, review_id: int) -> ReviewRow | None:
+        values = self._db.execute(
+            f"SELECT {_REVIEW_COLUMNS}, id FROM review_log WHERE id = ?", (review_id,)
+        ).fetchone()
+        return ReviewRow(*values) if values else None
+
+    def reviews(self, pack_id: str | None = None, card_id: str | None = None) -> list[ReviewRow]:
+        """Log rows oldest first, optionally of one pack or one card."""
+        clauses, params = [], []
+        if pack_id is not None:
+            clauses.append("pack_id = ?")
+            params.append(pack_id)
+        if card_id is not None:
+            clauses.append("card_id = ?")
+            params.append(card_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(
+            f"SELECT {_REVIEW_COLUMNS}, id FROM review_log {where} ORDER BY reviewed_at_ms, id", params
+        ).fetchall()
+        return [ReviewRow(*values) for values in rows]
+
+    def review_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM review_log").fetchone()[0]
+
+    def answered_since(self, since_ms: int) -> dict[str, tuple[int, int]]:
+        """Per pack: (new cards introduced, review-state cards answered) since `since_ms`."""
+        rows = self._db.execute(
+            "SELECT pack_id, sum(state_before = 0), sum(state_before = 2) FROM review_log "
+            "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? GROUP BY pack_id",
+            (since_ms,),
+        ).fetchall()
+        return {pack_id: (new, review) for pack_id, new, review in rows}
+
+    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        """A read-only query for reports (stats, optimizer) that need aggregates the methods lack."""
+        return self._db.execute(sql, params).fetchall()
+
+    def iter_query(self, sql: str, params: Sequence = (), row_factory: Callable | None = None) -> Iterator:
+        cursor = self._db.execute(sql, params)
+        if row_factory is None:
+            yield from cursor
+        else:
+            for values in cursor:
+                yield row_factory(*values)

@@ -1,0 +1,88 @@
+"""Collaborative-filtering models: a dot product of factors plus biases, or a small network on embeddings.
+
+    model = EmbeddingDotBias(n_users, n_items, n_factors=40, y_range=(0, 5.5))
+    pred = model(user_idx, item_idx)        # float [bs], inside y_range
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from engine.tabular.model import sigmoid_range, small_embedding
+
+
+class EmbeddingDotBias(nn.Module):
+    """rating = sigmoid_range(user_factors · item_factors + user_bias + item_bias, *y_range).
+
+    Factors start small (std 0.01) and biases at zero, so training begins from "everyone rates the middle".
+    """
+
+    def __init__(
+        self, n_users: int, n_items: int, n_factors: int = 40, y_range: tuple[float, float] | None = None
+    ) -> None:
+        super().__init__()
+        self.u_weight = small_embedding(n_users, n_factors)
+        self.i_weight = small_embedding(n_items, n_factors)
+        self.u_bias = nn.Embedding(n_users, 1)
+        self.i_bias = nn.Embedding(n_items, 1)
+        nn.init.zeros_(self.u_bias.weight)
+        nn.init.zeros_(self.i_bias.weight)
+        self.y_range = y_range
+
+    def forward(self, users: Tensor, items: Tensor) -> Tensor:
+        dot = (self.u_weight(users) * self.i_weight(items)).sum(dim=1)
+        out = dot + self.u_bias(users).squeeze(1) + self.i_bias(items).squeeze(1)
+        return out if self.y_range is None else sigmoid_range(out, *self.y_range)
+
+    def embeddings_used(self, users: Tensor, items: Tensor) -> list[Tensor]:
+        """The factor and bias rows a batch touches (for a per-batch L2 penalty)."""
+        return [self.u_weight(users), self.i_weight(items), self.u_bias(users), self.i_bias(items)]
+
+    def item_factors(self) -> Tensor:
+        return self.i_weight.weight
+
+    def item_biases(self) -> Tensor:
+        return self.i_bias.weight.squeeze(1)
+
+
+class EmbeddingNN(nn.Module):
+    """Concatenated user and item embeddings through Linear -> ReLU (-> Dropout) layers to one rating."""
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        user_sz: int = 40,
+        item_sz: int = 40,
+        layers: Sequence[int] = (64,),
+        ps: float = 0.0,
+        y_range: tuple[float, float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.u_weight = small_embedding(n_users, user_sz)
+        self.i_weight = small_embedding(n_items, item_sz)
+        sizes = [user_sz + item_sz, *layers]
+        blocks: list[nn.Module] = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            blocks += [nn.Linear(n_in, n_out), nn.ReLU(inplace=True)]
+            if ps > 0:
+                blocks.append(nn.Dropout(ps))
+        blocks.append(nn.Linear(sizes[-1], 1))
+        self.layers = nn.Sequential(*blocks)
+        self.y_range = y_range
+
+    def forward(self, users: Tensor, items: Tensor) -> Tensor:
+        out = self.layers(torch.cat([self.u_weight(users), self.i_weight(items)], dim=1)).squeeze(1)
+        return out if self.y_range is None else sigmoid_range(out, *self.y_range)
+
+    def embeddings_used(self, users: Tensor, items: Tensor) -> list[Tensor]:
+        return [self.u_weight(users), self.i_weight(items)]
+
+    def item_factors(self) -> Tensor:
+        return self.i_weight.weight
+
+    def item_biases(self) -> Tensor | None:
+        return None

@@ -1,0 +1,351 @@
+"""The Learner: a small training loop that fires events; everything else is a callback.
+
+A batch is a tuple of tensors whose last element is the target: ``pred = model(*batch[:-1])``,
+``loss = loss_func(pred, batch[-1])``. Callbacks read and modify the loop's state on the learner:
+``batch`` (set it to change ``xb``/``yb``), ``pred``, ``loss``, ``training``, ``epoch``, ``n_epoch``, ``iter``,
+``n_iter``, ``train_iter`` (global training step), ``dl``, ``opt``, ``model``, ``recorder``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from engine.callbacks.core import (
+    EVENTS,
+    Callback,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    CancelTrainException,
+    CancelValidException,
+)
+from engine.callbacks.device import DeviceCallback
+from engine.callbacks.guards import CancelOnToken, NaNGuard
+from engine.callbacks.lr_finder import LRFindResult, lr_find
+from engine.callbacks.mixed_precision import MixedPrecision
+from engine.callbacks.recorder import Recorder
+from engine.callbacks.schedule import OneCycle
+from engine.data import DataLoaders
+from engine.metrics import Metric
+from engine.optim import LrSpec, OptFunc, adamw, check_layer_groups, freeze_groups, lr_ladder, norm_param_ids, set_hyper
+from engine.utils import CancelToken, pick_device
+
+Splitter = Callable[[nn.Module], Sequence[Sequence[nn.Parameter]]]
+CallbackLike = Callback | CancelToken
+
+
+def all_params_splitter(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The default: a single layer group holding every parameter."""
+    return [list(model.parameters())]
+
+
+class Learner:
+    def __init__(
+        self,
+        model: nn.Module,
+        dls: DataLoaders,
+        loss_func: Callable[..., Tensor],
+        opt_func: OptFunc = adamw,
+        lr: LrSpec = 1e-3,
+        wd: float = 1e-2,
+        metrics: Iterable[Metric | Callable[[Tensor, Tensor], Tensor]] = (),
+        splitter: Splitter | None = None,
+        cbs: Iterable[CallbackLike] = (),
+        path: str | Path = ".",
+        device: str | torch.device | None = "auto",
+        mixed_precision: str | None = None,
+        moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
+        train_bn: bool = True,
+    ) -> None:
+        self.device = pick_device(device)
+        self.model = model.to(self.device)
+        self.dls, self.loss_func, self.opt_func = dls, loss_func, opt_func
+        self.lr, self.wd, self.moms, self.train_bn = lr, wd, moms, train_bn
+        self.layer_groups = check_layer_groups(model, (splitter or all_params_splitter)(model))
+        lr_ladder(lr, len(self.layer_groups))  # fail early on a bad lr
+        self.path = Path(path)
+        self.opt: torch.optim.Optimizer | None = None
+        self.grad_scaler: torch.amp.GradScaler | None = None  # set by MixedPrecision for fp16
+        self.cbs: list[Callback] = []
+        self._handlers: dict[str, list[Callable[[], None]]] = {}
+        self.training, self.in_fit, self.cancelled = False, False, False
+        self.epoch = self.n_epoch = self.iter = self.n_iter = self.train_iter = 0
+        self.batch: tuple[Any, ...] = ()
+        self.pred: Any = None
+        self.loss: Tensor | None = None
+        self.fit_error: BaseException | None = None
+        self._loss_seen: Tensor | None = None
+        self._loss_value = float("nan")
+        self.recorder = Recorder(metrics)
+        defaults: list[Callback] = [DeviceCallback(self.device), NaNGuard(), self.recorder]
+        if mixed_precision:
+            defaults.append(MixedPrecision(mixed_precision))
+        for cb in (*defaults, *cbs):
+            self.add_cb(cb)
+
+    # ---- callbacks --------------------------------------------------------------------------------------
+
+    def add_cb(self, cb: CallbackLike) -> Callback:
+        if isinstance(cb, CancelToken):
+            cb = CancelOnToken(cb)
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must subclass engine.callbacks.Callback, got {cb!r}")
+        cb.learn = self
+        self.cbs.append(cb)
+        self.cbs.sort(key=lambda c: c.order)  # stable: equal orders keep insertion order
+        self._index_handlers()
+        return cb
+
+    def remove_cb(self, cb: Callback) -> None:
+        self.cbs.remove(cb)
+        self._index_handlers()
+
+    def _index_handlers(self) -> None:
+        """Per event, the bound methods of the callbacks that define it, so dispatch costs nothing extra."""
+        self._handlers = {e: [getattr(cb, e) for cb in self.cbs if callable(getattr(cb, e, None))] for e in EVENTS}
+
+    def __call__(self, event: str) -> None:
+        for handler in self._handlers[event]:
+            handler()
+
+    @contextlib.contextmanager
+    def added_cbs(self, cbs: Iterable[CallbackLike]) -> Iterator[list[Callback]]:
+        added = [self.add_cb(cb) for cb in cbs]
+        try:
+            yield added
+        finally:
+            for cb in added:
+                self.remove_cb(cb)
+
+    # ---- state callbacks read ---------------------------------------------------------------------------
+
+    @property
+    def xb(self) -> tuple[Any, ...]:
+        return self.batch[:-1]
+
+    @property
+    def yb(self) -> Any:
+        return self.batch[-1]
+
+    @property
+    def loss_value(self) -> float:
+        """`loss` as a Python float, computed once per batch however many callbacks ask."""
+        if self.loss is not self._loss_seen:
+            self._loss_seen, self._loss_value = self.loss, self.loss.item()
+        return self._loss_value
+
+    @property
+    def batch_size(self) -> int:
+        target = self.batch[-1]
+        if isinstance(target, Tensor):
+            return target.shape[0] if target.ndim else 1
+        return len(self.batch[0])
+
+    # ---- the loop ---------------------------------------------------------------------------------------
+
+    def fit(self, n_epoch: int, lr: LrSpec | None = None, wd: float | None = None, cbs: Iterable[CallbackLike] = ()) -> None:
+        """Train for `n_epoch` epochs at a constant lr (float, slice or one per group)."""
+        if not isinstance(n_epoch, int) or n_epoch < 0:
+            raise ValueError(f"n_epoch must be a non-negative int, got {n_epoch!r}")
+        opt = self.create_opt()
+        set_hyper(opt, "lr", lr_ladder(self.lr if lr is None else lr, len(self.layer_groups)))
+        set_hyper(opt, "wd", [self.wd if wd is None else wd] * len(self.layer_groups))
+        with self.added_cbs(cbs):
+            self._fit(n_epoch)
+
+    def fit_one_cycle(
+        self,
+        n_epoch: int,
+        lr_max: LrSpec | None = None,
+        div: float = 25.0,
+        div_final: float = 1e5,
+        pct_start: float = 0.25,
+        moms: tuple[float, float, float] | None = None,
+        wd: float | None = None,
+        cbs: Iterable[CallbackLike] = (),
+    ) -> None:
+        """Train with the one-cycle policy (see engine.schedules.one_cycle_lr / one_cycle_mom)."""
+        lr_max = self.lr if lr_max is None else lr_max
+        lr_maxes = lr_ladder(lr_max, len(self.layer_groups))
+        sched = OneCycle(lr_maxes, div=div, div_final=div_final, pct_start=pct_start, moms=moms or self.moms)
+        self.fit(n_epoch, lr=lr_max, wd=wd, cbs=[sched, *cbs])
+
+    def _fit(self, n_epoch: int) -> None:
+        self.n_epoch, self.epoch, self.train_iter = n_epoch, 0, 0
+        self.cancelled, self.fit_error, self.in_fit = False, None, True
+        try:
+            self("before_fit")
+            for self.epoch in range(n_epoch):
+                self._one_epoch()
+        except CancelFitException:
+            self.cancelled = True
+        except BaseException as err:
+            self.fit_error = err
+            raise
+        finally:
+            self.in_fit = False
+            self("after_fit")
+
+    def _one_epoch(self) -> None:
+        try:
+            self("before_epoch")
+            self._run_stage(training=True, dl=self.dls.train)
+            if self.dls.valid is not None:
+                self._run_stage(training=False, dl=self.dls.valid)
+            self("after_epoch")
+        except CancelEpochException:
+            pass
+
+    def _run_stage(self, training: bool, dl: Iterable[Any]) -> None:
+        self.training, self.dl, self.n_iter, self.iter = training, dl, len(dl), 0  # type: ignore[arg-type]
+        self.model.train(training)
+        stage, cancel = ("train", CancelTrainException) if training else ("validate", CancelValidException)
+        try:
+            self(f"before_{stage}")
+            with contextlib.nullcontext() if training else torch.no_grad():
+                for self.iter, batch in enumerate(dl):
+                    self.batch = batch if isinstance(batch, tuple) else tuple(batch)
+                    self._one_batch()
+            self(f"after_{stage}")
+        except cancel:
+            pass
+
+    def _one_batch(self) -> None:
+        handlers = self._handlers
+        try:
+            for handler in handlers["before_batch"]:
+                handler()
+            batch = self.batch
+            self.pred = self.model(*batch[:-1])
+            for handler in handlers["after_pred"]:
+                handler()
+            self.loss = self.loss_func(self.pred, batch[-1])
+            for handler in handlers["after_loss"]:
+                handler()
+            if self.training:
+                for handler in handlers["before_backward"]:
+                    handler()
+                self._backward()
+                for handler in handlers["after_backward"]:
+                    handler()
+                self._step()
+                for handler in handlers["after_step"]:
+                    handler()
+                self.opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+            for handler in handlers["after_batch"]:
+                handler()
+        except CancelBatchException:
+            if self.training:
+                self.opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+        if self.training:
+            self.train_iter += 1
+
+    def _backward(self) -> None:
+        loss = self.loss if self.grad_scaler is None else self.grad_scaler.scale(self.loss)
+        loss.backward()  # type: ignore[union-attr]
+
+    def _step(self) -> None:
+        if self.grad_scaler is None:
+            self.opt.step()  # type: ignore[union-attr]
+        else:
+            self.grad_scaler.step(self.opt)
+            self.grad_scaler.update()
+
+    # ---- optimizer and layer groups ---------------------------------------------------------------------
+
+    def create_opt(self) -> torch.optim.Optimizer:
+        """The optimizer, built on first use and after freeze changes (which reset its state)."""
+        if self.opt is None:
+            lrs = lr_ladder(self.lr, len(self.layer_groups))
+            self.opt = self.opt_func(self.layer_groups, lr=lrs[-1], wd=self.wd)  # type: ignore[call-arg]
+            if len(self.opt.param_groups) != len(self.layer_groups):
+                raise ValueError("opt_func must build one param group per layer group")
+            set_hyper(self.opt, "lr", lrs)
+        return self.opt
+
+    def freeze_to(self, n: int) -> None:
+        """Train only layer groups [n:] (norm layers stay trainable if train_bn); resets the optimizer."""
+        norm_ids = norm_param_ids(self.model) if self.train_bn else set()
+        freeze_groups(self.layer_groups, n, norm_ids)
+        for group in self.layer_groups:
+            for p in group:
+                p.grad = None
+        self.opt = None
+
+    def freeze(self) -> None:
+        self.freeze_to(-1)
+
+    def unfreeze(self) -> None:
+        self.freeze_to(0)
+
+    # ---- evaluation ---------------------------------------------------------------------------------------
+
+    def validate(self, dl: Iterable[Any] | None = None) -> dict[str, float]:
+        """Loss and metrics on `dl` (default: the valid loader): {"valid_loss": ..., "<metric>": ...}."""
+        dl = self._eval_loader(dl)
+        self._run_stage(training=False, dl=dl)
+        return dict(self.recorder.last_valid)
+
+    def get_preds(self, dl: Iterable[Any] | None = None) -> tuple[Tensor, Tensor]:
+        """Raw model outputs (no activation) and targets over `dl` (default: valid), on the CPU."""
+        gather = _GatherPreds()
+        with self.added_cbs([gather]):
+            self._run_stage(training=False, dl=self._eval_loader(dl))
+        if not gather.preds:
+            raise ValueError("get_preds: the loader yielded no batches")
+        return torch.cat(gather.preds), torch.cat(gather.targets)
+
+    def _eval_loader(self, dl: Iterable[Any] | None) -> Iterable[Any]:
+        dl = self.dls.valid if dl is None else dl
+        if dl is None:
+            raise ValueError("no loader given and the DataLoaders have no valid loader")
+        return dl
+
+    def predict(self, item: Any) -> Any:
+        """Hook: task learners (text, tabular, collab) turn one raw item into a prediction."""
+        raise NotImplementedError(f"{type(self).__name__} has no predict; use a task learner or get_preds")
+
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True) -> LRFindResult:
+        """Exponential lr sweep; restores model and optimizer afterwards. See engine.callbacks.lr_finder."""
+        return lr_find(self, start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div)
+
+    # ---- persistence -------------------------------------------------------------------------------------
+
+    def save(self, name: str, with_opt: bool = True) -> Path:
+        """Save model (and optimizer) state to path/models/name.pth; returns the file."""
+        file = self.path / "models" / f"{name}.pth"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        state = {"model": self.model.state_dict(), "opt": self.opt.state_dict() if with_opt and self.opt else None}
+        torch.save(state, file)
+        return file
+
+    def load(self, name: str, with_opt: bool = True, strict: bool = True) -> Learner:
+        file = self.path / "models" / f"{name}.pth"
+        if not file.exists():
+            raise FileNotFoundError(f"no saved model {name!r} at {file}")
+        state = torch.load(file, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"], strict=strict)
+        if with_opt and state.get("opt") is not None:
+            self.create_opt().load_state_dict(state["opt"])
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={type(self.model).__name__}, device={self.device}, groups={len(self.layer_groups)})"
+
+
+class _GatherPreds(Callback):
+    order = 100
+
+    def __init__(self) -> None:
+        self.preds: list[Tensor] = []
+        self.targets: list[Tensor] = []
+
+    def after_batch(self) -> None:
+        self.preds.append(self.learn.pred.detach().float().cpu())
+        self.targets.append(self.learn.yb.detach().cpu())

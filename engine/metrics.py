@@ -1,0 +1,66 @@
+"""Metrics, accumulated over batches weighted by batch size.
+
+A metric is a `Metric`: `batch_value(pred, targ, loss)` gives a batch's mean of some quantity, the Recorder
+averages those over the validation set (weighted by batch size), and `finalize` turns the average into the
+reported number (identity for accuracy, exp for perplexity, sqrt for rmse). A plain function
+`f(pred, targ) -> Tensor` passed in `metrics=` is wrapped as an averaged metric named after the function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+
+def accuracy(pred: Tensor, targ: Tensor) -> Tensor:
+    """Fraction of rows whose argmax over the last dim equals the target (any leading shape)."""
+    return (pred.argmax(dim=-1) == targ).float().mean()
+
+
+def error_rate(pred: Tensor, targ: Tensor) -> Tensor:
+    return 1 - accuracy(pred, targ)
+
+
+def mse(pred: Tensor, targ: Tensor) -> Tensor:
+    return F.mse_loss(pred.reshape(targ.shape).float(), targ.float())
+
+
+class Metric:
+    """An averaged quantity with a final transform; stateless, so one instance can serve many learners."""
+
+    def __init__(self, name: str, batch_value: Callable[[Tensor, Tensor, Tensor], Tensor],
+                 finalize: Callable[[float], float] = float) -> None:  # fmt: skip
+        self.name = name
+        self.batch_value = batch_value
+        self.finalize = finalize
+
+    def __repr__(self) -> str:
+        return f"Metric({self.name})"
+
+
+def as_metric(metric: Metric | Callable[[Tensor, Tensor], Tensor]) -> Metric:
+    if isinstance(metric, Metric):
+        return metric
+    if not callable(metric):
+        raise TypeError(f"a metric must be a Metric or a function (pred, targ) -> Tensor, got {metric!r}")
+    name = getattr(metric, "__name__", type(metric).__name__)
+    return Metric(name, lambda pred, targ, loss: metric(pred, targ))
+
+
+def _exp_rmspe_sq(pred: Tensor, targ: Tensor) -> Tensor:
+    pred, targ = torch.exp(pred.reshape(targ.shape).float()), torch.exp(targ.float())
+    return (((targ - pred) / targ) ** 2).mean()
+
+
+perplexity = Metric("perplexity", lambda pred, targ, loss: loss, math.exp)
+"""exp of the mean cross-entropy loss over the whole set (so the learner's loss must be cross-entropy)."""
+
+rmse = Metric("rmse", lambda pred, targ, loss: mse(pred, targ), math.sqrt)
+"""Root mean squared error over the whole set."""
+
+exp_rmspe = Metric("exp_rmspe", lambda pred, targ, loss: _exp_rmspe_sq(pred, targ), math.sqrt)
+"""Root mean squared percentage error for models predicting log(target) (the Rossmann metric)."""

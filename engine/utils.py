@@ -1,0 +1,91 @@
+"""Small helpers: seeding, device choice, a thread-safe cancel token.
+
+torch is imported inside the functions that need it so `CancelToken` stays importable without torch.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so CPU runs repeat exactly."""
+    import numpy as np
+    import torch
+
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Resolve a device request: "auto" (or None) picks CUDA, then MPS, then CPU; anything else is honoured.
+
+    Raises RuntimeError with a clear message if CUDA or MPS is asked for and absent, ValueError if the
+    string is not a device name.
+    """
+    import torch
+
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from err
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device={str(device)!r} was requested but CUDA is not available "
+                "(no GPU, or a CPU-only torch build); use device='cpu' or device='auto'"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"device={str(device)!r} was requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+        if resolved.index is None:  # name the index so tensor.device == device comparisons hold
+            resolved = torch.device("cuda", torch.cuda.current_device())
+    if resolved.type == "mps" and not _mps_available():
+        raise RuntimeError(f"device={str(device)!r} was requested but MPS (Apple GPU) is not available")
+    return resolved
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+class CancelToken:
+    """A flag another thread sets to stop training at the next batch.
+
+    Pass it in ``cbs`` (``learn.fit(3, cbs=[token])``) or wrap it in ``engine.callbacks.CancelOnToken``.
+    A cancelled fit returns normally (no exception) with ``learn.cancelled == True``.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def reset(self) -> None:
+        self._event.clear()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def __repr__(self) -> str:
+        return f"CancelToken(cancelled={self.cancelled})"

@@ -1,0 +1,301 @@
+"""What a lab's `run(ctx)` gets: its parameters, device, seed and data, and ways to report.
+
+A lab reads like the lesson's notebook; the context turns its training into events:
+
+    with ctx.stage("train"):
+        learn = ctx.watch(tabular_learner(data, layers=[200, 100], device=ctx.device))
+        learn.fit_one_cycle(p.epochs, p.lr)
+    ctx.table("predictions", ["row", "label"], rows)
+
+`ctx.watch(learn)` adds the engine's `EventStream` (batch losses, epoch rows) and a cancel check to the
+learner; `ctx.lr_find(learn)` streams the finder's curve point by point. Imported only in the lab's
+thread, so torch is never loaded by the screens that merely list labs.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from engine.callbacks.core import Callback
+from engine.events import BatchEnded, EpochEnded, FitEnded, FitStarted
+from labs.events import (
+    ArtifactSaved,
+    BatchLoss,
+    EpochRow,
+    LabEvent,
+    LrFinderPoint,
+    LrSuggestion,
+    Progress,
+    StageFinished,
+    StageStarted,
+    TableOutput,
+    TextKind,
+    TextOutput,
+)
+from labs.registry import ParamValue
+
+if TYPE_CHECKING:
+    from engine.callbacks.lr_finder import LRFindResult
+    from engine.learner import Learner
+    from labs.runner import LabRun
+
+PROGRESS_INTERVAL = 0.2  # seconds between Progress events; the last step of a fit always reports
+
+
+class LabCancelled(Exception):
+    """The student cancelled the run; raised at the next batch or stage."""
+
+
+class _CancelCheck(Callback):
+    """Stops a fit at the next batch once the run is cancelled, with an exception that ends the lab."""
+
+    order = -100
+
+    def __init__(self, cancel_event: threading.Event) -> None:
+        self._cancel = cancel_event
+
+    def before_batch(self) -> None:
+        if self._cancel.is_set():
+            raise LabCancelled
+
+
+class LabContext:
+    def __init__(self, run: LabRun, params: dict[str, ParamValue], *, cancel_event: threading.Event) -> None:
+        self.run = run
+        self.info = run.info
+        self.params = dict(params)
+        self.p = SimpleNamespace(**params)  # `p.lr` reads like the notebook's variables
+        self.preset = run.preset
+        self.requested_device = run.device
+        self.device = run.device  # resolved to "cpu", "cuda", ... by prepare()
+        self.seed = run.seed
+        self.data_arg = run.data
+        self.data: Path | None = None
+        self.current_stage = ""
+        self._cancel = cancel_event
+        self._own_work_dir = run.runs_dir is None
+        self.work_dir = Path(tempfile.mkdtemp(prefix="cardlab-lab-")) if self._own_work_dir else run.runs_dir / run.run_id
+        self._step_offset = 0  # steps of earlier fits, so every curve continues where the last ended
+        self._steps_done = 0
+        self._steps_planned = 0
+        self._fit_started_at = 0.0
+        self._train_seconds = 0.0
+        self._last_progress = 0.0
+        self._lr_finding = False
+        self._series = "train"
+        self._series_steps: dict[str, int] = {}
+        self._saved_threads: int | None = None
+
+    # -- set-up -----------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Seed, resolve the device and the `--data` argument; errors here say what to pass instead."""
+        from engine.utils import pick_device, set_seed
+
+        set_seed(self.seed)
+        self.device = str(pick_device(self.requested_device))
+        if self.device == "cpu" and self.preset != "full":
+            self._use_one_cpu_thread()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        if self.data_arg:
+            self.data = resolve_data(self.data_arg, self.run.home)
+
+    def _use_one_cpu_thread(self) -> None:
+        """The small presets' models are too small to gain from intra-op threads, and on a busy 2-core
+        machine torch's thread hand-offs made an epoch 5x slower (measured: 19 s against 3.7 s)."""
+        import torch
+
+        self._saved_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def cleanup(self) -> None:
+        if self._saved_threads is not None:
+            import torch
+
+            torch.set_num_threads(self._saved_threads)
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    # -- reporting ----------------------------------------------------------------------------------
+
+    def emit(self, event: LabEvent) -> None:
+        self.run.emit(event)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise LabCancelled
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """One step of the lab; it is highlighted on the lab screen while it runs."""
+        self.check_cancelled()
+        index = self.info.steps.index(name) if name in self.info.steps else -1
+        self.current_stage = name
+        started = time.perf_counter()
+        self.emit(StageStarted(name=name, index=index))
+        yield
+        self.emit(StageFinished(name=name, seconds=round(time.perf_counter() - started, 3)))
+        self.check_cancelled()
+
+    def text(self, text: str, title: str = "", kind: TextKind = "text") -> None:
+        self.emit(TextOutput(text=text, title=title, kind=kind))
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.emit(TableOutput(title=title, columns=list(columns), rows=[[format_cell(c) for c in row] for row in rows]))
+
+    def artifact(self, name: str, path: Path) -> None:
+        self.emit(ArtifactSaved(name=name, path=str(path)))
+
+    def set_predictor(self, predict: Callable[[str], str]) -> None:
+        """Offer `predict(user_text) -> answer` to the lab screen once training is done."""
+        self.run.predictor = predict
+
+    def reseed(self) -> None:
+        """Seed again, so the next model starts from the same weights as the one before it."""
+        from engine.utils import set_seed
+
+        set_seed(self.seed)
+
+    def curve(self, name: str) -> None:
+        """Draw the following fits as their own curve `name` (for comparisons), starting at step 1."""
+        self._series = name
+
+    def expect_steps(self, steps: int) -> None:
+        """Declare the training steps the whole lab will take, so the progress bar and ETA are right."""
+        self._steps_planned = max(self._steps_planned, self._steps_done + int(steps))
+
+    # -- engine wiring ------------------------------------------------------------------------------
+
+    def callbacks(self) -> list[Callback]:
+        from engine.callbacks.progress import EventStream
+
+        return [EventStream(self._on_engine_event), _CancelCheck(self._cancel)]
+
+    def watch(self, learn: Learner) -> Learner:
+        """Stream `learn`'s training as lab events, and stop it when the run is cancelled."""
+        for callback in self.callbacks():
+            learn.add_cb(callback)
+        return learn
+
+    def lr_find(self, learn: Learner, **kwargs: Any) -> LRFindResult:
+        """`learn.lr_find(**kwargs)` with its curve streamed point by point and its suggestions marked."""
+        self._lr_finding = True
+        try:
+            result = learn.lr_find(**kwargs)
+        finally:
+            self._lr_finding = False
+        self.check_cancelled()
+        for name in ("valley", "steep", "minimum"):
+            value = getattr(result, name, None)
+            if value is not None and math.isfinite(value):
+                self.emit(LrSuggestion(name=name, lr=float(value)))
+        return result
+
+    def _on_engine_event(self, event: object) -> None:
+        if isinstance(event, FitStarted):
+            self._fit_started_at = time.perf_counter()
+            self._steps_planned = max(self._steps_planned, self._steps_done + event.total_steps)
+        elif isinstance(event, BatchEnded):
+            self._on_batch(event)
+        elif isinstance(event, EpochEnded) and not self._lr_finding:
+            self.emit(epoch_row(self.current_stage, event.row, self._series))
+        elif isinstance(event, FitEnded):
+            self._train_seconds += time.perf_counter() - self._fit_started_at
+            self._step_offset = self._steps_done
+            self._report_progress(force=True)
+
+    def _on_batch(self, event: BatchEnded) -> None:
+        self._steps_done = self._step_offset + event.step + 1
+        if self._lr_finding:
+            self.emit(LrFinderPoint(lr=event.lr, loss=event.smooth_loss))
+        else:
+            step = self._series_steps[self._series] = self._series_steps.get(self._series, 0) + 1
+            self.emit(
+                BatchLoss(
+                    stage=self.current_stage,
+                    step=step,
+                    epoch=event.epoch,
+                    loss=event.loss,
+                    lr=event.lr,
+                    series=self._series,
+                )
+            )
+        self._report_progress()
+
+    def _report_progress(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        done, total = self._steps_done, max(self._steps_planned, self._steps_done)
+        seconds = self._train_seconds + (now - self._fit_started_at if self._fit_started_at else 0.0)
+        eta = seconds / done * (total - done) if done and seconds > 0 else None
+        self.emit(Progress(done=done, total=total, eta=eta))
+
+
+def epoch_row(stage: str, row: dict[str, Any], series: str = "train") -> EpochRow:
+    """The engine's epoch row (`epoch, train_loss, valid_loss, <metrics>, time`) as a lab event."""
+    known = {"epoch", "train_loss", "valid_loss", "time"}
+    metrics = {key: float(value) for key, value in row.items() if key not in known and _is_number(value)}
+    return EpochRow(
+        stage=stage,
+        epoch=int(row.get("epoch", 0)),
+        train_loss=_float_or_none(row.get("train_loss")),
+        valid_loss=_float_or_none(row.get("valid_loss")),
+        metrics=metrics,
+        seconds=_seconds(row.get("time")),
+        series=series,
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if _is_number(value) else None
+
+
+def _seconds(value: object) -> float:
+    """Epoch time as the engine gives it: seconds, or a "mm:ss" string like the notebooks print."""
+    if _is_number(value):
+        return float(value)  # type: ignore[arg-type]
+    if isinstance(value, str) and ":" in value:
+        minutes, _, seconds = value.partition(":")
+        try:
+            return int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def format_cell(value: Any) -> str:
+    if isinstance(value, float):
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.2e}"
+        return f"{value:.4f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:.1f}"
+    return str(value)
+
+
+def resolve_data(value: str, home: object | None) -> Path:
+    """`--data NAME|PATH`: the name of a cached dataset (`cardlab data fetch NAME`) or a file or folder."""
+    from engine.datasets.fetch import resolve_data_arg
+
+    if home is None:
+        from cards.paths import Home
+
+        home = Home.resolve()
+    return Path(resolve_data_arg(value, home))

@@ -1,0 +1,155 @@
+"""Typed events a running lab emits; the lab screen and `cardlab lab run` consume them.
+
+Plain dataclasses of numbers and strings (no tensors), so they cross threads safely and save as JSON.
+`at` is the number of seconds since the run started, stamped by the context when the event is emitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+
+@dataclass
+class LabEvent:
+    at: float = field(default=0.0, kw_only=True)
+
+
+@dataclass
+class StageStarted(LabEvent):
+    name: str
+    index: int  # position in the lab's steps, -1 for a stage outside them
+
+
+@dataclass
+class StageFinished(LabEvent):
+    name: str
+    seconds: float
+
+
+@dataclass
+class BatchLoss(LabEvent):
+    """One training step of the curve `series`; `step` counts from 1 along that curve, across fits."""
+
+    stage: str
+    step: int
+    epoch: int
+    loss: float
+    lr: float | None = None
+    series: str = "train"
+
+
+@dataclass
+class EpochRow(LabEvent):
+    stage: str
+    epoch: int
+    train_loss: float | None
+    valid_loss: float | None
+    metrics: dict[str, float]
+    seconds: float
+    series: str = "train"
+
+
+@dataclass
+class LrFinderPoint(LabEvent):
+    lr: float
+    loss: float
+
+
+@dataclass
+class LrSuggestion(LabEvent):
+    """A learning rate the lr finder suggests (`name`: valley, steep, minimum), marked on the chart."""
+
+    name: str
+    lr: float
+
+
+TextKind = Literal["text", "explanation", "prediction", "generated"]
+
+
+@dataclass
+class TextOutput(LabEvent):
+    text: str
+    title: str = ""
+    kind: TextKind = "text"
+
+
+@dataclass
+class TableOutput(LabEvent):
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class ArtifactSaved(LabEvent):
+    name: str
+    path: str
+
+
+@dataclass
+class Progress(LabEvent):
+    """Steps done out of the total the lab planned; `eta` in seconds, None until it can be estimated."""
+
+    done: int
+    total: int
+    eta: float | None
+
+
+@dataclass
+class Finished(LabEvent):
+    """`result` holds the lab's headline numbers; `result["outcome"]` names the question's true choice."""
+
+    result: dict[str, Any]
+    seconds: float
+
+
+FailureKind = Literal["error", "diverged", "out_of_memory"]
+
+
+@dataclass
+class Failed(LabEvent):
+    error: str
+    traceback: str
+    kind: FailureKind = "error"
+
+
+@dataclass
+class Cancelled(LabEvent):
+    stage: str
+
+
+TERMINAL_EVENTS = (Finished, Failed, Cancelled)
+
+_EVENT_TYPES: dict[str, type[LabEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        StageStarted,
+        StageFinished,
+        BatchLoss,
+        EpochRow,
+        LrFinderPoint,
+        LrSuggestion,
+        TextOutput,
+        TableOutput,
+        ArtifactSaved,
+        Progress,
+        Finished,
+        Failed,
+        Cancelled,
+    )
+}
+
+
+def event_to_dict(event: LabEvent) -> dict[str, Any]:
+    return {"type": type(event).__name__, **asdict(event)}
+
+
+def event_from_dict(data: dict[str, Any]) -> LabEvent:
+    """The inverse of `event_to_dict`; unknown keys (from a newer cardlab) are dropped."""
+    kind = data.get("type")
+    cls = _EVENT_TYPES.get(str(kind))
+    if cls is None:
+        raise ValueError(f"unknown lab event type {kind!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(**{key: value for key, value in data.items() if key in names})

@@ -1,0 +1,165 @@
+"""Saved lab runs: one folder per run under `home.runs_dir`, holding `run.json`.
+
+A record keeps what a student wants to see again or compare with: the parameters, the per-epoch
+metrics, the loss curve (down-sampled), the lr-finder curve, the texts and tables the lab printed,
+and how the run ended. Torch-free, so listing runs is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from labs.events import (
+    BatchLoss,
+    Cancelled,
+    EpochRow,
+    Failed,
+    Finished,
+    LabEvent,
+    LrFinderPoint,
+    LrSuggestion,
+    Progress,
+    event_from_dict,
+    event_to_dict,
+)
+
+RUN_FILE = "run.json"
+RECORD_VERSION = 1
+MAX_CURVE_POINTS = 2000
+
+# Per-step events are summarised into curves; everything else is kept as it was emitted.
+_SUMMARISED = (BatchLoss, LrFinderPoint, Progress)
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    lab_id: str
+    preset: str
+    params: dict[str, Any]
+    device: str
+    seed: int
+    data: str | None
+    started: str  # ISO 8601, UTC
+    status: str = "running"  # running | finished | failed | cancelled
+    seconds: float = 0.0
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    # Training curves by series name ("train" unless the lab compares several fits): (step, loss)
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    valid_curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # (step at epoch end, loss)
+    lr_finder: list[tuple[float, float]] = field(default_factory=list)  # (lr, smoothed loss)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    version: int = RECORD_VERSION
+
+    def add(self, event: LabEvent) -> None:
+        """Fold one event into the record (the runner calls this for every event, in order)."""
+        if isinstance(event, BatchLoss):
+            self.curves.setdefault(event.series, []).append((event.step, event.loss))
+        elif isinstance(event, LrFinderPoint):
+            self.lr_finder.append((event.lr, event.loss))
+        if isinstance(event, EpochRow):
+            self.epochs.append(asdict(event))
+            if event.valid_loss is not None:
+                curve = self.curves.get(event.series, [])
+                last_step = curve[-1][0] if curve else 0
+                self.valid_curves.setdefault(event.series, []).append((last_step, event.valid_loss))
+        if isinstance(event, Finished):
+            self.status, self.result, self.seconds = "finished", dict(event.result), event.seconds
+        elif isinstance(event, Failed):
+            self.status, self.error, self.seconds = "failed", event.error, event.at
+        elif isinstance(event, Cancelled):
+            self.status, self.seconds = "cancelled", event.at
+        if not isinstance(event, _SUMMARISED):
+            self.events.append(event_to_dict(event))
+
+    def replay(self) -> list[LabEvent]:
+        """The kept events, rebuilt, for showing a saved run."""
+        return [event_from_dict(item) for item in self.events]
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["curves"] = {name: downsample(points, MAX_CURVE_POINTS) for name, points in self.curves.items()}
+        return json.dumps(data, indent=1, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRecord:
+        data = json.loads(text)
+        if not isinstance(data, dict) or "run_id" not in data:
+            raise ValueError("not a cardlab run record")
+        data["lr_finder"] = [tuple(point) for point in data.get("lr_finder", [])]
+        for key in ("curves", "valid_curves"):
+            data[key] = {name: [tuple(p) for p in points] for name, points in dict(data.get(key, {})).items()}
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def downsample(points: list[tuple[Any, float]], limit: int) -> list[tuple[Any, float]]:
+    """At most `limit` points: averages of consecutive buckets, keeping the curve's shape."""
+    if len(points) <= limit:
+        return list(points)
+    bucket = len(points) / limit
+    result = []
+    for i in range(limit):
+        chunk = points[int(i * bucket) : max(int((i + 1) * bucket), int(i * bucket) + 1)]
+        result.append((chunk[-1][0], sum(p[1] for p in chunk) / len(chunk)))
+    return result
+
+
+def new_run_id(lab_id: str, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{lab_id}-{secrets.token_hex(2)}"
+
+
+def save_run(runs_dir: Path, record: RunRecord) -> Path:
+    """Write atomically, so a crash never leaves a half-written record that breaks `lab show`."""
+    folder = runs_dir / record.run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / RUN_FILE
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".run-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(record.to_json())
+    os.replace(tmp, target)
+    return target
+
+
+def load_run(runs_dir: Path, run_id: str) -> RunRecord:
+    path = runs_dir / run_id / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved run {run_id!r} in {runs_dir} (see `cardlab lab show` for the list)")
+    return RunRecord.from_json(path.read_text(encoding="utf-8"))
+
+
+def list_runs(runs_dir: Path, lab_id: str | None = None) -> list[RunRecord]:
+    """Saved runs, newest first; unreadable folders are skipped."""
+    if not runs_dir.is_dir():
+        return []
+    records = []
+    for path in runs_dir.glob(f"*/{RUN_FILE}"):
+        try:
+            record = RunRecord.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError):
+            continue
+        if lab_id is None or record.lab_id == lab_id:
+            records.append(record)
+    return sorted(records, key=lambda r: (r.started, r.run_id), reverse=True)
+
+
+def previous_run(runs_dir: Path, lab_id: str, exclude: str | None = None) -> RunRecord | None:
+    """The newest saved run of `lab_id` with a loss curve, for the chart's overlay."""
+    for record in list_runs(runs_dir, lab_id):
+        if record.run_id != exclude and (record.curves or record.lr_finder):
+            return record
+    return None
+
+
+def lr_suggestions(record: RunRecord) -> dict[str, float]:
+    return {e["name"]: e["lr"] for e in record.events if e.get("type") == LrSuggestion.__name__}

@@ -1,0 +1,129 @@
+"""AWD-LSTM pieces: dropouts, weight dropout, hidden state, chunked encoder and pooling, layer groups."""
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from engine.text.awd_lstm import (
+    AWDLSTMClassifier,
+    AWDLSTMConfig,
+    AWDLSTMLanguageModel,
+    EmbeddingDropout,
+    RNNDropout,
+    WeightDropout,
+    masked_concat_pool,
+)
+from engine.text.data import pad_chunked
+from engine.text.learner import classifier_splitter, lm_splitter
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny models: two threads only add synchronisation cost (and stall on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_rnn_dropout_uses_one_mask_across_time_and_only_in_training() -> None:
+    torch.manual_seed(0)
+    dropout = RNNDropout(0.5)
+    x = torch.ones(3, 7, 5)
+    out = dropout(x)
+    assert out.shape == x.shape
+    assert torch.equal(out, out[:, :1].expand_as(out))  # same mask at every time step
+    assert set(out.unique().tolist()) <= {0.0, 2.0} and (out == 0).any()
+    dropout.eval()
+    assert torch.equal(dropout(x), x)
+
+
+def test_embedding_dropout_drops_whole_words() -> None:
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(50, 4)
+    dropout = EmbeddingDropout(embedding, embed_p=0.5)
+    words = torch.arange(50).repeat(2, 1)
+    out = dropout(words)
+    zero_rows = (out[0] == 0).all(1)
+    assert zero_rows.any() and not zero_rows.all()
+    assert torch.equal(zero_rows, (out[1] == 0).all(1))  # the same word is dropped everywhere
+    dropout.eval()
+    assert torch.equal(dropout(words), embedding(words))
+
+
+def test_weight_dropout_changes_hidden_weights_only_in_training() -> None:
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(4, 6, batch_first=True)
+    wrapped = WeightDropout(lstm, weight_p=0.9)
+    x = torch.randn(2, 5, 4)
+    wrapped.eval()
+    expected, _ = lstm(x)
+    assert torch.allclose(wrapped(x)[0], expected)
+    wrapped.train()
+    dropped, _ = wrapped(x)
+    assert not torch.allclose(dropped, expected)
+    dropped.sum().backward()
+    assert lstm.weight_hh_l0.grad is not None and (lstm.weight_hh_l0.grad == 0).any()  # dropped entries
+    assert (lstm.weight_ih_l0.grad != 0).all()  # input weights are never dropped
+    assert [n for n, _ in wrapped.named_parameters()] == [f"module.{n}" for n, _ in lstm.named_parameters()]
+
+
+def test_language_model_output_shape_and_hidden_carry_and_reset() -> None:
+    torch.manual_seed(0)
+    model = AWDLSTMLanguageModel(40, AWDLSTMConfig.tiny()).eval()
+    x = torch.randint(2, 40, (3, 6))
+    first = model(x)
+    assert first.shape == (3, 6, 40) and model.hidden is not None
+    carried = model(x)
+    assert not torch.allclose(first, carried)  # the state from the previous batch is used
+    model.reset()
+    assert model.hidden is None and torch.allclose(model(x), first)
+    assert not model.hidden[0][0].requires_grad  # detached between batches
+
+
+def test_decoder_is_tied_to_the_embedding() -> None:
+    model = AWDLSTMLanguageModel(40, AWDLSTMConfig.tiny())
+    assert model.decoder.linear.weight is model.encoder.embedding.weight
+
+
+def test_config_presets_and_drop_mult() -> None:
+    lesson = AWDLSTMConfig.lesson()
+    assert (lesson.emb_sz, lesson.n_hid, lesson.n_layers) == (400, 1152, 3)
+    scaled = lesson.scaled(0.5)
+    assert scaled.weight_p == pytest.approx(0.1) and scaled.emb_sz == 400
+    assert lesson.for_classifier().weight_p == 0.5
+    with pytest.raises(ValueError, match="weight_p"):
+        AWDLSTMConfig(weight_p=1.0)
+
+
+def test_masked_concat_pool_ignores_padding() -> None:
+    output = torch.tensor([[[9.0], [1.0], [3.0], [9.0]]])
+    pad = torch.tensor([[True, False, False, True]])
+    assert masked_concat_pool(output, pad).tolist() == [[3.0, 3.0, 2.0]]  # last, max, mean of [1, 3]
+
+
+def test_classifier_output_does_not_change_with_extra_padding() -> None:
+    torch.manual_seed(0)
+    model = AWDLSTMClassifier(30, 2, AWDLSTMConfig.tiny(), bptt=4, max_len=40).eval()
+    doc = np.array([2, 5, 7, 9, 11, 3, 4])
+    alone = model(pad_chunked([doc], bptt=4))
+    for longer in (10, 13, 21):
+        batch = pad_chunked([doc, np.arange(2, 2 + longer) % 30], bptt=4)
+        assert batch.shape[1] == longer
+        assert torch.allclose(model(batch)[0], alone[0], atol=1e-5)
+
+
+def test_layer_groups_for_freeze_to() -> None:
+    config = AWDLSTMConfig(emb_sz=8, n_hid=12, n_layers=3)
+    lm = AWDLSTMLanguageModel(20, config)
+    groups = lm_splitter(lm)
+    assert len(groups) == 4
+    assert lm.encoder.embedding.weight in groups[-1]
+    assert sum(p.numel() for g in groups for p in g) == sum(p.numel() for p in lm.parameters())
+    clas = AWDLSTMClassifier(20, 3, config)
+    groups = classifier_splitter(clas)
+    assert len(groups) == 5
+    assert groups[0] == [clas.encoder.encoder.embedding.weight]
+    assert sum(len(g) for g in groups) == len(list(clas.parameters()))

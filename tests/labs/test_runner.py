@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from labs.events import BatchLoss, Cancelled, Failed, Finished, StageStarted, TextOutput
+from labs.registry import get_lab
+from labs.runner import LabRun, failure_kind
+from labs.runs import list_runs, load_run, previous_run
+
+
+def test_a_lab_runs_to_the_end_and_is_saved(fake_labs: None, tmp_path: Path) -> None:
+    run = LabRun(get_lab("test-counting"), preset="smoke", runs_dir=tmp_path).start()
+    events = list(run.iter_events())
+    assert run.join(timeout=10)
+    assert run.status == "finished"
+    assert isinstance(events[0], StageStarted) and events[0].index == 0
+    assert [e.step for e in events if isinstance(e, BatchLoss)] == list(range(1, 41))
+    assert isinstance(events[-1], Finished) and events[-1].result["outcome"] == "down"
+    assert any(isinstance(e, TextOutput) for e in events)
+
+    record = load_run(tmp_path, run.run_id)
+    assert record.status == "finished"
+    assert record.params == {"steps": 40, "delay": 0.0}
+    assert len(record.curves["train"]) == 40 and record.curves["train"][-1] == (40, 1 / 40)
+    assert record.valid_curves == {"train": [(40, 0.2)]}
+    assert record.epochs[0]["metrics"] == {"accuracy": 0.9}
+    assert [r.run_id for r in list_runs(tmp_path, "test-counting")] == [run.run_id]
+    assert previous_run(tmp_path, "test-counting", exclude=run.run_id) is None
+    assert previous_run(tmp_path, "test-counting").run_id == run.run_id
+
+
+def test_cancel_stops_at_the_next_batch(fake_labs: None, tmp_path: Path) -> None:
+    run = LabRun(get_lab("test-counting"), overrides={"steps": 10_000, "delay": 0.005}, runs_dir=tmp_path).start()
+    cursor = 0
+    deadline = time.monotonic() + 20
+    while not any(isinstance(e, BatchLoss) for e in run.events_since(0)) and time.monotonic() < deadline:
+        cursor = len(run.wait_for_events(cursor, 0.1))
+    run.cancel()
+    assert run.join(timeout=5)
+    events = run.events_since(0)
+    assert run.status == "cancelled"
+    assert isinstance(events[-1], Cancelled) and events[-1].stage == "count"
+    assert sum(isinstance(e, BatchLoss) for e in events) < 10_000
+    assert load_run(tmp_path, run.run_id).status == "cancelled"
+
+
+def test_a_failing_lab_gives_a_failed_event_with_its_message(fake_labs: None, tmp_path: Path) -> None:
+    run = LabRun(get_lab("test-failing"), runs_dir=tmp_path).start()
+    events = list(run.iter_events())
+    assert run.status == "failed"
+    failure = events[-1]
+    assert isinstance(failure, Failed)
+    assert failure.error == "ValueError: the lab broke on purpose"
+    assert "raise ValueError" in failure.traceback
+    assert load_run(tmp_path, run.run_id).error == failure.error
+
+
+def test_a_missing_device_fails_with_a_clear_message(fake_labs: None) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    run = LabRun(get_lab("test-counting"), device="cuda").start()
+    events = list(run.iter_events())
+    assert isinstance(events[-1], Failed)
+    assert "CUDA is not available" in events[-1].error
+
+
+def test_a_missing_data_path_fails_with_a_clear_message(fake_labs: None, tmp_path: Path) -> None:
+    run = LabRun(get_lab("test-counting"), data=str(tmp_path / "nowhere.csv")).start()
+    events = list(run.iter_events())
+    assert isinstance(events[-1], Failed)
+    assert "nowhere.csv" in events[-1].error
+
+
+def test_failure_kinds() -> None:
+    class TrainingDiverged(Exception):
+        pass
+
+    assert failure_kind(TrainingDiverged("step 3")) == "diverged"
+    assert failure_kind(RuntimeError("CUDA out of memory. Tried to allocate")) == "out_of_memory"
+    assert failure_kind(ValueError("x")) == "error"

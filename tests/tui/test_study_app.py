@@ -1,0 +1,245 @@
+"""Pilot tests: study a pack through the real app and check the review store after every step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Markdown
+
+from cards.schedule import format_interval
+from tests.tui.study_helpers import (
+    HOSTILE_PACK,
+    SAMPLE_PACK,
+    SIZE,
+    card_state,
+    fixed_clock,
+    make_home,
+    reviews,
+    run_async,
+    screen_text,
+    write_pack,
+)
+from tui.app import CardlabApp, StartupError, create_app
+from tui.screens.home import HomeScreen
+from tui.screens.study import StudyScreen
+
+
+def study_app(tmp_path: Path, pack_text: str | None = None) -> CardlabApp:
+    home = make_home(tmp_path / "home")
+    pack = write_pack(tmp_path, pack_text) if pack_text else write_pack(tmp_path)
+    return create_app(home, pack_filter=str(pack), clock=fixed_clock())
+
+
+def study_screen(app: CardlabApp) -> StudyScreen:
+    screen = app.screen
+    assert isinstance(screen, StudyScreen), f"expected the study screen, got {screen!r}"
+    return screen
+
+
+def shown_card(app: CardlabApp) -> str:
+    card = study_screen(app).card
+    assert card is not None, "no card on screen"
+    return card.id
+
+
+def markdown_text(app: CardlabApp, selector: str) -> str:
+    return study_screen(app).query_one(selector, Markdown).source
+
+
+@run_async
+async def test_reveal_then_each_grade_is_committed_before_the_next_card(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = study_screen(app)
+        assert shown_card(app) == "embedding"
+        assert markdown_text(app, "#front") == "What is an **embedding**?"
+        assert not screen.query_one("#back").display, "the back must stay hidden until revealed"
+
+        answered: list[tuple[str, int]] = []
+        for rating in (1, 2, 3, 4):
+            card = screen.card
+            assert card is not None
+            expected = screen.session.preview_intervals(card)
+            await pilot.press("space")
+            assert screen.query_one("#back").display
+            for grade in (1, 2, 3, 4):
+                label = str(screen.query_one(f"#grade-{grade}", Button).label)
+                assert label.endswith(format_interval(expected[grade])), label
+            await pilot.press(str(rating))
+            answered.append((card.id, rating))
+            stored = reviews(app.home)
+            assert [(card_id, r) for card_id, r, _ in stored] == answered
+            assert all(duration >= 0 for *_, duration in stored)
+            assert card_state(app.home, card.id)["reps"] == 1
+        # Again and Hard bring "embedding" and "dropout" back within minutes; the others moved on.
+        assert card_state(app.home, "cold-start")["state"] == 2  # Easy on a new card: review state
+
+
+@run_async
+async def test_grades_are_ignored_until_the_answer_is_shown(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "4")
+        assert reviews(app.home) == []
+        assert shown_card(app) == "embedding"
+        await pilot.press("enter", "3")
+        assert [r[:2] for r in reviews(app.home)] == [("embedding", 3)]
+
+
+@run_async
+async def test_undo_restores_state_and_log_and_shows_the_card_again(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "3", "space", "4")
+        assert [r[:2] for r in reviews(app.home)] == [("embedding", 3), ("dropout", 4)]
+        await pilot.press("u")
+        assert [r[:2] for r in reviews(app.home)] == [("embedding", 3)]
+        assert card_state(app.home, "dropout") is None, "undo of a first answer leaves no state behind"
+        assert shown_card(app) == "dropout"
+        assert not study_screen(app).revealed
+        await pilot.press("u")
+        assert reviews(app.home) == []
+        assert shown_card(app) == "embedding"
+        await pilot.press("u")  # nothing left to undo: nothing changes
+        assert shown_card(app) == "embedding"
+
+
+@run_async
+async def test_bury_and_suspend_hide_the_card_and_are_stored(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        buried = card_state(app.home, "embedding")
+        assert buried is not None and buried["buried_until_ms"] is not None and not buried["suspended"]
+        assert shown_card(app) == "dropout"
+        await pilot.press("s")
+        assert card_state(app.home, "dropout")["suspended"] == 1
+        assert shown_card(app) == "weight-decay"
+        assert reviews(app.home) == [], "bury and suspend are not reviews"
+        await pilot.press("u")
+        assert card_state(app.home, "dropout") is None, "undo restores the card's state before suspend"
+        assert shown_card(app) == "dropout"
+
+
+@run_async
+async def test_cloze_hides_the_active_deletion_and_fills_it_on_reveal(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "s", "s", "s")  # suspend the four basic cards
+        assert shown_card(app) == "ulmfit#c1"
+        assert markdown_text(app, "#front") == "ULMFiT first trains a [...] on WikiText-103."
+        await pilot.press("space")
+        screen = study_screen(app)
+        assert not screen.query_one("#front").display, "the filled-in text replaces the question"
+        assert markdown_text(app, "#back").startswith("ULMFiT first trains a **language model** on WikiText-103.")
+        await pilot.press("3")
+        assert [r[:2] for r in reviews(app.home)] == [("ulmfit#c1", 3)]
+        assert shown_card(app) == "ulmfit#c2"
+        assert markdown_text(app, "#front") == "ULMFiT first trains a language model on [a corpus]."
+
+
+@run_async
+async def test_when_nothing_is_due_the_summary_says_when_the_next_card_is(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(6):  # five cards (the cloze note makes two), Easy sends each to the review state
+            await pilot.press("space", "4")
+        screen = study_screen(app)
+        assert screen.card is None
+        done = str(screen.query_one("#done-view").render())
+        assert "Nothing left to study" in done
+        assert "6 cards answered (0 Again, 0 Hard, 0 Good, 6 Easy)" in done
+        assert "The next card is due on " in done
+        assert len(reviews(app.home)) == 6
+
+
+@run_async
+async def test_where_and_lab_keys(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    opened: list[tuple[str, str | None]] = []
+    app.action_open_lab = lambda lab_id, card_id=None: opened.append((lab_id, card_id))  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")  # "embedding" has no lab: the key does nothing
+        assert opened == []
+        await pilot.press("e")
+        messages = [str(n.message) for n in app._notifications]
+        assert any(message.endswith("sample.toml:9") for message in messages), messages
+        await pilot.press("space", "4")
+        assert shown_card(app) == "dropout"
+        await pilot.press("l")
+        assert opened == [("ulmfit-lm", "dropout")]
+
+
+@run_async
+async def test_hostile_card_text_is_shown_literally(tmp_path: Path) -> None:
+    app = study_app(tmp_path, HOSTILE_PACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await pilot.pause()
+        svg = app.export_screenshot()
+        counts = str(study_screen(app).query_one("#counts").render())
+    assert "\x1b" not in svg and "\x07" not in svg
+    shown = screen_text(svg)
+    for literal in (
+        "Is [bold]this bold[/bold]? [link=https://example.com]a link[/link] ␛[2J␛[31mRED",
+        "[reverse]not reversed[/] and ␛]0;title␇ no title change",
+        "[blink]notes[/blink] ␛[5m",
+    ):
+        assert literal in shown, literal
+    assert "Hostile [bold red]pack[/] ␛[31mred" in counts
+
+
+@run_async
+async def test_home_lists_packs_with_counts_and_enter_studies(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", {"sample.toml": SAMPLE_PACK})
+    (home.packs_dir / "broken.toml").write_text('[pack]\nid = "broken"\n', encoding="utf-8")
+    app = create_app(home, clock=fixed_clock())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert any("broken.toml:" in error for error in app.library.errors)
+        errors = str(app.screen.query_one("#load-errors").render())
+        assert "broken.toml:" in errors
+        pack_ids = [pack.id for pack in app.library.packs]
+        assert "sample" in pack_ids
+        table = app.screen.query_one("DataTable")
+        row = pack_ids.index("sample")
+        assert [str(cell) for cell in table.get_row_at(row)[1:]] == ["6", "0", "0", "6"]
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        assert shown_card(app) == "embedding"
+        await pilot.press("space", "1", "escape")
+        assert isinstance(app.screen, HomeScreen)
+        assert [str(cell) for cell in table.get_row_at(row)[1:]] == ["5", "1", "0", "6"]
+
+
+@run_async
+async def test_help_and_command_palette(tmp_path: Path) -> None:
+    app = create_app(make_home(tmp_path / "home"), clock=fixed_clock())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"statistics")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "StatsScreen"
+
+
+def test_unusable_store_is_reported_and_kept(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    home.store_path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StartupError, match="review store"):
+        create_app(home)
+    backups = list(home.data_dir.glob("reviews.sqlite3.*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == b"this is not a database" * 100
+
+
+def test_unknown_pack_names_the_packs_there_are(tmp_path: Path) -> None:
+    with pytest.raises(StartupError, match="no pack with id 'nope'.*fastai-lesson4"):
+        create_app(make_home(tmp_path / "home"), pack_filter="nope")

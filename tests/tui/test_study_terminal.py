@@ -1,0 +1,143 @@
+"""The app in real terminals: what studying imports, and answers surviving `kill -9` in tmux."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cards.paths import Home
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT_S = 20.0
+
+STUDY_AND_LIST_MODULES = """
+import asyncio, json, sys, tempfile
+from tui.cli import build_parser
+from cards.paths import Home
+from tui.app import create_app
+
+build_parser()  # every command module, as `cardlab` itself loads them
+
+async def study():
+    app = create_app(Home.at(tempfile.mkdtemp()), pack_filter="fastai-lesson4")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("space", "3", "space")
+        assert app.screen.card is not None and app.screen.revealed
+        assert app.store.review_count() == 1
+
+asyncio.run(study())
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_studying_never_imports_torch_or_pandas() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", STUDY_AND_LIST_MODULES], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    modules = {name.split(".")[0] for name in json.loads(done.stdout.strip().splitlines()[-1])}
+    assert "textual" in modules and "cards" in modules, "the app did not run"
+    assert not modules & {"torch", "pandas"}, sorted(modules & {"torch", "pandas"})
+
+
+def cardlab_command() -> list[str]:
+    installed = Path(sys.executable).parent / "cardlab"
+    return [str(installed)] if installed.exists() else [sys.executable, "-m", "tui.cli"]
+
+
+class Tmux:
+    """One detached tmux session on a private server, so tests never touch the user's tmux."""
+
+    def __init__(self, name: str) -> None:
+        self.base = ["tmux", "-L", name]
+        self.target = name
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([*self.base, *args], check=True, capture_output=True, text=True).stdout
+
+    def start(self, command: str, width: int = 100, height: int = 30) -> None:
+        self.run("new-session", "-d", "-s", self.target, "-x", str(width), "-y", str(height), command)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.target)
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.target, *keys)
+
+    def pane_pid(self) -> int:
+        return int(self.run("display-message", "-p", "-t", self.target, "#{pane_pid}").strip())
+
+    def stop(self) -> None:
+        subprocess.run([*self.base, "kill-server"], capture_output=True)
+
+
+def wait_for(condition: Callable[[], bool], what: str, screen: Callable[[], str]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}; the terminal shows:\n{screen()}")
+
+
+def review_count(home: Home) -> int:
+    if not home.store_path.exists():
+        return 0
+    with sqlite3.connect(home.store_path) as db:
+        return db.execute("SELECT count(*) FROM review_log").fetchone()[0]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
+def test_five_answers_survive_kill_9_in_a_real_terminal(tmp_path: Path) -> None:
+    home = Home.at(tmp_path / "home")
+    command = " ".join([*cardlab_command(), "--home", str(tmp_path / "home")])
+    tmux = Tmux(f"cardlab-test-{os.getpid()}")
+    tmux.start(f"cd {ROOT} && exec env -u CARDLAB_HOME {command}")
+    try:
+        wait_for(lambda: "what is left to study today" in tmux.screen(), "the home screen", tmux.screen)
+        tmux.keys("Enter")
+        wait_for(lambda: "Show answer" in tmux.screen(), "the first card", tmux.screen)
+        for answered in range(1, 6):
+            tmux.keys("Space")
+            wait_for(lambda: "3 Good" in tmux.screen(), "the answer buttons", tmux.screen)
+            tmux.keys("3")
+            wait_for(lambda n=answered: review_count(home) == n, f"review {answered} in the store", tmux.screen)
+        pid = tmux.pane_pid()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not Path(f"/proc/{pid}").exists() or _is_zombie(pid), "cardlab to die", tmux.screen)
+    finally:
+        tmux.stop()
+
+    again = subprocess.run(
+        [*cardlab_command(), "--home", str(home.data_dir.parent), "stats", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={key: value for key, value in os.environ.items() if key != "CARDLAB_HOME"},
+    )
+    assert again.returncode == 0, again.stderr
+    stats = json.loads(again.stdout)
+    assert stats["reviews_total"] == 5
+    assert stats["packs"]["fastai-lesson4"]["reviews_today"] == 5
+    with sqlite3.connect(home.store_path) as db:
+        rows = db.execute("SELECT card_id, rating FROM review_log ORDER BY id").fetchall()
+    assert len({card_id for card_id, _ in rows}) == 5 and {rating for _, rating in rows} == {3}
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True

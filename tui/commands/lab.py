@@ -1,0 +1,302 @@
+"""`cardlab lab list | run ID | show [RUN_ID]`: labs without the app.
+
+`run` streams the lab's events to the terminal (a progress bar with ETA, the epoch rows as the
+notebooks print them, texts and tables), draws the loss chart at the end and saves the run.
+Exit status: 0 finished, 1 failed, 2 bad arguments, 130 interrupted (Ctrl-C cancels the lab first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from labs.events import LabEvent
+    from labs.runner import LabRun
+    from labs.runs import RunRecord
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    lab = subparsers.add_parser(
+        "lab", help="list, run and show training labs", description=__doc__.split("\n")[0]
+    )
+    commands = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
+    lab.set_defaults(handler=lambda args: _usage(lab))
+
+    listing = commands.add_parser("list", help="every lab with its cards and parameters")
+    listing.add_argument("--params", action="store_true", help="also list each lab's parameters and presets")
+    listing.set_defaults(handler=list_labs)
+
+    run = commands.add_parser("run", help="run a lab in the terminal and save the run")
+    run.add_argument("lab_id", metavar="ID", help="lab id (see `cardlab lab list`)")
+    run.add_argument(
+        "--preset",
+        default="quick",
+        choices=("smoke", "quick", "full"),
+        help="size of the run (default quick)",
+    )
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    run.add_argument("--data", metavar="NAME|PATH", help="a real dataset: a cached dataset name or a path")
+    run.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter",
+    )
+    run.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    run.add_argument("--no-save", action="store_true", help="do not save the run")
+    run.set_defaults(handler=run_lab)
+
+    show = commands.add_parser("show", help="chart and table of a saved run (no RUN_ID: list saved runs)")
+    show.add_argument("run_id", metavar="RUN_ID", nargs="?", help="a saved run's id")
+    show.add_argument("--lab", help="only list runs of this lab")
+    show.set_defaults(handler=show_run)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_USAGE
+
+
+def _home(args: argparse.Namespace):  # -> Home, kept lazy like every handler import
+    from cards.paths import Home
+
+    return Home.resolve(getattr(args, "home", None))
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+# -- list -------------------------------------------------------------------------------------------
+
+
+def list_labs(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from labs.registry import all_labs
+
+    console = _console()
+    table = Table("id", "title", "cards", box=None, header_style="bold")
+    for info in all_labs():
+        table.add_row(info.id, info.title, ", ".join(info.card_ids))
+    console.print(table)
+    if args.params:
+        for info in all_labs():
+            console.print(f"\n[bold]{info.id}[/]")
+            params = Table("parameter", "smoke", "quick", "full", "help", box=None, header_style="dim")
+            for param in info.params:
+                values = [str(info.resolve(preset)[param.name]) for preset in ("smoke", "quick", "full")]
+                params.add_row(param.name, *values, param.help)
+            console.print(params)
+    return 0
+
+
+# -- run --------------------------------------------------------------------------------------------
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    from labs.registry import LabError, get_lab
+    from labs.runner import LabRun
+
+    console = _console()
+    home = _home(args)
+    try:
+        info = get_lab(args.lab_id)
+        overrides = info.parse_assignments(args.assignments)
+        run = LabRun(
+            info,
+            preset=args.preset,
+            overrides=overrides,
+            device=args.device,
+            seed=args.seed,
+            data=args.data,
+            runs_dir=None if args.no_save else home.runs_dir,
+            home=home,
+        )
+    except LabError as error:
+        print(f"cardlab lab run: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    console.print(f"[bold]{info.title}[/]  ({info.id}, preset {args.preset}, seed {args.seed})")
+    try:
+        _follow(run, console)
+    except KeyboardInterrupt:
+        run.cancel()
+        console.print("[yellow]cancelling at the next batch…[/]")
+        run.join(timeout=30)
+        _report_saved(run, console)
+        return EXIT_INTERRUPTED
+    run.join()
+    _print_chart(run.record, console)
+    _report_saved(run, console)
+    if run.status == "finished":
+        _print_outcome(run, console)
+        return 0
+    return EXIT_FAILED
+
+
+def _follow(run: LabRun, console: Console) -> None:
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from labs.events import Progress as ProgressEvent
+    from labs.events import StageStarted
+
+    printer = EventPrinter(console)
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        run.start()
+        for event in run.iter_events():
+            if isinstance(event, ProgressEvent):
+                bar.update(task, completed=event.done, total=max(event.total, 1))
+            elif isinstance(event, StageStarted):
+                bar.update(task, description=event.name)
+            printer.print(event)
+
+
+def _report_saved(run: LabRun, console: Console) -> None:
+    if run.saved_path is not None:
+        console.print(f"[dim]saved run {run.run_id} (cardlab lab show {run.run_id})[/]")
+
+
+def _print_outcome(run: LabRun, console: Console) -> None:
+    question = run.info.question
+    outcome = (run.result or {}).get("outcome")
+    if question and outcome:
+        console.print(f"\n[bold]{question.prompt}[/]\n→ this run: [green]{outcome}[/]")
+
+
+def _print_chart(record: RunRecord, console: Console) -> None:
+    from labs.runs import lr_suggestions
+    from tui.widgets.loss_chart import Marker, chart_for, lr_finder_chart
+
+    if not (record.curves or record.lr_finder):
+        return
+    markers = [Marker(lr, name) for name, lr in lr_suggestions(record).items()]
+    width = min(console.width, 100)
+    if record.lr_finder:
+        console.print(lr_finder_chart(record.lr_finder, markers, width=width, height=14))
+    if record.curves:
+        console.print(chart_for(record.curves, record.valid_curves, [], [], width=width, height=14))
+
+
+class EventPrinter:
+    """Prints lab events as a notebook would show them: epoch tables, texts and tables."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._columns: list[str] | None = None
+
+    def print(self, event: LabEvent) -> None:
+        from labs.events import (
+            ArtifactSaved,
+            Cancelled,
+            EpochRow,
+            Failed,
+            Finished,
+            StageStarted,
+            TableOutput,
+            TextOutput,
+        )
+
+        console = self.console
+        if isinstance(event, StageStarted):
+            self._columns = None
+            console.print(f"\n[bold cyan]▶ {event.name}[/]")
+        elif isinstance(event, EpochRow):
+            self._print_epoch(event)
+        elif isinstance(event, TextOutput):
+            self._print_text(event)
+        elif isinstance(event, TableOutput):
+            console.print(_rich_table(event))
+        elif isinstance(event, ArtifactSaved):
+            console.print(f"[dim]saved {event.name}: {event.path}[/]")
+        elif isinstance(event, Finished):
+            console.print(f"\n[green]finished in {event.seconds:.1f} s[/]")
+        elif isinstance(event, Failed):
+            console.print(f"\n[red bold]failed:[/] [red]{_escape(event.error)}[/]")
+        elif isinstance(event, Cancelled):
+            console.print(f"\n[yellow]cancelled during {event.stage or 'start-up'}[/]")
+
+    def _print_epoch(self, row) -> None:
+        columns = ["epoch", "train_loss", "valid_loss", *row.metrics, "time"]
+        if columns != self._columns:
+            self._columns = columns
+            self.console.print("  ".join(f"{c:>10}" for c in columns), style="bold")
+        values = [row.epoch, row.train_loss, row.valid_loss, *row.metrics.values(), f"{row.seconds:.1f}s"]
+        self.console.print("  ".join(f"{_cell(v):>10}" for v in values))
+
+    def _print_text(self, event) -> None:
+        from rich.text import Text
+
+        style = {"explanation": "italic", "prediction": "green", "generated": "magenta"}.get(event.kind, "")
+        if event.title:
+            self.console.print(Text(event.title, style="bold"))
+        self.console.print(Text(event.text, style=style))
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _rich_table(event):
+    from rich.table import Table
+
+    table = Table(*event.columns, title=event.title, title_justify="left", box=None, header_style="bold")
+    for row in event.rows:
+        table.add_row(*row)
+    return table
+
+
+# -- show -------------------------------------------------------------------------------------------
+
+
+def show_run(args: argparse.Namespace) -> int:
+    from labs.runs import list_runs, load_run
+
+    console = _console()
+    runs_dir = _home(args).runs_dir
+    if not args.run_id:
+        records = list_runs(runs_dir, args.lab)
+        if not records:
+            console.print(f"no saved runs in {runs_dir}")
+            return 0
+        for record in records:
+            outcome = record.result.get("outcome", "") if record.result else record.error or ""
+            console.print(
+                f"{record.run_id}  {record.status:<9} {record.preset:<5} {record.seconds:7.1f}s  {_escape(str(outcome))}"
+            )
+        return 0
+    try:
+        record = load_run(runs_dir, args.run_id)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"cardlab lab show: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    console.print(f"[bold]{record.run_id}[/]: {record.lab_id}, preset {record.preset}, {record.status}")
+    console.print("params: " + ", ".join(f"{k}={v}" for k, v in record.params.items()), style="dim")
+    printer = EventPrinter(console)
+    for event in record.replay():
+        printer.print(event)
+    _print_chart(record, console)
+    return 0

@@ -1,0 +1,162 @@
+"""`cardlab` (the app), `cardlab study PACK_OR_PATH`, `cardlab stats [--json]` and `cardlab optimize`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cards.paths import Home
+    from cards.stats import Stats
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    study = subparsers.add_parser(
+        "study",
+        help="study one pack now",
+        description="Open the app straight into studying one pack: a pack id (see the home screen) or a "
+        "path to a pack's TOML file.",
+    )
+    study.add_argument(
+        "pack", metavar="PACK_OR_PATH", help="a pack id such as fastai-lesson4, or a .toml file"
+    )
+    _home_option(study)
+    study.set_defaults(handler=run_study)
+
+    stats = subparsers.add_parser(
+        "stats",
+        help="reviews, retention, forecast and per-pack counts",
+        description="Print today's numbers: reviews, true retention over 30 days, what is due, per pack.",
+    )
+    stats.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    _home_option(stats)
+    stats.set_defaults(handler=run_stats)
+
+    optimize = subparsers.add_parser(
+        "optimize",
+        help="fit the FSRS parameters to your own reviews",
+        description="Fit FSRS' parameters to your review history with fsrs' optimizer and save them to "
+        "config.toml when they predict your history better than the ones in use.",
+    )
+    _home_option(optimize)
+    optimize.set_defaults(handler=run_optimize)
+
+
+def _home_option(parser: argparse.ArgumentParser) -> None:
+    """`--home` also after the command (`cardlab stats --home DIR`); the global one stays the default."""
+    parser.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def _home(args: argparse.Namespace) -> Home:
+    from cards.paths import Home
+
+    return Home.resolve(getattr(args, "home", None))
+
+
+def _fail(message: str) -> int:
+    print(f"cardlab: {message}", file=sys.stderr)
+    return 1
+
+
+def open_app(args: argparse.Namespace, pack_filter: str | None = None) -> int:
+    """Run the app (the home screen, or studying `pack_filter`); startup problems print and exit 1."""
+    from tui.app import StartupError, create_app
+
+    try:
+        app = create_app(_home(args), pack_filter=pack_filter)
+    except StartupError as err:
+        return _fail(str(err))
+    app.run()
+    return app.return_code or 0
+
+
+def run_study(args: argparse.Namespace) -> int:
+    return open_app(args, pack_filter=args.pack)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from cards.config import ConfigError, load_config
+    from cards.discover import discover_packs
+    from cards.stats import collect_stats, stats_to_json
+    from cards.store import Store, StoreError
+
+    home = _home(args)
+    try:
+        config = load_config(home)
+        packs, _ = discover_packs(home)
+        with Store.open(home.store_path) as store:
+            stats = collect_stats(store, packs, config)
+    except (ConfigError, StoreError) as err:
+        return _fail(str(err))
+    if args.json:
+        print(json.dumps(stats_to_json(stats), indent=2))
+    else:
+        print_stats(stats)
+    return 0
+
+
+def print_stats(stats: Stats) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from tui.screens.stats import retention_text, spent_text
+    from tui.widgets.bars import render_bars
+    from tui.widgets.heatmap import render_heatmap
+    from tui.widgets.safe_text import one_line
+
+    console = Console(highlight=False)
+    console.print(Text(f"Statistics for {stats.today.isoformat()}", style="bold"))
+    console.print(
+        f"  reviews today   {stats.reviews_today} ({spent_text(stats.seconds_today)})", markup=False
+    )
+    console.print(f"  true retention  {retention_text(stats)}", markup=False)
+    console.print(f"  due today       {stats.due_today}", markup=False)
+    console.print(
+        f"  new today       {stats.new_today} introduced, {stats.new_available} more available", markup=False
+    )
+    console.print(f"  never seen      {stats.never_seen}", markup=False)
+    console.print(f"  reviews in all  {stats.reviews_total}", markup=False)
+    table = Table("pack", "cards", "due", "new today", "never seen", "suspended", "leeches", "reviews")
+    for pack in stats.packs.values():
+        numbers = (pack.cards, pack.due_today, pack.new_today, pack.never_seen, pack.suspended, pack.leeches)
+        table.add_row(Text(one_line(pack.pack_id)), *(str(n) for n in (*numbers, pack.reviews_total)))
+    console.print(table)
+    console.print(Text("Due in the next 30 days", style="bold"))
+    console.print(render_bars([count for _, count in stats.forecast]))
+    console.print(Text("Reviews per day", style="bold"))
+    console.print(render_heatmap(stats.heatmap, stats.today))
+    if stats.orphaned:
+        console.print(
+            f"{len(stats.orphaned)} reviewed cards are no longer in any pack (history kept; --json lists them)",
+            markup=False,
+        )
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    from cards.optimize import NotEnoughReviews, OptimizerUnavailable, optimize
+    from cards.store import Store, StoreError
+
+    home = _home(args)
+    try:
+        with Store.open(home.store_path) as store:
+            result = optimize(store, home)
+    except NotEnoughReviews as err:
+        return _fail(str(err))
+    except OptimizerUnavailable as err:
+        return _fail(f"fsrs' optimizer is not available ({err}); install fsrs[optimizer]")
+    except StoreError as err:
+        return _fail(str(err))
+    before, fitted = result.log_loss_before, result.log_loss_fitted
+    print(f"Fitted FSRS parameters on {result.reviews_used} reviews.")
+    if result.saved:
+        print(
+            f"Log loss {before:.4f} -> {fitted:.4f} ({result.improvement:.1%} lower); saved to {result.config_path}"
+        )
+    else:
+        print(
+            f"Log loss {before:.4f} with the parameters in use, {fitted:.4f} with the fitted ones: kept the current ones."
+        )
+    return 0

@@ -1,0 +1,100 @@
+"""The first screen: every pack with what is left to study today; enter studies the highlighted one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.widgets.safe_text import literal, one_line
+
+if TYPE_CHECKING:
+    from tui.app import CardlabApp
+
+COLUMNS = (("Pack", "pack"), ("New", "new"), ("Learning", "learning"), ("Due", "due"), ("Cards", "cards"))
+
+
+class HomeScreen(Screen[None]):
+    CSS_PATH = "home.tcss"
+    BINDINGS = [
+        Binding("enter", "study_highlighted", "Study", id="home.study", tooltip="Study the highlighted pack"),
+        Binding("s", "app.stats", "Stats", id="home.stats", tooltip="Reviews, retention, forecast, heatmap"),
+        Binding("q", "app.quit", "Quit", id="home.quit", tooltip="Leave cardlab"),
+    ]
+
+    @property
+    def cardlab(self) -> CardlabApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Content.assemble(("cardlab", "bold $accent"), "  what is left to study today"), id="title"
+        )
+        table: DataTable[Text] = DataTable(id="packs", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static(id="load-errors")
+        yield Static(id="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key in COLUMNS:
+            table.add_column(label, key=key)
+        self._show_errors()
+        self.refresh_counts()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_counts()
+
+    def refresh_counts(self) -> None:
+        """Fill the table from the store: one row per pack, the highlighted row kept."""
+        table = self.query_one(DataTable)
+        highlighted = table.cursor_row
+        table.clear()
+        library = self.cardlab.library
+        session = self.cardlab.new_session()
+        for pack in library.packs:
+            counts = session.counts(pack.id)
+            table.add_row(
+                Text(one_line(pack.title)),
+                _number(counts.new, "blue"),
+                _number(counts.learning, "red"),
+                _number(counts.review, "green"),
+                Text(str(len(pack.cards)), justify="right", style="dim"),
+                key=pack.id,
+            )
+        if library.packs:
+            table.move_cursor(row=min(highlighted, len(library.packs) - 1))
+        hint = "enter: study   s: stats   ?: keys   ctrl+p: commands" if library.packs else "no packs found"
+        self.query_one("#hint", Static).update(hint)
+
+    def _show_errors(self) -> None:
+        errors = self.cardlab.library.errors
+        widget = self.query_one("#load-errors", Static)
+        widget.display = bool(errors)
+        if errors:
+            widget.border_title = "These packs could not be loaded"
+            widget.update(literal("\n".join(errors)))
+
+    def action_study_highlighted(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        assert row_key.value is not None
+        self.cardlab.action_study(row_key.value)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.cardlab.action_study(event.row_key.value)
+
+
+def _number(value: int, colour: str) -> Text:
+    return Text(str(value), justify="right", style=colour if value else "dim")

@@ -1,0 +1,285 @@
+"""Studying one pack: front, reveal, grade with the interval each answer would give, like Anki."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, ContentSwitcher, Footer, Markdown, Rule, Static
+
+from cards import cloze
+from cards.schedule import format_interval
+from tui.widgets.safe_text import literal, neutralize_controls, one_line
+
+if TYPE_CHECKING:
+    from cards.pack import Card, Pack
+    from cards.schedule import SessionSummary, StudySession
+    from tui.app import CardlabApp
+
+GRADES = ((1, "Again"), (2, "Hard"), (3, "Good"), (4, "Easy"))
+
+
+def grade_label(name: str, rating: int, interval: str) -> str:
+    return f"{rating} {name} · {interval}"
+
+
+def counts_line(pack_title: str, new: int, learning: int, review: int) -> Content:
+    """The header: the pack and what is left today, coloured like Anki (new blue, learning red, due green)."""
+    return Content.assemble(
+        (one_line(pack_title), "bold"),
+        "   ",
+        (f"New {new}", "$primary"),
+        "  ",
+        (f"Learning {learning}", "$error"),
+        "  ",
+        (f"Review {review}", "$success"),
+    )
+
+
+class StudyScreen(Screen[None]):
+    CSS_PATH = "study.tcss"
+    BINDINGS = [
+        Binding(
+            "space,enter", "reveal", "Show answer", id="study.reveal", tooltip="Show the back of the card"
+        ),
+        Binding("1", "grade(1)", "Again", id="study.again", tooltip="Forgot it: see it again soon"),
+        Binding("2", "grade(2)", "Hard", id="study.hard", tooltip="Recalled with serious difficulty"),
+        Binding("3", "grade(3)", "Good", id="study.good", tooltip="Recalled after a little thought"),
+        Binding("4", "grade(4)", "Easy", id="study.easy", tooltip="Recalled at once"),
+        Binding("u", "undo", "Undo", id="study.undo", tooltip="Take back the last answer (state and log)"),
+        Binding("b", "bury", "Bury", id="study.bury", tooltip="Hide this card until tomorrow"),
+        Binding(
+            "s", "suspend", "Suspend", id="study.suspend", tooltip="Never show this card until unsuspended"
+        ),
+        Binding(
+            "e", "edit_location", "Where", id="study.where", tooltip="Show the card's pack file and line"
+        ),
+        Binding("l", "lab", "Lab", id="study.lab", tooltip="Open the runnable lab of this card"),
+        Binding("escape", "leave", "Packs", id="study.leave", tooltip="Back to the list of packs"),
+    ]
+
+    def __init__(self, pack: Pack) -> None:
+        super().__init__()
+        self.pack = pack
+        self.card: Card | None = None
+        self.revealed = False
+        self._shown_at = 0.0
+        self._first_card_reported = False
+
+    @property
+    def cardlab(self) -> CardlabApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="counts")
+        with ContentSwitcher(initial="card-view", id="views"):
+            with Vertical(id="card-view"):
+                with VerticalScroll(id="card-scroll"):
+                    yield Markdown(id="front")
+                    yield Rule(id="divider")
+                    yield Markdown(id="back")
+                    yield Static(id="card-notes")
+                yield Static(id="card-status")
+                with Horizontal(id="answer-bar"):
+                    yield Button("Show answer · space", id="reveal", variant="primary")
+                    for rating, name in GRADES:
+                        button = Button(name, id=f"grade-{rating}", classes=f"grade grade-{rating}")
+                        yield button
+            yield Static(id="done-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.session: StudySession = self.cardlab.new_session((self.pack,))
+        for button in self.query(Button):
+            button.can_focus = False  # keys belong to the screen: enter must reveal, not press a button
+        self.show_next()
+
+    # -- showing --------------------------------------------------------------------------------
+
+    def show_next(self) -> None:
+        card = self.session.next_card()
+        if card is None:
+            self.show_done()
+        else:
+            self.show_card(card)
+
+    def show_card(self, card: Card) -> None:
+        self.card = card
+        self.revealed = False
+        self.query_one(ContentSwitcher).current = "card-view"
+        front = self.query_one("#front", Markdown)
+        self.set_class(card.type == "cloze", "-cloze")  # revealed, a cloze shows its filled-in text alone
+        done = front.update(neutralize_controls(cloze.render_front(card)))
+        self.query_one("#back", Markdown).update(neutralize_controls(cloze.render_back(card)))
+        self.query_one("#card-notes", Static).update(self._notes(card))
+        self.set_class(False, "-revealed")
+        self.query_one("#card-scroll").scroll_home(animate=False)
+        self._update_status(card)
+        self._update_counts()
+        self.refresh_bindings()
+        self._shown_at = time.monotonic()
+        if not self._first_card_reported:
+            self._first_card_reported = True
+            self.run_worker(self._report_first_card(done), exclusive=False)
+
+    async def _report_first_card(self, markdown_ready) -> None:  # noqa: ANN001 - Textual's AwaitComplete
+        await markdown_ready
+        self.call_after_refresh(self.cardlab.first_card_shown)
+
+    def _notes(self, card: Card) -> Content:
+        parts = []
+        if card.notes:
+            parts.append(card.notes.strip())
+        if card.source:
+            parts.append(f"source: {card.source.strip()}")
+        return literal("\n".join(parts))
+
+    def _update_status(self, card: Card) -> None:
+        pieces: list[Content | str | tuple[str, str]] = []
+        if self.session.is_edited(card):
+            pieces += [(" edited ", "reverse $warning"), "  "]
+        if card.lab:
+            pieces += [("l", "bold $accent"), f" lab: {one_line(card.lab)}  "]
+        if card.tags:
+            pieces.append((one_line(" ".join(f"#{tag}" for tag in card.tags)), "dim"))
+        self.query_one("#card-status", Static).update(Content.assemble(*pieces))
+
+    def _update_counts(self) -> None:
+        counts = self.session.counts(self.pack.id)
+        self.query_one("#counts", Static).update(
+            counts_line(self.pack.title, counts.new, counts.learning, counts.review)
+        )
+
+    def _show_intervals(self, card: Card) -> None:
+        intervals = self.session.preview_intervals(card)
+        for rating, name in GRADES:
+            label = grade_label(name, rating, format_interval(intervals[rating]))
+            self.query_one(f"#grade-{rating}", Button).label = label
+
+    def show_done(self) -> None:
+        self.card = None
+        self.revealed = False
+        self._update_counts()
+        self.query_one("#done-view", Static).update(self._done_text())
+        self.query_one(ContentSwitcher).current = "done-view"
+        self.refresh_bindings()
+
+    def _done_text(self) -> Content:
+        summary = self.session.summary()
+        next_due = summary.next_due
+        now = self.cardlab.now()
+        tz = self.cardlab.config.tzinfo()
+        when = (
+            "No card is scheduled yet"
+            if next_due is None
+            else f"The next card is due {when_text(next_due, now, tz)}"
+        )
+        return Content.assemble(
+            ("Nothing left to study in ", "bold"),
+            (one_line(self.pack.title), "bold"),
+            ("\n\n", ""),
+            summary_text(summary),
+            "\n\n",
+            when,
+            ".\n\nescape: back to the packs   ?: keys",
+        )
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that make no sense right now (the footer follows)."""
+        if action in ("reveal",):
+            return self.card is not None and not self.revealed
+        if action == "grade":
+            return self.card is not None and self.revealed
+        if action == "undo":
+            session = getattr(self, "session", None)
+            return session is not None and session.can_undo()
+        if action in ("bury", "suspend", "edit_location"):
+            return self.card is not None
+        if action == "lab":
+            return self.card is not None and bool(self.card.lab)
+        return True
+
+    def action_reveal(self) -> None:
+        if self.card is None or self.revealed:
+            return
+        self.revealed = True
+        self._show_intervals(self.card)
+        self.set_class(True, "-revealed")
+        self.refresh_bindings()
+
+    def action_grade(self, rating: int) -> None:
+        if self.card is None or not self.revealed:
+            return
+        duration_ms = int((time.monotonic() - self._shown_at) * 1000)
+        self.session.answer(self.card, rating, duration_ms)
+        self.show_next()
+
+    def action_undo(self) -> None:
+        card = self.session.undo()
+        if card is None:
+            self.notify("nothing to undo")
+            return
+        self.show_card(card)
+
+    def action_bury(self) -> None:
+        if self.card is not None:
+            self.session.bury(self.card)
+            self.notify("buried until tomorrow")
+            self.show_next()
+
+    def action_suspend(self) -> None:
+        if self.card is not None:
+            self.session.suspend(self.card)
+            self.notify("suspended")
+            self.show_next()
+
+    def action_edit_location(self) -> None:
+        if self.card is not None:
+            where = f"{neutralize_controls(str(self.card.file))}:{self.card.line}"
+            self.notify(Content(where), title="Edit this card at", timeout=12)
+
+    def action_lab(self) -> None:
+        if self.card is not None and self.card.lab:
+            self.cardlab.action_open_lab(self.card.lab, self.card.id)
+
+    def action_leave(self) -> None:
+        self.cardlab.action_home()
+
+    @on(Button.Pressed, "#reveal")
+    def _reveal_pressed(self) -> None:
+        self.action_reveal()
+
+    @on(Button.Pressed, ".grade")
+    def _grade_pressed(self, event: Button.Pressed) -> None:
+        assert event.button.id is not None
+        self.action_grade(int(event.button.id.removeprefix("grade-")))
+
+
+def summary_text(summary: SessionSummary) -> str:
+    """The session in one paragraph: answers, the split by grade, time spent."""
+    if summary.reviewed == 0:
+        return "No cards answered in this session."
+    split = ", ".join(f"{summary.by_rating.get(rating, 0)} {name}" for rating, name in GRADES)
+    minutes, seconds = divmod(round(summary.seconds), 60)
+    spent = f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    plural = "" if summary.reviewed == 1 else "s"
+    return f"{summary.reviewed} card{plural} answered ({split}) in {spent}."
+
+
+def when_text(moment: datetime, now: datetime, tz: tzinfo | None) -> str:
+    """ "now", or the local time and how far away it is: "at 14:32 (in 10m)", "on Fri 27 Nov at 04:00 (in 1d)"."""
+    if moment <= now:
+        return "now"
+    local, local_now = moment.astimezone(tz), now.astimezone(tz)
+    clock = local.strftime("%H:%M")
+    day = "" if local.date() == local_now.date() else local.strftime("on %a %d %b ")
+    return f"{day}at {clock} (in {format_interval(moment - now)})"

@@ -1,0 +1,304 @@
+"""A terminal line chart drawn with braille dots: loss over steps, or loss over a log-scaled lr.
+
+`render_chart` is a pure function (series in, Rich `Text` out) shared by the lab screen and by
+`cardlab lab run` / `lab show`, which print it as plain text. `LossChart` is the widget: it collects
+points as they arrive and redraws at most a few times a second, so a fast training loop cannot flood
+the screen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widget import Widget
+
+# Braille cells hold 2 x 4 dots; this is the bit of each dot, indexed [x][y] within the cell.
+_DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
+_BRAILLE_BASE = 0x2800
+_GUTTER = 9  # y-axis labels and the axis line
+
+
+@dataclass
+class Series:
+    name: str
+    points: Sequence[tuple[float, float]]
+    style: str = "cyan"
+
+
+@dataclass
+class Marker:
+    """A vertical line at `x` (an lr suggestion, say)."""
+
+    x: float
+    label: str
+    style: str = "magenta"
+
+
+@dataclass
+class _Canvas:
+    width: int  # in cells
+    height: int
+    bits: list[list[int]] = field(init=False)
+    styles: list[list[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bits = [[0] * self.width for _ in range(self.height)]
+        self.styles = [[""] * self.width for _ in range(self.height)]
+
+    def dot(self, px: int, py: int, style: str) -> None:
+        cx, cy = px // 2, py // 4
+        if 0 <= cx < self.width and 0 <= cy < self.height:
+            self.bits[cy][cx] |= _DOT_BITS[px % 2][py % 4]
+            self.styles[cy][cx] = style
+
+    def line(self, a: tuple[int, int], b: tuple[int, int], style: str) -> None:
+        steps = max(abs(b[0] - a[0]), abs(b[1] - a[1]), 1)
+        for i in range(steps + 1):
+            t = i / steps
+            self.dot(round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), style)
+
+
+def _finite(points: Sequence[tuple[float, float]], log_x: bool) -> list[tuple[float, float]]:
+    return [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y) and (not log_x or x > 0)]
+
+
+def _ticks(value: float) -> str:
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1e4 or magnitude < 1e-2:
+        return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def render_chart(
+    series: Sequence[Series],
+    width: int = 60,
+    height: int = 12,
+    *,
+    log_x: bool = False,
+    markers: Sequence[Marker] = (),
+    y_max: float | None = None,
+    x_label: str = "step",
+) -> Text:
+    """Draw `series` in a `width` x `height` character box (legend and x labels included).
+
+    `y_max` clips the top of the y axis (the lr-finder curve explodes at the end); points above it
+    are drawn on the top edge.
+    """
+    plot_w = max(width - _GUTTER, 4)
+    plot_h = max(height - 2, 2)
+    cleaned = [(s, _finite(s.points, log_x)) for s in series]
+    all_points = [p for _, pts in cleaned for p in pts]
+    text = Text(no_wrap=True, overflow="crop")
+    _legend(text, series, markers, width, f"x: {x_label}{' (log)' if log_x else ''}")
+    if not all_points:
+        for row in range(plot_h):
+            text.append(
+                " " * (_GUTTER - 1) + "│" + ("waiting for data…" if row == plot_h // 2 else "") + "\n",
+                style="dim",
+            )
+        text.append(" " * (_GUTTER - 1) + "└" + "─" * plot_w, style="dim")
+        return text
+
+    def fx(x: float) -> float:
+        return math.log10(x) if log_x else x
+
+    xs = [fx(x) for x, _ in all_points] + [fx(m.x) for m in markers if not log_x or m.x > 0]
+    ys = [y for _, y in all_points]
+    x_lo, x_hi = min(xs), max(xs)
+    y_lo, y_hi = min(ys), max(ys)
+    if y_max is not None and y_max > y_lo:
+        y_hi = min(y_hi, y_max)
+    if x_hi == x_lo:
+        x_hi = x_lo + 1
+    if y_hi == y_lo:
+        y_hi, y_lo = y_hi + 0.5, y_lo - 0.5
+    px_w, px_h = plot_w * 2, plot_h * 4
+
+    def to_px(x: float, y: float) -> tuple[int, int]:
+        col = round((fx(x) - x_lo) / (x_hi - x_lo) * (px_w - 1))
+        row = round((y_hi - min(y, y_hi)) / (y_hi - y_lo) * (px_h - 1))
+        return col, row
+
+    canvas = _Canvas(plot_w, plot_h)
+    for marker in markers:
+        if log_x and marker.x <= 0:
+            continue
+        col, _ = to_px(marker.x, y_lo)
+        for py in range(0, px_h, 2):
+            canvas.dot(col, py, marker.style)
+    for s, points in cleaned:
+        pixels = [to_px(x, y) for x, y in points]
+        if len(pixels) == 1:
+            canvas.dot(*pixels[0], s.style)
+        for a, b in zip(pixels, pixels[1:]):
+            canvas.line(a, b, s.style)
+
+    for row in range(plot_h):
+        label = ""
+        if row == 0:
+            label = _ticks(y_hi)
+        elif row == plot_h - 1:
+            label = _ticks(y_lo)
+        elif row == plot_h // 2 and plot_h >= 5:
+            label = _ticks((y_hi + y_lo) / 2)
+        text.append(f"{label:>{_GUTTER - 2}} ┤" if label else " " * (_GUTTER - 1) + "│", style="dim")
+        for col in range(plot_w):
+            bits = canvas.bits[row][col]
+            text.append(chr(_BRAILLE_BASE + bits) if bits else " ", style=canvas.styles[row][col] or None)
+        text.append("\n")
+    text.append(" " * (_GUTTER - 1) + "└", style="dim")
+    text.append(_x_axis(x_lo, x_hi, plot_w, log_x), style="dim")
+    return text
+
+
+def _legend(text: Text, series: Sequence[Series], markers: Sequence[Marker], width: int, axis: str) -> None:
+    used = 0
+    for item in [*(s for s in series if s.name), *markers, axis]:
+        if isinstance(item, str):
+            if used + len(item) + 2 <= width:
+                text.append("  " + item, style="dim")
+            break
+        if isinstance(item, Series):
+            label = f"━ {item.name}"
+        else:
+            label = f"┊ {item.label} {_ticks(item.x)}"
+        if used + len(label) + 2 > width and used:
+            break
+        text.append(("  " if used else " " * _GUTTER) + label, style=item.style)
+        used += len(label) + (2 if used else _GUTTER)
+    text.append("\n")
+
+
+def _x_axis(lo: float, hi: float, plot_w: int, log_x: bool) -> str:
+    """Tick labels under the plot: first, middle and last value."""
+    ruler = [" "] * plot_w
+    for fraction in (0.0, 0.5, 1.0):
+        value = lo + (hi - lo) * fraction
+        label = _ticks(10**value if log_x else value)
+        start = min(max(round(fraction * (plot_w - 1)) - len(label) // 2, 0), plot_w - len(label))
+        ruler[start : start + len(label)] = label
+    return "".join(ruler)
+
+
+def smooth(points: Sequence[tuple[float, float]], beta: float = 0.9) -> list[tuple[float, float]]:
+    """Exponentially weighted moving average with debiasing, as fastai's recorder smooths losses."""
+    result, average = [], 0.0
+    for i, (x, y) in enumerate(points, start=1):
+        average = beta * average + (1 - beta) * y
+        result.append((x, average / (1 - beta**i)))
+    return result
+
+
+TRAIN_STYLES = ("cyan", "green", "magenta", "blue", "red", "bright_white")
+VALID_STYLES = ("yellow", "bright_green", "bright_magenta", "bright_blue", "bright_red", "white")
+OVERLAY_STYLE = "grey50"
+Points = Sequence[tuple[float, float]]
+
+
+class LossChart(Widget):
+    """Live loss curves (one per series) or the lr-finder curve, with a previous run's curves in grey."""
+
+    DEFAULT_CSS = """
+    LossChart { height: 14; width: 1fr; }
+    """
+
+    def __init__(self, *, refresh_per_second: float = 5.0, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.curves: dict[str, list[tuple[float, float]]] = {}
+        self.valid_curves: dict[str, list[tuple[float, float]]] = {}
+        self.lr_finder: list[tuple[float, float]] = []
+        self.markers: list[Marker] = []
+        self.overlay: dict[str, list[tuple[float, float]]] = {}
+        self.overlay_lr: list[tuple[float, float]] = []
+        self.overlay_name = "previous run"
+        self._dirty = False
+        self._interval = 1.0 / refresh_per_second
+
+    def on_mount(self) -> None:
+        self.set_interval(self._interval, self._redraw_if_dirty)
+
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.refresh()
+
+    def changed(self) -> None:
+        """Mark new data; the widget redraws on its next tick, not once per point."""
+        self._dirty = True
+
+    def add_loss(self, series: str, step: float, loss: float) -> None:
+        self.curves.setdefault(series, []).append((step, loss))
+
+    def add_valid(self, series: str, loss: float) -> None:
+        curve = self.curves.get(series)
+        self.valid_curves.setdefault(series, []).append((curve[-1][0] if curve else 0, loss))
+
+    def clear(self) -> None:
+        self.curves, self.valid_curves, self.lr_finder, self.markers = {}, {}, [], []
+        self.changed()
+
+    def set_overlay(self, curves: dict[str, list[tuple[float, float]]], lr_finder: Points, name: str) -> None:
+        self.overlay, self.overlay_lr, self.overlay_name = dict(curves), list(lr_finder), name
+        self.changed()
+
+    @property
+    def point_count(self) -> int:
+        return sum(map(len, self.curves.values())) + sum(map(len, self.valid_curves.values())) + len(self.lr_finder)
+
+    def render(self) -> Text:
+        width, height = self.size.width or 60, self.size.height or 12
+        return chart_for(
+            self.curves,
+            self.valid_curves,
+            self.lr_finder,
+            self.markers,
+            overlay=self.overlay,
+            overlay_lr=self.overlay_lr,
+            width=width,
+            height=height,
+            overlay_name=self.overlay_name,
+        )
+
+
+def chart_for(
+    curves: dict[str, list[tuple[float, float]]],
+    valid_curves: dict[str, list[tuple[float, float]]],
+    lr_finder: Points,
+    markers: Sequence[Marker],
+    *,
+    overlay: dict[str, list[tuple[float, float]]] | None = None,
+    overlay_lr: Points = (),
+    width: int = 60,
+    height: int = 12,
+    overlay_name: str = "previous run",
+) -> Text:
+    """The chart a lab shows: the lr-finder curve (log x) if that is all there is, else the losses."""
+    if lr_finder and not curves:
+        return lr_finder_chart(lr_finder, markers, overlay_lr, width, height, overlay_name)
+    series = [Series(overlay_name if i == 0 else "", smooth(points), OVERLAY_STYLE) for i, points in enumerate((overlay or {}).values())]
+    single = list(curves) == ["train"]
+    for i, (name, points) in enumerate(curves.items()):
+        series.append(Series(name, smooth(points), TRAIN_STYLES[i % len(TRAIN_STYLES)]))
+    for i, (name, points) in enumerate(valid_curves.items()):
+        index = list(curves).index(name) if name in curves else i
+        label = "valid" if single else f"{name} valid"
+        series.append(Series(label, points, VALID_STYLES[index % len(VALID_STYLES)]))
+    return render_chart(series, width, height, x_label="step")
+
+
+def lr_finder_chart(lr_finder: Points, markers: Sequence[Marker], overlay_lr: Points = (), width: int = 60,
+                    height: int = 12, overlay_name: str = "previous run") -> Text:  # fmt: skip
+    """Loss against a log-scaled learning rate, cut off a little above where the sweep began."""
+    series = [Series(overlay_name, overlay_lr, OVERLAY_STYLE)] if overlay_lr else []
+    series.append(Series("loss vs lr", lr_finder, "cyan"))
+    first = lr_finder[0][1]
+    lowest = min(y for _, y in lr_finder)
+    y_max = first + (first - lowest) * 0.5 if first > lowest else None
+    return render_chart(series, width, height, log_x=True, markers=markers, y_max=y_max, x_label="learning rate")
