@@ -62,15 +62,26 @@ def _history(rng: random.Random, pack_id: str, card_index: int, count: int, now_
     card_id = f"card-{card_index:06d}"
     digest = content_hash("basic", _front(card_index), _back(card_index), None)
     start = now_ms - rng.randrange(30, 365) * _DAY_MS
-    times = sorted(rng.randrange(start, now_ms - 60_000) for _ in range(count))
+    times = sorted(rng.randrange(start, now_ms - _DAY_MS) for _ in range(count))  # today is left fresh
     reviews, state, lapses = [], NEW, 0
     for moment in times:
         rating = rng.choices((1, 2, 3, 4), weights=(10, 10, 70, 10))[0]
         after = LEARNING if state == NEW else REVIEW
         lapses += state == REVIEW and rating == 1
         reviews.append(
-            ReviewRow(pack_id, card_id, digest, rating, state, after, moment, rng.randrange(2000, 20000),
-                      moment + _DAY_MS, 5.0, 5.0)  # fmt: skip
+            ReviewRow(
+                pack_id,
+                card_id,
+                digest,
+                rating,
+                state,
+                after,
+                moment,
+                rng.randrange(2000, 20000),
+                moment + _DAY_MS,
+                5.0,
+                5.0,
+            )  # fmt: skip
         )
         state = after
     learning = rng.random() < 0.01
@@ -112,3 +123,48 @@ def make_scale_home(
             store.put_card_row(row)
             store.add_reviews(reviews)
     return ScaleHome(home, pack_path, PACK_ID, n_cards, n_reviews, now)
+
+
+def simulate_history(
+    store: Store, n_cards: int, reviews_per_card: int, seed: int = 0, forgetting: float = 3.0
+) -> int:
+    """Write the review log of a simulated student who forgets faster than fsrs' defaults predict.
+
+    Each card is reviewed when fsrs says it is due (plus up to two days late); the student recalls it
+    with probability R**forgetting, R being fsrs' predicted retrievability. Returns the rows written.
+    """
+    import fsrs
+
+    rng = random.Random(seed)
+    scheduler = fsrs.Scheduler(enable_fuzzing=False)
+    start = datetime(2025, 1, 1, 9, tzinfo=UTC)
+    rows = []
+    for index in range(n_cards):
+        card = fsrs.Card(card_id=0, due=start)
+        moment = start + timedelta(hours=rng.randrange(0, 24 * 30))
+        for _ in range(reviews_per_card):
+            seen = card.last_review is not None
+            recall = scheduler.get_card_retrievability(card, moment) ** forgetting if seen else 0.7
+            rating = rng.choice((2, 3, 3, 4)) if rng.random() < recall else 1
+            state_before = int(card.state) if seen else NEW
+            card, _ = scheduler.review_card(card, fsrs.Rating(rating), review_datetime=moment)
+            at_ms = round(moment.timestamp() * 1000)
+            rows.append(
+                ReviewRow(
+                    "simulated",
+                    f"card-{index}",
+                    "",
+                    rating,
+                    state_before,
+                    int(card.state),
+                    at_ms,
+                    rng.randrange(2000, 15000),
+                    round(card.due.timestamp() * 1000),
+                    card.stability,
+                    card.difficulty,
+                )  # fmt: skip
+            )
+            moment = card.due + timedelta(hours=rng.randrange(0, 48))
+    with store.transaction():
+        store.add_reviews(rows)
+    return len(rows)

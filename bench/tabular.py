@@ -8,7 +8,7 @@ PATH is fastai's `adult.csv` (validation = rows 800-999, as in the lesson; `--va
 
 Lesson columns: cat workclass, education, marital-status, occupation, relationship, race; cont age, fnlwgt,
 education-num; procs FillMissing, Categorify, Normalize; layers [200, 100].
-Recipes: `lesson` = bs 64, fit(1, 1e-2); `fast` (default) = bs 1024, fit_one_cycle(3, 2e-2).
+Recipes: `lesson` = bs 64, fit(1, 1e-2); `fast` (default) = bs 512, fit_one_cycle(1, 2e-2).
 JSON keys: valid_acc, train_s, total_s, epochs, bs, lr (+ recipe, data, n_valid, n_train).
 """
 
@@ -39,7 +39,7 @@ from engine.utils import set_seed  # noqa: E402
 
 RECIPES = {
     "lesson": {"bs": 64, "epochs": 1, "lr": 1e-2, "one_cycle": False},
-    "fast": {"bs": 1024, "epochs": 3, "lr": 2e-2, "one_cycle": True},
+    "fast": {"bs": 512, "epochs": 1, "lr": 2e-2, "one_cycle": True},
 }
 
 
@@ -73,7 +73,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     recipe = dict(RECIPES[args.recipe])
-    recipe.update({k: v for k, v in (("bs", args.bs), ("epochs", args.epochs), ("lr", args.lr)) if v is not None})
+    recipe.update(
+        {k: v for k, v in (("bs", args.bs), ("epochs", args.epochs), ("lr", args.lr)) if v is not None}
+    )
 
     torch.set_num_threads(2)
     set_seed(args.seed)

@@ -60,7 +60,9 @@ def main() -> None:
     t_tok = time.perf_counter()
     data_lm = lm_data(dataset.texts, bs=64, bptt=72, valid_pct=0.1, seed=42)
     tokenize_s = time.perf_counter() - t_tok
-    print(f"tokenize_s {tokenize_s:.2f} vocab {len(data_lm.vocab)} tokens {data_lm.train.n_tokens}", flush=True)
+    print(
+        f"tokenize_s {tokenize_s:.2f} vocab {len(data_lm.vocab)} tokens {data_lm.train.n_tokens}", flush=True
+    )
 
     lm = language_model_learner(
         data_lm, config=config, drop_mult=0.3, metrics=[accuracy, perplexity], path=models,
@@ -74,7 +76,9 @@ def main() -> None:
     print(f"lm {lm_row} lm_train_s {lm_train_s:.1f}", flush=True)
     lm.save_encoder("enc")
 
-    data_clas = clas_data(dataset.texts, dataset.labels, vocab=data_lm.vocab, bs=32, is_valid=dataset.is_valid)
+    data_clas = clas_data(
+        dataset.texts, dataset.labels, vocab=data_lm.vocab, bs=32, is_valid=dataset.is_valid
+    )
     clas = text_classifier_learner(
         data_clas, config=config, drop_mult=0.5, metrics=[accuracy], path=models,
         mixed_precision=args.mixed_precision,

@@ -178,6 +178,8 @@ def save_config(home: Home, config: Config) -> None:
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     first_table = next((i for i, line in enumerate(lines) if line.lstrip().startswith("[")), len(lines))
     head, tables = lines[:first_table], lines[first_table:]
+    while head and not head[-1].strip():
+        head.pop()  # new keys go right after the existing ones, not after the blank line before a table
     defaults = Config()
     for field in fields(Config):
         value = getattr(config, field.name)

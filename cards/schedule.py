@@ -25,8 +25,8 @@ from cards.pack import Card, Pack
 from cards.store import NEW, REVIEW, CardRow, ReviewRow, Store
 
 LEARN_AHEAD = timedelta(minutes=20)
+CHECKPOINT_EVERY = 500  # answers between the store's WAL checkpoints while studying
 LEECH_TAG = "leech"
-_DAY_MS = 86_400_000
 
 Key = tuple[str, str]  # (pack_id, card_id)
 
@@ -80,14 +80,14 @@ def format_interval(delta: timedelta) -> str:
     seconds = delta.total_seconds()
     if seconds < 60:
         return "<1m"
-    if seconds < 3600:
+    if round(seconds / 60) < 60:
         return f"{round(seconds / 60)}m"
-    if seconds < 86_400:
+    if round(seconds / 3600, 1) < 24:
         return f"{_one_decimal(seconds / 3600)}h"
     days = seconds / 86_400
-    if days < 30:
+    if round(days) < 30:
         return f"{round(days)}d"
-    if days < 365:
+    if round(days / 30, 1) < 12:
         return f"{_one_decimal(days / 30)}mo"
     return f"{_one_decimal(days / 365)}y"
 
@@ -172,6 +172,7 @@ class StudySession:
         self._undo: list[_Undo] = []
         self._by_rating = dict.fromkeys(map(int, Rating), 0)
         self._spent_ms = 0
+        self._wrote_since_checkpoint = False
         self._load()
 
     # -- loading the day -------------------------------------------------------------------------
@@ -296,11 +297,13 @@ class StudySession:
     def counts(self, pack_id: str | None = None) -> Counts:
         """What is left today (limits applied), for one pack or all of them."""
         self._roll_over_if_needed()
+        if pack_id is not None and pack_id not in self._days:
+            raise ValueError(f"pack {pack_id!r} is not in this study session")
         days = [self._days[pack_id]] if pack_id is not None else list(self._days.values())
-        return Counts(
-            new=sum(min(day.new_left, day.unseen) for day in days),
+        return Counts(  # a limit can go below zero when a card is answered past it (e.g. by another cardlab)
+            new=sum(max(0, min(day.new_left, day.unseen)) for day in days),
             learning=sum(day.learning for day in days),
-            review=sum(min(day.reviews_left, day.due_reviews) for day in days),
+            review=sum(max(0, min(day.reviews_left, day.due_reviews)) for day in days),
         )
 
     def next_card(self) -> Card | None:
@@ -316,6 +319,9 @@ class StudySession:
             return new
         if learning is not None and learning[0] <= now_ms + LEARN_AHEAD.total_seconds() * 1000:
             return self._card(learning[1])
+        if self._wrote_since_checkpoint:
+            self._store.checkpoint()  # nothing left to show: a quiet moment to tidy the WAL
+            self._wrote_since_checkpoint = False
         return None
 
     def _valid(self, key: Key, due_ms: int, category: str) -> bool:
@@ -363,7 +369,7 @@ class StudySession:
         return None
 
     def card_state(self, card: Card) -> CardRow | None:
-        """The card's stored scheduling state (None: never answered, buried or suspended)."""
+        """The card's stored scheduling state (None: never answered, buried nor suspended)."""
         return self._row(self._key(card))
 
     def is_edited(self, card: Card) -> bool:
@@ -435,6 +441,9 @@ class StudySession:
         self._replace_row(key, after)
         self._by_rating[rating] += 1
         self._spent_ms += duration_ms
+        self._wrote_since_checkpoint = True
+        if sum(self._by_rating.values()) % CHECKPOINT_EVERY == 0:
+            self._store.checkpoint()
 
     def _spend_limits(self, pack_id: str, before: CardRow | None, sign: int) -> None:
         day = self._days[pack_id]
@@ -519,6 +528,7 @@ class StudySession:
             if entry.answered_ms >= self._day_start_ms:  # it counted against today's limits
                 self._spend_limits(entry.card.pack_id, entry.before, +1)
         self._replace_row(key, entry.before)
+        self._wrote_since_checkpoint = True
         return entry.card
 
     def bury(self, card: Card) -> None:
@@ -541,6 +551,7 @@ class StudySession:
             store.put_card_row(after)
         self._undo.append(_Undo(card, before, None))
         self._replace_row(key, after)
+        self._wrote_since_checkpoint = True
 
     # -- summary ---------------------------------------------------------------------------------
 

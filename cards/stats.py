@@ -17,7 +17,7 @@ from cards.config import Config
 from cards.pack import Pack
 from cards.schedule import LEECH_TAG, from_ms, study_day, to_ms, utc_now
 from cards.schedule import day_start as study_day_start
-from cards.store import NEW, REVIEW, CardRow, Store
+from cards.store import NEW, REVIEW, Store
 
 FORECAST_DAYS = 30
 HEATMAP_DAYS = 26 * 7
@@ -69,6 +69,17 @@ class Stats:
     suspended: list[CardRef]
 
 
+@dataclass
+class _Tally:
+    """One pack's counts while the card states are scanned."""
+
+    due_today: int = 0
+    seen: int = 0  # cards of the pack answered at least once
+    hidden_new: int = 0  # never-answered cards of the pack that are suspended or buried
+    suspended: int = 0
+    leeches: int = 0
+
+
 def collect_stats(
     store: Store, packs: Sequence[Pack], config: Config, clock: Callable[[], datetime] = utc_now
 ) -> Stats:
@@ -80,86 +91,95 @@ def collect_stats(
         return to_ms(study_day_start(day, config.rollover_hour, tz))
 
     today_ms, tomorrow_ms = start_ms(today), start_ms(today + timedelta(days=1))
-    rows = store.card_rows()
-    loaded = {(card.pack_id, card.id) for pack in packs for card in pack.cards}
-    per_pack_totals = dict(store.query("SELECT pack_id, count(*) FROM review_log GROUP BY pack_id"))
+    card_ids = {pack.id: {card.id for card in pack.cards} for pack in packs}
+    forecast_days = [today + timedelta(days=offset) for offset in range(FORECAST_DAYS)]
+    forecast_ends = [start_ms(day + timedelta(days=1)) for day in forecast_days]
+    due_per_day: Counter[int] = Counter()
+    tallies = {pack.id: _Tally() for pack in packs}
+    orphaned, leeches, suspended = [], [], []
+    for pack_id, card_id, state, due_ms, buried_until_ms, is_suspended, tags, reps, last_ms in store.query(
+        "SELECT pack_id, card_id, state, due_ms, buried_until_ms, suspended, tags, reps, last_review_ms "
+        "FROM card_state ORDER BY pack_id, card_id"
+    ):
+        if card_id not in card_ids.get(pack_id, ()):
+            if reps > 0:
+                orphaned.append(_ref(pack_id, card_id, reps, last_ms))
+            continue
+        tally = tallies[pack_id]
+        hidden = bool(is_suspended) or (buried_until_ms or 0) > today_ms
+        tally.seen += reps > 0
+        tally.hidden_new += reps == 0 and hidden
+        if is_suspended:
+            tally.suspended += 1
+            suspended.append(_ref(pack_id, card_id, reps, last_ms))
+        if LEECH_TAG in tags.split():
+            tally.leeches += 1
+            leeches.append(_ref(pack_id, card_id, reps, last_ms))
+        if state == NEW or is_suspended:
+            continue
+        tally.due_today += not hidden and due_ms < tomorrow_ms
+        index = bisect_right(forecast_ends, max(due_ms, buried_until_ms or 0))
+        if index < FORECAST_DAYS:
+            due_per_day[index] += 1
+
+    totals = dict(store.query("SELECT pack_id, count(*) FROM review_log GROUP BY pack_id"))
     today_rows = store.query(
         "SELECT pack_id, count(*), sum(state_before = ?), sum(duration_ms) FROM review_log "
         "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? GROUP BY pack_id",
         (NEW, today_ms),
     )
     answered_today = {pack_id: (count, new) for pack_id, count, new, _ in today_rows}
-    seconds_today = sum(spent or 0 for *_, spent in today_rows) / 1000
     pack_stats = {
-        pack.id: _pack_stats(pack, rows, per_pack_totals, answered_today, config, today_ms, tomorrow_ms)
-        for pack in packs
+        pack.id: _pack_stats(pack, tallies[pack.id], totals, answered_today, config) for pack in packs
     }
     retention, retention_reviews = _retention(store, start_ms(today - timedelta(days=RETENTION_DAYS - 1)))
-    visible = [row for key, row in rows.items() if key in loaded]
     return Stats(
         generated_at=now,
         today=today,
-        reviews_total=store.review_count(),
+        reviews_total=sum(totals.values()),
         reviews_today=sum(count for count, _ in answered_today.values()),
         due_today=sum(p.due_today for p in pack_stats.values()),
         new_today=sum(new for _, new in answered_today.values()),
         new_available=sum(p.new_available for p in pack_stats.values()),
         never_seen=sum(p.never_seen for p in pack_stats.values()),
-        seconds_today=seconds_today,
+        seconds_today=sum(spent or 0 for *_, spent in today_rows) / 1000,
         retention=retention,
         retention_reviews=retention_reviews,
-        forecast=_forecast(visible, today, start_ms),
+        forecast=[(day, due_per_day[index]) for index, day in enumerate(forecast_days)],
         heatmap=_heatmap(store, today, start_ms),
         packs=pack_stats,
-        orphaned=[_ref(row) for key, row in sorted(rows.items()) if key not in loaded and row.reps > 0],
-        leeches=[_ref(row) for row in visible if LEECH_TAG in row.tags],
-        suspended=[_ref(row) for row in visible if row.suspended],
+        orphaned=orphaned,
+        leeches=leeches,
+        suspended=suspended,
     )
 
 
-def _ref(row: CardRow) -> CardRef:
-    last = from_ms(row.last_review_ms) if row.last_review_ms is not None else None
-    return CardRef(row.pack_id, row.card_id, row.reps, last)
-
-
-def _hidden_today(row: CardRow, today_ms: int) -> bool:
-    return row.suspended or (row.buried_until_ms is not None and row.buried_until_ms > today_ms)
+def _ref(pack_id: str, card_id: str, reps: int, last_review_ms: int | None) -> CardRef:
+    last = from_ms(last_review_ms) if last_review_ms is not None else None
+    return CardRef(pack_id, card_id, reps, last)
 
 
 def _pack_stats(
     pack: Pack,
-    rows: dict[tuple[str, str], CardRow],
+    tally: _Tally,
     totals: dict[str, int],
     answered_today: dict[str, tuple[int, int]],
     config: Config,
-    today_ms: int,
-    tomorrow_ms: int,
 ) -> PackStats:
-    due = never_seen = suspended = leeches = unseen_visible = 0
-    for card in pack.cards:
-        row = rows.get((pack.id, card.id))
-        if row is None or row.reps == 0:
-            never_seen += 1
-            unseen_visible += row is None or not _hidden_today(row, today_ms)
-        if row is None:
-            continue
-        suspended += row.suspended
-        leeches += LEECH_TAG in row.tags
-        if row.state != NEW and not _hidden_today(row, today_ms) and row.due_ms < tomorrow_ms:
-            due += 1
     reviews_today, new_today = answered_today.get(pack.id, (0, 0))
+    never_seen = len(pack.cards) - tally.seen
     return PackStats(
         pack_id=pack.id,
         title=pack.title,
         cards=len(pack.cards),
         reviews_total=totals.get(pack.id, 0),
         reviews_today=reviews_today,
-        due_today=due,
+        due_today=tally.due_today,
         new_today=new_today,
-        new_available=min(unseen_visible, max(0, config.new_per_day - new_today)),
+        new_available=min(never_seen - tally.hidden_new, max(0, config.new_per_day - new_today)),
         never_seen=never_seen,
-        suspended=suspended,
-        leeches=leeches,
+        suspended=tally.suspended,
+        leeches=tally.leeches,
     )
 
 
@@ -171,20 +191,6 @@ def _retention(store: Store, since_ms: int) -> tuple[float | None, int]:
         (REVIEW, since_ms),
     )  # fmt: skip
     return (recalled / answered if answered else None), answered
-
-
-def _forecast(rows: list[CardRow], today: date, start_ms: Callable[[date], int]) -> list[tuple[date, int]]:
-    days = [today + timedelta(days=offset) for offset in range(FORECAST_DAYS)]
-    bounds = [start_ms(day + timedelta(days=1)) for day in days]  # bounds[i]: when day i ends
-    counts = Counter()
-    for row in rows:
-        if row.suspended or row.state == NEW or row.due_ms is None:
-            continue
-        due = max(row.due_ms, row.buried_until_ms or 0)
-        index = bisect_right(bounds, due)
-        if index < FORECAST_DAYS:
-            counts[index] += 1
-    return [(day, counts[index]) for index, day in enumerate(days)]
 
 
 def _heatmap(store: Store, today: date, start_ms: Callable[[date], int]) -> dict[date, int]:

@@ -117,7 +117,7 @@ MIGRATIONS: tuple[str, ...] = (
         difficulty_after REAL
     );
     CREATE INDEX card_state_by_due ON card_state (pack_id, due_ms, state, suspended, buried_until_ms);
-    CREATE INDEX review_log_by_time ON review_log (reviewed_at_ms);
+    CREATE INDEX review_log_by_time ON review_log (reviewed_at_ms, pack_id, state_before, rating, duration_ms);
     CREATE INDEX review_log_by_card ON review_log (pack_id, card_id, reviewed_at_ms);
     """,
 )
@@ -208,7 +208,13 @@ class Store:
         """Set up the connection and run pending migrations; returns the schema version found."""
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across app crashes
+        # NORMAL in WAL mode: a commit survives the app being killed (kill -9); only a power cut may lose the
+        # last few answers. FULL would fsync every answer: 6 ms mean, 12 ms p95 here, over the 10 ms goal.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        # SQLite's automatic checkpoint copies the WAL into the database inside whichever commit crosses
+        # 1000 pages: a 10-60 ms stall on one answer in ~150. Checkpoints run at idle moments instead
+        # (`checkpoint()`: on close, when a session runs out of cards, every CHECKPOINT_EVERY answers).
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -229,7 +235,15 @@ class Store:
             raise
         return version
 
+    def checkpoint(self) -> None:
+        """Copy committed WAL pages into the database file without waiting for readers or writers."""
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError:
+            pass  # busy: the next checkpoint (or the last connection to close) does it
+
     def close(self) -> None:
+        self.checkpoint()
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -255,10 +269,13 @@ class Store:
             raise StoreError(f"the review store {self.path} stayed busy too long: {err}") from None
         try:
             yield self
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as err:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(err, sqlite3.DatabaseError):
+                raise StoreError(f"the review store {self.path} could not save: {err}") from err
             raise
-        self._db.execute("COMMIT")
 
     # -- card states -----------------------------------------------------------------------------
 

@@ -33,7 +33,16 @@ from engine.callbacks.recorder import Recorder
 from engine.callbacks.schedule import OneCycle
 from engine.data import DataLoaders
 from engine.metrics import Metric
-from engine.optim import LrSpec, OptFunc, adamw, check_layer_groups, freeze_groups, lr_ladder, norm_param_ids, set_hyper
+from engine.optim import (
+    LrSpec,
+    OptFunc,
+    adamw,
+    check_layer_groups,
+    freeze_groups,
+    lr_ladder,
+    norm_param_ids,
+    set_hyper,
+)
 from engine.utils import CancelToken, pick_device
 
 Splitter = Callable[[nn.Module], Sequence[Sequence[nn.Parameter]]]
@@ -108,7 +117,9 @@ class Learner:
 
     def _index_handlers(self) -> None:
         """Per event, the bound methods of the callbacks that define it, so dispatch costs nothing extra."""
-        self._handlers = {e: [getattr(cb, e) for cb in self.cbs if callable(getattr(cb, e, None))] for e in EVENTS}
+        self._handlers = {
+            e: [getattr(cb, e) for cb in self.cbs if callable(getattr(cb, e, None))] for e in EVENTS
+        }
 
     def __call__(self, event: str) -> None:
         for handler in self._handlers[event]:
@@ -149,7 +160,13 @@ class Learner:
 
     # ---- the loop ---------------------------------------------------------------------------------------
 
-    def fit(self, n_epoch: int, lr: LrSpec | None = None, wd: float | None = None, cbs: Iterable[CallbackLike] = ()) -> None:
+    def fit(
+        self,
+        n_epoch: int,
+        lr: LrSpec | None = None,
+        wd: float | None = None,
+        cbs: Iterable[CallbackLike] = (),
+    ) -> None:
         """Train for `n_epoch` epochs at a constant lr (float, slice or one per group)."""
         if not isinstance(n_epoch, int) or n_epoch < 0:
             raise ValueError(f"n_epoch must be a non-negative int, got {n_epoch!r}")
@@ -311,7 +328,9 @@ class Learner:
         """Hook: task learners (text, tabular, collab) turn one raw item into a prediction."""
         raise NotImplementedError(f"{type(self).__name__} has no predict; use a task learner or get_preds")
 
-    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True) -> LRFindResult:
+    def lr_find(
+        self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True
+    ) -> LRFindResult:
         """Exponential lr sweep; restores model and optimizer afterwards. See engine.callbacks.lr_finder."""
         return lr_find(self, start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div)
 
@@ -321,7 +340,10 @@ class Learner:
         """Save model (and optimizer) state to path/models/name.pth; returns the file."""
         file = self.path / "models" / f"{name}.pth"
         file.parent.mkdir(parents=True, exist_ok=True)
-        state = {"model": self.model.state_dict(), "opt": self.opt.state_dict() if with_opt and self.opt else None}
+        state = {
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict() if with_opt and self.opt else None,
+        }
         torch.save(state, file)
         return file
 

@@ -15,7 +15,9 @@ def exp_anneal(start: float, end: float, pos: float) -> float:
     return start * (end / start) ** pos
 
 
-def _two_phase(first: tuple[float, float], second: tuple[float, float], pct_start: float, pos: float) -> float:
+def _two_phase(
+    first: tuple[float, float], second: tuple[float, float], pct_start: float, pos: float
+) -> float:
     if pos < pct_start:
         return cos_anneal(*first, pos / pct_start)
     if pct_start >= 1:

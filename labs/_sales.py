@@ -14,16 +14,35 @@ CONT_NAMES = ["competition_distance", "day_of_year", "elapsed"]
 TARGET = "log_sales"
 
 
-def load_sales(data: Path | None, stores: int, days: int, seed: int) -> tuple[pd.DataFrame, str]:
-    """Open days only (closed days sell nothing and are not scored, as in the Rossmann competition)."""
+def load_sales(
+    data: Path | None, stores: int, days: int, seed: int, drift: float = 0.0
+) -> tuple[pd.DataFrame, str]:
+    """The series with date features; `drift` (generated data only) adds a wandering store level."""
     if data is None:
-        frame, source = make_store_sales(n_stores=stores, n_days=days, seed=seed), f"{stores} generated stores x {days} days"
+        frame = with_drift(make_store_sales(n_stores=stores, n_days=days, seed=seed), drift, seed)
+        source = f"{stores} generated stores x {days} days"
     else:
         frame, source = pd.read_csv(data, parse_dates=["date"]), f"store sales from {data}"
         missing = {"store", "date", "sales", "open"} - set(frame.columns)
         if missing:
             raise ValueError(f"{data}: a store-sales CSV needs the columns store, date, open, sales (missing {sorted(missing)})")
     return add_date_features(frame), source
+
+
+def with_drift(frame: pd.DataFrame, drift: float, seed: int) -> pd.DataFrame:
+    """Multiply each store's sales by exp(a random walk with daily steps of std `drift`).
+
+    Real sales wander (a new manager, roadworks, a local trend) in ways no column records; the generated
+    series has no such wander unless it is added here.
+    """
+    if drift <= 0:
+        return frame
+    rng = np.random.default_rng(seed + 1)
+    frame = frame.sort_values(["store", "date"]).reset_index(drop=True)
+    steps = rng.normal(0.0, drift, len(frame))
+    walk = pd.Series(steps).groupby(frame["store"].to_numpy()).cumsum().to_numpy()
+    frame["sales"] = np.round(frame["sales"].to_numpy() * np.exp(walk))
+    return frame
 
 
 def add_date_features(frame: pd.DataFrame) -> pd.DataFrame:

@@ -176,7 +176,12 @@ class CardlabApp(App[int]):
         except ImportError:
             self.notify("labs are not installed", severity="warning")
             return
-        self.push_screen(LabScreen(lab_id=lab_id, home=self.home, card_id=card_id))
+        try:
+            screen = LabScreen(lab_id=lab_id, home=self.home, card_id=card_id)
+        except ValueError as err:  # labs.registry.LabError: a lab id this version does not know
+            self.notify(str(err), severity="error")
+            return
+        self.push_screen(screen)
 
     def first_card_shown(self) -> None:
         """Called by the study screen once a card is painted; ends a start-up benchmark run."""

@@ -47,7 +47,13 @@ class LRFinder(Callback):
             raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
         if num_it < 2:
             raise ValueError(f"num_it must be >= 2, got {num_it}")
-        self.start_lr, self.end_lr, self.num_it, self.stop_div, self.beta = start_lr, end_lr, num_it, stop_div, beta
+        self.start_lr, self.end_lr, self.num_it, self.stop_div, self.beta = (
+            start_lr,
+            end_lr,
+            num_it,
+            stop_div,
+            beta,
+        )
         self.lrs: list[float] = []
         self.losses: list[float] = []
 

@@ -40,7 +40,9 @@ def resolve_precision(mode: str | None, device: torch.device) -> torch.dtype | N
         if mode == "auto":
             return torch.bfloat16 if bf16_ok else torch.float16
         if mode == "bf16" and not bf16_ok:
-            raise RuntimeError("mixed_precision='bf16' but this GPU does not support bf16; use 'fp16' or 'auto'")
+            raise RuntimeError(
+                "mixed_precision='bf16' but this GPU does not support bf16; use 'fp16' or 'auto'"
+            )
         return torch.bfloat16 if mode == "bf16" else torch.float16
     if kind == "cpu":
         if mode == "auto":

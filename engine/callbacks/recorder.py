@@ -25,7 +25,9 @@ class Recorder(Callback):
 
     order = 50
 
-    def __init__(self, metrics: Iterable[Metric | Callable[[Tensor, Tensor], Tensor]] = (), beta: float = 0.98) -> None:
+    def __init__(
+        self, metrics: Iterable[Metric | Callable[[Tensor, Tensor], Tensor]] = (), beta: float = 0.98
+    ) -> None:
         self.metrics = [as_metric(m) for m in metrics]
         self.beta = beta
         self.losses: list[float] = []
@@ -73,7 +75,9 @@ class Recorder(Callback):
         self._valid_count += bs
         pred, targ, loss = learn.pred, learn.yb, learn.loss
         for i, metric in enumerate(self.metrics):
-            self._metric_sums[i] = self._metric_sums[i] + metric.batch_value(pred, targ, loss).detach().float() * bs
+            self._metric_sums[i] = (
+                self._metric_sums[i] + metric.batch_value(pred, targ, loss).detach().float() * bs
+            )
 
     def _record_step(self, value: float, bs: int) -> None:
         self.losses.append(value)

@@ -51,7 +51,10 @@ class OneCycle(ParamScheduler):
         moms: tuple[float, float, float] | None = (0.95, 0.85, 0.95),
     ) -> None:
         validate_one_cycle(div, div_final, pct_start)
-        lr_fns = [partial(one_cycle_lr, lr_max=lr, div=div, div_final=div_final, pct_start=pct_start) for lr in lr_maxes]
+        lr_fns = [
+            partial(one_cycle_lr, lr_max=lr, div=div, div_final=div_final, pct_start=pct_start)
+            for lr in lr_maxes
+        ]
         scheds: dict[str, list[Schedule]] = {"lr": lr_fns}
         if moms is not None:
             scheds["mom"] = [partial(one_cycle_mom, moms=tuple(moms), pct_start=pct_start)] * len(lr_maxes)

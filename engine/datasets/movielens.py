@@ -174,7 +174,8 @@ def make_movielens(
     n_items: int = 1682,
     n_ratings: int = 100_000,
     n_factors: int = 6,
-    noise: float = 0.9,
+    noise: float = 0.82,
+    interaction: float = 1.6,
     min_per_user: int = 20,
     seed: int = 0,
 ) -> MovieLens:
@@ -192,7 +193,7 @@ def make_movielens(
     # metadata and individual parts of the tastes have similar variance, so metadata predicts about half
     user_taste = fu @ rng.normal(0, 0.2, (fu.shape[1], n_factors)) + rng.normal(0, 0.4, (n_users, n_factors))
     item_traits = fi @ rng.normal(0, 0.4, (fi.shape[1], n_factors)) + rng.normal(0, 0.65, (n_items, n_factors))
-    user_taste /= np.sqrt(n_factors)
+    user_taste *= interaction / np.sqrt(n_factors)
     u_idx, i_idx, popularity = _sample_pairs(rng, n_users, n_items, n_ratings, min_per_user)
     quality = fi @ rng.normal(0, 0.2, fi.shape[1]) + rng.normal(0, 0.3, n_items)
     item_bias = quality + 0.25 * (np.log(popularity) - np.log(popularity).mean()) / np.log(popularity).std()

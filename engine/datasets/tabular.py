@@ -123,8 +123,8 @@ def make_store_sales(n_stores: int = 10, n_days: int = 730, start: str = "2014-0
     dates = pd.date_range(start, periods=n_days, freq="D")
     store = np.repeat(np.arange(1, n_stores + 1), n_days)
     date = np.tile(dates.to_numpy(), n_stores)
-    dow = np.tile(dates.dayofweek.to_numpy(), n_stores)
-    day_of_year = np.tile(dates.dayofyear.to_numpy(), n_stores)
+    dow = np.tile(dates.day_of_week.to_numpy(), n_stores)
+    day_of_year = np.tile(dates.day_of_year.to_numpy(), n_stores)
     holidays = rng.random(n_days) < 0.03
     state_holiday = np.tile(holidays, n_stores)
     school_holiday = np.tile((rng.random(n_days) < 0.15) | holidays, n_stores)

@@ -64,7 +64,9 @@ def read_imdb_folder(
         for label in classes:
             folder = root / split / label
             if not folder.is_dir():
-                raise FileNotFoundError(f"{folder} is missing: expected an IMDb layout {root}/{{train,test}}/{{neg,pos}}")
+                raise FileNotFoundError(
+                    f"{folder} is missing: expected an IMDb layout {root}/{{train,test}}/{{neg,pos}}"
+                )
             for file in sorted(folder.glob("*.txt")):
                 texts.append(_read(file))
                 labels.append(label)
@@ -231,12 +233,12 @@ def generate_general_corpus(n_docs: int = 2000, seed: int = 0) -> list[str]:
 
 
 def generate_review_corpus(n_docs: int = 1000, seed: int = 0) -> tuple[list[str], list[str]]:
-    """Movie reviews labelled "positive"/"negative", about half of each.
+    """Movie reviews labelled "positive"/"negative", half of each, in shuffled order.
 
-    A review holds neutral filler and one to three opinions; its label is the polarity of the majority
-    of its opinions (an odd number of them, so there are no ties), each opinion read with negation and
-    contrast. The bag of words alone is close to uninformative: contrasts hold one word of each polarity
-    and negations hold the opposite word.
+    A review holds neutral filler sentences and one opinion about some part of the film, said plainly
+    ("the acting was superb"), negated ("the plot was not dull") or as a contrast whose second clause
+    wins ("the music was lovely , but the ending was awful"). The label is the opinion's polarity. A bag
+    of words reads the plain ones only: negations hold the opposite word, contrasts one of each.
     """
     if n_docs < 1:
         raise ValueError(f"n_docs must be >= 1, got {n_docs}")
@@ -244,16 +246,11 @@ def generate_review_corpus(n_docs: int = 1000, seed: int = 0) -> tuple[list[str]
     texts, labels = [], []
     for index in range(n_docs):
         label = 1 if index % 2 == 0 else -1
-        n_opinions = rng.choice((1, 3))
-        n_agree = n_opinions if n_opinions == 1 else rng.choice((2, 3))
-        polarities = [label] * n_agree + [-label] * (n_opinions - n_agree)
-        rng.shuffle(polarities)
         sentences = [
             rng.choice(_FILLER).format(when=rng.choice(_WHEN), person=rng.choice(_PEOPLE))
             for _ in range(rng.randint(0, 2))
         ]
-        for polarity in polarities:
-            sentences.insert(rng.randint(0, len(sentences)), f"{_opinion(rng, _MOVIE_PARTS, polarity)} .")
+        sentences.insert(rng.randint(0, len(sentences)), f"{_opinion(rng, _MOVIE_PARTS, label)} .")
         texts.append(" ".join(_capitalise(s) for s in sentences))
         labels.append("positive" if label > 0 else "negative")
     order = list(range(n_docs))

@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "RNNRegularizer": "engine.text.learner",
     "lm_splitter": "engine.text.learner",
     "classifier_splitter": "engine.text.learner",
-    "flat_cross_entropy": "engine.text.learner",
+    "flat_cross_entropy": "engine.text.loss",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -106,19 +106,24 @@ class RNNDropout(nn.Module):
 
 
 class EmbeddingDropout(nn.Module):
-    """Drops whole rows of the embedding matrix (every occurrence of a word) in training."""
+    """Drops whole rows of an embedding matrix (every occurrence of a word) in training.
 
-    def __init__(self, embedding: nn.Embedding, embed_p: float) -> None:
+    `forward(embedding, words)`: the embedding is passed in, not owned, so its weight is saved only once.
+    """
+
+    def __init__(self, embed_p: float) -> None:
         super().__init__()
-        self.embedding = embedding
         self.embed_p = embed_p
 
-    def forward(self, words: Tensor) -> Tensor:
-        weight = self.embedding.weight
+    def forward(self, embedding: nn.Embedding, words: Tensor) -> Tensor:
+        weight = embedding.weight
         if self.training and self.embed_p > 0:
             keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - self.embed_p)
             weight = weight * keep / (1 - self.embed_p)
-        return F.embedding(words, weight, self.embedding.padding_idx)
+        return F.embedding(words, weight, embedding.padding_idx)
+
+    def extra_repr(self) -> str:
+        return f"embed_p={self.embed_p}"
 
 
 class WeightDropout(nn.Module):
@@ -128,7 +133,9 @@ class WeightDropout(nn.Module):
     (`torch.func.functional_call`), so the fused kernel still runs and gradients reach the parameter.
     """
 
-    def __init__(self, module: nn.LSTM, weight_p: float, layer_names: Sequence[str] = ("weight_hh_l0",)) -> None:
+    def __init__(
+        self, module: nn.LSTM, weight_p: float, layer_names: Sequence[str] = ("weight_hh_l0",)
+    ) -> None:
         super().__init__()
         self.module = module
         self.weight_p = weight_p
@@ -138,7 +145,8 @@ class WeightDropout(nn.Module):
         if not self.training or self.weight_p == 0.0:
             return self.module(x, hidden)
         dropped = {
-            name: F.dropout(getattr(self.module, name), self.weight_p, training=True) for name in self.layer_names
+            name: F.dropout(getattr(self.module, name), self.weight_p, training=True)
+            for name in self.layer_names
         }
         return functional_call(self.module, dropped, (x, hidden))
 
@@ -165,7 +173,7 @@ class AWDLSTMEncoder(nn.Module):
         nn.init.uniform_(self.embedding.weight, -self.init_range, self.init_range)
         with torch.no_grad():
             self.embedding.weight[config.pad_token].zero_()
-        self.embedding_dropout = EmbeddingDropout(self.embedding, config.embed_p)
+        self.embedding_dropout = EmbeddingDropout(config.embed_p)
         self.input_dropout = RNNDropout(config.input_p)
         self.rnns = nn.ModuleList(
             WeightDropout(nn.LSTM(n_in, n_out, batch_first=True), config.weight_p)
@@ -185,7 +193,7 @@ class AWDLSTMEncoder(nn.Module):
             raise ValueError(f"expected token ids of shape [batch, seq], got {tuple(words.shape)}")
         if hidden is None:
             hidden = self.zero_hidden(words.size(0))
-        output = self.input_dropout(self.embedding_dropout(words))
+        output = self.input_dropout(self.embedding_dropout(self.embedding, words))
         new_hidden: Hidden = []
         last = len(self.rnns) - 1
         for layer, (rnn, dropout) in enumerate(zip(self.rnns, self.hidden_dropouts)):

@@ -214,7 +214,11 @@ def lm_data(
     ids = [vocab.numericalize(t) for t in tokens]
     train = LMDataLoader([d for d, v in zip(ids, valid_mask) if not v], bs, bptt, shuffle=True, seed=seed)
     valid_docs = [d for d, v in zip(ids, valid_mask) if v]
-    valid = LMDataLoader(valid_docs, min(bs, max(1, sum(map(len, valid_docs)) // 2)), bptt) if valid_docs else None
+    valid = (
+        LMDataLoader(valid_docs, min(bs, max(1, sum(map(len, valid_docs)) // 2)), bptt)
+        if valid_docs
+        else None
+    )
     return TextDataLoaders(train, valid, vocab, tokenizer, bptt=bptt)
 
 

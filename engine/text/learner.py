@@ -29,19 +29,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.callbacks.core import Callback
+from engine.callbacks.mixed_precision import MixedPrecision
 from engine.learner import Learner
 from engine.metrics import Metric
 from engine.text.awd_lstm import AWDLSTMClassifier, AWDLSTMConfig, AWDLSTMEncoder, AWDLSTMLanguageModel
 from engine.text.data import TextDataLoaders
+from engine.text.loss import flat_cross_entropy
 from engine.text.tokenizer import BOS, PAD, UNK, decode
 from engine.text.vocab import FAKE_TOKEN, Vocab
 
 TEXT_MOMS = (0.8, 0.7, 0.8)
 
 
-def flat_cross_entropy(pred: Tensor, targ: Tensor) -> Tensor:
-    """Cross-entropy over every position: pred [..., n_classes], targ [...]; computed in fp32."""
-    return F.cross_entropy(pred.reshape(-1, pred.size(-1)).float(), targ.reshape(-1))
+def classifier_loss(pred: Tensor, targ: Tensor) -> Tensor:
+    return F.cross_entropy(pred.float(), targ)
+
+
+class LowPrecisionLogits(MixedPrecision):
+    """The engine's MixedPrecision, but the prediction stays bf16 after the forward pass.
+
+    The language model's loss (`flat_cross_entropy`) does its math in fp32 itself and is twice as fast
+    on bf16 logits; casting the [bs * bptt, vocab] logits to fp32 first would cost a full extra copy.
+    """
+
+    def after_pred(self) -> None:
+        self._leave()
 
 
 class RNNReset(Callback):
@@ -76,7 +88,9 @@ class RNNRegularizer(Callback):
         if not self.learn.training or activations is None:
             return
         raw, dropped = (a.float() for a in activations)
-        penalty = self.alpha * dropped.pow(2).mean() + self.beta * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+        penalty = self.alpha * dropped.pow(2).mean()
+        if raw.size(1) > 1:  # TAR needs two time steps; a final one-token batch would give mean([]) = NaN
+            penalty = penalty + self.beta * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
         self.learn.loss = self.learn.loss + penalty
 
 
@@ -141,14 +155,22 @@ def remap_vocab_rows(weight: Tensor, old_itos: Sequence[str], new_itos: Sequence
     old_index = {token: i for i, token in enumerate(old_itos)}
     mean_row = weight.mean(0)
     new = mean_row.expand(len(new_itos), *weight.shape[1:]).clone()
-    pairs = [(n, old_index[t]) for n, t in enumerate(new_itos) if t in old_index and not t.startswith(FAKE_TOKEN)]
+    pairs = [
+        (n, old_index[t]) for n, t in enumerate(new_itos) if t in old_index and not t.startswith(FAKE_TOKEN)
+    ]
     if pairs:
         new_rows, old_rows = (torch.tensor(p, dtype=torch.long, device=weight.device) for p in zip(*pairs))
         new[new_rows] = weight[old_rows]
     return new, len(pairs)
 
 
-_VOCAB_KEYS = ("encoder.embedding.weight", "decoder.linear.weight", "decoder.linear.bias")
+# The embedding appears twice in state_dict (also under EmbeddingDropout); both rows must be remapped.
+_VOCAB_KEYS = (
+    "encoder.embedding.weight",
+    "encoder.embedding_dropout.embedding.weight",
+    "decoder.linear.weight",
+    "decoder.linear.bias",
+)
 
 
 class TextLearner(Learner):
@@ -175,7 +197,9 @@ class TextLearner(Learner):
         file.parent.mkdir(parents=True, exist_ok=True)
         config = self._encoder().config
         sizes = {"emb_sz": config.emb_sz, "n_hid": config.n_hid, "n_layers": config.n_layers}
-        torch.save({"encoder": self._encoder().state_dict(), "vocab": self.vocab.to_list(), "sizes": sizes}, file)
+        torch.save(
+            {"encoder": self._encoder().state_dict(), "vocab": self.vocab.to_list(), "sizes": sizes}, file
+        )
         return file
 
     def load_encoder(self, name: str | Path) -> TextLearner:
@@ -186,7 +210,9 @@ class TextLearner(Learner):
         config = self._encoder().config
         mine = {"emb_sz": config.emb_sz, "n_hid": config.n_hid, "n_layers": config.n_layers}
         if state["sizes"] != mine:
-            raise ValueError(f"encoder sizes differ: saved {state['sizes']}, this model {mine}; use the same config")
+            raise ValueError(
+                f"encoder sizes differ: saved {state['sizes']}, this model {mine}; use the same config"
+            )
         self._encoder().load_state_dict(state["encoder"])
         self.freeze()
         return self
@@ -310,7 +336,9 @@ def _check_data(data: TextDataLoaders, want_lm: bool) -> None:
     if want_lm and not data.is_lm:
         raise ValueError("language_model_learner needs language-model data: build it with lm_data(texts)")
     if not want_lm and data.is_lm:
-        raise ValueError("text_classifier_learner needs labelled data: build it with clas_data(texts, labels)")
+        raise ValueError(
+            "text_classifier_learner needs labelled data: build it with clas_data(texts, labels)"
+        )
 
 
 def language_model_learner(
@@ -335,11 +363,13 @@ def language_model_learner(
     config = config or AWDLSTMConfig.small()
     model = AWDLSTMLanguageModel(len(data.vocab), config, drop_mult=drop_mult)
     callbacks: list[Callback] = [RNNReset()]
+    if mixed_precision:
+        callbacks.append(LowPrecisionLogits(mixed_precision))
     if alpha or beta:
         callbacks.append(RNNRegularizer(alpha, beta))
     learn = LMLearner(
         model, data, flat_cross_entropy, metrics=metrics, splitter=lm_splitter, moms=moms,
-        mixed_precision=mixed_precision, cbs=[*callbacks, *cbs], **kwargs,
+        mixed_precision=None, cbs=[*callbacks, *cbs], **kwargs,
     )  # fmt: skip
     if pretrained is not None:
         learn.load_pretrained(pretrained)
@@ -368,9 +398,15 @@ def text_classifier_learner(
     if classifier_dropouts:
         config = config.for_classifier()
     model = AWDLSTMClassifier(
-        len(data.vocab), len(data.classes or ()), config, drop_mult, bptt=data.bptt, max_len=max_len, lin_ftrs=lin_ftrs
+        len(data.vocab),
+        len(data.classes or ()),
+        config,
+        drop_mult,
+        bptt=data.bptt,
+        max_len=max_len,
+        lin_ftrs=lin_ftrs,
     )
     return TextClassifierLearner(
-        model, data, F.cross_entropy, metrics=metrics, splitter=classifier_splitter, moms=moms,
+        model, data, classifier_loss, metrics=metrics, splitter=classifier_splitter, moms=moms,
         mixed_precision=mixed_precision, cbs=[RNNReset(), *cbs], **kwargs,
     )  # fmt: skip

@@ -1,8 +1,8 @@
 """`Vocab`: token <-> index, special tokens first, rare tokens mapped to `xxunk`.
 
-    vocab = Vocab.build(token_lists, min_freq=3, max_vocab=60_000)
-    ids = vocab.numericalize(["xxbos", "great", "film"])      # np.ndarray of int64
-    vocab.textify(ids) -> list[str]; len(vocab); vocab.itos; vocab.stoi
+vocab = Vocab.build(token_lists, min_freq=3, max_vocab=60_000)
+ids = vocab.numericalize(["xxbos", "great", "film"])      # np.ndarray of int64
+vocab.textify(ids) -> list[str]; len(vocab); vocab.itos; vocab.stoi
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ def write_pack(folder: Path, pack_id: str = "demo", cards: Sequence[tuple[str, s
     if isinstance(cards, int):
         cards = [(f"q{index}", f"Question {index}?", f"Answer {index}.") for index in range(cards)]
     body = "".join(
-        f'\n[[cards]]\nid = "{card_id}"\nfront = "{front}"\nback = "{back}"\n' for card_id, front, back in cards
+        f'\n[[cards]]\nid = "{card_id}"\nfront = "{front}"\nback = "{back}"\n'
+        for card_id, front, back in cards
     )
     path = folder / f"{pack_id}.toml"
     path.write_text(PACK_HEADER.format(pack_id=pack_id) + body, encoding="utf-8")

@@ -335,10 +335,12 @@ def test_day_boundaries_across_both_dst_changes():
     assert day_start(date(2026, 3, 8), 4, NEW_YORK) == datetime(2026, 3, 8, 8, 0, tzinfo=UTC)
     assert day_start(date(2026, 11, 1), 4, NEW_YORK) == datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
     # the 23-hour and 25-hour study days
-    assert day_start(date(2026, 3, 8), 4, NEW_YORK) - day_start(date(2026, 3, 7), 4, NEW_YORK) == timedelta(hours=23)
-    assert day_start(date(2026, 11, 1), 4, NEW_YORK) - day_start(date(2026, 10, 31), 4, NEW_YORK) == timedelta(
-        hours=25
+    assert day_start(date(2026, 3, 8), 4, NEW_YORK) - day_start(date(2026, 3, 7), 4, NEW_YORK) == timedelta(
+        hours=23
     )
+    assert day_start(date(2026, 11, 1), 4, NEW_YORK) - day_start(
+        date(2026, 10, 31), 4, NEW_YORK
+    ) == timedelta(hours=25)
     # a rollover hour that does not exist on the spring-forward day still gives one boundary
     assert day_start(date(2026, 3, 8), 2, NEW_YORK) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
 
@@ -401,6 +403,10 @@ def test_a_session_left_open_over_the_rollover_starts_a_new_day(tmp_path, store)
         (timedelta(days=3), "3d"),
         (timedelta(days=63), "2.1mo"),
         (timedelta(days=547), "1.5y"),
+        (timedelta(minutes=59, seconds=50), "1h"),  # never "60m", "24h", "30d" or "12mo"
+        (timedelta(hours=23, minutes=58), "1d"),
+        (timedelta(days=29, hours=20), "1mo"),
+        (timedelta(days=359), "1y"),
     ],
 )
 def test_format_interval(delta, text):
@@ -447,3 +453,69 @@ def test_two_processes_answering_at_once_record_every_review_exactly_once(tmp_pa
     assert Counter(rows) == expected
     per_card = Counter(card for card, _ in rows)
     assert {key[1]: row.reps for key, row in states.items()} == dict(per_card)  # no update lost
+
+
+def test_when_the_cards_run_out_the_answers_reach_the_database_file(tmp_path, store):
+    """Checkpoints happen at quiet moments, not inside an answer (SQLite's automatic one is off)."""
+    assert store.query("PRAGMA wal_autocheckpoint") == [(0,)]
+    store.checkpoint()  # the schema is in the main file; what follows is in the WAL until a checkpoint
+    clock = Clock()
+    pack = make_pack(tmp_path, cards=2)
+    session = session_for(store, [pack], clock)
+    for card in pack.cards:
+        session.answer(card, Rating.Easy, 1000)
+
+    def rows_in_main_file() -> int:
+        copy = tmp_path / "copy.sqlite3"
+        copy.write_bytes(store.path.read_bytes())  # the main file alone, without its WAL
+        connection = sqlite3.connect(copy)
+        count = connection.execute("SELECT count(*) FROM review_log").fetchone()[0]
+        connection.close()
+        copy.unlink()
+        return count
+
+    assert rows_in_main_file() == 0  # still only in the WAL
+    assert session.next_card() is None
+    assert rows_in_main_file() == 2
+
+
+# -- the incremental queues agree with a fresh look at the store ----------------------------------
+
+ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("answer"), st.sampled_from(list(Rating))),
+        st.tuples(st.just("undo"), st.none()),
+        st.tuples(st.just("bury"), st.none()),
+        st.tuples(st.just("suspend"), st.none()),
+        st.tuples(st.just("wait"), st.sampled_from([1, 11, 30, 60 * 5, 60 * 20, 60 * 24 * 3])),  # minutes
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(actions=ACTIONS)
+def test_a_long_running_session_agrees_with_a_fresh_one(tmp_path_factory, actions):
+    folder = tmp_path_factory.mktemp("agree")
+    pack = make_pack(folder, cards=6)
+    clock = Clock()
+    config = Config(timezone="America/New_York", new_per_day=3, reviews_per_day=2, leech_lapses=2)
+    with Store.open(folder / "reviews.sqlite3") as store:
+        session = StudySession(store, [pack], config, clock=clock)
+        for action, argument in actions:
+            card = session.next_card()
+            if action == "wait":
+                clock.advance(minutes=argument)
+            elif action == "undo":
+                session.undo()
+            elif card is not None and action == "answer":
+                session.answer(card, argument, 1000)
+            elif card is not None and action == "bury":
+                session.bury(card)
+            elif card is not None and action == "suspend":
+                session.suspend(card)
+            fresh = StudySession(store, [pack], config, clock=clock)
+            assert session.counts() == fresh.counts()
+            assert session.next_card() == fresh.next_card()
+            assert session.next_due_at() == fresh.next_due_at()

@@ -51,7 +51,9 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
 
 def test_answered_since_counts_new_and_review_answers_per_pack(tmp_path):
     with Store.open(tmp_path / "reviews.sqlite3") as store, store.transaction():
-        store.add_reviews([a_review("a", 100, 0), a_review("b", 200, 0), a_review("c", 300, 2), a_review("d", 50, 0)])
+        store.add_reviews(
+            [a_review("a", 100, 0), a_review("b", 200, 0), a_review("c", 300, 2), a_review("d", 50, 0)]
+        )
         assert store.answered_since(100) == {"demo": (2, 1)}
 
 
@@ -135,3 +137,15 @@ def test_two_connections_see_each_others_commits(tmp_path):
         with second.transaction():
             second.add_review(a_review("q1"))
         assert first.review_count() == second.review_count() == 2
+
+
+def test_a_database_error_inside_a_transaction_is_a_store_error_and_rolls_back(tmp_path):
+    with Store.open(tmp_path / "reviews.sqlite3") as store:
+        bad = ReviewRow("demo", "q0", "hash", 9, 0, 1, 1, 1, 1, None, None)  # rating outside 1..4
+        with pytest.raises(StoreError, match="could not save"), store.transaction():
+            store.put_card_row(CardRow("demo", "q0", "hash"))
+            store.add_review(bad)
+        assert store.card_row("demo", "q0") is None
+        with store.transaction():  # the store is still usable
+            store.add_review(a_review())
+        assert store.review_count() == 1

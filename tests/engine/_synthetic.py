@@ -44,7 +44,11 @@ class FiveBlocks(nn.Module):
 
 
 def five_block_splitter(model: FiveBlocks) -> list[list[nn.Parameter]]:
-    return [list(model.stem.parameters()), *[list(h.parameters()) for h in model.hidden], list(model.head.parameters())]
+    return [
+        list(model.stem.parameters()),
+        *[list(h.parameters()) for h in model.hidden],
+        list(model.head.parameters()),
+    ]
 
 
 def classification_learner(n: int = 256, bs: int = 32, **kwargs) -> Learner:

@@ -138,7 +138,11 @@ def test_event_stream_emits_plain_records() -> None:
     learn.fit(2)
     kinds = [type(e) for e in events]
     assert kinds[0] is FitStarted and kinds[-1] is FitEnded
-    assert kinds.count(EpochStarted) == 2 and kinds.count(ValidationStarted) == 2 and kinds.count(EpochEnded) == 2
+    assert (
+        kinds.count(EpochStarted) == 2
+        and kinds.count(ValidationStarted) == 2
+        and kinds.count(EpochEnded) == 2
+    )
     batches = [e for e in events if isinstance(e, BatchEnded)]
     assert [b.step for b in batches] == [0, 1, 2, 3]
     assert [b.loss for b in batches] == learn.recorder.losses
@@ -182,7 +186,10 @@ def test_save_load_round_trip(tmp_path) -> None:
 def test_load_refuses_pickled_code(tmp_path) -> None:
     learn = linear_learner(path=tmp_path)
     (tmp_path / "models").mkdir()
-    torch.save({"model": learn.model.state_dict(), "opt": None, "evil": ProgressPrinter()}, tmp_path / "models" / "x.pth")
+    torch.save(
+        {"model": learn.model.state_dict(), "opt": None, "evil": ProgressPrinter()},
+        tmp_path / "models" / "x.pth",
+    )
     with pytest.raises(pickle.UnpicklingError):
         learn.load("x")
 
@@ -221,7 +228,9 @@ def test_learner_validates_its_inputs() -> None:
         linear_learner(cbs=[object()])
     with pytest.raises(ValueError, match="two groups"):
         model = nn.Linear(1, 1)
-        linear_learner().__class__(model, None, nn.functional.mse_loss, splitter=lambda m: [[m.weight], [m.weight, m.bias]])
+        linear_learner().__class__(
+            model, None, nn.functional.mse_loss, splitter=lambda m: [[m.weight], [m.weight, m.bias]]
+        )
     with pytest.raises(ValueError, match="leaves trainable parameters out"):
         model = nn.Linear(1, 1)
         Learner(model, None, nn.functional.mse_loss, splitter=lambda m: [[m.weight]])

@@ -133,6 +133,8 @@ def test_read_imdb_csv_and_folders(tmp_path: Path) -> None:
 
 def test_read_wikitext_splits_articles(tmp_path: Path) -> None:
     file = tmp_path / "wiki.valid.tokens"
-    file.write_text(" \n = First = \n \n Some text @-@ here . \n \n = = Section = = \n More . \n = Second = \n Other .\n")
+    file.write_text(
+        " \n = First = \n \n Some text @-@ here . \n \n = = Section = = \n More . \n = Second = \n Other .\n"
+    )
     articles = read_wikitext(file)
     assert len(articles) == 2 and articles[0].startswith("= First =") and "Section" in articles[0]

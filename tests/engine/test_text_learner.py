@@ -31,7 +31,9 @@ def one_thread() -> Iterator[None]:
 def tiny_lm(tmp_path: Path, texts: list[str] = CORPUS, **kwargs):
     torch.manual_seed(0)
     data = lm_data(texts, bs=4, bptt=12, valid_pct=0.2, seed=0, min_freq=1)
-    return language_model_learner(data, config=TINY, drop_mult=0.0, path=tmp_path, mixed_precision=None, **kwargs)
+    return language_model_learner(
+        data, config=TINY, drop_mult=0.0, path=tmp_path, mixed_precision=None, **kwargs
+    )
 
 
 def test_tiny_language_model_overfits_a_tiny_corpus(tmp_path: Path) -> None:
@@ -80,14 +82,19 @@ def test_encoder_round_trip_and_vocab_mismatch(tmp_path: Path) -> None:
 def test_pretrained_lm_loads_into_a_new_vocab(tmp_path: Path) -> None:
     lm = tiny_lm(tmp_path)
     lm.save_pretrained("general")
-    target = lm_data(["the cat met a zebra ."] * 10 + CORPUS, bs=4, bptt=8, min_freq=1)
+    target = lm_data(["zebra zebra met a cat ."] * 10 + CORPUS, bs=4, bptt=8, min_freq=1)
     fine = language_model_learner(target, config=TINY, path=tmp_path, mixed_precision=None)
     counts = fine.load_pretrained("general")
     assert counts["new"] == 2  # "met" and "zebra"
     old_emb, new_emb = lm.model.encoder.embedding.weight, fine.model.encoder.embedding.weight
-    cat_old, cat_new = lm.vocab.stoi["cat"], target.vocab.stoi["cat"]
-    assert torch.equal(new_emb[cat_new], old_emb[cat_old])
+    old_bias, new_bias = lm.model.decoder.linear.bias, fine.model.decoder.linear.bias
+    moved = [t for t in lm.vocab.itos[9:] if t in target.vocab.stoi and target.vocab.stoi[t] != lm.vocab.stoi[t]]
+    assert moved  # the new tokens shift the shared ones, so this checks the mapping
+    for token in moved:
+        assert torch.equal(new_emb[target.vocab.stoi[token]], old_emb[lm.vocab.stoi[token]])
+        assert torch.equal(new_bias[target.vocab.stoi[token]], old_bias[lm.vocab.stoi[token]])
     assert torch.allclose(new_emb[target.vocab.stoi["zebra"]], old_emb.mean(0))
+    assert fine.model.decoder.linear.weight is fine.model.encoder.embedding.weight
 
 
 def test_tiny_classifier_learns_a_separable_set_with_gradual_unfreezing(tmp_path: Path) -> None:

@@ -43,14 +43,14 @@ def test_rnn_dropout_uses_one_mask_across_time_and_only_in_training() -> None:
 def test_embedding_dropout_drops_whole_words() -> None:
     torch.manual_seed(0)
     embedding = torch.nn.Embedding(50, 4)
-    dropout = EmbeddingDropout(embedding, embed_p=0.5)
+    dropout = EmbeddingDropout(embed_p=0.5)
     words = torch.arange(50).repeat(2, 1)
-    out = dropout(words)
+    out = dropout(embedding, words)
     zero_rows = (out[0] == 0).all(1)
     assert zero_rows.any() and not zero_rows.all()
     assert torch.equal(zero_rows, (out[1] == 0).all(1))  # the same word is dropped everywhere
     dropout.eval()
-    assert torch.equal(dropout(words), embedding(words))
+    assert torch.equal(dropout(embedding, words), embedding(words))
 
 
 def test_weight_dropout_changes_hidden_weights_only_in_training() -> None:
@@ -83,9 +83,11 @@ def test_language_model_output_shape_and_hidden_carry_and_reset() -> None:
     assert not model.hidden[0][0].requires_grad  # detached between batches
 
 
-def test_decoder_is_tied_to_the_embedding() -> None:
+def test_decoder_is_tied_to_the_embedding_and_saved_once() -> None:
     model = AWDLSTMLanguageModel(40, AWDLSTMConfig.tiny())
     assert model.decoder.linear.weight is model.encoder.embedding.weight
+    embedding_keys = [k for k, v in model.state_dict().items() if v.shape == (40, 16)]
+    assert embedding_keys == ["encoder.embedding.weight", "decoder.linear.weight"]
 
 
 def test_config_presets_and_drop_mult() -> None:
@@ -127,3 +129,21 @@ def test_layer_groups_for_freeze_to() -> None:
     assert len(groups) == 5
     assert groups[0] == [clas.encoder.encoder.embedding.weight]
     assert sum(len(g) for g in groups) == len(list(clas.parameters()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_flat_cross_entropy_matches_torch_in_value_and_gradient(dtype: torch.dtype) -> None:
+    from engine.text.loss import flat_cross_entropy
+
+    torch.manual_seed(0)
+    logits = (torch.randn(3, 700, 50) * 3).to(dtype).requires_grad_()  # 2100 rows: several chunks
+    target = torch.randint(0, 50, (3, 700))
+    loss = flat_cross_entropy(logits, target)
+    loss.backward()
+    reference = logits.detach().float().requires_grad_()
+    expected = torch.nn.functional.cross_entropy(reference.view(-1, 50), target.view(-1))
+    expected.backward()
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    tolerance = 1e-7 if dtype == torch.float32 else 1e-5
+    assert torch.allclose(logits.grad.float(), reference.grad, atol=tolerance)

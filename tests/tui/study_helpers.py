@@ -65,7 +65,7 @@ back = "Then it fine-tunes on the target corpus."
 '''
 
 # Card text that tries to drive the terminal (ANSI) and the renderer (Rich/Textual markup).
-HOSTILE_PACK = '''\
+HOSTILE_PACK = """\
 [pack]
 id = "hostile"
 title = "Hostile [bold red]pack[/] \\u001b[31mred"
@@ -79,7 +79,7 @@ id = "markup"
 front = "Is [bold]this bold[/bold]? [link=https://example.com]a link[/link] \\u001b[2J\\u001b[31mRED"
 back = "[reverse]not reversed[/] and \\u001b]0;title\\u0007 no title change"
 notes = "[blink]notes[/blink] \\u001b[5m"
-'''
+"""
 
 
 def run_async(test: Callable[..., Coroutine[object, object, None]]) -> Callable[..., None]:

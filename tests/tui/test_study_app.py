@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from textual.widgets import Button, Markdown
 from cards.schedule import format_interval
 from tests.tui.study_helpers import (
     HOSTILE_PACK,
+    NOW,
     SAMPLE_PACK,
     SIZE,
     card_state,
@@ -133,7 +135,9 @@ async def test_cloze_hides_the_active_deletion_and_fills_it_on_reveal(tmp_path: 
         await pilot.press("space")
         screen = study_screen(app)
         assert not screen.query_one("#front").display, "the filled-in text replaces the question"
-        assert markdown_text(app, "#back").startswith("ULMFiT first trains a **language model** on WikiText-103.")
+        assert markdown_text(app, "#back").startswith(
+            "ULMFiT first trains a **language model** on WikiText-103."
+        )
         await pilot.press("3")
         assert [r[:2] for r in reviews(app.home)] == [("ulmfit#c1", 3)]
         assert shown_card(app) == "ulmfit#c2"
@@ -243,3 +247,30 @@ def test_unusable_store_is_reported_and_kept(tmp_path: Path) -> None:
 def test_unknown_pack_names_the_packs_there_are(tmp_path: Path) -> None:
     with pytest.raises(StartupError, match="no pack with id 'nope'.*fastai-lesson4"):
         create_app(make_home(tmp_path / "home"), pack_filter="nope")
+
+
+@run_async
+async def test_a_card_changed_since_its_last_review_says_edited(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "3")
+        status = str(study_screen(app).query_one("#card-status").render())
+        assert "edited" not in status
+    pack = tmp_path / "sample.toml"
+    pack.write_text(pack.read_text().replace("What is an **embedding**?", "What is an embedding?"))
+    later = create_app(app.home, pack_filter=str(pack), clock=fixed_clock(NOW + timedelta(days=1)))
+    async with later.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert shown_card(later) == "embedding", "the learning card is due again the next day"
+        assert "edited" in str(study_screen(later).query_one("#card-status").render())
+        assert len(reviews(later.home)) == 1, "its history is kept"
+
+
+@run_async
+async def test_an_unknown_lab_is_reported_not_opened(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_open_lab("no-such-lab", "embedding")
+        await pilot.pause()
+        assert isinstance(app.screen, StudyScreen)
+        assert any(n.severity == "error" or "not installed" in n.message for n in app._notifications)

@@ -112,7 +112,9 @@ def test_five_answers_survive_kill_9_in_a_real_terminal(tmp_path: Path) -> None:
             tmux.keys("Space")
             wait_for(lambda: "3 Good" in tmux.screen(), "the answer buttons", tmux.screen)
             tmux.keys("3")
-            wait_for(lambda n=answered: review_count(home) == n, f"review {answered} in the store", tmux.screen)
+            wait_for(
+                lambda n=answered: review_count(home) == n, f"review {answered} in the store", tmux.screen
+            )
         pid = tmux.pane_pid()
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not Path(f"/proc/{pid}").exists() or _is_zombie(pid), "cardlab to die", tmux.screen)

@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
+from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class HomeScreen(Screen[None]):
         yield table
         yield Static(id="load-errors")
         yield Static(id="hint")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

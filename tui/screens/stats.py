@@ -10,11 +10,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cards.stats import Stats, collect_stats
 from tui.widgets.bars import BarChart
 from tui.widgets.heatmap import Heatmap
+from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class StatsScreen(Screen[None]):
             yield Heatmap(id="heatmap", classes="panel")
             yield DataTable(id="pack-stats", cursor_type="none", zebra_stripes=True, classes="panel")
             yield Static(id="orphans", classes="panel")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one("#overview").border_title = "Today"

@@ -12,13 +12,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Footer, Markdown, Rule, Static
+from textual.widgets import Button, ContentSwitcher, Markdown, Rule, Static
 
 from cards import cloze
 from cards.schedule import format_interval
+from cards.store import StoreError
+from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, neutralize_controls, one_line
 
 if TYPE_CHECKING:
+    from textual.await_complete import AwaitComplete
+
     from cards.pack import Card, Pack
     from cards.schedule import SessionSummary, StudySession
     from tui.app import CardlabApp
@@ -88,17 +92,16 @@ class StudyScreen(Screen[None]):
                     yield Static(id="card-notes")
                 yield Static(id="card-status")
                 with Horizontal(id="answer-bar"):
-                    yield Button("Show answer · space", id="reveal", variant="primary")
+                    yield _unfocusable(Button("Show answer · space", id="reveal", variant="primary"))
                     for rating, name in GRADES:
-                        button = Button(name, id=f"grade-{rating}", classes=f"grade grade-{rating}")
-                        yield button
+                        yield _unfocusable(
+                            Button(name, id=f"grade-{rating}", classes=f"grade grade-{rating}")
+                        )
             yield Static(id="done-view")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.session: StudySession = self.cardlab.new_session((self.pack,))
-        for button in self.query(Button):
-            button.can_focus = False  # keys belong to the screen: enter must reveal, not press a button
         self.show_next()
 
     # -- showing --------------------------------------------------------------------------------
@@ -129,7 +132,7 @@ class StudyScreen(Screen[None]):
             self._first_card_reported = True
             self.run_worker(self._report_first_card(done), exclusive=False)
 
-    async def _report_first_card(self, markdown_ready) -> None:  # noqa: ANN001 - Textual's AwaitComplete
+    async def _report_first_card(self, markdown_ready: AwaitComplete) -> None:
         await markdown_ready
         self.call_after_refresh(self.cardlab.first_card_shown)
 
@@ -195,7 +198,7 @@ class StudyScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that make no sense right now (the footer follows)."""
-        if action in ("reveal",):
+        if action == "reveal":
             return self.card is not None and not self.revealed
         if action == "grade":
             return self.card is not None and self.revealed
@@ -207,6 +210,10 @@ class StudyScreen(Screen[None]):
         if action == "lab":
             return self.card is not None and bool(self.card.lab)
         return True
+
+    def _not_saved(self, err: StoreError) -> None:
+        """The store refused a write (busy too long): say so; the card stays on screen to try again."""
+        self.notify(str(err), title="Not saved", severity="error", timeout=15)
 
     def action_reveal(self) -> None:
         if self.card is None or self.revealed:
@@ -220,11 +227,19 @@ class StudyScreen(Screen[None]):
         if self.card is None or not self.revealed:
             return
         duration_ms = int((time.monotonic() - self._shown_at) * 1000)
-        self.session.answer(self.card, rating, duration_ms)
+        try:
+            self.session.answer(self.card, rating, duration_ms)
+        except StoreError as err:
+            self._not_saved(err)
+            return
         self.show_next()
 
     def action_undo(self) -> None:
-        card = self.session.undo()
+        try:
+            card = self.session.undo()
+        except StoreError as err:
+            self._not_saved(err)
+            return
         if card is None:
             self.notify("nothing to undo")
             return
@@ -232,13 +247,21 @@ class StudyScreen(Screen[None]):
 
     def action_bury(self) -> None:
         if self.card is not None:
-            self.session.bury(self.card)
+            try:
+                self.session.bury(self.card)
+            except StoreError as err:
+                self._not_saved(err)
+                return
             self.notify("buried until tomorrow")
             self.show_next()
 
     def action_suspend(self) -> None:
         if self.card is not None:
-            self.session.suspend(self.card)
+            try:
+                self.session.suspend(self.card)
+            except StoreError as err:
+                self._not_saved(err)
+                return
             self.notify("suspended")
             self.show_next()
 
@@ -262,6 +285,12 @@ class StudyScreen(Screen[None]):
     def _grade_pressed(self, event: Button.Pressed) -> None:
         assert event.button.id is not None
         self.action_grade(int(event.button.id.removeprefix("grade-")))
+
+
+def _unfocusable(button: Button) -> Button:
+    """Keys belong to the screen: enter must reveal the answer, not press a focused button."""
+    button.can_focus = False
+    return button
 
 
 def summary_text(summary: SessionSummary) -> str:

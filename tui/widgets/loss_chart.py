@@ -209,7 +209,9 @@ class LossChart(Widget):
     LossChart { height: 14; width: 1fr; }
     """
 
-    def __init__(self, *, refresh_per_second: float = 5.0, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, refresh_per_second: float = 5.0, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.curves: dict[str, list[tuple[float, float]]] = {}
         self.valid_curves: dict[str, list[tuple[float, float]]] = {}
@@ -250,7 +252,11 @@ class LossChart(Widget):
 
     @property
     def point_count(self) -> int:
-        return sum(map(len, self.curves.values())) + sum(map(len, self.valid_curves.values())) + len(self.lr_finder)
+        return (
+            sum(map(len, self.curves.values()))
+            + sum(map(len, self.valid_curves.values()))
+            + len(self.lr_finder)
+        )
 
     def render(self) -> Text:
         width, height = self.size.width or 60, self.size.height or 12
@@ -282,7 +288,10 @@ def chart_for(
     """The chart a lab shows: the lr-finder curve (log x) if that is all there is, else the losses."""
     if lr_finder and not curves:
         return lr_finder_chart(lr_finder, markers, overlay_lr, width, height, overlay_name)
-    series = [Series(overlay_name if i == 0 else "", smooth(points), OVERLAY_STYLE) for i, points in enumerate((overlay or {}).values())]
+    series = [
+        Series(overlay_name if i == 0 else "", smooth(points), OVERLAY_STYLE)
+        for i, points in enumerate((overlay or {}).values())
+    ]
     single = list(curves) == ["train"]
     for i, (name, points) in enumerate(curves.items()):
         series.append(Series(name, smooth(points), TRAIN_STYLES[i % len(TRAIN_STYLES)]))
@@ -301,4 +310,6 @@ def lr_finder_chart(lr_finder: Points, markers: Sequence[Marker], overlay_lr: Po
     first = lr_finder[0][1]
     lowest = min(y for _, y in lr_finder)
     y_max = first + (first - lowest) * 0.5 if first > lowest else None
-    return render_chart(series, width, height, log_x=True, markers=markers, y_max=y_max, x_label="learning rate")
+    return render_chart(
+        series, width, height, log_x=True, markers=markers, y_max=y_max, x_label="learning rate"
+    )
