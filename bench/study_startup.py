@@ -21,6 +21,7 @@ import os
 import pty
 import resource
 import select
+import shlex
 import statistics
 import struct
 import subprocess
@@ -38,7 +39,7 @@ GOALS_S = {"bundled": 0.4, "scale": 1.0}
 RUN_TIMEOUT_S = 60.0
 
 
-def first_card_seconds(home: Path, pack_id: str) -> tuple[float, float]:
+def first_card_seconds(home: Path, pack_id: str, python: list[str]) -> tuple[float, float]:
     """Spawn the app on a pty: (wall seconds from spawn to the first card painted, CPU seconds it used).
 
     The CPU figure (user + system of the whole run, which ends right after the first card) shows what
@@ -50,7 +51,7 @@ def first_card_seconds(home: Path, pack_id: str) -> tuple[float, float]:
         stamp = Path(scratch) / "first-card"
         env = {**os.environ, "CARDLAB_BENCH_FIRST_CARD": str(stamp), "TERM": "xterm-256color"}
         env.pop("CARDLAB_HOME", None)
-        command = [sys.executable, "-m", "tui.cli", "--home", str(home), "study", pack_id]
+        command = [*python, "-m", "tui.cli", "--home", str(home), "study", pack_id]
         cpu_before = _children_cpu()
         started = time.time()
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave)
@@ -87,9 +88,9 @@ def _drain(master: int, process: subprocess.Popen) -> bytes:
     return b"".join(chunks)
 
 
-def measure(home: Path, pack_id: str, runs: int) -> dict[str, object]:
-    first_card_seconds(home, pack_id)  # warm-up: .pyc files, OS file cache
-    walls, cpus = zip(*(first_card_seconds(home, pack_id) for _ in range(runs)))
+def measure(home: Path, pack_id: str, runs: int, python: list[str]) -> dict[str, object]:
+    first_card_seconds(home, pack_id, python)  # warm-up: .pyc files, OS file cache
+    walls, cpus = zip(*(first_card_seconds(home, pack_id, python) for _ in range(runs)))
     return {
         "median_s": round(statistics.median(walls), 4),
         "min_s": round(min(walls), 4),
@@ -106,12 +107,21 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=100_000)
     parser.add_argument("--reviews", type=int, default=1_000_000)
     parser.add_argument("--skip-scale", action="store_true", help="only the bundled pack")
+    parser.add_argument(
+        "--python",
+        default=shlex.quote(sys.executable),
+        help="interpreter command for the app, e.g. 'python3 -S' where a site-packages .pth imports extras",
+    )
     args = parser.parse_args()
+    python = shlex.split(args.python)
 
     result: dict[str, object] = {"bench": "study_startup", "python": sys.version.split()[0]}
     with tempfile.TemporaryDirectory(prefix="cardlab-startup-") as folder:
         bundled_home = Path(folder) / "bundled"
-        result["bundled"] = {**measure(bundled_home, BUNDLED_PACK, args.runs), "goal_s": GOALS_S["bundled"]}
+        result["bundled"] = {
+            **measure(bundled_home, BUNDLED_PACK, args.runs, python),
+            "goal_s": GOALS_S["bundled"],
+        }
         print(f"bundled pack: {result['bundled']}", file=sys.stderr)
         if not args.skip_scale:
             from bench._scale_data import make_scale_home
@@ -119,7 +129,7 @@ def main() -> None:
             started = time.perf_counter()
             scale = make_scale_home(Path(folder) / "scale", args.cards, args.reviews)
             generate_s = time.perf_counter() - started
-            runs = measure(scale.home.data_dir.parent, scale.pack_id, args.scale_runs)
+            runs = measure(scale.home.data_dir.parent, scale.pack_id, args.scale_runs, python)
             result["scale"] = {
                 **runs,
                 "goal_s": GOALS_S["scale"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -90,37 +90,11 @@ def collect_stats(
     def start_ms(day: date) -> int:
         return to_ms(study_day_start(day, config.rollover_hour, tz))
 
-    today_ms, tomorrow_ms = start_ms(today), start_ms(today + timedelta(days=1))
-    card_ids = {pack.id: {card.id for card in pack.cards} for pack in packs}
+    today_ms = start_ms(today)
     forecast_days = [today + timedelta(days=offset) for offset in range(FORECAST_DAYS)]
-    forecast_ends = [start_ms(day + timedelta(days=1)) for day in forecast_days]
-    due_per_day: Counter[int] = Counter()
-    tallies = {pack.id: _Tally() for pack in packs}
-    orphaned, leeches, suspended = [], [], []
-    for pack_id, card_id, state, due_ms, buried_until_ms, is_suspended, tags, reps, last_ms in store.query(
-        "SELECT pack_id, card_id, state, due_ms, buried_until_ms, suspended, tags, reps, last_review_ms "
-        "FROM card_state ORDER BY pack_id, card_id"
-    ):
-        if card_id not in card_ids.get(pack_id, ()):
-            if reps > 0:
-                orphaned.append(_ref(pack_id, card_id, reps, last_ms))
-            continue
-        tally = tallies[pack_id]
-        hidden = bool(is_suspended) or (buried_until_ms or 0) > today_ms
-        tally.seen += reps > 0
-        tally.hidden_new += reps == 0 and hidden
-        if is_suspended:
-            tally.suspended += 1
-            suspended.append(_ref(pack_id, card_id, reps, last_ms))
-        if LEECH_TAG in tags.split():
-            tally.leeches += 1
-            leeches.append(_ref(pack_id, card_id, reps, last_ms))
-        if state == NEW or is_suspended:
-            continue
-        tally.due_today += not hidden and due_ms < tomorrow_ms
-        index = bisect_right(forecast_ends, max(due_ms, buried_until_ms or 0))
-        if index < FORECAST_DAYS:
-            due_per_day[index] += 1
+    scan = _scan_card_states(
+        store, packs, today_ms, [start_ms(day + timedelta(days=1)) for day in forecast_days]
+    )
 
     totals = dict(store.query("SELECT pack_id, count(*) FROM review_log GROUP BY pack_id"))
     today_rows = store.query(
@@ -130,7 +104,7 @@ def collect_stats(
     )
     answered_today = {pack_id: (count, new) for pack_id, count, new, _ in today_rows}
     pack_stats = {
-        pack.id: _pack_stats(pack, tallies[pack.id], totals, answered_today, config) for pack in packs
+        pack.id: _pack_stats(pack, scan.tallies[pack.id], totals, answered_today, config) for pack in packs
     }
     retention, retention_reviews = _retention(store, start_ms(today - timedelta(days=RETENTION_DAYS - 1)))
     return Stats(
@@ -145,13 +119,54 @@ def collect_stats(
         seconds_today=sum(spent or 0 for *_, spent in today_rows) / 1000,
         retention=retention,
         retention_reviews=retention_reviews,
-        forecast=[(day, due_per_day[index]) for index, day in enumerate(forecast_days)],
+        forecast=[(day, scan.due_per_day[index]) for index, day in enumerate(forecast_days)],
         heatmap=_heatmap(store, today, start_ms),
         packs=pack_stats,
-        orphaned=orphaned,
-        leeches=leeches,
-        suspended=suspended,
+        orphaned=scan.orphaned,
+        leeches=scan.leeches,
+        suspended=scan.suspended,
     )
+
+
+@dataclass
+class _Scan:
+    tallies: dict[str, _Tally]
+    due_per_day: Counter[int] = field(default_factory=Counter)  # forecast day index -> cards due
+    orphaned: list[CardRef] = field(default_factory=list)
+    leeches: list[CardRef] = field(default_factory=list)
+    suspended: list[CardRef] = field(default_factory=list)
+
+
+def _scan_card_states(store: Store, packs: Sequence[Pack], today_ms: int, forecast_ends: list[int]) -> _Scan:
+    """One pass over every stored card state (plain rows, no objects per card: 100,000 cards is fine)."""
+    card_ids = {pack.id: {card.id for card in pack.cards} for pack in packs}
+    tomorrow_ms = forecast_ends[0]
+    scan = _Scan(tallies={pack.id: _Tally() for pack in packs})
+    for pack_id, card_id, state, due_ms, buried_until_ms, is_suspended, tags, reps, last_ms in store.query(
+        "SELECT pack_id, card_id, state, due_ms, buried_until_ms, suspended, tags, reps, last_review_ms "
+        "FROM card_state ORDER BY pack_id, card_id"
+    ):
+        if card_id not in card_ids.get(pack_id, ()):
+            if reps > 0:
+                scan.orphaned.append(_ref(pack_id, card_id, reps, last_ms))
+            continue
+        tally = scan.tallies[pack_id]
+        hidden = bool(is_suspended) or (buried_until_ms or 0) > today_ms
+        tally.seen += reps > 0
+        tally.hidden_new += reps == 0 and hidden
+        if is_suspended:
+            tally.suspended += 1
+            scan.suspended.append(_ref(pack_id, card_id, reps, last_ms))
+        if LEECH_TAG in tags.split():
+            tally.leeches += 1
+            scan.leeches.append(_ref(pack_id, card_id, reps, last_ms))
+        if state == NEW or is_suspended:
+            continue
+        tally.due_today += not hidden and due_ms < tomorrow_ms
+        index = bisect_right(forecast_ends, max(due_ms, buried_until_ms or 0))
+        if index < len(forecast_ends):
+            scan.due_per_day[index] += 1
+    return scan
 
 
 def _ref(pack_id: str, card_id: str, reps: int, last_review_ms: int | None) -> CardRef:

@@ -11,7 +11,7 @@ it is moved aside to a timestamped backup and `StoreError` says where it went.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -191,7 +191,8 @@ class Store:
             backup = _move_aside(path, "corrupt")
             raise StoreError(
                 f"the review store {path} is damaged ({err}); it was moved to {backup} and a new, empty "
-                "store will be created next time. Your reviews are still in that file."
+                "store will be created next time. Nothing was deleted: `sqlite3 FILE .recover` may rescue "
+                "reviews from the moved file."
             ) from None
         if version > SCHEMA_VERSION:
             connection.close()
@@ -341,12 +342,6 @@ class Store:
             _card_values(row),
         )
 
-    def put_card_rows(self, rows: Iterable[CardRow]) -> None:
-        self._db.executemany(
-            f"INSERT OR REPLACE INTO card_state ({_CARD_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-            (_card_values(row) for row in rows),
-        )
-
     def delete_card_row(self, pack_id: str, card_id: str) -> None:
         self._db.execute("DELETE FROM card_state WHERE pack_id = ? AND card_id = ?", (pack_id, card_id))
 
@@ -404,11 +399,3 @@ class Store:
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         """A read-only query for reports (stats, optimizer) that need aggregates the methods lack."""
         return self._db.execute(sql, params).fetchall()
-
-    def iter_query(self, sql: str, params: Sequence = (), row_factory: Callable | None = None) -> Iterator:
-        cursor = self._db.execute(sql, params)
-        if row_factory is None:
-            yield from cursor
-        else:
-            for values in cursor:
-                yield row_factory(*values)

@@ -2,8 +2,15 @@
 
 A batch is a tuple of tensors whose last element is the target: ``pred = model(*batch[:-1])``,
 ``loss = loss_func(pred, batch[-1])``. Callbacks read and modify the loop's state on the learner:
-``batch`` (set it to change ``xb``/``yb``), ``pred``, ``loss``, ``training``, ``epoch``, ``n_epoch``, ``iter``,
-``n_iter``, ``train_iter`` (global training step), ``dl``, ``opt``, ``model``, ``recorder``.
+``batch`` (assign a new tuple to change the inputs or target), ``xb`` (= ``batch[:-1]``, a tuple),
+``yb`` (= ``batch[-1]``, the target itself, not a tuple), ``pred``, ``loss`` (what backward uses; an
+after_loss callback may add terms), ``loss_value`` (its float, computed once per batch), ``batch_size``,
+``training``, ``epoch``, ``n_epoch``, ``iter``, ``n_iter``, ``train_iter`` (global training step in this fit),
+``dl``, ``opt``, ``model``, ``recorder``, ``in_fit``, ``cancelled``.
+
+Stopping: a CancelFitException (e.g. from a CancelToken) ends ``fit`` normally with ``cancelled = True``;
+any other exception (e.g. TrainingDiverged) propagates after ``after_fit`` has run, and is kept in
+``fit_error`` for callbacks to report.
 """
 
 from __future__ import annotations
@@ -55,6 +62,15 @@ def all_params_splitter(model: nn.Module) -> list[list[nn.Parameter]]:
 
 
 class Learner:
+    """Model + data + loss + optimizer, trained by `fit` / `fit_one_cycle`.
+
+    Always attached: DeviceCallback (model and batches on `device`), NaNGuard (TrainingDiverged on a NaN/inf
+    training loss), Recorder (`learn.recorder`); MixedPrecision when `mixed_precision` is set. `lr` is a float,
+    ``slice(hi)``, ``slice(lo, hi)`` or one value per layer group (see engine.optim.lr_ladder). The optimizer
+    is built at the first fit, one param group per layer group from `splitter`, and rebuilt (fresh state)
+    after freeze_to / freeze / unfreeze.
+    """
+
     def __init__(
         self,
         model: nn.Module,

@@ -49,11 +49,11 @@ def add_date_features(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(["date", "store"]).reset_index(drop=True)
     dates = pd.DatetimeIndex(frame["date"])
     for name, values in (
-        ("day_of_week", dates.dayofweek),
+        ("day_of_week", dates.day_of_week),
         ("month", dates.month),
         ("day", dates.day),
         ("year", dates.year),
-        ("day_of_year", dates.dayofyear),
+        ("day_of_year", dates.day_of_year),
     ):
         frame[name] = np.asarray(values)
     frame["elapsed"] = (dates - dates.min()).days.to_numpy(dtype=float)

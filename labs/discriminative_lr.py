@@ -33,8 +33,8 @@ def run(ctx: LabContext) -> dict[str, object]:
         with ctx.stage(stage):
             ctx.reseed()  # the same head initialisation for every ratio
             ctx.curve(f"ratio {ratio:g}")
-            learn = text_classifier_learner(data, config=config_of(ctx), metrics=[accuracy], device=ctx.device,
-                                            path=ctx.work_dir)  # fmt: skip
+            learn = text_classifier_learner(data, config=config_of(ctx), drop_mult=p.drop_mult, metrics=[accuracy],
+                                            device=ctx.device, path=ctx.work_dir)  # fmt: skip
             learn.load_encoder("fine_tuned_enc")
             ctx.watch(learn)
             learn.unfreeze()
@@ -48,8 +48,10 @@ def run(ctx: LabContext) -> dict[str, object]:
     ctx.table("validation accuracy after the same fine-tuning", ["ratio between groups", "accuracy"],
               [[choice, f"{value:.3f}"] for choice, value in accuracies.items()])  # fmt: skip
     ctx.text(
-        "Ratio 1 moves the pretrained embedding as fast as the new head and can wash out what the language "
-        "model learned; a very large ratio all but freezes the encoder. 2.6 sits between.",
+        "Ratio 1 moves the pretrained embedding as fast as the new head; a large ratio all but freezes the "
+        "encoder. Which wins depends on how much the encoder must change: after a short language-model "
+        "training (the small presets) it has a lot to learn, while a well-trained one (the lesson's) holds "
+        "general features worth keeping, which is where ULMFiT found 2.6.",
         kind="explanation",
     )
     return {

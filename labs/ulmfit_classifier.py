@@ -88,6 +88,9 @@ def run(ctx: LabContext) -> dict[str, object]:
         result["outcome"] = ALL_AT_ONCE_WINS if everything > gradual else GRADUAL_WINS
 
     with ctx.stage("predict"):
+        if p.compare and everything > gradual:
+            learn = at_once
+            ctx.text("predicting with the all-at-once model, the more accurate one here", kind="explanation")
         ctx.text(describe_prediction(learn, p.sentence), title=f"predict({p.sentence!r})", kind="prediction")
         ctx.set_predictor(lambda text: describe_prediction(learn, text))
     return result

@@ -16,6 +16,8 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
 
 from cards.config import Config, load_config
 from cards.discover import discover_packs
@@ -70,14 +72,14 @@ class CardlabCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, callback, help_text in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
+            yield DiscoveryHit(Content(name), callback, text=name, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, callback, help_text in self._commands():
             score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+            if score > 0:  # highlight() parses markup: escape pack titles so they show as written
+                yield Hit(score, matcher.highlight(escape(name)), callback, text=name, help=help_text)
 
 
 def _bind(function: Callable[..., object], *args: object) -> Callable[[], object]:
@@ -95,9 +97,6 @@ def _lab_titles() -> list[tuple[str, str]]:
 
 class CardlabApp(App[int]):
     TITLE = "cardlab"
-    CSS = """
-    Screen { background: $background; }
-    """
     COMMANDS = App.COMMANDS | {CardlabCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show every key"),
@@ -143,7 +142,7 @@ class CardlabApp(App[int]):
 
         pack = self.library.pack(pack_id)
         if pack is None:
-            self.notify(f"no pack {one_line(pack_id)!r}", severity="error")
+            self.notify(f"no pack {one_line(pack_id)!r}", severity="error", markup=False)
             return
         self.push_screen(StudyScreen(pack))
 
@@ -179,7 +178,7 @@ class CardlabApp(App[int]):
         try:
             screen = LabScreen(lab_id=lab_id, home=self.home, card_id=card_id)
         except ValueError as err:  # labs.registry.LabError: a lab id this version does not know
-            self.notify(str(err), severity="error")
+            self.notify(one_line(str(err)), severity="error", markup=False)
             return
         self.push_screen(screen)
 

@@ -56,9 +56,15 @@ class LRFinder(Callback):
         )
         self.lrs: list[float] = []
         self.losses: list[float] = []
+        self.stopped_itself = False  # True when the sweep ended by its own rule (divergence or num_it)
 
     def before_fit(self) -> None:
         self.lrs, self.losses, self._ema, self._best = [], [], 0.0, math.inf
+        self.stopped_itself = False
+
+    def _stop(self) -> None:
+        self.stopped_itself = True
+        raise CancelFitException()
 
     def before_batch(self) -> None:
         if self.learn.training:
@@ -67,7 +73,7 @@ class LRFinder(Callback):
 
     def before_backward(self) -> None:
         if not math.isfinite(self.learn.loss_value):
-            raise CancelFitException()
+            self._stop()
 
     def after_batch(self) -> None:
         learn = self.learn
@@ -79,9 +85,9 @@ class LRFinder(Callback):
         self.losses.append(smooth)
         self._best = min(self._best, smooth)
         if self.stop_div and (smooth > 4 * self._best or not math.isfinite(smooth)):
-            raise CancelFitException()
+            self._stop()
         if len(self.losses) >= self.num_it:
-            raise CancelFitException()
+            self._stop()
 
     def before_validate(self) -> None:
         raise CancelValidException()
@@ -143,6 +149,7 @@ def lr_find(learn: Learner, start_lr: float = 1e-7, end_lr: float = 10, num_it: 
             opt.load_state_dict(opt_state)
         else:
             learn.opt = None
-        learn.cancelled = False  # the finder stops itself with CancelFitException
+        if finder.stopped_itself:  # its own stop is no cancellation; a CancelToken's would stay visible
+            learn.cancelled = False
     valley, steep, minimum = suggest(finder.lrs, finder.losses)
     return LRFindResult(finder.lrs, finder.losses, valley=valley, steep=steep, minimum=minimum)

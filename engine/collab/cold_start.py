@@ -47,7 +47,12 @@ class MetadataFeaturizer:
         missing = [c for c in (id_col, *numeric, *categorical, *flags) if c not in table.columns]
         if missing:
             raise ValueError(f"metadata table lacks columns {missing} (it has {list(table.columns)})")
-        self.id_col, self.numeric, self.categorical, self.flags = id_col, list(numeric), list(categorical), list(flags)
+        self.id_col, self.numeric, self.categorical, self.flags = (
+            id_col,
+            list(numeric),
+            list(categorical),
+            list(flags),
+        )
         self.stats = {c: (float(table[c].astype(float).mean()), float(table[c].astype(float).std()) or 1.0)
                       for c in self.numeric}  # fmt: skip
         self.levels = {c: sorted(table[c].dropna().astype(str).unique()) for c in self.categorical}
@@ -63,7 +68,9 @@ class MetadataFeaturizer:
         """float32 [n_rows, n_features] for metadata rows (absent columns count as missing)."""
         parts = []
         for col in self.numeric:
-            values = pd.to_numeric(frame[col], errors="coerce") if col in frame else pd.Series(np.nan, frame.index)
+            values = (
+                pd.to_numeric(frame[col], errors="coerce") if col in frame else pd.Series(np.nan, frame.index)
+            )
             mean, std = self.stats[col]
             z = ((values.astype(float) - mean) / std).fillna(0.0).to_numpy()
             parts += [z, z**2 - 1]
@@ -80,7 +87,9 @@ class MetadataFeaturizer:
         for value in ids:
             row = self.rows.get(_id_key(value))
             if row is None:
-                raise UnknownIdError(f"no metadata for {kind} {value!r}: pass its metadata (e.g. {kind}_meta=...)")
+                raise UnknownIdError(
+                    f"no metadata for {kind} {value!r}: pass its metadata (e.g. {kind}_meta=...)"
+                )
             rows.append(row)
         return self.matrix[np.asarray(rows, dtype=np.int64)]
 
@@ -109,7 +118,9 @@ class ColdStartModel(nn.Module):
     def _hide_ids(self, ids: Tensor) -> Tensor:
         if not self.training or self.id_dropout == 0:
             return ids
-        return torch.where(torch.rand(ids.shape, device=ids.device) < self.id_dropout, torch.zeros_like(ids), ids)
+        return torch.where(
+            torch.rand(ids.shape, device=ids.device) < self.id_dropout, torch.zeros_like(ids), ids
+        )
 
     def _side(self, meta: nn.Linear, emb: nn.Embedding, ids: Tensor, feats: Tensor) -> Tensor:
         ids = self._hide_ids(ids)
@@ -122,7 +133,9 @@ class ColdStartModel(nn.Module):
         out = self.global_bias + u[:, 0] + i[:, 0] + (u[:, 1:] * i[:, 1:]).sum(dim=1)
         return out if self.y_range is None else sigmoid_range(out, *self.y_range)
 
-    def embeddings_used(self, users: Tensor, user_feats: Tensor, items: Tensor, item_feats: Tensor) -> list[Tensor]:
+    def embeddings_used(
+        self, users: Tensor, user_feats: Tensor, items: Tensor, item_feats: Tensor
+    ) -> list[Tensor]:
         return [self.user_id(users), self.item_id(items)]
 
 
@@ -191,7 +204,9 @@ def cold_start_data(
     generator = torch.Generator().manual_seed(seed)
     train = TensorLoader(*(t[tr] for t in tensors), batch_size=bs, shuffle=True, generator=generator)
     valid = TensorLoader(*(t[va] for t in tensors), batch_size=max(bs, 4096))
-    return ColdStartData(ratings, users, items, user_feats, item_feats, train_idx, valid_idx, DataLoaders(train, valid))
+    return ColdStartData(
+        ratings, users, items, user_feats, item_feats, train_idx, valid_idx, DataLoaders(train, valid)
+    )
 
 
 class ColdStartLearner(Learner):
@@ -209,11 +224,15 @@ class ColdStartLearner(Learner):
         i = torch.tensor([self.data.items.encode([item])[0]])
         self.model.eval()
         with torch.no_grad():
-            out = self.model(u.to(self.device), u_feats.to(self.device), i.to(self.device), i_feats.to(self.device))
+            out = self.model(
+                u.to(self.device), u_feats.to(self.device), i.to(self.device), i_feats.to(self.device)
+            )
         return float(out[0])
 
     @staticmethod
-    def _features(featurizer: MetadataFeaturizer, key: Any, meta: Mapping[str, Any] | None, kind: str) -> Tensor:
+    def _features(
+        featurizer: MetadataFeaturizer, key: Any, meta: Mapping[str, Any] | None, kind: str
+    ) -> Tensor:
         if meta is not None:
             return torch.from_numpy(featurizer.transform(pd.DataFrame([dict(meta)])))
         return torch.from_numpy(featurizer.features_of([key], kind))

@@ -58,6 +58,13 @@ class EmbeddingL2(Callback):
             raise ValueError(f"EmbeddingL2 coef must be >= 0, not {coef}")
         self.coef = coef
 
+    def before_fit(self) -> None:
+        self.learn.model.keep_rows = True
+
+    def after_fit(self) -> None:
+        self.learn.model.keep_rows = False
+        self.learn.model._last = None
+
     def after_loss(self) -> None:
         if not self.learn.training or self.coef == 0:
             return
@@ -163,7 +170,9 @@ class CollabLearner(Learner):
         items = self.most_rated(top)
         factors = self.weight(items, is_item=True)
         if n_components > min(factors.shape):
-            raise ValueError(f"n_components={n_components} exceeds the factor matrix shape {tuple(factors.shape)}")
+            raise ValueError(
+                f"n_components={n_components} exceeds the factor matrix shape {tuple(factors.shape)}"
+            )
         centered = factors - factors.mean(dim=0)
         _, singular, vt = torch.linalg.svd(centered, full_matrices=False)
         projected = centered @ vt[:n_components].T
@@ -192,7 +201,7 @@ def collab_learner(
     """A CollabLearner with an EmbeddingDotBias (or, `use_nn=True`, an EmbeddingNN) model and MSE loss.
 
     wd: decoupled weight decay (the lesson's 0.1). emb_l2: L2 penalty on the embedding rows each batch
-    uses (see EmbeddingL2); the fast recipe uses `wd=0.0, emb_l2=0.05`. Other keywords go to Learner.
+    uses (see EmbeddingL2); the fast recipe uses `wd=0.0, emb_l2=0.1`. Other keywords go to Learner.
     """
     if not isinstance(data, CollabData):
         raise TypeError(f"collab_learner needs CollabData (from collab_data(...)), not {type(data).__name__}")

@@ -1,7 +1,7 @@
 """Collaborative-filtering models: a dot product of factors plus biases, or a small network on embeddings.
 
-    model = EmbeddingDotBias(n_users, n_items, n_factors=40, y_range=(0, 5.5))
-    pred = model(user_idx, item_idx)        # float [bs], inside y_range
+model = EmbeddingDotBias(n_users, n_items, n_factors=40, y_range=(0, 5.5))
+pred = model(user_idx, item_idx)        # float [bs], inside y_range
 """
 
 from __future__ import annotations
@@ -14,7 +14,24 @@ from torch import Tensor, nn
 from engine.tabular.model import sigmoid_range, small_embedding
 
 
-class EmbeddingDotBias(nn.Module):
+class _RowMemory(nn.Module):
+    """While `keep_rows` is on (EmbeddingL2 turns it on during fit), the rows of the last training forward
+    are kept so a penalty can reuse them instead of looking them up, and differentiating, twice."""
+
+    keep_rows = False
+    _last: tuple[Tensor, Tensor, list[Tensor]] | None = None
+
+    def _remember(self, users: Tensor, items: Tensor, rows: list[Tensor]) -> None:
+        self._last = (users, items, rows) if self.keep_rows and self.training else None
+
+    def _recall(self, users: Tensor, items: Tensor) -> list[Tensor] | None:
+        last, self._last = self._last, None
+        if last is not None and last[0] is users and last[1] is items:
+            return last[2]
+        return None
+
+
+class EmbeddingDotBias(_RowMemory):
     """rating = sigmoid_range(user_factors · item_factors + user_bias + item_bias, *y_range).
 
     Factors start small (std 0.01) and biases at zero, so training begins from "everyone rates the middle".
@@ -33,13 +50,18 @@ class EmbeddingDotBias(nn.Module):
         self.y_range = y_range
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
-        dot = (self.u_weight(users) * self.i_weight(items)).sum(dim=1)
-        out = dot + self.u_bias(users).squeeze(1) + self.i_bias(items).squeeze(1)
+        rows = self._lookup(users, items)
+        self._remember(users, items, rows)
+        u, i, ub, ib = rows
+        out = (u * i).sum(dim=1) + ub.squeeze(1) + ib.squeeze(1)
         return out if self.y_range is None else sigmoid_range(out, *self.y_range)
 
-    def embeddings_used(self, users: Tensor, items: Tensor) -> list[Tensor]:
-        """The factor and bias rows a batch touches (for a per-batch L2 penalty)."""
+    def _lookup(self, users: Tensor, items: Tensor) -> list[Tensor]:
         return [self.u_weight(users), self.i_weight(items), self.u_bias(users), self.i_bias(items)]
+
+    def embeddings_used(self, users: Tensor, items: Tensor) -> list[Tensor]:
+        """The factor and bias rows a batch touches (for a per-batch L2 penalty); reuses the last forward's."""
+        return self._recall(users, items) or self._lookup(users, items)
 
     def item_factors(self) -> Tensor:
         return self.i_weight.weight
@@ -48,7 +70,7 @@ class EmbeddingDotBias(nn.Module):
         return self.i_bias.weight.squeeze(1)
 
 
-class EmbeddingNN(nn.Module):
+class EmbeddingNN(_RowMemory):
     """Concatenated user and item embeddings through Linear -> ReLU (-> Dropout) layers to one rating."""
 
     def __init__(
@@ -75,11 +97,13 @@ class EmbeddingNN(nn.Module):
         self.y_range = y_range
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
-        out = self.layers(torch.cat([self.u_weight(users), self.i_weight(items)], dim=1)).squeeze(1)
+        rows = [self.u_weight(users), self.i_weight(items)]
+        self._remember(users, items, rows)
+        out = self.layers(torch.cat(rows, dim=1)).squeeze(1)
         return out if self.y_range is None else sigmoid_range(out, *self.y_range)
 
     def embeddings_used(self, users: Tensor, items: Tensor) -> list[Tensor]:
-        return [self.u_weight(users), self.i_weight(items)]
+        return self._recall(users, items) or [self.u_weight(users), self.i_weight(items)]
 
     def item_factors(self) -> Tensor:
         return self.i_weight.weight

@@ -192,7 +192,9 @@ def make_movielens(
     user_bias = fu @ rng.normal(0, 0.12, fu.shape[1]) + rng.normal(0, 0.3, n_users)
     # metadata and individual parts of the tastes have similar variance, so metadata predicts about half
     user_taste = fu @ rng.normal(0, 0.2, (fu.shape[1], n_factors)) + rng.normal(0, 0.4, (n_users, n_factors))
-    item_traits = fi @ rng.normal(0, 0.4, (fi.shape[1], n_factors)) + rng.normal(0, 0.65, (n_items, n_factors))
+    item_traits = fi @ rng.normal(0, 0.4, (fi.shape[1], n_factors)) + rng.normal(
+        0, 0.65, (n_items, n_factors)
+    )
     user_taste *= interaction / np.sqrt(n_factors)
     u_idx, i_idx, popularity = _sample_pairs(rng, n_users, n_items, n_ratings, min_per_user)
     quality = fi @ rng.normal(0, 0.2, fi.shape[1]) + rng.normal(0, 0.3, n_items)

@@ -1,11 +1,11 @@
 """Tabular models (lesson 4): procs fitted on training rows, TabularModel, tabular_learner.
 
-    from engine.tabular import tabular_data, tabular_learner, FillMissing, Categorify, Normalize
-    data = tabular_data(df, cat_names=[...], cont_names=[...], y_name="salary",
-                        procs=[FillMissing, Categorify, Normalize], valid_idx=range(800, 1000))
-    learn = tabular_learner(data, layers=[200, 100], metrics=accuracy)
-    learn.fit(1, 1e-2)
-    label, index, probs = learn.predict(df.iloc[0])
+from engine.tabular import tabular_data, tabular_learner, FillMissing, Categorify, Normalize
+data = tabular_data(df, cat_names=[...], cont_names=[...], y_name="salary",
+                    procs=[FillMissing, Categorify, Normalize], valid_idx=range(800, 1000))
+learn = tabular_learner(data, layers=[200, 100], metrics=accuracy)
+learn.fit(1, 1e-2)
+label, index, probs = learn.predict(df.iloc[0])
 """
 
 from engine.tabular.data import (

@@ -72,7 +72,9 @@ def split_by_date(date_col: str, valid_from: Any = None, valid_pct: float = 0.2)
         ]  # fmt: skip
         valid = np.flatnonzero((dates >= cut).to_numpy())
         if len(valid) in (0, len(df)):
-            raise ValueError(f"split_by_date: cutting at {cut.date()} leaves an empty training or validation set")
+            raise ValueError(
+                f"split_by_date: cutting at {cut.date()} leaves an empty training or validation set"
+            )
         return _complement(len(df), valid)
 
     return split
@@ -90,7 +92,9 @@ def random_split(valid_pct: float = 0.2, seed: int = 42) -> Splitter:
     return split
 
 
-def _resolve_split(df: pd.DataFrame, valid_idx: Iterable[int] | None, splits: Splitter | Split | None) -> Split:
+def _resolve_split(
+    df: pd.DataFrame, valid_idx: Iterable[int] | None, splits: Splitter | Split | None
+) -> Split:
     if valid_idx is not None and splits is not None:
         raise ValueError("give either valid_idx or splits, not both")
     if valid_idx is not None:
@@ -173,7 +177,9 @@ class TabularData:
 
 def _target(y: pd.Series, is_regression: bool | None) -> tuple[torch.Tensor, list | None]:
     if y.isna().any():
-        raise ValueError(f"target column '{y.name}' has {int(y.isna().sum())} missing values: drop those rows")
+        raise ValueError(
+            f"target column '{y.name}' has {int(y.isna().sum())} missing values: drop those rows"
+        )
     if is_regression is None:
         is_regression = pd.api.types.is_float_dtype(y)
     if is_regression:

@@ -148,7 +148,9 @@ def tabular_learner(
     optional `y_range`. Other keywords (lr, wd, opt_func, path, device, ...) go to Learner.
     """
     if not isinstance(data, TabularData):
-        raise TypeError(f"tabular_learner needs TabularData (from tabular_data(...)), not {type(data).__name__}")
+        raise TypeError(
+            f"tabular_learner needs TabularData (from tabular_data(...)), not {type(data).__name__}"
+        )
     sizes = get_emb_szs(data, emb_szs)
     out_sz = 1 if data.is_regression else len(data.classes or [])
     config = {"emb_szs": [list(s) for s in sizes], "n_cont": len(data.cont_names), "out_sz": out_sz,

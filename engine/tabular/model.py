@@ -1,7 +1,7 @@
 """TabularModel: an embedding per categorical column, continuous columns as they are, then a small MLP.
 
-    model = TabularModel(emb_szs=[(10, 6), (17, 8)], n_cont=3, out_sz=2, layers=[200, 100])
-    pred = model(x_cat, x_cont)        # x_cat: int64 [bs, n_cat], x_cont: float32 [bs, n_cont]
+model = TabularModel(emb_szs=[(10, 6), (17, 8)], n_cont=3, out_sz=2, layers=[200, 100])
+pred = model(x_cat, x_cont)        # x_cat: int64 [bs, n_cat], x_cont: float32 [bs, n_cont]
 """
 
 from __future__ import annotations

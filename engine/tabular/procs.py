@@ -126,7 +126,11 @@ class FillMissing(TabularProc):
                 "fill": dict(self.fill), "na_cols": list(self.na_cols)}  # fmt: skip
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.strategy, self.fill_value, self.add_col = state["strategy"], state["fill_value"], state["add_col"]
+        self.strategy, self.fill_value, self.add_col = (
+            state["strategy"],
+            state["fill_value"],
+            state["add_col"],
+        )
         self.fill, self.na_cols = dict(state["fill"]), list(state["na_cols"])
 
 
@@ -231,7 +235,11 @@ class Normalize(TabularProc):
         self.eps, self.means, self.stds = state["eps"], dict(state["means"]), dict(state["stds"])
 
 
-PROCS: dict[str, type[TabularProc]] = {"FillMissing": FillMissing, "Categorify": Categorify, "Normalize": Normalize}
+PROCS: dict[str, type[TabularProc]] = {
+    "FillMissing": FillMissing,
+    "Categorify": Categorify,
+    "Normalize": Normalize,
+}
 
 
 @dataclass
@@ -252,7 +260,9 @@ def _instantiate(procs: Iterable[TabularProc | type[TabularProc]]) -> list[Tabul
         elif isinstance(proc, TabularProc):
             out.append(proc)
         else:
-            raise TypeError(f"a proc must be FillMissing, Categorify, Normalize (class or instance), not {proc!r}")
+            raise TypeError(
+                f"a proc must be FillMissing, Categorify, Normalize (class or instance), not {proc!r}"
+            )
     return sorted(out, key=lambda p: p.order)
 
 
@@ -305,7 +315,9 @@ class TabularProcessor:
         conts = pd.DataFrame({c: _as_number_column(frame, c, notes) for c in self.names.conts})
         if conts.isna().to_numpy().any():
             missing = [c for c in self.names.conts if conts[c].isna().any()]
-            raise ValueError(f"continuous columns {missing} have missing values: add FillMissing to the procs")
+            raise ValueError(
+                f"continuous columns {missing} have missing values: add FillMissing to the procs"
+            )
         return conts.to_numpy(dtype=np.float32, copy=True)
 
     @property

@@ -320,6 +320,24 @@ class ChunkedEncoder(nn.Module):
         return output, merged
 
 
+class WarmStartBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm1d whose running statistics start from the first training batch's, not from mean 0 / var 1.
+
+    Pooled LSTM features can vary across documents by far less than 1 (variance 1e-5 on templated text);
+    from var 1 the running average needs hundreds of batches to get there, and until then the eval-mode
+    layer squashes the features that training learned to read.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or int(self.num_batches_tracked) > 0:
+            return super().forward(x)
+        momentum, self.momentum = self.momentum, 1.0
+        try:
+            return super().forward(x)
+        finally:
+            self.momentum = momentum
+
+
 class PoolingClassifier(nn.Module):
     """Concat pooling then [BatchNorm, Dropout, Linear, ReLU] blocks: 3*emb -> lin_ftrs... -> n_classes."""
 
@@ -331,7 +349,7 @@ class PoolingClassifier(nn.Module):
             raise ValueError(f"need {len(sizes) - 1} dropout probabilities, got {len(ps)}")
         layers: list[nn.Module] = []
         for index, (n_from, n_to, p) in enumerate(zip(sizes[:-1], sizes[1:], ps)):
-            layers += [nn.BatchNorm1d(n_from), nn.Dropout(p), nn.Linear(n_from, n_to)]
+            layers += [WarmStartBatchNorm1d(n_from), nn.Dropout(p), nn.Linear(n_from, n_to)]
             if index < len(sizes) - 2:
                 layers.append(nn.ReLU(inplace=True))
         self.layers = nn.Sequential(*layers)

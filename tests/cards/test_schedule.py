@@ -494,7 +494,7 @@ ACTIONS = st.lists(
 )
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(actions=ACTIONS)
 def test_a_long_running_session_agrees_with_a_fresh_one(tmp_path_factory, actions):
     folder = tmp_path_factory.mktemp("agree")

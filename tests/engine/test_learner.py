@@ -236,3 +236,35 @@ def test_learner_validates_its_inputs() -> None:
         Learner(model, None, nn.functional.mse_loss, splitter=lambda m: [[m.weight]])
     with pytest.raises(NotImplementedError, match="task learner"):
         linear_learner().predict(1.0)
+
+
+def test_gradient_clip_bounds_the_gradient_norm() -> None:
+    from engine.callbacks import GradientClip
+
+    norms: list[float] = []
+
+    class MeasureNorm(Callback):
+        order = 50  # after GradientClip (0)
+
+        def after_backward(self) -> None:
+            grads = [p.grad for p in self.learn.model.parameters()]
+            norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+    learn = linear_learner(cbs=[GradientClip(0.01), MeasureNorm()])
+    learn.fit(1)
+    assert norms and max(norms) <= 0.01 + 1e-6
+    with pytest.raises(ValueError, match="max_norm"):
+        GradientClip(0)
+
+
+def test_validate_needs_a_loader_and_fit_zero_epochs_is_a_no_op() -> None:
+    learn = linear_learner()
+    learn.dls.valid = None
+    with pytest.raises(ValueError, match="no valid loader"):
+        learn.validate()
+    before = learn.model.weight.detach().clone()
+    learn.fit(0)
+    assert torch.equal(before, learn.model.weight) and learn.recorder.rows == []
+    with pytest.raises(ValueError, match="n_epoch"):
+        learn.fit(-1)
+    assert set(learn.validate(learn.dls.train)) == {"valid_loss"}

@@ -27,7 +27,11 @@ PROCS = [FillMissing, Categorify, Normalize]
 @pytest.fixture
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     train = pd.DataFrame(
-        {"color": ["red", "blue", None, "red"], "size": [1.0, np.nan, 3.0, 100.0], "weight": [2.0, 4.0, 6.0, 8.0]}
+        {
+            "color": ["red", "blue", None, "red"],
+            "size": [1.0, np.nan, 3.0, 100.0],
+            "weight": [2.0, 4.0, 6.0, 8.0],
+        }
     )
     valid = pd.DataFrame({"color": ["green", "blue"], "size": [np.nan, 1000.0], "weight": [np.nan, 4.0]})
     return train, valid
@@ -64,7 +68,9 @@ def test_normalize_uses_training_statistics(frames) -> None:
     assert normalize.stds["size"] == pytest.approx(filled_size.std())
     conts = processor.transform(train).conts
     assert conts.mean(axis=0) == pytest.approx([0.0, 0.0], abs=1e-6)
-    assert processor.transform(valid).conts[1, 0] == pytest.approx((1000 - filled_size.mean()) / filled_size.std())
+    assert processor.transform(valid).conts[1, 0] == pytest.approx(
+        (1000 - filled_size.mean()) / filled_size.std()
+    )
 
 
 def test_proc_order_does_not_matter_and_state_round_trips(frames) -> None:
@@ -135,9 +141,13 @@ def test_adult_readers(tmp_path: Path) -> None:
     df = read_adult_csv(tmp_path / "adult.csv")
     assert df["workclass"].tolist() == ["Private", "Private"] and df["occupation"].isna().all()
     assert np.isnan(df["education-num"].iloc[1])
-    uci_row = "39, State-gov, 77516, Bachelors, 13, Never-married, ?, Not-in-family, White, Male, 2174, 0, 40, ?, "
+    uci_row = (
+        "39, State-gov, 77516, Bachelors, 13, Never-married, ?, Not-in-family, White, Male, 2174, 0, 40, ?, "
+    )
     (tmp_path / "adult.data").write_text(uci_row + "<=50K\n" + uci_row + ">50K\n")
-    (tmp_path / "adult.test").write_text("|1x3 Cross validator\n" + uci_row + "<=50K.\n" + uci_row + ">50K.\n")
+    (tmp_path / "adult.test").write_text(
+        "|1x3 Cross validator\n" + uci_row + "<=50K.\n" + uci_row + ">50K.\n"
+    )
     train, test = read_uci_adult(tmp_path)
     assert train["salary"].tolist() == ["<=50K", ">50K"] and test["salary"].tolist() == ["<=50K", ">50K"]
     assert test["occupation"].isna().all() and test["native-country"].isna().all() and len(test) == 2

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from labs.runner import LabRun
 
 DRAIN_INTERVAL = 0.1  # seconds between reads of the run's events
+MAX_EVENTS_PER_TICK = 2000
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # The app's runs by lab id; weak so a finished test app takes its runs with it.
@@ -96,6 +97,7 @@ class LeaveRunningLab(ModalScreen[str]):
 
 class LabScreen(Screen[None]):
     CSS_PATH = "lab.tcss"
+    AUTO_FOCUS = None  # keys belong to the screen (r, c, o) until the student clicks or tabs into a field
     BINDINGS = [
         Binding("r", "run", "Run", id="lab.run", tooltip="Run the lab with these parameters"),
         Binding("c", "cancel", "Cancel run", id="lab.cancel", tooltip="Stop the run at the next batch"),
@@ -297,7 +299,9 @@ class LabScreen(Screen[None]):
     def _drain(self) -> None:
         if self.lab_run is None:
             return
-        events = self.lab_run.events_since(self._cursor)
+        # At most MAX_EVENTS_PER_TICK at a time: a flood of events catches up over a few ticks instead
+        # of freezing the keyboard for one long one.
+        events = self.lab_run.events_since(self._cursor)[:MAX_EVENTS_PER_TICK]
         if not events:
             return
         self._cursor += len(events)

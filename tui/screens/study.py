@@ -213,7 +213,7 @@ class StudyScreen(Screen[None]):
 
     def _not_saved(self, err: StoreError) -> None:
         """The store refused a write (busy too long): say so; the card stays on screen to try again."""
-        self.notify(str(err), title="Not saved", severity="error", timeout=15)
+        self.notify(one_line(str(err)), title="Not saved", severity="error", timeout=15, markup=False)
 
     def action_reveal(self) -> None:
         if self.card is None or self.revealed:

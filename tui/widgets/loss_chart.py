@@ -196,6 +196,7 @@ def smooth(points: Sequence[tuple[float, float]], beta: float = 0.9) -> list[tup
     return result
 
 
+MAX_POINTS = 2000  # per curve in the live chart; more only adds drawing time
 TRAIN_STYLES = ("cyan", "green", "magenta", "blue", "red", "bright_white")
 VALID_STYLES = ("yellow", "bright_green", "bright_magenta", "bright_blue", "bright_red", "white")
 OVERLAY_STYLE = "grey50"
@@ -220,6 +221,8 @@ class LossChart(Widget):
         self.overlay: dict[str, list[tuple[float, float]]] = {}
         self.overlay_lr: list[tuple[float, float]] = []
         self.overlay_name = "previous run"
+        self._strides: dict[str, int] = {}  # each curve keeps one point per `stride` steps
+        self._pending: dict[str, list[tuple[float, float]]] = {}
         self._dirty = False
         self._interval = 1.0 / refresh_per_second
 
@@ -236,7 +239,21 @@ class LossChart(Widget):
         self._dirty = True
 
     def add_loss(self, series: str, step: float, loss: float) -> None:
-        self.curves.setdefault(series, []).append((step, loss))
+        """Add a training step; long curves are thinned as they grow, so a redraw costs the same at
+        step 100 and at step 1,000,000."""
+        curve = self.curves.setdefault(series, [])
+        stride = self._strides.get(series, 1)
+        if stride == 1:
+            curve.append((step, loss))
+        else:
+            pending = self._pending.setdefault(series, [])
+            pending.append((step, loss))
+            if len(pending) == stride:
+                curve.append((step, sum(p[1] for p in pending) / stride))
+                pending.clear()
+        if len(curve) > MAX_POINTS:
+            curve[:] = [(b[0], (a[1] + b[1]) / 2) for a, b in zip(curve[::2], curve[1::2])]
+            self._strides[series] = stride * 2
 
     def add_valid(self, series: str, loss: float) -> None:
         curve = self.curves.get(series)
@@ -244,6 +261,7 @@ class LossChart(Widget):
 
     def clear(self) -> None:
         self.curves, self.valid_curves, self.lr_finder, self.markers = {}, {}, [], []
+        self._strides, self._pending = {}, {}
         self.changed()
 
     def set_overlay(self, curves: dict[str, list[tuple[float, float]]], lr_finder: Points, name: str) -> None:

@@ -1,0 +1,68 @@
+"""`cardlab lab list | run | show`, on the test-only labs (fast) and one real smoke run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labs.runs import list_runs
+from tui.cli import main
+from tui.commands import lab as lab_command
+
+
+def cardlab(tmp_path: Path, *args: str) -> int:
+    return main(["--home", str(tmp_path), *args])
+
+
+def test_list_names_every_lab(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cardlab(tmp_path, "lab", "list", "--params") == 0
+    out = capsys.readouterr().out
+    for lab_id in ("lr-find", "ulmfit-classifier", "tabular-time-series"):
+        assert lab_id in out
+    assert "drop_mult" in out
+
+
+def test_run_prints_the_epoch_table_and_chart_then_saves(fake_labs: None, capsys, tmp_path: Path) -> None:
+    assert cardlab(tmp_path, "lab", "run", "test-counting", "--preset", "smoke", "--set", "steps=12") == 0
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "accuracy" in out  # the epoch table
+    assert "━ train" in out and "┤" in out  # the chart
+    assert "Will the loss go down?" in out and "down" in out
+    (record,) = list_runs(Path(tmp_path) / "data" / "runs")
+    assert record.status == "finished" and record.params["steps"] == 12
+
+    assert cardlab(tmp_path, "lab", "show") == 0
+    assert record.run_id in capsys.readouterr().out
+    assert cardlab(tmp_path, "lab", "show", record.run_id) == 0
+    shown = capsys.readouterr().out
+    assert "steps=12" in shown and "━ train" in shown
+
+
+def test_a_failing_lab_exits_non_zero_with_its_error(fake_labs: None, capsys, tmp_path: Path) -> None:
+    assert cardlab(tmp_path, "lab", "run", "test-failing") == 1
+    assert "the lab broke on purpose" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["lab", "run", "nope"], "unknown lab 'nope'"),
+        (["lab", "run", "test-counting", "--set", "steps=many"], "steps: 'many' is not a valid int"),
+        (["lab", "show", "no-such-run"], "no saved run 'no-such-run'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(fake_labs: None, capsys, tmp_path: Path, args, message) -> None:
+    assert cardlab(tmp_path, *args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_ctrl_c_cancels_the_run_and_exits_130(fake_labs: None, monkeypatch, capsys, tmp_path: Path) -> None:
+    def interrupted(run, console) -> None:  # noqa: ANN001 - what _follow gets
+        run.start()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lab_command, "_follow", interrupted)
+    assert cardlab(tmp_path, "lab", "run", "test-counting", "--set", "steps=100000") == 130
+    (record,) = list_runs(Path(tmp_path) / "data" / "runs")
+    assert record.status == "cancelled"

@@ -1,0 +1,168 @@
+"""The lab screen in the real app: opened from a card, live chart, cancel, keep running, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from labs import registry
+from tests.labs.fake_labs import COUNTING, FAILING
+from tests.tui.study_helpers import SIZE, fixed_clock, make_home, run_async, write_pack
+from tui.app import CardlabApp, create_app
+from tui.screens.lab import LabScreen, LeaveRunningLab, runs_of
+from tui.screens.study import StudyScreen
+from tui.widgets.loss_chart import LossChart
+
+LAB_PACK = """\
+[pack]
+id = "labbed"
+title = "Cards with labs"
+version = "1.0.0"
+authors = ["tests"]
+description = "A card whose lab is a test lab."
+format = 1
+
+[[cards]]
+id = "counting"
+front = "Does the loss go down?"
+back = "Yes."
+lab = "test-counting"
+"""
+
+
+@pytest.fixture(autouse=True)
+def fake_labs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry._BY_ID, COUNTING.id, COUNTING)
+    monkeypatch.setitem(registry._BY_ID, FAILING.id, FAILING)
+
+
+def lab_app(tmp_path: Path) -> CardlabApp:
+    home = make_home(tmp_path / "home")
+    return create_app(home, pack_filter=str(write_pack(tmp_path, LAB_PACK, "labbed.toml")), clock=fixed_clock())
+
+
+async def wait_until(pilot, condition, timeout: float = 20.0) -> None:  # noqa: ANN001 - a Pilot
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the lab screen")
+        await pilot.pause(0.05)
+
+
+def lab_screen(app: CardlabApp) -> LabScreen:
+    assert isinstance(app.screen, LabScreen), f"expected the lab screen, got {app.screen!r}"
+    return app.screen
+
+
+def status(app: CardlabApp) -> str:
+    return str(lab_screen(app).query_one("#lab-status").render())
+
+
+@run_async
+async def test_open_from_card_watch_points_arrive_cancel_and_return(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, StudyScreen)
+        await pilot.press("l")
+        screen = lab_screen(app)
+        assert screen.card_id == "counting"
+        screen.query_one("#param-steps").value = "100000"  # long enough to cancel mid-way
+        screen.query_one("#param-delay").value = "0.002"
+        await pilot.press("r")
+        chart = screen.query_one(LossChart)
+        await wait_until(pilot, lambda: chart.point_count > 5)
+        assert "count" in str(screen.query_one("#lab-steps").render())
+        await pilot.press("c")
+        await wait_until(pilot, lambda: screen.lab_run.done)
+        await wait_until(pilot, lambda: "cancelled" in status(app))
+        assert screen.lab_run.status == "cancelled"
+        await pilot.press("escape")  # a stopped lab leaves without asking
+        assert isinstance(app.screen, StudyScreen) and app.screen.card.id == "counting"
+
+
+@run_async
+async def test_leaving_keeps_the_run_going_and_reopening_replays_it(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        screen = lab_screen(app)
+        screen.query_one("#param-steps").value = "100000"
+        screen.query_one("#param-delay").value = "0.002"
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.query_one(LossChart).point_count > 0)
+        await pilot.press("escape")
+        assert isinstance(app.screen, LeaveRunningLab)
+        await pilot.press("k")
+        assert isinstance(app.screen, StudyScreen)
+        run = runs_of(app)["test-counting"]
+        assert not run.done, "keep running means the lab goes on in the background"
+        await pilot.press("l")
+        reopened = lab_screen(app)
+        assert reopened.lab_run is run
+        await wait_until(pilot, lambda: reopened.query_one(LossChart).point_count > 0)
+        await pilot.press("escape", "s")  # leave, stopping it this time
+        await wait_until(pilot, lambda: run.done)
+        assert run.status == "cancelled" and isinstance(app.screen, StudyScreen)
+
+
+@run_async
+async def test_a_finished_run_compares_the_prediction_and_saves(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        screen = lab_screen(app)
+        screen.query_one("#preset").value = "smoke"
+        await pilot.pause()
+        assert screen.query_one("#param-delay").value == "0.0"
+        await pilot.click("#question RadioButton")  # predicts "down"
+        await pilot.press("r")
+        await wait_until(pilot, lambda: "finished" in status(app))
+        log = "\n".join(str(line.text) for line in screen.query_one("#outputs").lines)
+        assert "this run: down" in log and "as you predicted" in log
+        table = screen.query_one("#epochs")
+        assert table.row_count == 1
+        assert (app.home.runs_dir / screen.lab_run.run_id / "run.json").is_file()
+
+
+@run_async
+async def test_a_failing_lab_shows_its_error_and_the_app_stays_alive(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.action_open_lab("test-failing", None)
+        await pilot.pause()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: "failed" in status(app))
+        assert "the lab broke on purpose" in status(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, StudyScreen)
+        await pilot.press("space")  # the app still studies
+        assert app.screen.revealed
+
+
+@run_async
+async def test_keys_stay_responsive_while_a_lab_trains(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        screen = lab_screen(app)
+        screen.query_one("#param-steps").value = "1000000"
+        screen.query_one("#param-delay").value = "0.0"  # the lab thread never sleeps
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.query_one(LossChart).point_count > 100)
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await pilot.press("o")
+            timings.append(time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: screen.lab_run.done)
+        assert sorted(timings)[2] < 0.25, timings  # the median key press
