@@ -2,16 +2,25 @@
 
 `load_pack` either returns a `Pack` or raises `PackError` listing every problem found, each with the file,
 line (and column where tomllib gives one), what is wrong and how to fix it.
+
+Given a `cache_dir`, a pack that loaded without problems is also written there in a compact form (marshal of
+plain dicts), keyed by the file's resolved path, size and content digest, the known labs and
+`LOADER_VERSION`; the next load of the same bytes is rebuilt from it without parsing or validating again.
+tomllib and json are imported only when a file is actually parsed.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import json
+import marshal
+import os
 import re
-import tomllib
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -90,24 +99,45 @@ class PackError(Exception):
 
 
 def content_hash(card_type: str, front: str, back: str, cloze_index: int | None) -> str:
-    payload = json.dumps([card_type, front, back, cloze_index], ensure_ascii=False)
+    """sha256 of the JSON array [type, front, back, cloze_index] (as `json.dumps(..., ensure_ascii=False)`
+    writes it; built from json's C string encoder directly, which is several times faster per card)."""
+    quote = _json_quote or _import_json_quote()
+    index = "null" if cloze_index is None else str(cloze_index)
+    payload = f"[{quote(card_type)}, {quote(front)}, {quote(back)}, {index}]"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def load_pack(path: str | Path, known_labs: Collection[str] | None = None) -> Pack:
-    """Load and validate one pack file. Lab ids are only checked when `known_labs` is given."""
-    pack, _ = _load(Path(path), known_labs)
+_json_quote: Callable[[str], str] | None = None
+
+
+def _import_json_quote() -> Callable[[str], str]:
+    global _json_quote
+    from json.encoder import encode_basestring  # json costs ~7 ms to import: only when hashing
+
+    _json_quote = encode_basestring
+    return encode_basestring
+
+
+def load_pack(
+    path: str | Path, known_labs: Collection[str] | None = None, cache_dir: Path | None = None
+) -> Pack:
+    """Load and validate one pack file. Lab ids are only checked when `known_labs` is given.
+
+    With `cache_dir`, a valid pack is cached there and later loads of the unchanged file skip parsing."""
+    pack, _ = _load(Path(path), known_labs, cache_dir)
     return pack
 
 
-def load_packs(paths: Iterable[str | Path], known_labs: Collection[str] | None = None) -> list[Pack]:
+def load_packs(
+    paths: Iterable[str | Path], known_labs: Collection[str] | None = None, cache_dir: Path | None = None
+) -> list[Pack]:
     """Load every pack in `paths` (a folder gives each `*.toml` in it); all problems of all files at once."""
     packs: list[Pack] = []
     problems: list[Problem] = []
     first_use: dict[str, tuple[Path, int]] = {}
     for path in expand_paths(paths):
         try:
-            pack, id_line = _load(path, known_labs)
+            pack, id_line = _load(path, known_labs, cache_dir)
         except PackError as error:
             problems.extend(error.problems)
             continue
@@ -153,26 +183,38 @@ def pack_id_line(path: str | Path) -> int:
 # --- reading ------------------------------------------------------------------------------------------
 
 
-def _load(path: Path, known_labs: Collection[str] | None) -> tuple[Pack, int]:
-    text = _read_text(path)
+def _load(path: Path, known_labs: Collection[str] | None, cache_dir: Path | None) -> tuple[Pack, int]:
+    cache = _PackCache.open(cache_dir, path, known_labs) if cache_dir is not None else None
+    cached = cache.read(path) if cache is not None else None
+    if cached is not None:
+        return cached
+    read_ns = time.time_ns()
+    raw = _read_bytes(path)
+    text = _decode(path, raw)
     data = _parse_toml(path, text)
     lines = index_lines(text)
     checker = _Checker(path, lines, known_labs)
     pack = checker.check(data)
     if checker.problems or pack is None:
         raise PackError(sorted(checker.problems, key=lambda p: (p.line, p.column or 0)))
-    return pack, lines.pack_table().line_of("id")
+    id_line = lines.pack_table().line_of("id")
+    if cache is not None:
+        cache.write(pack, id_line, raw, read_ns)
+    return pack, id_line
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise PackError([Problem(path, 1, None, "no such file: check the path")]) from None
     except IsADirectoryError:
         raise PackError([Problem(path, 1, None, "is a folder: give a .toml file")]) from None
     except OSError as error:
         raise PackError([Problem(path, 1, None, f"cannot read the file: {error.strerror}")]) from None
+
+
+def _decode(path: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")  # an editor's byte-order mark is harmless
     except UnicodeDecodeError as error:
@@ -184,6 +226,8 @@ def _read_text(path: Path) -> str:
 
 
 def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    import tomllib  # ~8 ms to import: not needed when the pack comes from the cache
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -533,3 +577,120 @@ class _Checker:
         if not deletions and not issues:
             self.add(lines.line_of("front"), f"cloze card has no deletions: mark answers as {cloze.EXAMPLE}")
         return sorted({deletion.number for deletion in deletions})
+
+
+# --- the validated-pack cache ---------------------------------------------------------------------------
+
+LOADER_VERSION = 1  # bump when validation or the Card/Pack fields change: older cache files then miss
+_CARD_FIELDS = tuple(field.name for field in fields(Card))
+_PACK_FIELDS = ("id", "title", "version", "authors", "description", "license")
+# A file changed again within this long of being read may keep its mtime (coarse file-system clocks):
+# such a cache entry is only trusted after comparing the file's content digest.
+_RACY_NS = 2_000_000_000
+# What reading an absent, truncated, corrupt or foreign cache file can raise: each one is just a miss.
+_UNUSABLE_CACHE = (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+@dataclass(frozen=True)
+class _PackCache:
+    """One cache file per (pack file, known labs), valid only while the file is unchanged.
+
+    Unchanged means the same size, mtime, ctime and inode as when it was read (ctime and inode catch a
+    copy or rename that keeps the mtime; like git's index). When the file was modified shortly before it
+    was read, a later edit could keep its mtime, so that entry is trusted only if the content digest
+    matches too. An unreadable, corrupt or foreign cache file is a miss, replaced on the next good load.
+    """
+
+    file: Path
+    key: tuple[Any, ...]  # loader version, resolved path, known labs
+    stamp: tuple[int, ...] | None  # the pack file's size, mtime, ctime, inode now (None: cannot stat)
+
+    @classmethod
+    def open(cls, folder: Path, path: Path, known_labs: Collection[str] | None) -> _PackCache:
+        labs = None if known_labs is None else tuple(sorted(set(known_labs)))
+        resolved = str(path.resolve())
+        key = (LOADER_VERSION, resolved, labs)
+        name = hashlib.sha256(repr(key).encode("utf-8")).hexdigest()[:32]
+        try:
+            info = os.stat(resolved)
+            stamp: tuple[int, ...] | None = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        except OSError:
+            stamp = None  # the loader reports the missing file
+        return cls(folder / f"{name}.marshal", key, stamp)
+
+    def read(self, path: Path) -> tuple[Pack, int] | None:
+        """The cached pack (its cards naming `path`) if it still matches the file, else None."""
+        if self.stamp is None:
+            return None
+        try:
+            with open(self.file, "rb") as stream:
+                key, stamp, digest, checksum = marshal.load(stream)
+                if key != self.key or stamp != self.stamp:
+                    return None
+                blob = stream.read()
+            if zlib.crc32(blob) != checksum:
+                return None
+            if digest is not None and hashlib.sha256(Path(self.key[1]).read_bytes()).digest() != digest:
+                return None
+            return _unpack(path, blob)
+        except _UNUSABLE_CACHE:
+            return None
+
+    def write(self, pack: Pack, id_line: int, raw: bytes, read_ns: int) -> None:
+        """Store `pack` atomically (temp file + rename); a cache that cannot be written is skipped."""
+        if self.stamp is None or self.stamp[0] != len(raw):
+            return  # the file changed while it was read
+        racy = max(self.stamp[1], self.stamp[2]) > read_ns - _RACY_NS
+        digest = hashlib.sha256(raw).digest() if racy else None
+        blob = marshal.dumps(_pack_to_cache(pack, id_line))
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
+        except OSError:
+            return  # e.g. a read-only cache folder: loading still works, only uncached
+        try:
+            with os.fdopen(descriptor, "wb") as stream:
+                marshal.dump((self.key, self.stamp, digest, zlib.crc32(blob)), stream)
+                stream.write(blob)
+            os.replace(temporary, self.file)
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
+
+
+def _pack_to_cache(pack: Pack, id_line: int) -> tuple[Any, ...]:
+    """Plain values only: the header tuple, the id line and one field dict per card (its file left out)."""
+    shared_tags: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal tag tuples are written once
+    cards = []
+    for card in pack.cards:
+        values = dict(vars(card))
+        values["file"] = None
+        values["tags"] = shared_tags.setdefault(card.tags, card.tags)
+        cards.append(values)
+    header = tuple(getattr(pack, name) for name in _PACK_FIELDS)
+    return header, id_line, cards
+
+
+def _unpack(path: Path, blob: bytes) -> tuple[Pack, int]:
+    """Rebuild the Pack without running Card.__init__: a frozen dataclass's __init__ makes one
+    object.__setattr__ call per field, most of the cost for 100,000 cards. Each card instead gets the
+    field dict marshal already built (same keys in the same order as __init__ gives). The collector is
+    paused meanwhile: these objects hold no cycles, yet would trigger repeated full collections."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        header, id_line, card_fields = marshal.loads(blob)
+        if not card_fields or card_fields[0].keys() != set(_CARD_FIELDS):
+            raise ValueError("cached card fields do not match Card")
+        cards = []
+        append = cards.append
+        for values in card_fields:
+            values["file"] = path
+            card = _new_object(Card)
+            _set_attribute(card, "__dict__", values)
+            append(card)
+    finally:
+        if collecting:
+            gc.enable()
+    return Pack(**dict(zip(_PACK_FIELDS, header)), path=path, cards=tuple(cards)), id_line

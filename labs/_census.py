@@ -8,7 +8,13 @@ from typing import Any
 
 import pandas as pd
 
-from engine.datasets.tabular import ADULT_CAT_NAMES, ADULT_CONT_NAMES, make_census, read_adult_csv, read_uci_adult
+from engine.datasets.tabular import (
+    ADULT_CAT_NAMES,
+    ADULT_CONT_NAMES,
+    make_census,
+    read_adult_csv,
+    read_uci_adult,
+)
 
 CAT_NAMES = list(ADULT_CAT_NAMES)
 CONT_NAMES = list(ADULT_CONT_NAMES)

@@ -7,7 +7,9 @@ from pathlib import Path
 from engine.datasets.movielens import MovieLens, make_movielens, read_movielens
 
 
-def load_movielens(data: Path | None, users: int, items: int, ratings: int, seed: int) -> tuple[MovieLens, str]:
+def load_movielens(
+    data: Path | None, users: int, items: int, ratings: int, seed: int
+) -> tuple[MovieLens, str]:
     """(data, where it came from); `data` is an ml-100k folder or a ratings CSV."""
     if data is None:
         ml = make_movielens(n_users=users, n_items=items, n_ratings=ratings, seed=seed)
@@ -25,5 +27,8 @@ def matrix_corner(ml: MovieLens, size: int = 8) -> tuple[list[str], list[list[st
     table = corner.pivot_table(index="user", columns="item", values="rating", aggfunc="first")
     table = table.reindex(index=top_users, columns=top_items)
     columns = ["user \\ movie", *(str(item) for item in top_items)]
-    rows = [[str(user), *("·" if value != value else f"{value:g}" for value in table.loc[user])] for user in top_users]
+    rows = [
+        [str(user), *("·" if value != value else f"{value:g}" for value in table.loc[user])]
+        for user in top_users
+    ]
     return columns, rows

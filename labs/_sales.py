@@ -9,7 +9,17 @@ import pandas as pd
 
 from engine.datasets.tabular import make_store_sales
 
-CAT_NAMES = ["store", "day_of_week", "month", "day", "promo", "state_holiday", "school_holiday", "competition_open", "year"]
+CAT_NAMES = [
+    "store",
+    "day_of_week",
+    "month",
+    "day",
+    "promo",
+    "state_holiday",
+    "school_holiday",
+    "competition_open",
+    "year",
+]
 CONT_NAMES = ["competition_distance", "day_of_year", "elapsed"]
 TARGET = "log_sales"
 
@@ -25,7 +35,9 @@ def load_sales(
         frame, source = pd.read_csv(data, parse_dates=["date"]), f"store sales from {data}"
         missing = {"store", "date", "sales", "open"} - set(frame.columns)
         if missing:
-            raise ValueError(f"{data}: a store-sales CSV needs the columns store, date, open, sales (missing {sorted(missing)})")
+            raise ValueError(
+                f"{data}: a store-sales CSV needs the columns store, date, open, sales (missing {sorted(missing)})"
+            )
     return add_date_features(frame), source
 
 
@@ -67,7 +79,9 @@ def add_date_features(frame: pd.DataFrame) -> pd.DataFrame:
 def split_future(frame: pd.DataFrame, test_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(history, future): the last `test_days` dates are the future nobody trains or validates on."""
     cutoff = frame["date"].max() - pd.Timedelta(days=test_days - 1)
-    return frame[frame["date"] < cutoff].reset_index(drop=True), frame[frame["date"] >= cutoff].reset_index(drop=True)
+    return frame[frame["date"] < cutoff].reset_index(drop=True), frame[frame["date"] >= cutoff].reset_index(
+        drop=True
+    )
 
 
 def last_days(frame: pd.DataFrame, days: int) -> np.ndarray:
@@ -77,4 +91,6 @@ def last_days(frame: pd.DataFrame, days: int) -> np.ndarray:
 
 
 def rmse(predictions: np.ndarray, targets: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(predictions, dtype=float) - np.asarray(targets, dtype=float)) ** 2)))
+    return float(
+        np.sqrt(np.mean((np.asarray(predictions, dtype=float) - np.asarray(targets, dtype=float)) ** 2))
+    )

@@ -6,10 +6,17 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.datasets.text import generate_general_corpus, generate_review_corpus, read_imdb_csv, read_imdb_folder, read_imdb_unsup
+from engine.datasets.text import (
+    generate_general_corpus,
+    generate_review_corpus,
+    read_imdb_csv,
+    read_imdb_folder,
+    read_imdb_unsup,
+)
+from engine.learner import Learner
 from engine.metrics import accuracy, perplexity
 from engine.optim import lr_ladder
-from engine.text import AWDLSTMConfig, language_model_learner, lm_data
+from engine.text import AWDLSTMConfig, LMLearner, language_model_learner, lm_data
 from labs.context import LabContext
 
 RATIO = 2.6
@@ -21,7 +28,9 @@ class Corpora:
     texts: list[str]  # labelled reviews
     labels: list[str]
     is_valid: list[bool]  # the labelled reviews held out for validation
-    unlabelled: list[str] = field(default_factory=list)  # reviews without labels (IMDb's unsup, and test texts)
+    unlabelled: list[str] = field(
+        default_factory=list
+    )  # reviews without labels (IMDb's unsup, and test texts)
     source: str = ""
 
     def lm_texts(self, use_all_text: bool) -> tuple[list[str], list[bool]]:
@@ -69,7 +78,9 @@ def _holdout(n: int, pct: float, seed: int) -> list[bool]:
     return [i in chosen for i in range(n)]
 
 
-def _sample(texts: list[str], labels: list[str], flags: list[bool], n: int, seed: int):  # noqa: ANN202
+def _sample(
+    texts: list[str], labels: list[str], flags: list[bool], n: int, seed: int
+) -> tuple[list[str], list[str], list[bool]]:
     if len(texts) <= n:
         return list(texts), list(labels), list(flags)
     keep = sorted(random.Random(seed).sample(range(len(texts)), n))
@@ -81,13 +92,21 @@ def config_of(ctx: LabContext) -> AWDLSTMConfig:
     return AWDLSTMConfig(emb_sz=p.emb_sz, n_hid=p.n_hid, n_layers=p.n_layers)
 
 
-def pretrain(ctx: LabContext, corpora: Corpora, epochs: int, lr: float, bptt: int, drop_mult: float = 0.3):  # noqa: ANN201
+def pretrain(
+    ctx: LabContext, corpora: Corpora, epochs: int, lr: float, bptt: int, drop_mult: float = 0.3
+) -> LMLearner:
     """Step 1: a language model on the general corpus, saved as `general` for the next step."""
     ctx.curve("general LM")
     data = lm_data(corpora.general, bs=ctx.p.bs, bptt=bptt, valid_pct=0.1, seed=ctx.seed)
     learn = ctx.watch(
-        language_model_learner(data, config=config_of(ctx), drop_mult=drop_mult, metrics=[accuracy, perplexity],
-                               device=ctx.device, path=ctx.work_dir)  # fmt: skip
+        language_model_learner(
+            data,
+            config=config_of(ctx),
+            drop_mult=drop_mult,
+            metrics=[accuracy, perplexity],
+            device=ctx.device,
+            path=ctx.work_dir,
+        )  # fmt: skip
     )
     if epochs:
         learn.fit_one_cycle(epochs, lr)
@@ -96,14 +115,21 @@ def pretrain(ctx: LabContext, corpora: Corpora, epochs: int, lr: float, bptt: in
 
 
 def fine_tune_lm(ctx: LabContext, corpora: Corpora, epochs: int, lr: float, bptt: int, use_all_text: bool = True,
-                 drop_mult: float = 0.3):  # noqa: ANN201  # fmt: skip
+                 drop_mult: float = 0.3) -> tuple[LMLearner, dict[str, float]]:  # fmt: skip
     """Step 2: the general LM fine-tuned on the reviews; returns (learner, metrics before fine-tuning)."""
     ctx.curve("review LM")
     texts, is_valid = corpora.lm_texts(use_all_text)
     data = lm_data(texts, bs=ctx.p.bs, bptt=bptt, is_valid=is_valid, seed=ctx.seed)
     learn = ctx.watch(
-        language_model_learner(data, config=config_of(ctx), drop_mult=drop_mult, metrics=[accuracy, perplexity],
-                               pretrained="general", device=ctx.device, path=ctx.work_dir)  # fmt: skip
+        language_model_learner(
+            data,
+            config=config_of(ctx),
+            drop_mult=drop_mult,
+            metrics=[accuracy, perplexity],
+            pretrained="general",
+            device=ctx.device,
+            path=ctx.work_dir,
+        )  # fmt: skip
     )
     before = learn.validate()
     if epochs:
@@ -121,7 +147,7 @@ def group_names(n_groups: int) -> list[str]:
     return ["embedding", *(f"LSTM {i}" for i in range(1, n_groups - 1)), "head"]
 
 
-def groups_table(learn, lr: float | slice) -> list[list[str]]:  # noqa: ANN001 - a Learner
+def groups_table(learn: Learner, lr: float | slice) -> list[list[str]]:
     """One row per layer group: does it train, and at which learning rate."""
     groups = learn.layer_groups
     lrs = lr_ladder(lr, len(groups))

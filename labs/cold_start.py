@@ -8,7 +8,7 @@ questionnaire) to get that metadata.
 from __future__ import annotations
 
 from engine.collab import UnknownIdError, collab_data, collab_learner
-from engine.collab.cold_start import ColdStartPredictor, cold_start_data, cold_start_learner
+from engine.collab.cold_start import ColdStartLearner, ColdStartPredictor, cold_start_data, cold_start_learner
 from labs._movielens import load_movielens
 from labs.context import LabContext
 
@@ -32,7 +32,9 @@ def run(ctx: LabContext) -> dict[str, object]:
     with ctx.stage("collab model"):
         ctx.reseed()
         ctx.curve("collab")
-        known = collab_data(ml.ratings.iloc[data.train_idx], valid_pct=0.1, seed=ctx.seed, bs=p.bs, titles=ml.titles())
+        known = collab_data(
+            ml.ratings.iloc[data.train_idx], valid_pct=0.1, seed=ctx.seed, bs=p.bs, titles=ml.titles()
+        )
         collab = ctx.watch(collab_learner(known, n_factors=40, y_range=(0, 5.5), wd=0.0, emb_l2=0.05, lr=2e-2,
                                           device=ctx.device, path=ctx.work_dir))  # fmt: skip
         collab.fit_one_cycle(p.epochs, 2e-2)
@@ -42,12 +44,16 @@ def run(ctx: LabContext) -> dict[str, object]:
             unknown = "the collab model answered (unexpected)"
         except UnknownIdError as error:
             unknown = str(error)
-        ctx.text(f"collab.predict(new user {new_users[0]}, movie {first_item}) → {unknown}", kind="explanation")
+        ctx.text(
+            f"collab.predict(new user {new_users[0]}, movie {first_item}) → {unknown}", kind="explanation"
+        )
 
     with ctx.stage("metadata model"):
         ctx.reseed()
         ctx.curve("metadata")
-        cold = ctx.watch(cold_start_learner(data, n_factors=10, lr=p.lr, device=ctx.device, path=ctx.work_dir))
+        cold = ctx.watch(
+            cold_start_learner(data, n_factors=10, lr=p.lr, device=ctx.device, path=ctx.work_dir)
+        )
         cold.fit_one_cycle(p.epochs, p.lr)
         ctx.text(
             "Each user's factors = a linear map of their metadata + an id embedding when the id is known; "
@@ -69,7 +75,11 @@ def run(ctx: LabContext) -> dict[str, object]:
         for user in (known_user, new_users[0]):
             rating = predictor.predict(user, first_item)
             rows.append([user, first_item, f"{rating.value:.2f}", rating.source])
-        ctx.table("one predictor: collab for known ids, metadata for new ones", ["user", "movie", "rating", "from"], rows)
+        ctx.table(
+            "one predictor: collab for known ids, metadata for new ones",
+            ["user", "movie", "rating", "from"],
+            rows,
+        )
         ctx.set_predictor(lambda text: sign_up_prediction(cold, text, first_item))
 
     return {
@@ -79,7 +89,7 @@ def run(ctx: LabContext) -> dict[str, object]:
     }
 
 
-def sign_up_prediction(cold, text: str, item: object) -> str:  # noqa: ANN001 - a ColdStartLearner
+def sign_up_prediction(cold: ColdStartLearner, text: str, item: object) -> str:
     """`AGE GENDER OCCUPATION [MOVIE]`: what a brand-new user would give the movie."""
     parts = text.split()
     if len(parts) not in (3, 4) or not parts[0].isdigit():

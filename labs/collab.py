@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.collab import collab_data, collab_learner
+from engine.collab import CollabLearner, collab_data, collab_learner
 from labs._movielens import load_movielens, matrix_corner
 from labs.context import LabContext
 
@@ -28,15 +28,27 @@ def run(ctx: LabContext) -> dict[str, object]:
         low, high = data.rating_range()
         ctx.text(f"{source}; a random 10% of ratings held out for validation.")
         columns, rows = matrix_corner(ml)
-        ctx.table("a corner of the users x movies matrix (· = not rated): the model fills in the dots", columns, rows)
+        ctx.table(
+            "a corner of the users x movies matrix (· = not rated): the model fills in the dots",
+            columns,
+            rows,
+        )
         ctx.expect_steps(2 * p.epochs * len(data.dls.train))
 
-    def fit(y_range: tuple[float, float]):  # noqa: ANN202 - a CollabLearner
+    def fit(y_range: tuple[float, float]) -> CollabLearner:
         ctx.reseed()
         ctx.curve(f"y_range ({y_range[0]:g}, {y_range[1]:g})")
         learn = ctx.watch(
-            collab_learner(data, n_factors=p.n_factors, y_range=y_range, wd=p.wd, emb_l2=p.emb_l2, lr=p.lr,
-                           device=ctx.device, path=ctx.work_dir)  # fmt: skip
+            collab_learner(
+                data,
+                n_factors=p.n_factors,
+                y_range=y_range,
+                wd=p.wd,
+                emb_l2=p.emb_l2,
+                lr=p.lr,
+                device=ctx.device,
+                path=ctx.work_dir,
+            )  # fmt: skip
         )
         learn.fit_one_cycle(p.epochs, p.lr)
         return learn
@@ -66,7 +78,10 @@ def run(ctx: LabContext) -> dict[str, object]:
     with ctx.stage("interpret"):
         top = min(1000, data.n_items - 1)
         best, worst = learn.item_bias(n=5, top=top)
-        for title, frame in (("most liked movies (highest bias)", best), ("least liked movies (lowest bias)", worst)):
+        for title, frame in (
+            ("most liked movies (highest bias)", best),
+            ("least liked movies (lowest bias)", worst),
+        ):
             ctx.table(title, ["title", "bias", "mean rating", "ratings"],
                       [[r.title, f"{r.bias:.2f}", f"{r.mean_rating:.2f}", r.n_ratings] for r in frame.itertuples()])  # fmt: skip
         ctx.text(
@@ -77,7 +92,9 @@ def run(ctx: LabContext) -> dict[str, object]:
 
     with ctx.stage("recommend"):
         user = p.user if p.user in data.users else data.users.decode([1])[0]
-        ctx.text(recommendations(learn, user, p.top_k), title=f"top {p.top_k} for user {user}", kind="prediction")
+        ctx.text(
+            recommendations(learn, user, p.top_k), title=f"top {p.top_k} for user {user}", kind="prediction"
+        )
         ctx.set_predictor(lambda text: answer(learn, text, p.top_k))
 
     return {
@@ -88,7 +105,7 @@ def run(ctx: LabContext) -> dict[str, object]:
     }
 
 
-def top_rating_view(learn, high: float) -> list[str]:  # noqa: ANN001 - a CollabLearner
+def top_rating_view(learn: CollabLearner, high: float) -> list[str]:
     preds, targets = learn.get_preds()
     preds, targets = preds.reshape(-1), targets.reshape(-1)
     mse = float(torch.mean((preds - targets) ** 2))
@@ -97,12 +114,12 @@ def top_rating_view(learn, high: float) -> list[str]:  # noqa: ANN001 - a Collab
     return [f"{mse:.4f}", f"{mean_top:.2f}"]
 
 
-def recommendations(learn, user: object, k: int) -> str:  # noqa: ANN001 - a CollabLearner
+def recommendations(learn: CollabLearner, user: object, k: int) -> str:
     recs = learn.recommend(user, k=k)
     return "\n".join(f"{row.predicted:.2f}  {row.title}" for row in recs.itertuples())
 
 
-def answer(learn, text: str, k: int) -> str:  # noqa: ANN001 - a CollabLearner
+def answer(learn: CollabLearner, text: str, k: int) -> str:
     """`USER` gives recommendations, `USER ITEM` a predicted rating."""
     parts = text.split()
     ids = [int(part) if part.isdigit() else part for part in parts]

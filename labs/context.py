@@ -83,7 +83,9 @@ class LabContext:
         self.current_stage = ""
         self._cancel = cancel_event
         self._own_work_dir = run.runs_dir is None
-        self.work_dir = Path(tempfile.mkdtemp(prefix="cardlab-lab-")) if self._own_work_dir else run.runs_dir / run.run_id
+        self.work_dir = (
+            Path(tempfile.mkdtemp(prefix="cardlab-lab-")) if self._own_work_dir else run.runs_dir / run.run_id
+        )
         self._step_offset = 0  # steps of earlier fits, so every curve continues where the last ended
         self._steps_done = 0
         self._steps_planned = 0
@@ -154,7 +156,11 @@ class LabContext:
         self.emit(TextOutput(text=text, title=title, kind=kind))
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        self.emit(TableOutput(title=title, columns=list(columns), rows=[[format_cell(c) for c in row] for row in rows]))
+        self.emit(
+            TableOutput(
+                title=title, columns=list(columns), rows=[[format_cell(c) for c in row] for row in rows]
+            )
+        )
 
     def artifact(self, name: str, path: Path) -> None:
         self.emit(ArtifactSaved(name=name, path=str(path)))

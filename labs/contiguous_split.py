@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.tabular import tabular_data, tabular_learner
+from engine.tabular import TabularLearner, tabular_data, tabular_learner
 from labs._sales import CAT_NAMES, CONT_NAMES, TARGET, last_days, load_sales, rmse, split_future
 from labs.context import LabContext
 
@@ -28,13 +28,17 @@ def run(ctx: LabContext) -> dict[str, object]:
             f"{source}; {len(history)} open store-days to learn from, then {len(future)} in the last "
             f"{p.test_days} days: the future, used only to check what each validation error promised. "
             "Target: log(1 + sales)."
-            + (f" Each store's level wanders (daily drift {p.drift:g}), as real sales do." if ctx.data is None and p.drift else ""),
+            + (
+                f" Each store's level wanders (daily drift {p.drift:g}), as real sales do."
+                if ctx.data is None and p.drift
+                else ""
+            ),
         )
         contiguous = last_days(history, p.valid_days)
         rng = np.random.default_rng(ctx.seed)
         random_rows = np.sort(rng.choice(len(history), size=len(contiguous), replace=False))
 
-    def fit(name: str, splits: tuple[np.ndarray, np.ndarray]):  # noqa: ANN202 - a TabularLearner
+    def fit(name: str, splits: tuple[np.ndarray, np.ndarray]) -> TabularLearner:
         ctx.reseed()
         ctx.curve(name)
         data = tabular_data(history, CAT_NAMES, CONT_NAMES, TARGET, splits=splits, bs=p.bs, seed=ctx.seed)
@@ -56,9 +60,12 @@ def run(ctx: LabContext) -> dict[str, object]:
         final = fit("all history", (every_row, contiguous))
         future_error = rmse(final.predict_frame(future)["prediction"].to_numpy(), future[TARGET].to_numpy())
         ctx.table(
-            f"RMSE of log sales: each validation set's estimate against the shipped model's error on the future",
+            "RMSE of log sales: each validation set's estimate against the shipped model's error on the future",
             ["validation", "estimate", "future", "estimate off by"],
-            [[name, f"{v:.4f}", f"{future_error:.4f}", f"{v - future_error:+.4f}"] for name, v in estimates.items()],
+            [
+                [name, f"{v:.4f}", f"{future_error:.4f}", f"{v - future_error:+.4f}"]
+                for name, v in estimates.items()
+            ],
         )
         ctx.text(
             "Random rows sit between days the model trained on, so it can interpolate; the future offers no "

@@ -26,10 +26,16 @@ def run(ctx: LabContext) -> dict[str, object]:
     with ctx.stage("language model"):
         pretrain(ctx, corpora, p.lm_epochs, 1e-2, bptt=32)
         lm, _ = fine_tune_lm(ctx, corpora, p.lm_epochs, 1e-2, bptt=32)
-        data = clas_data(corpora.texts, corpora.labels, vocab=lm.vocab, bs=p.bs, is_valid=corpora.is_valid, seed=ctx.seed)
+        data = clas_data(
+            corpora.texts, corpora.labels, vocab=lm.vocab, bs=p.bs, is_valid=corpora.is_valid, seed=ctx.seed
+        )
 
     accuracies = {}
-    for stage, ratio, choice in (("ratio 1", 1.0, CHOICES[0]), ("ratio 2.6", 2.6, CHOICES[1]), ("large ratio", p.large_ratio, CHOICES[2])):
+    for stage, ratio, choice in (
+        ("ratio 1", 1.0, CHOICES[0]),
+        ("ratio 2.6", 2.6, CHOICES[1]),
+        ("large ratio", p.large_ratio, CHOICES[2]),
+    ):
         with ctx.stage(stage):
             ctx.reseed()  # the same head initialisation for every ratio
             ctx.curve(f"ratio {ratio:g}")

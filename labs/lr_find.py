@@ -10,7 +10,7 @@ The lesson's notebook:
 from __future__ import annotations
 
 from engine.metrics import accuracy
-from engine.tabular import tabular_data, tabular_learner
+from engine.tabular import TabularLearner, tabular_data, tabular_learner
 from labs._census import CAT_NAMES, CONT_NAMES, TARGET, load_census
 from labs.context import LabContext
 
@@ -24,14 +24,22 @@ def run(ctx: LabContext) -> dict[str, object]:
         df, source = load_census(ctx.data, p.rows, ctx.seed)
         n_valid = max(len(df) // 5, 1)
         data = tabular_data(
-            df, CAT_NAMES, CONT_NAMES, TARGET, valid_idx=range(len(df) - n_valid, len(df)), bs=p.bs, seed=ctx.seed
+            df,
+            CAT_NAMES,
+            CONT_NAMES,
+            TARGET,
+            valid_idx=range(len(df) - n_valid, len(df)),
+            bs=p.bs,
+            seed=ctx.seed,
         )
         ctx.text(f"{source}: a tabular model predicting `{TARGET}`, the last {n_valid} rows for validation.")
         ctx.expect_steps(p.num_it + 2 * p.epochs * len(data.dls.train))
 
-    def new_learner():  # noqa: ANN202 - a TabularLearner
+    def new_learner() -> TabularLearner:
         ctx.reseed()  # every learner starts from the same weights, so only the learning rate differs
-        return ctx.watch(tabular_learner(data, layers=[200, 100], metrics=accuracy, device=ctx.device, path=ctx.work_dir))
+        return ctx.watch(
+            tabular_learner(data, layers=[200, 100], metrics=accuracy, device=ctx.device, path=ctx.work_dir)
+        )
 
     with ctx.stage("lr finder"):
         found = ctx.lr_find(new_learner(), start_lr=p.start_lr, end_lr=p.end_lr, num_it=p.num_it)
@@ -54,7 +62,10 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
 
     results = {}
-    for stage, name, lr in (("fit at the suggestion", "suggestion", found.valley), ("fit at the minimum", "minimum", at_minimum)):
+    for stage, name, lr in (
+        ("fit at the suggestion", "suggestion", found.valley),
+        ("fit at the minimum", "minimum", at_minimum),
+    ):
         if p.epochs == 0:
             break
         with ctx.stage(stage):

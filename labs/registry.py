@@ -118,7 +118,9 @@ class LabInfo:
         known = ", ".join(p.name for p in self.params)
         raise LabError(f"lab {self.id!r} has no parameter {name!r} (it has: {known})")
 
-    def resolve(self, preset: str = DEFAULT_PRESET, overrides: Mapping[str, object] | None = None) -> dict[str, ParamValue]:
+    def resolve(
+        self, preset: str = DEFAULT_PRESET, overrides: Mapping[str, object] | None = None
+    ) -> dict[str, ParamValue]:
         """The parameter values of `preset`, with `overrides` on top, all checked."""
         if preset not in self.presets:
             raise LabError(f"unknown preset {preset!r}; choose one of {', '.join(self.presets)}")
@@ -140,7 +142,9 @@ class LabInfo:
         return parsed
 
 
-def _presets(smoke: dict[str, ParamValue], full: dict[str, ParamValue]) -> Mapping[str, Mapping[str, ParamValue]]:
+def _presets(
+    smoke: dict[str, ParamValue], full: dict[str, ParamValue]
+) -> Mapping[str, Mapping[str, ParamValue]]:
     """`quick` is the parameters' defaults; `smoke` and `full` override some of them."""
     return MappingProxyType(
         {"smoke": MappingProxyType(smoke), "quick": MappingProxyType({}), "full": MappingProxyType(full)}
@@ -168,7 +172,9 @@ LABS: tuple[LabInfo, ...] = (
             Param("num_it", "int", 100, "lr finder steps", min=10, max=1000),
             Param("start_lr", "float", 1e-7, "first learning rate of the sweep", min=1e-10, max=1.0),
             Param("end_lr", "float", 10.0, "last learning rate of the sweep", min=1e-4, max=1000.0),
-            Param("epochs", "int", 3, "epochs of the fits (constant lr) that follow the sweep", min=0, max=50),
+            Param(
+                "epochs", "int", 3, "epochs of the fits (constant lr) that follow the sweep", min=0, max=50
+            ),
         ),
         presets=_presets(
             smoke={"rows": 400, "num_it": 40, "epochs": 1},
@@ -261,10 +267,28 @@ LABS: tuple[LabInfo, ...] = (
             Param("n_layers", "int", 2, "LSTM layers", min=1, max=4),
             Param("bs", "int", 32, "batch size", min=2, max=512),
             Param("lm_epochs", "int", 1, "epochs of the language model (pretrain and fine-tune each)", min=0),
-            Param("lr", "float", 2e-2, "learning rate of the head; the ladder divides it by 2.6 per group", min=1e-6),
-            Param("drop_mult", "float", 0.1, "multiplies every dropout of the classifier (the lesson: 0.5)", min=0.0, max=2.0),
+            Param(
+                "lr",
+                "float",
+                2e-2,
+                "learning rate of the head; the ladder divides it by 2.6 per group",
+                min=1e-6,
+            ),
+            Param(
+                "drop_mult",
+                "float",
+                0.1,
+                "multiplies every dropout of the classifier (the lesson: 0.5)",
+                min=0.0,
+                max=2.0,
+            ),
             Param("compare", "bool", True, "also train with everything unfrozen at once, same budget"),
-            Param("sentence", "str", "I really loved that movie, it was not boring at all", "a review to classify"),
+            Param(
+                "sentence",
+                "str",
+                "I really loved that movie, it was not boring at all",
+                "a review to classify",
+            ),
         ),
         presets=_presets(
             smoke={
@@ -322,9 +346,18 @@ LABS: tuple[LabInfo, ...] = (
             Param("bs", "int", 32, "batch size", min=2, max=512),
             Param("lm_epochs", "int", 1, "epochs of the language model", min=0),
             Param("epochs", "int", 4, "classifier epochs for each ratio", min=1),
-            Param("drop_mult", "float", 0.1, "multiplies every dropout of the classifier (the lesson: 0.5)", min=0.0, max=2.0),
+            Param(
+                "drop_mult",
+                "float",
+                0.1,
+                "multiplies every dropout of the classifier (the lesson: 0.5)",
+                min=0.0,
+                max=2.0,
+            ),
             Param("lr", "float", 1e-2, "learning rate of the head", min=1e-6),
-            Param("large_ratio", "float", 20.0, "the large ratio compared with 1 and 2.6", min=1.0, max=1000.0),
+            Param(
+                "large_ratio", "float", 20.0, "the large ratio compared with 1 and 2.6", min=1.0, max=1000.0
+            ),
         ),
         presets=_presets(
             smoke={
@@ -409,8 +442,21 @@ LABS: tuple[LabInfo, ...] = (
             Param("stores", "int", 20, "stores in the generated series", min=1),
             Param("days", "int", 500, "days per store", min=60),
             Param("valid_days", "int", 42, "days in the validation period", min=7),
-            Param("test_days", "int", 42, "days after the history: the future the shipped model is scored on", min=7),
-            Param("drift", "float", 0.02, "daily std of each store's wandering level (generated data)", min=0.0, max=1.0),
+            Param(
+                "test_days",
+                "int",
+                42,
+                "days after the history: the future the shipped model is scored on",
+                min=7,
+            ),
+            Param(
+                "drift",
+                "float",
+                0.02,
+                "daily std of each store's wandering level (generated data)",
+                min=0.0,
+                max=1.0,
+            ),
             Param("bs", "int", 128, "batch size", min=8),
             Param("epochs", "int", 4, "epochs", min=1, max=100),
             Param("lr", "float", 1e-2, _LR_HELP, min=1e-6, max=10.0),
@@ -444,7 +490,13 @@ LABS: tuple[LabInfo, ...] = (
             Param("epochs", "int", 5, "epochs", min=1, max=100),
             Param("lr", "float", 2e-2, _LR_HELP, min=1e-6, max=10.0),
             Param("wd", "float", 0.0, "decoupled weight decay (the lesson: 0.1)", min=0.0, max=10.0),
-            Param("emb_l2", "float", 0.05, "L2 penalty on the embedding rows a batch uses (fast recipe)", min=0.0),
+            Param(
+                "emb_l2",
+                "float",
+                0.05,
+                "L2 penalty on the embedding rows a batch uses (fast recipe)",
+                min=0.0,
+            ),
             Param("bs", "int", 1024, "batch size (the lesson: 64)", min=8),
             Param("y_max", "float", 5.5, "upper end of y_range (ratings are 1 to 5)", min=1.0, max=100.0),
             Param("user", "int", 1, "user whose recommendations are shown", min=0),

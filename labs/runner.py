@@ -136,7 +136,7 @@ class LabRun:
     def _main(self) -> None:
         ctx: LabContext | None = None
         try:
-            from labs.context import LabCancelled, LabContext
+            from labs.context import LabContext
 
             ctx = LabContext(self, self.params, cancel_event=self._cancel)
             run = load_run_function(self.info)
@@ -144,7 +144,7 @@ class LabRun:
             result = run(ctx)
             self.result = dict(result or {})
             self._end("finished", Finished(result=self.result, seconds=round(self.elapsed(), 3)))
-        except BaseException as error:  # noqa: BLE001 - every failure must reach the screen, not kill the app
+        except BaseException as error:  # every failure must reach the screen, not kill the app
             if _is_cancel(error):
                 stage = ctx.current_stage if ctx else ""
                 self._end("cancelled", Cancelled(stage=stage))

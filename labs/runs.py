@@ -55,7 +55,9 @@ class RunRecord:
     epochs: list[dict[str, Any]] = field(default_factory=list)
     # Training curves by series name ("train" unless the lab compares several fits): (step, loss)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    valid_curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # (step at epoch end, loss)
+    valid_curves: dict[str, list[tuple[int, float]]] = field(
+        default_factory=dict
+    )  # (step at epoch end, loss)
     lr_finder: list[tuple[float, float]] = field(default_factory=list)  # (lr, smoothed loss)
     events: list[dict[str, Any]] = field(default_factory=list)
     version: int = RECORD_VERSION
@@ -134,7 +136,9 @@ def save_run(runs_dir: Path, record: RunRecord) -> Path:
 def load_run(runs_dir: Path, run_id: str) -> RunRecord:
     path = runs_dir / run_id / RUN_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no saved run {run_id!r} in {runs_dir} (see `cardlab lab show` for the list)")
+        raise FileNotFoundError(
+            f"no saved run {run_id!r} in {runs_dir} (see `cardlab lab show` for the list)"
+        )
     return RunRecord.from_json(path.read_text(encoding="utf-8"))
 
 

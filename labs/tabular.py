@@ -15,7 +15,16 @@ from __future__ import annotations
 import math
 
 from engine.metrics import accuracy
-from engine.tabular import Categorify, FillMissing, Normalize, get_emb_szs, tabular_data, tabular_learner
+from engine.tabular import (
+    Categorify,
+    FillMissing,
+    Normalize,
+    TabularData,
+    TabularLearner,
+    get_emb_szs,
+    tabular_data,
+    tabular_learner,
+)
 from labs._census import CAT_NAMES, CONT_NAMES, TARGET, load_census, parse_row, show_rows
 from labs.context import LabContext
 
@@ -27,10 +36,16 @@ def run(ctx: LabContext) -> dict[str, object]:
     with ctx.stage("data"):
         df, source = load_census(ctx.data, p.rows, ctx.seed)
         if not 0 <= p.valid_start < p.valid_end <= len(df):
-            raise ValueError(f"the validation block {p.valid_start}..{p.valid_end} must lie within the {len(df)} rows")
+            raise ValueError(
+                f"the validation block {p.valid_start}..{p.valid_end} must lie within the {len(df)} rows"
+            )
         ctx.text(f"{source}; target column `{TARGET}`.")
         with_holes = df[df[CONT_NAMES].isna().any(axis=1)].head(3)
-        ctx.table("rows with missing values (as read)", CONT_NAMES + CAT_NAMES[:3], show_rows(with_holes, CONT_NAMES + CAT_NAMES[:3]))
+        ctx.table(
+            "rows with missing values (as read)",
+            CONT_NAMES + CAT_NAMES[:3],
+            show_rows(with_holes, CONT_NAMES + CAT_NAMES[:3]),
+        )
 
     with ctx.stage("procs"):
         data = tabular_data(
@@ -86,10 +101,14 @@ def run(ctx: LabContext) -> dict[str, object]:
         ctx.text(describe_prediction(learn, row), title=f"predict({p.row})", kind="prediction")
         ctx.set_predictor(lambda text: describe_prediction(learn, parse_row(text)))
         outcome = missing_age_outcome(data, fill)
-    return {"valid_accuracy": round(float(metrics["accuracy"]), 4), "valid_loss": round(float(metrics["valid_loss"]), 4), "outcome": outcome}
+    return {
+        "valid_accuracy": round(float(metrics["accuracy"]), 4),
+        "valid_loss": round(float(metrics["valid_loss"]), 4),
+        "outcome": outcome,
+    }
 
 
-def describe_prediction(learn, row: dict) -> str:  # noqa: ANN001 - a TabularLearner
+def describe_prediction(learn: TabularLearner, row: dict[str, object]) -> str:
     label, _, probs = learn.predict(row)
     classes = learn.classes or []
     chances = ", ".join(f"{c}: {float(p):.0%}" for c, p in zip(classes, probs))
@@ -97,7 +116,7 @@ def describe_prediction(learn, row: dict) -> str:  # noqa: ANN001 - a TabularLea
     return f"{label} ({chances}){notes}"
 
 
-def missing_age_outcome(data, fill: FillMissing) -> str:  # noqa: ANN001 - TabularData
+def missing_age_outcome(data: TabularData, fill: FillMissing) -> str:
     """Check, on the fitted procs, what a row with a missing age turns into."""
     shown = data.show_processed({"age": math.nan})
     age = shown[shown.column == "age"].processed.iloc[0]

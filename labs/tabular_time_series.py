@@ -10,6 +10,7 @@ holiday? day of week? competition?), a tabular model with date features beats an
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -47,12 +48,16 @@ def run(ctx: LabContext) -> dict[str, object]:
             f"{source}; both models are validated on the last {p.valid_days} days "
             f"({len(valid_rows)} open store-days). Target: log(1 + sales).",
         )
-        ctx.table("what a row knows", ["column", "example"], [[c, frame[c].iloc[3]] for c in CAT_NAMES + CONT_NAMES])
+        ctx.table(
+            "what a row knows", ["column", "example"], [[c, frame[c].iloc[3]] for c in CAT_NAMES + CONT_NAMES]
+        )
 
     with ctx.stage("tabular model"):
         ctx.reseed()
         ctx.curve("tabular")
-        data = tabular_data(open_days, CAT_NAMES, CONT_NAMES, TARGET, valid_idx=valid_rows, bs=p.bs, seed=ctx.seed)
+        data = tabular_data(
+            open_days, CAT_NAMES, CONT_NAMES, TARGET, valid_idx=valid_rows, bs=p.bs, seed=ctx.seed
+        )
         y_range = (0.0, float(open_days[TARGET].max()) * 1.2)
         tabular = ctx.watch(tabular_learner(data, layers=[200, 100], y_range=y_range, device=ctx.device,
                                             path=ctx.work_dir))  # fmt: skip
@@ -92,7 +97,7 @@ def flat_mse(pred: Tensor, targ: Tensor) -> Tensor:
     return F.mse_loss(pred.reshape(targ.shape), targ)
 
 
-def window_loaders(frame, window: int, valid_days: int, bs: int, seed: int) -> DataLoaders:  # noqa: ANN001
+def window_loaders(frame: pd.DataFrame, window: int, valid_days: int, bs: int, seed: int) -> DataLoaders:
     """(last `window` days of log sales, next day's) for every open store-day with enough history.
 
     Closed days stay in the inputs as zeros (the series as it happened) but are never a target.

@@ -19,7 +19,7 @@ The lesson's notebook:
 from __future__ import annotations
 
 from engine.metrics import accuracy
-from engine.text import clas_data, text_classifier_learner
+from engine.text import TextClassifierLearner, clas_data, text_classifier_learner
 from labs._ulmfit import config_of, fine_tune_lm, groups_table, ladder, load_corpora, pretrain
 from labs.context import LabContext
 
@@ -43,9 +43,11 @@ def run(ctx: LabContext) -> dict[str, object]:
             "which turns it back into words, is not needed for classifying.",
             kind="explanation",
         )
-        data = clas_data(corpora.texts, corpora.labels, vocab=lm.vocab, bs=p.bs, is_valid=corpora.is_valid, seed=ctx.seed)
+        data = clas_data(
+            corpora.texts, corpora.labels, vocab=lm.vocab, bs=p.bs, is_valid=corpora.is_valid, seed=ctx.seed
+        )
 
-    def classifier(name: str):  # noqa: ANN202 - a TextClassifierLearner
+    def classifier(name: str) -> TextClassifierLearner:
         ctx.reseed()
         ctx.curve(name)
         learn = text_classifier_learner(data, config=config_of(ctx), drop_mult=p.drop_mult, metrics=[accuracy],
@@ -102,6 +104,6 @@ def describe(lr: float | slice) -> str:
     return f"{lr:g}"
 
 
-def describe_prediction(learn, text: str) -> str:  # noqa: ANN001 - a TextClassifierLearner
+def describe_prediction(learn: TextClassifierLearner, text: str) -> str:
     label, _, probs = learn.predict(text)
     return f"{label} (" + ", ".join(f"{c}: {float(p):.0%}" for c, p in zip(learn.dls.classes, probs)) + ")"

@@ -29,17 +29,27 @@ def run(ctx: LabContext) -> dict[str, object]:
         ctx.text(corpora.general[0], title="a general document", kind="text")
         ctx.text(
             f"The review language model trains on {lm_texts.__len__() - sum(corpora.is_valid)} reviews"
-            + (" (labelled, unlabelled and test texts alike: it needs no labels)" if p.use_all_text else " (labelled only)")
+            + (
+                " (labelled, unlabelled and test texts alike: it needs no labels)"
+                if p.use_all_text
+                else " (labelled only)"
+            )
             + f" and is checked on {sum(corpora.is_valid)} held-out reviews.",
             kind="explanation",
         )
 
     with ctx.stage("pretrain on the general corpus"):
         general = pretrain(ctx, corpora, p.pretrain_epochs, p.lr, p.bptt, p.drop_mult)
-        ctx.text(general.predict(p.prompt, n_words=p.n_words, seed=ctx.seed), title="the general model says", kind="generated")
+        ctx.text(
+            general.predict(p.prompt, n_words=p.n_words, seed=ctx.seed),
+            title="the general model says",
+            kind="generated",
+        )
 
     with ctx.stage("fine-tune on the reviews"):
-        learn, before = fine_tune_lm(ctx, corpora, p.finetune_epochs, p.lr, p.bptt, p.use_all_text, p.drop_mult)
+        learn, before = fine_tune_lm(
+            ctx, corpora, p.finetune_epochs, p.lr, p.bptt, p.use_all_text, p.drop_mult
+        )
         after = learn.validate()
         ctx.table(
             "on held-out reviews",

@@ -21,13 +21,20 @@ def version() -> str:
         return "0.0.0+source"
 
 
+class VersionAction(argparse.Action):
+    """Looks the version up only when asked: importlib.metadata costs start-up time."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        parser.exit(message=f"cardlab {version()}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cardlab",
         description="Flashcards for deep learning with runnable training labs, in your terminal. "
         "With no command, opens the app on the bundled packs and your own.",
     )
-    parser.add_argument("--version", action="version", version=f"cardlab {version()}")
+    parser.add_argument("--version", action=VersionAction, nargs=0, help="show the version and exit")
     parser.add_argument(
         "--home",
         metavar="DIR",

@@ -15,6 +15,7 @@ from engine.collab.learner import (
     EmbeddingL2,
     ItemBiases,
     collab_learner,
+    fast_recipe,
 )
 from engine.collab.models import EmbeddingDotBias, EmbeddingNN
 
@@ -31,4 +32,5 @@ __all__ = [
     "UnknownIdError",
     "collab_data",
     "collab_learner",
+    "fast_recipe",
 ]

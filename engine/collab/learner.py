@@ -20,6 +20,7 @@ each factor in proportion to how often it is seen: `collab_learner(data, wd=0.0,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -36,7 +37,15 @@ from engine.metrics import Metric
 from engine.tabular.model import as_metric_list
 
 LESSON_RECIPE = {"bs": 64, "epochs": 5, "lr": 5e-3, "wd": 0.1, "emb_l2": 0.0}
-FAST_RECIPE = {"bs": 1024, "epochs": 5, "lr": 2e-2, "wd": 0.0, "emb_l2": 0.1}
+FAST_RECIPE = {"bs": 1024, "epochs": 5, "lr": 2e-2, "wd": 0.0, "emb_l2": 0.1}  # for ~90k training ratings
+
+
+def fast_recipe(n_train: int) -> dict[str, float]:
+    """FAST_RECIPE with the batch size scaled to the data: about 40+ steps per epoch, bs a power of two in
+    64..1024, lr scaled with sqrt(bs). ML-100k (90k training ratings) gets FAST_RECIPE itself; fastai's
+    ML_SAMPLE (5.4k) gets bs 128, lr 7e-3."""
+    bs = int(min(1024, max(64, 2 ** math.floor(math.log2(max(n_train, 1) / 40)))))
+    return {**FAST_RECIPE, "bs": bs, "lr": round(FAST_RECIPE["lr"] * math.sqrt(bs / 1024), 4)}
 
 
 def flat_mse(pred: Tensor, targ: Tensor) -> Tensor:
@@ -219,6 +228,7 @@ def collab_learner(
 
 __all__ = [
     "FAST_RECIPE",
+    "fast_recipe",
     "LESSON_RECIPE",
     "CollabLearner",
     "EmbeddingL2",

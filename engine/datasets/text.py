@@ -12,10 +12,13 @@ Generators (deterministic from the seed, pure Python):
     generate_review_corpus(n_docs, seed)   -> tuple[list[str], list[str]]  # texts, "positive"/"negative"
 
 In the generated reviews the sentiment depends on word order: "not good" is negative, "not bad" positive,
-and in "X was great, but Y was awful" the clause after "but" wins, so a bag of words cannot read it. The
-general corpus uses the same words and constructions in everyday stories whose consequences ("so I was
-happy") follow the same rules; a language model pretrained on it learns to track the sentiment, which is
-why ULMFiT-style pretraining visibly helps the review classifier.
+and in "X was great , but Y was awful" the clause after "but" wins, so a bag of words reads little of it.
+Every opinion in a review (and in a general-corpus story, whose consequences such as "so I was happy"
+follow the same rules) shares the text's polarity, so a language model learns to track the sentiment
+to predict the next opinion, which is what the classifier reuses. Measured (small config, 200 labelled
+reviews, 200 valid, one thread): bag of words 0.47; AWD-LSTM classifier from scratch 0.77; the same
+after an LM pretrained on 2,000 general stories and fine-tuned on 1,000 reviews, 0.905
+(load_encoder, unfreeze, fit_one_cycle(7, 5e-3), drop_mult 0.1).
 """
 
 from __future__ import annotations
@@ -221,12 +224,11 @@ def generate_general_corpus(n_docs: int = 2000, seed: int = 0) -> list[str]:
     for _ in range(n_docs):
         topic = rng.choice(sorted(_TOPICS))
         subjects = _TOPICS[topic]
+        polarity = rng.choice((1, -1))  # one mood per story, as in a review
         sentences = [f"we went to a {topic} {rng.choice(_WHEN)} with {rng.choice(_PEOPLE)} ."]
         for _ in range(rng.randint(2, 4)):
-            polarity = rng.choice((1, -1))
             mood = rng.choice(_HAPPY if polarity > 0 else _SAD)
             sentences.append(f"{_opinion(rng, subjects, polarity)} , so I was {mood} .")
-        polarity = rng.choice((1, -1))
         sentences.append(f"in the end {rng.choice(_GOOD_END if polarity > 0 else _BAD_END)} .")
         docs.append(" ".join(_capitalise(s) for s in sentences))
     return docs
@@ -235,10 +237,10 @@ def generate_general_corpus(n_docs: int = 2000, seed: int = 0) -> list[str]:
 def generate_review_corpus(n_docs: int = 1000, seed: int = 0) -> tuple[list[str], list[str]]:
     """Movie reviews labelled "positive"/"negative", half of each, in shuffled order.
 
-    A review holds neutral filler sentences and one opinion about some part of the film, said plainly
-    ("the acting was superb"), negated ("the plot was not dull") or as a contrast whose second clause
-    wins ("the music was lovely , but the ending was awful"). The label is the opinion's polarity. A bag
-    of words reads the plain ones only: negations hold the opposite word, contrasts one of each.
+    A review holds zero to two neutral filler sentences and two or three opinions about parts of the
+    film, all of the review's polarity, each said plainly ("the acting was superb"), negated ("the plot
+    was not dull") or as a contrast whose second clause wins ("the music was lovely , but the ending was
+    awful"). Negations hold the opposite word and contrasts one word of each polarity.
     """
     if n_docs < 1:
         raise ValueError(f"n_docs must be >= 1, got {n_docs}")
@@ -250,7 +252,8 @@ def generate_review_corpus(n_docs: int = 1000, seed: int = 0) -> tuple[list[str]
             rng.choice(_FILLER).format(when=rng.choice(_WHEN), person=rng.choice(_PEOPLE))
             for _ in range(rng.randint(0, 2))
         ]
-        sentences.insert(rng.randint(0, len(sentences)), f"{_opinion(rng, _MOVIE_PARTS, label)} .")
+        for _ in range(rng.randint(2, 3)):
+            sentences.insert(rng.randint(0, len(sentences)), f"{_opinion(rng, _MOVIE_PARTS, label)} .")
         texts.append(" ".join(_capitalise(s) for s in sentences))
         labels.append("positive" if label > 0 else "negative")
     order = list(range(n_docs))

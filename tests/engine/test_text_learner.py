@@ -88,7 +88,9 @@ def test_pretrained_lm_loads_into_a_new_vocab(tmp_path: Path) -> None:
     assert counts["new"] == 2  # "met" and "zebra"
     old_emb, new_emb = lm.model.encoder.embedding.weight, fine.model.encoder.embedding.weight
     old_bias, new_bias = lm.model.decoder.linear.bias, fine.model.decoder.linear.bias
-    moved = [t for t in lm.vocab.itos[9:] if t in target.vocab.stoi and target.vocab.stoi[t] != lm.vocab.stoi[t]]
+    moved = [
+        t for t in lm.vocab.itos[9:] if t in target.vocab.stoi and target.vocab.stoi[t] != lm.vocab.stoi[t]
+    ]
     assert moved  # the new tokens shift the shared ones, so this checks the mapping
     for token in moved:
         assert torch.equal(new_emb[target.vocab.stoi[token]], old_emb[lm.vocab.stoi[token]])
@@ -113,7 +115,7 @@ def test_tiny_classifier_learns_a_separable_set_with_gradual_unfreezing(tmp_path
     learn.unfreeze()
     learn.fit_one_cycle(4, slice(1e-3, 1e-2))
     assert learn.validate()["accuracy"] == 1.0
-    label, index, probs = learn.predict("great fun")
+    label, index, probs = learn.predict("what a great fun film")
     assert (label, index) == ("pos", 1) and probs.shape == (2,) and probs.sum().item() == pytest.approx(1.0)
 
 

@@ -147,3 +147,17 @@ def test_flat_cross_entropy_matches_torch_in_value_and_gradient(dtype: torch.dty
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     tolerance = 1e-7 if dtype == torch.float32 else 1e-5
     assert torch.allclose(logits.grad.float(), reference.grad, atol=tolerance)
+
+
+def test_batchnorm_running_stats_start_from_the_first_batch() -> None:
+    from engine.text.awd_lstm import WarmStartBatchNorm1d
+
+    norm = WarmStartBatchNorm1d(3)
+    first = torch.randn(16, 3) * 1e-3 + 5.0
+    norm(first)
+    assert torch.allclose(norm.running_mean, first.mean(0))
+    assert torch.allclose(norm.running_var, first.var(0))
+    second = torch.randn(16, 3)
+    norm(second)  # from then on the usual momentum of 0.1
+    assert torch.allclose(norm.running_mean, 0.9 * first.mean(0) + 0.1 * second.mean(0), atol=1e-6)
+    assert norm.momentum == 0.1

@@ -19,7 +19,11 @@ def run_counting(ctx: LabContext) -> dict[str, object]:
             ctx.check_cancelled()
             ctx.emit(BatchLoss(stage="count", step=step, epoch=0, loss=1.0 / step))
             time.sleep(ctx.p.delay)
-        ctx.emit(EpochRow(stage="count", epoch=0, train_loss=0.1, valid_loss=0.2, metrics={"accuracy": 0.9}, seconds=0.1))
+        ctx.emit(
+            EpochRow(
+                stage="count", epoch=0, train_loss=0.1, valid_loss=0.2, metrics={"accuracy": 0.9}, seconds=0.1
+            )
+        )
     ctx.text("done counting", kind="explanation")
     return {"steps": ctx.p.steps, "outcome": "down"}
 

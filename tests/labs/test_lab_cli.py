@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from labs.runner import LabRun
 from labs.runs import list_runs
 from tui.cli import main
 from tui.commands import lab as lab_command
@@ -58,7 +59,7 @@ def test_bad_arguments_exit_2_with_a_message(fake_labs: None, capsys, tmp_path: 
 
 
 def test_ctrl_c_cancels_the_run_and_exits_130(fake_labs: None, monkeypatch, capsys, tmp_path: Path) -> None:
-    def interrupted(run, console) -> None:  # noqa: ANN001 - what _follow gets
+    def interrupted(run: LabRun, console: object) -> None:
         run.start()
         raise KeyboardInterrupt
 

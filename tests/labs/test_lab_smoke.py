@@ -7,13 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from labs.events import BatchLoss, EpochRow, Failed, Finished, LrFinderPoint, LrSuggestion, StageStarted, TableOutput
+from labs.events import (
+    BatchLoss,
+    EpochRow,
+    Failed,
+    Finished,
+    LrFinderPoint,
+    LrSuggestion,
+    StageStarted,
+    TableOutput,
+)
 from labs.registry import all_labs, get_lab
 from labs.runner import LabRun
 
 
 def run_smoke(lab_id: str, tmp_path: Path, **overrides: object) -> tuple[LabRun, list]:
-    run = LabRun(get_lab(lab_id), preset="smoke", overrides=overrides, device="cpu", runs_dir=tmp_path).start()
+    run = LabRun(
+        get_lab(lab_id), preset="smoke", overrides=overrides, device="cpu", runs_dir=tmp_path
+    ).start()
     events = list(run.iter_events())
     assert run.join(timeout=60)
     failure = next((e for e in events if isinstance(e, Failed)), None)
@@ -63,7 +74,10 @@ def test_ulmfit_classifier_reports_groups_and_predicts_a_sentence(tmp_path: Path
     assert {row[1] for row in tables["unfreeze()"].rows} == {"trains"}
     rates = [float(row[2]) for row in tables["unfreeze()"].rows]
     assert rates[-1] / rates[-2] == pytest.approx(2.6, rel=1e-3)
-    assert run.predictor is not None and run.predictor("a great film").split(" ")[0] in {"positive", "negative"}
+    assert run.predictor is not None and run.predictor("a great film").split(" ")[0] in {
+        "positive",
+        "negative",
+    }
 
 
 def test_cold_start_compares_with_the_global_mean(tmp_path: Path) -> None:

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from labs.registry import LESSON_PACK_ID, PRESET_NAMES, LabError, all_labs, get_lab, known_lab_ids, labs_for_card
+from labs.registry import (
+    LESSON_PACK_ID,
+    PRESET_NAMES,
+    LabError,
+    all_labs,
+    get_lab,
+    known_lab_ids,
+    labs_for_card,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON_PACK = ROOT / "cards" / "packs" / "lesson4.toml"
@@ -60,7 +68,11 @@ def test_every_lesson_card_links_to_a_lab_that_lists_it() -> None:
 
 def test_params_parse_and_check_with_clear_messages() -> None:
     info = get_lab("tabular")
-    assert info.parse_assignments(["lr=0.05", "epochs=2", "layers=50,20"]) == {"lr": 0.05, "epochs": 2, "layers": "50,20"}
+    assert info.parse_assignments(["lr=0.05", "epochs=2", "layers=50,20"]) == {
+        "lr": 0.05,
+        "epochs": 2,
+        "layers": "50,20",
+    }
     assert info.resolve("smoke", {"epochs": "2"})["epochs"] == 2
     with pytest.raises(LabError, match="epochs: 'two' is not a valid int"):
         info.parse_assignments(["epochs=two"])

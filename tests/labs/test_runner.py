@@ -33,7 +33,9 @@ def test_a_lab_runs_to_the_end_and_is_saved(fake_labs: None, tmp_path: Path) -> 
 
 
 def test_cancel_stops_at_the_next_batch(fake_labs: None, tmp_path: Path) -> None:
-    run = LabRun(get_lab("test-counting"), overrides={"steps": 10_000, "delay": 0.005}, runs_dir=tmp_path).start()
+    run = LabRun(
+        get_lab("test-counting"), overrides={"steps": 10_000, "delay": 0.005}, runs_dir=tmp_path
+    ).start()
     cursor = 0
     deadline = time.monotonic() + 20
     while not any(isinstance(e, BatchLoss) for e in run.events_since(0)) and time.monotonic() < deadline:

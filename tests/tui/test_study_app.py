@@ -88,6 +88,9 @@ async def test_grades_are_ignored_until_the_answer_is_shown(tmp_path: Path) -> N
         assert shown_card(app) == "embedding"
         await pilot.press("enter", "3")
         assert [r[:2] for r in reviews(app.home)] == [("embedding", 3)]
+        await pilot.press("escape")  # started straight into studying: escape builds the home screen
+        assert isinstance(app.screen, HomeScreen)
+        assert len(app.screen_stack) == 2
 
 
 @run_async

@@ -98,6 +98,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def print_stats(stats: Stats) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -119,7 +120,10 @@ def print_stats(stats: Stats) -> None:
     )
     console.print(f"  never seen      {stats.never_seen}", markup=False)
     console.print(f"  reviews in all  {stats.reviews_total}", markup=False)
-    table = Table("pack", "cards", "due", "new today", "never seen", "suspended", "leeches", "reviews")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("pack", no_wrap=True)
+    for label in ("cards", "due", "new", "unseen", "suspended", "leeches", "reviews"):
+        table.add_column(label, justify="right")
     for pack in stats.packs.values():
         numbers = (pack.cards, pack.due_today, pack.new_today, pack.never_seen, pack.suspended, pack.leeches)
         table.add_row(Text(one_line(pack.pack_id)), *(str(n) for n in (*numbers, pack.reviews_total)))

@@ -47,10 +47,10 @@ class HomeScreen(Screen[None]):
         for label, key in COLUMNS:
             table.add_column(label, key=key)
         self._show_errors()
-        self.refresh_counts()
         table.focus()
 
     def on_screen_resume(self) -> None:
+        """Also on first show: counts change while studying, so they are recounted on every return."""
         self.refresh_counts()
 
     def refresh_counts(self) -> None:

@@ -378,6 +378,9 @@ class LabScreen(Screen[None]):
 
     def _show_end(self, event: Finished | Failed | Cancelled) -> None:
         if isinstance(event, Finished):
+            bar = self.query_one("#progress", ProgressBar)
+            bar.update(total=bar.total or 1, progress=bar.total or 1)  # a planned step may not have been needed
+            self.query_one("#eta", Static).update("done")
             if 0 <= self._stage_index < len(self.info.steps):
                 self._stages_done.add(self.info.steps[self._stage_index])
             self._render_steps()
@@ -425,7 +428,7 @@ class LabScreen(Screen[None]):
         try:
             answer = self.lab_run.predictor(text)
             line = Text.assemble(("› ", "dim"), (text, ""), ("  →  ", "dim"), (answer, "bold green"))
-        except Exception as error:  # noqa: BLE001 - a bad input must not end the app
+        except Exception as error:  # a bad input must not end the app
             line = Text(f"cannot predict {text!r}: {error}", style="red")
         self.app.call_from_thread(self._log, line)
 

@@ -35,15 +35,16 @@ def grade_label(name: str, rating: int, interval: str) -> str:
 
 
 def counts_line(pack_title: str, new: int, learning: int, review: int) -> Content:
-    """The header: the pack and what is left today, coloured like Anki (new blue, learning red, due green)."""
+    """The header: what is left today, coloured like Anki (new blue, learning red, due green), then the
+    pack (last, so a long title is what gets cut on a narrow terminal)."""
     return Content.assemble(
-        (one_line(pack_title), "bold"),
+        (f"New {new}", "bold $primary"),
+        "  ",
+        (f"Learning {learning}", "bold $error"),
+        "  ",
+        (f"Review {review}", "bold $success"),
         "   ",
-        (f"New {new}", "$primary"),
-        "  ",
-        (f"Learning {learning}", "$error"),
-        "  ",
-        (f"Review {review}", "$success"),
+        (one_line(pack_title), "bold"),
     )
 
 
@@ -268,7 +269,8 @@ class StudyScreen(Screen[None]):
     def action_edit_location(self) -> None:
         if self.card is not None:
             where = f"{neutralize_controls(str(self.card.file))}:{self.card.line}"
-            self.notify(Content(where), title="Edit this card at", timeout=12)
+            self.app.copy_to_clipboard(where)  # OSC 52: pasteable into an editor's "open file" prompt
+            self.notify(Content(where), title="Edit this card at (copied)", timeout=12)
 
     def action_lab(self) -> None:
         if self.card is not None and self.card.lab:
