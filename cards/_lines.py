@@ -10,6 +10,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+# One whole ordinary statement line, matched in a single step (most lines of most packs): a blank or comment
+# line, a `[[cards]]` or `[pack]` header, or `bare-key = value` where the value is a string (multi-line
+# ones included), a bare scalar or a one-line array of those. Any other line takes the general path below.
+_BASIC = r'"(?:[^"\\\n]|\\[^\n])*"'
+_LITERAL = r"'[^'\n]*'"
+_MULTILINE_BASIC = r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""(?:""?)?'  # may end with up to two extra quotes
+_MULTILINE_LITERAL = r"'''[\s\S]*?'''(?:''?)?"
+_SCALAR = r"[\w.:+-]+"
+_ITEM = rf"(?:{_BASIC}|{_LITERAL}|{_SCALAR})"
+_ARRAY = rf"\[[ \t]*(?:{_ITEM}[ \t]*,[ \t]*)*(?:{_ITEM}[ \t]*)?\]"
+_VALUE = rf"{_MULTILINE_BASIC}|{_MULTILINE_LITERAL}|{_BASIC}|{_LITERAL}|{_ARRAY}|{_SCALAR}"
+_SIMPLE_STATEMENT = re.compile(
+    r"[ \t]*(?:\[\[[ \t]*(?P<cards>cards)[ \t]*\]\]|\[[ \t]*(?P<pack>pack)[ \t]*\]"
+    rf"|(?P<key>[A-Za-z0-9_-]+)[ \t]*=[ \t]*(?P<value>{_VALUE}))?"
+    r"[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z)"
+)
+_OPENS_WITH_NEWLINE = ('"""\n', '"""\r\n', "'''\n", "'''\r\n")
+
 # Inside a value only strings, comments, brackets and newlines matter.
 _VALUE_STOPS = re.compile(r"[\"'#\[\]{}\n]")
 # Inside a string only these characters matter: its quote, a newline and (in "..." strings) a backslash.
@@ -89,6 +107,10 @@ class _Scanner:
             self.pos += 1
 
     def _statement(self) -> None:
+        simple = _SIMPLE_STATEMENT.match(self.text, self.pos)
+        if simple is not None:
+            self._simple_statement(simple)
+            return
         self._skip_blanks()
         char = self._peek()
         if char == "[":
@@ -97,11 +119,32 @@ class _Scanner:
             self._key_value()
         self._rest_of_line()
 
+    def _simple_statement(self, found: re.Match[str]) -> None:
+        """Record a line matched by _SIMPLE_STATEMENT just as the general path would, and move past it."""
+        line = self.line
+        key = found["key"]
+        if found["cards"]:
+            self._enter_table(["cards"], is_array=True)
+        elif found["pack"]:
+            self._enter_table(["pack"], is_array=False)
+        elif key is not None:
+            target = self.lines.table_for(self.table_path + [key], line)
+            if target is not None:
+                table, name = target
+                table.record(name, line)
+                body_line = line + 1 if found["value"].startswith(_OPENS_WITH_NEWLINE) else line
+                table.bodies.setdefault(name, body_line)
+        self.line += self.text.count("\n", found.start(), found.end())
+        self.pos = found.end()
+
     def _header(self) -> None:
         is_array = self._peek(1) == "["
         self.pos += 2 if is_array else 1
         path = self._key_path(stop="]")
         self.pos += 2 if is_array else 1
+        self._enter_table(path, is_array)
+
+    def _enter_table(self, path: list[str], is_array: bool) -> None:
         if is_array and path == ["cards"]:
             self.lines.root.record("cards", self.line)
             self.lines.cards.append(TableLines(self.line))

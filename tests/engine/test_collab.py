@@ -17,6 +17,7 @@ from engine.collab import (
     UnknownIdError,
     collab_data,
     collab_learner,
+    fast_recipe,
 )
 from engine.datasets.movielens import make_movielens, read_ml100k, read_movielens, read_ratings_csv
 from engine.utils import set_seed
@@ -168,3 +169,10 @@ def test_generated_movielens_has_the_ml100k_shape() -> None:
     assert len(ml.users) == 943 and len(ml.items) == 1682 and ml.titles()[1].startswith("Generated Movie")
     small = make_movielens(n_users=30, n_items=60, n_ratings=800, seed=1)
     assert small.ratings.equals(make_movielens(n_users=30, n_items=60, n_ratings=800, seed=1).ratings)
+
+
+def test_fast_recipe_scales_the_batch_to_the_data() -> None:
+    assert fast_recipe(90_000) == {"bs": 1024, "epochs": 5, "lr": 2e-2, "wd": 0.0, "emb_l2": 0.1}
+    small = fast_recipe(5_428)  # fastai's ML_SAMPLE training rows
+    assert small["bs"] == 128 and small["lr"] == pytest.approx(2e-2 * (128 / 1024) ** 0.5, abs=1e-4)
+    assert fast_recipe(10)["bs"] == 64

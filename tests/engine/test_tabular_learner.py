@@ -66,7 +66,9 @@ def test_model_layers_and_y_range() -> None:
     model.eval()
     torch.manual_seed(0)
     out = model(torch.randint(0, 5, (64, 1)), torch.randn(64, 2) * 100)
-    assert out.shape == (64, 1) and bool(((out >= 1.0) & (out <= 2.0)).all())  # float32 sigmoid may touch the ends
+    assert out.shape == (64, 1) and bool(
+        ((out >= 1.0) & (out <= 2.0)).all()
+    )  # float32 sigmoid may touch the ends
 
 
 def test_a_tiny_census_set_is_learned(census_learner) -> None:

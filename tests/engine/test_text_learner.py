@@ -123,3 +123,15 @@ def test_learners_reject_the_wrong_kind_of_data(tmp_path: Path) -> None:
     data = lm_data(CORPUS, bs=2, bptt=4, min_freq=1)
     with pytest.raises(ValueError, match="clas_data"):
         text_classifier_learner(data, config=TINY, path=tmp_path)
+
+
+def test_language_model_trains_under_auto_mixed_precision(tmp_path: Path) -> None:
+    from engine.callbacks.mixed_precision import cpu_supports_bf16
+
+    torch.manual_seed(0)
+    data = lm_data(CORPUS, bs=4, bptt=12, valid_pct=0.2, seed=0, min_freq=1)
+    learn = language_model_learner(data, config=TINY, path=tmp_path, metrics=[accuracy])
+    learn.fit(1, 1e-2)
+    expected = torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    assert learn.pred.dtype == expected  # logits stay low precision; the loss does fp32 math itself
+    assert torch.isfinite(torch.tensor(learn.recorder.rows[-1]["valid_loss"]))

@@ -198,3 +198,15 @@ async def test_the_labs_list_opens_the_highlighted_lab(tmp_path: Path) -> None:
         assert lab_screen(app).info.id == "ulmfit-lm"
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, StudyScreen)
+
+
+@run_async
+async def test_a_bad_parameter_is_reported_without_running(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        lab_screen(app).query_one("#param-steps").value = "many"
+        await pilot.press("r")
+        assert "steps: 'many' is not a valid int" in status(app)
+        assert lab_screen(app).lab_run is None

@@ -187,12 +187,14 @@ async def test_hostile_card_text_is_shown_literally(tmp_path: Path) -> None:
         await pilot.pause()
         svg = app.export_screenshot()
         counts = str(study_screen(app).query_one("#counts").render())
+        await pilot.press("e")  # instructor notes show with the card's location
+        notes = [str(n.message) for n in app._notifications]
     assert "\x1b" not in svg and "\x07" not in svg
+    assert any("[blink]notes[/blink] ␛[5m" in message for message in notes), notes
     shown = screen_text(svg)
     for literal in (
         "Is [bold]this bold[/bold]? [link=https://example.com]a link[/link] ␛[2J␛[31mRED",
         "[reverse]not reversed[/] and ␛]0;title␇ no title change",
-        "[blink]notes[/blink] ␛[5m",
     ):
         assert literal in shown, literal
     assert "Hostile [bold red]pack[/] ␛[31mred" in counts

@@ -379,7 +379,9 @@ class LabScreen(Screen[None]):
     def _show_end(self, event: Finished | Failed | Cancelled) -> None:
         if isinstance(event, Finished):
             bar = self.query_one("#progress", ProgressBar)
-            bar.update(total=bar.total or 1, progress=bar.total or 1)  # a planned step may not have been needed
+            bar.update(
+                total=bar.total or 1, progress=bar.total or 1
+            )  # a planned step may not have been needed
             self.query_one("#eta", Static).update("done")
             if 0 <= self._stage_index < len(self.info.steps):
                 self._stages_done.add(self.info.steps[self._stage_index])

@@ -34,7 +34,9 @@ class LabsScreen(Screen[None]):
         self.home = home
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("Labs: each one trains the technique of its cards, live", style="bold"), id="labs-title")
+        yield Static(
+            Text("Labs: each one trains the technique of its cards, live", style="bold"), id="labs-title"
+        )
         yield OptionList(*(Option(self._label(info.id), id=info.id) for info in all_labs()), id="labs")
         yield Static(id="lab-summary")
         yield Footer()

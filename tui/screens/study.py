@@ -138,12 +138,8 @@ class StudyScreen(Screen[None]):
         self.call_after_refresh(self.cardlab.first_card_shown)
 
     def _notes(self, card: Card) -> Content:
-        parts = []
-        if card.notes:
-            parts.append(card.notes.strip())
-        if card.source:
-            parts.append(f"source: {card.source.strip()}")
-        return literal("\n".join(parts))
+        # `notes` are for instructors: they show with the card's location (`e`), not to every student.
+        return literal(f"source: {card.source.strip()}" if card.source else "")
 
     def _update_status(self, card: Card) -> None:
         pieces: list[Content | str | tuple[str, str]] = []
@@ -270,7 +266,8 @@ class StudyScreen(Screen[None]):
         if self.card is not None:
             where = f"{neutralize_controls(str(self.card.file))}:{self.card.line}"
             self.app.copy_to_clipboard(where)  # OSC 52: pasteable into an editor's "open file" prompt
-            self.notify(Content(where), title="Edit this card at (copied)", timeout=12)
+            notes = f"\n\ninstructor notes: {neutralize_controls(self.card.notes.strip())}" if self.card.notes else ""
+            self.notify(Content(where + notes), title="Edit this card at (copied)", timeout=12)
 
     def action_lab(self) -> None:
         if self.card is not None and self.card.lab:

@@ -317,7 +317,16 @@ def chart_for(
         index = list(curves).index(name) if name in curves else i
         label = "valid" if single else f"{name} valid"
         series.append(Series(label, points, VALID_STYLES[index % len(VALID_STYLES)]))
-    return render_chart(series, width, height, x_label="step")
+    return render_chart(series, width, height, x_label="step", y_max=robust_top(series))
+
+
+def robust_top(series: Sequence[Series]) -> float | None:
+    """A y-axis top that ignores the first few spikes (a fit at a high learning rate starts far up), so the
+    part of the curves worth reading fills the chart."""
+    values = sorted(y for s in series for _, y in s.points if math.isfinite(y))
+    if len(values) < 20:
+        return None
+    return values[int(0.98 * (len(values) - 1))] * 1.1
 
 
 def lr_finder_chart(lr_finder: Points, markers: Sequence[Marker], overlay_lr: Points = (), width: int = 60,
