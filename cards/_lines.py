@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 # One whole ordinary statement line, matched in a single step (most lines of most packs): a blank or comment
 # line, a `[[cards]]` or `[pack]` header, or `bare-key = value` where the value is a string (multi-line
 # ones included), a bare scalar or a one-line array of those. Any other line takes the general path below.
-_BASIC = r'"(?:[^"\\\n]|\\[^\n])*"'
+# Strings are written as "unrolled loops" (a run of plain characters, then escape + run, ...): several
+# times faster in `re` than one alternation per character.
+_BASIC = r'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"'
 _LITERAL = r"'[^'\n]*'"
-_MULTILINE_BASIC = r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""(?:""?)?'  # may end with up to two extra quotes
+_MULTILINE_BASIC = r'"""[^"\\]*(?:(?:\\[\s\S]|"(?!""))[^"\\]*)*"""(?:""?)?'  # may end with two extra quotes
 _MULTILINE_LITERAL = r"'''[\s\S]*?'''(?:''?)?"
 _SCALAR = r"[\w.:+-]+"
 _ITEM = rf"(?:{_BASIC}|{_LITERAL}|{_SCALAR})"
@@ -92,11 +94,38 @@ class _Scanner:
         self.line = 1
         self.lines = SourceLines()
         self.table_path: list[str] = []
+        self.key_table: TableLines | None = self.lines.root  # where a bare key of table_path goes, if simple
 
     def run(self) -> SourceLines:
-        while self.pos < len(self.text):
-            self._statement()
+        text, end = self.text, len(self.text)
+        simple_statement = _SIMPLE_STATEMENT.match
+        count = text.count
+        while self.pos < end:
+            found = simple_statement(text, self.pos)
+            if found is None:
+                self._statement()
+                continue
+            # Record the line just as the general path would (this loop is the hot path: kept inline).
+            cards, pack, key, value = found.group("cards", "pack", "key", "value")
+            if key is not None:
+                self._record_key(key, value)
+            elif cards:
+                self._enter_table(["cards"], is_array=True)
+            elif pack:
+                self._enter_table(["pack"], is_array=False)
+            start, self.pos = self.pos, found.end()
+            self.line += count("\n", start, self.pos)
         return self.lines
+
+    def _record_key(self, key: str, value: str) -> None:
+        line, table = self.line, self.key_table
+        if table is None:
+            target = self.lines.table_for(self.table_path + [key], line)
+            if target is None:
+                return
+            table, key = target
+        table.keys.setdefault(key, line)
+        table.bodies.setdefault(key, line + 1 if value.startswith(_OPENS_WITH_NEWLINE) else line)
 
     def _peek(self, offset: int = 0) -> str:
         index = self.pos + offset
@@ -107,10 +136,6 @@ class _Scanner:
             self.pos += 1
 
     def _statement(self) -> None:
-        simple = _SIMPLE_STATEMENT.match(self.text, self.pos)
-        if simple is not None:
-            self._simple_statement(simple)
-            return
         self._skip_blanks()
         char = self._peek()
         if char == "[":
@@ -118,24 +143,6 @@ class _Scanner:
         elif char not in ("", "#", "\n", "\r"):
             self._key_value()
         self._rest_of_line()
-
-    def _simple_statement(self, found: re.Match[str]) -> None:
-        """Record a line matched by _SIMPLE_STATEMENT just as the general path would, and move past it."""
-        line = self.line
-        key = found["key"]
-        if found["cards"]:
-            self._enter_table(["cards"], is_array=True)
-        elif found["pack"]:
-            self._enter_table(["pack"], is_array=False)
-        elif key is not None:
-            target = self.lines.table_for(self.table_path + [key], line)
-            if target is not None:
-                table, name = target
-                table.record(name, line)
-                body_line = line + 1 if found["value"].startswith(_OPENS_WITH_NEWLINE) else line
-                table.bodies.setdefault(name, body_line)
-        self.line += self.text.count("\n", found.start(), found.end())
-        self.pos = found.end()
 
     def _header(self) -> None:
         is_array = self._peek(1) == "["
@@ -149,15 +156,18 @@ class _Scanner:
             self.lines.root.record("cards", self.line)
             self.lines.cards.append(TableLines(self.line))
             self.table_path = ["cards"]
+            self.key_table = self.lines.cards[-1]
             return
         if path == ["pack"]:
             self.lines.root.record("pack", self.line)
             if self.lines.pack is None:
                 self.lines.pack = TableLines(self.line)
             self.table_path = ["pack"]
+            self.key_table = self.lines.pack
             return
         self.lines.table_for(path, self.line)
         self.table_path = path
+        self.key_table = None  # keys of other tables go through SourceLines.table_for
 
     def _key_value(self) -> None:
         line = self.line

@@ -28,17 +28,23 @@ def user_pack_paths(home: Home) -> list[Path]:
     return sorted(path for path in home.packs_dir.glob("*.toml") if path.is_file())
 
 
+def pack_cache_dir(home: Home) -> Path:
+    """Where validated packs are cached (see `cards.pack.load_pack`); safe to delete at any time."""
+    return home.cache_dir / "packs"
+
+
 def discover_packs(
     home: Home, known_labs: Collection[str] | None = None
 ) -> tuple[list[Pack], list[PackError]]:
     """Load bundled then user packs. A broken pack, or one reusing an earlier pack's id, is skipped and
-    reported; the others still load."""
+    reported; the others still load. Valid packs are cached under `pack_cache_dir(home)`."""
     packs: list[Pack] = []
     errors: list[PackError] = []
     by_id: dict[str, Pack] = {}
+    cache_dir = pack_cache_dir(home)
     for path in bundled_pack_paths() + user_pack_paths(home):
         try:
-            pack = load_pack(path, known_labs)
+            pack = load_pack(path, known_labs, cache_dir)
         except PackError as error:
             errors.append(error)
             continue

@@ -39,7 +39,7 @@ from engine.callbacks.mixed_precision import MixedPrecision
 from engine.callbacks.recorder import Recorder
 from engine.callbacks.schedule import OneCycle
 from engine.data import DataLoaders
-from engine.metrics import Metric
+from engine.metrics import Metric, metric_list
 from engine.optim import (
     LrSpec,
     OptFunc,
@@ -79,7 +79,7 @@ class Learner:
         opt_func: OptFunc = adamw,
         lr: LrSpec = 1e-3,
         wd: float = 1e-2,
-        metrics: Iterable[Metric | Callable[[Tensor, Tensor], Tensor]] = (),
+        metrics: Iterable[Metric | Callable[[Tensor, Tensor], Tensor]] | Callable[[Tensor, Tensor], Tensor] = (),
         splitter: Splitter | None = None,
         cbs: Iterable[CallbackLike] = (),
         path: str | Path = ".",
@@ -107,7 +107,7 @@ class Learner:
         self.fit_error: BaseException | None = None
         self._loss_seen: Tensor | None = None
         self._loss_value = float("nan")
-        self.recorder = Recorder(metrics)
+        self.recorder = Recorder(metric_list(metrics))
         defaults: list[Callback] = [DeviceCallback(self.device), NaNGuard(), self.recorder]
         if mixed_precision:
             defaults.append(MixedPrecision(mixed_precision))

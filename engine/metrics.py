@@ -9,7 +9,8 @@ reported number (identity for accuracy, exp for perplexity, sqrt for rmse). A pl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -64,3 +65,12 @@ rmse = Metric("rmse", lambda pred, targ, loss: mse(pred, targ), math.sqrt)
 
 exp_rmspe = Metric("exp_rmspe", lambda pred, targ, loss: _exp_rmspe_sq(pred, targ), math.sqrt)
 """Root mean squared percentage error for models predicting log(target) (the Rossmann metric)."""
+
+
+def metric_list(metrics: Any) -> list[Any]:
+    """The lesson writes `metrics=accuracy`; a single metric or a list both work."""
+    if metrics is None:
+        return []
+    if callable(metrics) or not isinstance(metrics, Iterable):
+        return [metrics]
+    return list(metrics)

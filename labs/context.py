@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events; the last step of a fit always reports
 
 
+class LabDataMissing(FileNotFoundError):
+    """The dataset a preset needs is not on this machine; the message says how to get it."""
+
+
 class LabCancelled(Exception):
     """The student cancelled the run; raised at the next batch or stage."""
 
@@ -110,6 +114,18 @@ class LabContext:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if self.data_arg:
             self.data = resolve_data(self.data_arg, self.run.home)
+        elif self.preset == "full" and self.info.full_data:
+            self.data = self._full_preset_data(self.info.full_data)
+
+    def _full_preset_data(self, name: str) -> Path:
+        """The lesson-scale preset trains on the real dataset; say how to get it when it is missing."""
+        try:
+            return resolve_data(name, self.run.home)
+        except Exception as error:
+            raise LabDataMissing(
+                f"the full preset trains on the real {name!r} dataset. {error} "
+                "Or run a smaller preset on generated data: --preset quick."
+            ) from None
 
     def _use_one_cpu_thread(self) -> None:
         """The small presets' models are too small to gain from intra-op threads, and on a busy 2-core

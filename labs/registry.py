@@ -110,6 +110,7 @@ class LabInfo:
     question: Question | None
     module: str
     steps: tuple[str, ...] = field(default=())  # stage names, in order, for the lab screen's steps list
+    full_data: str | None = None  # the real dataset (`cardlab data fetch NAME`) the `full` preset trains on
 
     def param(self, name: str) -> Param:
         for param in self.params:
@@ -186,6 +187,7 @@ LABS: tuple[LabInfo, ...] = (
             ("the minimum", "the suggestion before it"),
         ),
         module="labs.lr_find",
+        full_data="adult_sample",
         steps=("data", "lr finder", "fit at the suggestion", "fit at the minimum"),
     ),
     LabInfo(
@@ -246,6 +248,7 @@ LABS: tuple[LabInfo, ...] = (
             ("barely (less than 10%)", "clearly (10% or more)"),
         ),
         module="labs.ulmfit_lm",
+        full_data="imdb",
         steps=("data", "pretrain on the general corpus", "fine-tune on the reviews", "generate"),
     ),
     LabInfo(
@@ -316,6 +319,7 @@ LABS: tuple[LabInfo, ...] = (
             ("yes, all at once wins", "no, gradual unfreezing wins or ties"),
         ),
         module="labs.ulmfit_classifier",
+        full_data="imdb",
         steps=(
             "data",
             "language model",
@@ -387,6 +391,7 @@ LABS: tuple[LabInfo, ...] = (
             ("1 (one learning rate)", "2.6", "the large ratio"),
         ),
         module="labs.discriminative_lr",
+        full_data="imdb",
         steps=("data", "language model", "ratio 1", "ratio 2.6", "large ratio"),
     ),
     LabInfo(
@@ -421,11 +426,12 @@ LABS: tuple[LabInfo, ...] = (
             full={"rows": 32561, "valid_start": 800, "valid_end": 1000, "epochs": 4},
         ),
         question=Question(
-            "The model sees `age` both with and without missing values. After FillMissing, what does a "
-            "missing age become?",
-            ("zero", "the training median, plus age_na = True", "the row is dropped"),
+            "Some continuous values are missing in the training rows. After FillMissing, what does a "
+            "missing value become?",
+            ("zero", "the training median, plus an is-missing (_na) column", "the row is dropped"),
         ),
         module="labs.tabular",
+        full_data="adult_sample",
         steps=("data", "procs", "model", "train", "predict"),
     ),
     LabInfo(
@@ -511,6 +517,7 @@ LABS: tuple[LabInfo, ...] = (
             ("exactly the ratings' range, (1, 5)", "a wider one, like (0, 5.5)"),
         ),
         module="labs.collab",
+        full_data="ml-100k",
         steps=("data", "train", "exact y_range", "interpret", "recommend"),
     ),
     LabInfo(
@@ -541,6 +548,7 @@ LABS: tuple[LabInfo, ...] = (
             ("yes", "no, nothing beats the mean without ratings"),
         ),
         module="labs.cold_start",
+        full_data="ml-100k",
         steps=("data", "collab model", "metadata model", "new users"),
     ),
     LabInfo(

@@ -190,4 +190,10 @@ def describe_failure(error: BaseException, kind: FailureKind) -> str:
         return f"out of memory: {text}. Try a smaller batch size (bs) or the quick preset."
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
+    if type(error).__name__ in _SELF_EXPLAINING:
+        return text
     return f"{type(error).__name__}: {text}"
+
+
+# Errors whose message already says what went wrong and what to do; the class name would only add noise.
+_SELF_EXPLAINING = {"LabError", "LabDataMissing", "NotFetched", "DatasetError", "UnknownDataset"}

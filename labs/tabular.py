@@ -28,7 +28,8 @@ from engine.tabular import (
 from labs._census import CAT_NAMES, CONT_NAMES, TARGET, load_census, parse_row, show_rows
 from labs.context import LabContext
 
-MEDIAN_CHOICE = "the training median, plus age_na = True"
+MEDIAN_CHOICE = "the training median, plus an is-missing (_na) column"
+ZERO_CHOICE = "zero"
 
 
 def run(ctx: LabContext) -> dict[str, object]:
@@ -100,12 +101,14 @@ def run(ctx: LabContext) -> dict[str, object]:
         row = parse_row(p.row)
         ctx.text(describe_prediction(learn, row), title=f"predict({p.row})", kind="prediction")
         ctx.set_predictor(lambda text: describe_prediction(learn, parse_row(text)))
-        outcome = missing_age_outcome(data, fill)
-    return {
+        outcome = missing_value_outcome(data, fill)
+    result: dict[str, object] = {
         "valid_accuracy": round(float(metrics["accuracy"]), 4),
         "valid_loss": round(float(metrics["valid_loss"]), 4),
-        "outcome": outcome,
     }
+    if outcome is not None:
+        result["outcome"] = outcome
+    return result
 
 
 def describe_prediction(learn: TabularLearner, row: dict[str, object]) -> str:
@@ -116,14 +119,16 @@ def describe_prediction(learn: TabularLearner, row: dict[str, object]) -> str:
     return f"{label} ({chances}){notes}"
 
 
-def missing_age_outcome(data: TabularData, fill: FillMissing) -> str:
-    """Check, on the fitted procs, what a row with a missing age turns into."""
-    shown = data.show_processed({"age": math.nan})
-    age = shown[shown.column == "age"].processed.iloc[0]
+def missing_value_outcome(data: TabularData, fill: FillMissing) -> str | None:
+    """Check, on the fitted procs, what a missing value of a column with holes in training turns into."""
+    if not fill.na_cols:
+        return None  # no column had holes in training: nothing to show
+    column = fill.na_cols[0]
+    shown = data.show_processed({column: math.nan})
+    value = float(shown[shown.column == column].processed.iloc[0])
     normalize = next(proc for proc in data.processor.procs if isinstance(proc, Normalize))
-    median = fill.fill["age"]
-    expected = (median - normalize.means["age"]) / (normalize.stds["age"] + normalize.eps)
-    flag = shown[shown.column == "age_na"].meaning
-    if math.isclose(age, expected, rel_tol=1e-4, abs_tol=1e-4) and len(flag) and bool(flag.iloc[0]):
+    median = (fill.fill[column] - normalize.means[column]) / (normalize.stds[column] + normalize.eps)
+    flag = shown[shown.column == column + "_na"].meaning
+    if math.isclose(value, median, rel_tol=1e-4, abs_tol=1e-4) and len(flag) and bool(flag.iloc[0]):
         return MEDIAN_CHOICE
-    return "zero" if abs(age) < 1e-6 else "the row is dropped"
+    return ZERO_CHOICE if abs(value) < 1e-6 else None

@@ -71,7 +71,9 @@ class IdMap:
         return [self.classes[int(i)] for i in indices]
 
 
-def _column_names(df: pd.DataFrame, user_name: str | None, item_name: str | None, rating_name: str | None):
+def _column_names(
+    df: pd.DataFrame, user_name: str | None, item_name: str | None, rating_name: str | None
+) -> tuple[str, str, str]:
     """Default to the first three columns, like the lesson's `from_df(ratings)`."""
     if len(df.columns) < 3:
         raise ValueError(f"ratings need user, item and rating columns; got {list(df.columns)}")

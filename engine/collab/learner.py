@@ -33,8 +33,7 @@ from engine.callbacks.core import Callback
 from engine.collab.data import CollabData, IdMap, UnknownIdError
 from engine.collab.models import EmbeddingDotBias, EmbeddingNN
 from engine.learner import Learner
-from engine.metrics import Metric
-from engine.tabular.model import as_metric_list
+from engine.metrics import Metric, metric_list
 
 LESSON_RECIPE = {"bs": 64, "epochs": 5, "lr": 5e-3, "wd": 0.1, "emb_l2": 0.0}
 FAST_RECIPE = {"bs": 1024, "epochs": 5, "lr": 2e-2, "wd": 0.0, "emb_l2": 0.1}  # for ~90k training ratings
@@ -220,7 +219,7 @@ def collab_learner(
     else:
         model = EmbeddingDotBias(data.n_users, data.n_items, n_factors, y_range)
     extra = [EmbeddingL2(emb_l2)] if emb_l2 > 0 else []
-    learn = CollabLearner(model, data.dls, flat_mse, lr=lr, wd=wd, metrics=as_metric_list(metrics), cbs=[*extra, *cbs],
+    learn = CollabLearner(model, data.dls, flat_mse, lr=lr, wd=wd, metrics=metric_list(metrics), cbs=[*extra, *cbs],
                           **learner_kwargs)  # fmt: skip
     learn.data = data
     return learn

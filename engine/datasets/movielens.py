@@ -144,7 +144,9 @@ def item_features(items: pd.DataFrame, genres: list[str] = ML100K_GENRES) -> np.
     return np.column_stack([scaled, (year < 1970).astype(float), items[genres].to_numpy(dtype=float)])
 
 
-def _sample_pairs(rng: np.random.Generator, n_users: int, n_items: int, n_ratings: int, min_per_user: int):
+def _sample_pairs(
+    rng: np.random.Generator, n_users: int, n_items: int, n_ratings: int, min_per_user: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(user index, item index) pairs: long-tailed user activity, Zipf-like item popularity, no repeats."""
     extra = n_ratings - min_per_user * n_users
     if extra < 0 or n_ratings > n_users * n_items // 2:

@@ -74,7 +74,9 @@ def _with_missing(rng: np.random.Generator, values: np.ndarray, fraction: float)
     return values
 
 
-def make_census(n_rows: int = 2000, missing_frac: float = 0.05, start: str = "2015-01-01", seed: int = 0):
+def make_census(
+    n_rows: int = 2000, missing_frac: float = 0.05, start: str = "2015-01-01", seed: int = 0
+) -> pd.DataFrame:
     """Census-like rows: the adult columns the lesson uses, a `date` column, and a learnable `salary`.
 
     Income odds rise with education, age (up to ~50), marriage and managerial/professional jobs, so a
@@ -111,7 +113,9 @@ def make_census(n_rows: int = 2000, missing_frac: float = 0.05, start: str = "20
     })  # fmt: skip
 
 
-def make_store_sales(n_stores: int = 10, n_days: int = 730, start: str = "2014-01-01", seed: int = 0):
+def make_store_sales(
+    n_stores: int = 10, n_days: int = 730, start: str = "2014-01-01", seed: int = 0
+) -> pd.DataFrame:
     """A daily sales series per store (Rossmann-like): store, date, day of week, promo, holiday, open, competition.
 
     Sales = store level x weekday pattern x promo lift x holiday dip x competition effect x yearly season,

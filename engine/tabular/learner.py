@@ -23,9 +23,9 @@ from torch.nn import functional as F
 
 from engine.callbacks.core import Callback
 from engine.learner import Learner
-from engine.metrics import Metric
+from engine.metrics import Metric, metric_list
 from engine.tabular.data import TabularData, row_frame
-from engine.tabular.model import TabularModel, as_metric_list, emb_sz_rule
+from engine.tabular.model import TabularModel, emb_sz_rule
 from engine.tabular.procs import TabularProcessor
 
 Prediction = tuple[Any, int | None, Tensor]
@@ -158,7 +158,7 @@ def tabular_learner(
               "embed_p": embed_p, "y_range": list(y_range) if y_range else None}  # fmt: skip
     model = TabularModel(sizes, len(data.cont_names), out_sz, layers, ps, embed_p, y_range)
     loss = loss_func or (regression_mse if data.is_regression else F.cross_entropy)
-    learn = TabularLearner(model, data.dls, loss, metrics=as_metric_list(metrics), cbs=cbs, **learner_kwargs)
+    learn = TabularLearner(model, data.dls, loss, metrics=metric_list(metrics), cbs=cbs, **learner_kwargs)
     learn.data, learn.processor, learn.classes, learn.last_notes = data, data.processor, data.classes, []
     learn.model_config = config
     return learn

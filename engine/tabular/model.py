@@ -6,20 +6,10 @@ pred = model(x_cat, x_cont)        # x_cat: int64 [bs, n_cat], x_cont: float32 [
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-
-
-def as_metric_list(metrics: Any) -> list[Any]:
-    """The lesson writes `metrics=accuracy`; the Learner wants a list. Accept either."""
-    if metrics is None:
-        return []
-    if callable(metrics) or not isinstance(metrics, Iterable):
-        return [metrics]
-    return list(metrics)
 
 
 def emb_sz_rule(n_categories: int) -> int:

@@ -25,6 +25,7 @@ def run_counting(ctx: LabContext) -> dict[str, object]:
             )
         )
     ctx.text("done counting", kind="explanation")
+    ctx.set_predictor(lambda text: f"{len(text.split())} words")
     return {"steps": ctx.p.steps, "outcome": "down"}
 
 

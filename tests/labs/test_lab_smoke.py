@@ -61,7 +61,7 @@ def test_tabular_shows_the_na_column_and_predicts_a_row(tmp_path: Path) -> None:
     processed = next(e for e in events if isinstance(e, TableOutput) and "after the procs" in e.title)
     by_column = {row[0]: row for row in processed.rows}
     assert "age_na" in by_column and by_column["age_na"][4] == "True"
-    assert run.result["outcome"] == "the training median, plus age_na = True"
+    assert run.result["outcome"] == "the training median, plus an is-missing (_na) column"
     assert run.predictor is not None
     assert run.predictor("age=30, workclass=Private").split(" ")[0] in {"<50k", ">=50k"}
 

@@ -87,3 +87,10 @@ def test_params_parse_and_check_with_clear_messages() -> None:
     assert get_lab("ulmfit-lm").param("use_all_text").parse("no") is False
     with pytest.raises(LabError, match="unknown lab 'nope'"):
         get_lab("nope")
+
+
+def test_full_presets_name_datasets_the_catalog_knows() -> None:
+    from engine.datasets.catalog import CATALOG
+
+    named = {info.full_data for info in all_labs() if info.full_data}
+    assert named and named <= set(CATALOG)

@@ -85,3 +85,12 @@ def test_failure_kinds() -> None:
     assert failure_kind(TrainingDiverged("step 3")) == "diverged"
     assert failure_kind(RuntimeError("CUDA out of memory. Tried to allocate")) == "out_of_memory"
     assert failure_kind(ValueError("x")) == "error"
+
+
+def test_the_full_preset_without_its_dataset_says_how_to_fetch_it(tmp_path: Path) -> None:
+    from cards.paths import Home
+
+    run = LabRun(get_lab("collab"), preset="full", home=Home.at(tmp_path)).start()
+    events = list(run.iter_events())
+    assert isinstance(events[-1], Failed)
+    assert "cardlab data fetch ml-100k" in events[-1].error and "--preset quick" in events[-1].error

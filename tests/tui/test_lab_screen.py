@@ -49,7 +49,7 @@ def lab_app(tmp_path: Path) -> CardlabApp:
     )
 
 
-async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -133,6 +133,11 @@ async def test_a_finished_run_compares_the_prediction_and_saves(tmp_path: Path) 
         table = screen.query_one("#epochs")
         assert table.row_count == 1
         assert (app.home.runs_dir / screen.lab_run.run_id / "run.json").is_file()
+        predict = screen.query_one("#predict")
+        assert predict.display, "a lab that can predict offers the input once trained"
+        await pilot.click("#predict")
+        await pilot.press(*"one two three", "enter")
+        await wait_until(pilot, lambda: "3 words" in "\n".join(str(line.text) for line in screen.query_one("#outputs").lines))
 
 
 @run_async
