@@ -4,9 +4,10 @@
 line (and column where tomllib gives one), what is wrong and how to fix it.
 
 Given a `cache_dir`, a pack that loaded without problems is also written there in a compact form (marshal of
-plain dicts), keyed by the file's resolved path, size and content digest, the known labs and
-`LOADER_VERSION`; the next load of the same bytes is rebuilt from it without parsing or validating again.
-tomllib and json are imported only when a file is actually parsed.
+plain dicts), keyed by the file's resolved path, size, mtime, ctime and inode (plus its content digest when
+it was modified just before being read), the known labs and `LOADER_VERSION`; the next load of the
+unchanged file is rebuilt from it without parsing or validating again (see `_PackCache`).
+tomllib, json and the line index are imported only when a file is actually parsed.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import hashlib
 import marshal
 import os
 import re
-import tempfile
 import time
 import zlib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards import cloze
-from cards._lines import SourceLines, TableLines, index_lines
+
+if TYPE_CHECKING:  # the line index is only needed when a file is parsed, not on a cache hit
+    from cards._lines import SourceLines, TableLines
 
 FORMAT = 1
 CARD_TYPES = ("basic", "cloze")
@@ -190,6 +193,8 @@ def pack_id_line(path: str | Path) -> int:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return 1
+    from cards._lines import index_lines
+
     return index_lines(text).pack_table().line_of("id")
 
 
@@ -204,16 +209,41 @@ def _load(path: Path, known_labs: Collection[str] | None, cache_dir: Path | None
     read_ns = time.time_ns()
     raw = _read_bytes(path)
     text = _decode(path, raw)
-    data = _parse_toml(path, text)
-    lines = index_lines(text)
-    checker = _Checker(path, lines, known_labs)
-    pack = checker.check(data)
-    if checker.problems or pack is None:
-        raise PackError(sorted(checker.problems, key=lambda p: (p.line, p.column or 0)))
-    id_line = lines.pack_table().line_of("id")
+    with _collector_paused():
+        pack, id_line = _parse_and_check(path, text, known_labs)
     if cache is not None:
         cache.write(pack, id_line, raw, read_ns)
     return pack, id_line
+
+
+def _parse_and_check(path: Path, text: str, known_labs: Collection[str] | None) -> tuple[Pack, int]:
+    """The pack and the line of its id, or PackError listing every problem."""
+    from cards._lines import index_lines, index_tables
+
+    data = _parse_toml(path, text)
+    cards = data.get("cards")
+    quick = index_tables(text, len(cards)) if isinstance(cards, list) else None
+    checker = _Checker(path, quick or index_lines(text), known_labs)
+    pack = checker.check(data)
+    if checker.problems and quick is not None:  # the quick index lacks the key lines problems cite
+        checker = _Checker(path, index_lines(text), known_labs)
+        pack = checker.check(data)
+    if checker.problems or pack is None:
+        raise PackError(sorted(checker.problems, key=lambda p: (p.line, p.column or 0)))
+    return pack, checker.lines.pack_table().line_of("id")
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a pack: its millions of new objects (TOML
+    tables, strings, cards) hold no reference cycles, yet would trigger repeated full collections."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -610,7 +640,6 @@ _RACY_NS = 2_000_000_000
 _UNUSABLE_CACHE = (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
-@dataclass(frozen=True)
 class _PackCache:
     """One cache file per (pack file, known labs), valid only while the file is unchanged.
 
@@ -620,9 +649,10 @@ class _PackCache:
     matches too. An unreadable, corrupt or foreign cache file is a miss, replaced on the next good load.
     """
 
-    file: Path
-    key: tuple[Any, ...]  # loader version, resolved path, known labs
-    stamp: tuple[int, ...] | None  # the pack file's size, mtime, ctime, inode now (None: cannot stat)
+    def __init__(self, file: Path, key: tuple[Any, ...], stamp: tuple[int, ...] | None) -> None:
+        self.file = file
+        self.key = key  # loader version, resolved path, known labs
+        self.stamp = stamp  # the pack file's size, mtime, ctime, inode now (None: cannot stat it)
 
     @classmethod
     def open(cls, folder: Path, path: Path, known_labs: Collection[str] | None) -> _PackCache:
@@ -657,6 +687,8 @@ class _PackCache:
 
     def write(self, pack: Pack, id_line: int, raw: bytes, read_ns: int) -> None:
         """Store `pack` atomically (temp file + rename); a cache that cannot be written is skipped."""
+        import tempfile  # ~6 ms to import: only when writing
+
         if self.stamp is None or self.stamp[0] != len(raw):
             return  # the file changed while it was read
         racy = max(self.stamp[1], self.stamp[2]) > read_ns - _RACY_NS
@@ -691,11 +723,8 @@ def _pack_to_cache(pack: Pack, id_line: int) -> tuple[Any, ...]:
 
 def _unpack(path: Path, blob: bytes) -> tuple[Pack, int]:
     """Rebuild the Pack; each card gets the field dict marshal already built (as `_card_from_fields`,
-    inlined: this loop runs once per card). The collector is paused meanwhile: these objects hold no
-    cycles, yet creating 100,000 of them would trigger repeated full collections."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    inlined: this loop runs once per card)."""
+    with _collector_paused():
         header, id_line, card_fields = marshal.loads(blob)
         if not card_fields or card_fields[0].keys() != set(_CARD_FIELDS):
             raise ValueError("cached card fields do not match Card")
@@ -706,7 +735,4 @@ def _unpack(path: Path, blob: bytes) -> tuple[Pack, int]:
             card = _new_object(Card)
             _set_attribute(card, "__dict__", values)
             append(card)
-    finally:
-        if collecting:
-            gc.enable()
     return Pack(**dict(zip(_PACK_FIELDS, header)), path=path, cards=tuple(cards)), id_line

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from engine.metrics import accuracy
 from engine.text import TextClassifierLearner, clas_data, text_classifier_learner
-from labs._ulmfit import config_of, fine_tune_lm, groups_table, ladder, load_corpora, pretrain
+from labs._ulmfit import Corpora, config_of, fine_tune_lm, groups_table, ladder, load_corpora, pretrain
 from labs.context import LabContext
 
 ALL_AT_ONCE_WINS = "yes, all at once wins"
@@ -46,6 +46,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         data = clas_data(
             corpora.texts, corpora.labels, vocab=lm.vocab, bs=p.bs, is_valid=corpora.is_valid, seed=ctx.seed
         )
+        ctx.text(own_vocabulary_error(corpora, ctx), title="why vocab=lm.vocab", kind="explanation")
 
     def classifier(name: str) -> TextClassifierLearner:
         ctx.reseed()
@@ -96,6 +97,19 @@ def run(ctx: LabContext) -> dict[str, object]:
         ctx.text(describe_prediction(learn, p.sentence), title=f"predict({p.sentence!r})", kind="prediction")
         ctx.set_predictor(lambda text: describe_prediction(learn, text))
     return result
+
+
+def own_vocabulary_error(corpora: Corpora, ctx: LabContext) -> str:
+    """What load_encoder says when the classifier data was numericalised with a vocabulary of its own."""
+    own = clas_data(
+        corpora.texts, corpora.labels, bs=ctx.p.bs, is_valid=corpora.is_valid, seed=ctx.seed, min_freq=1
+    )
+    learn = text_classifier_learner(own, config=config_of(ctx), device=ctx.device, path=ctx.work_dir)
+    try:
+        learn.load_encoder("fine_tuned_enc")
+    except ValueError as error:
+        return f"Built with its own vocabulary, the classifier cannot use the encoder: {error}"
+    return "This classifier data happens to have exactly the language model's vocabulary."
 
 
 def describe(lr: float | slice) -> str:

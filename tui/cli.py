@@ -26,7 +26,8 @@ class VersionAction(argparse.Action):
     """Looks the version up only when asked: importlib.metadata costs start-up time."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
-        parser.exit(message=f"cardlab {version()}\n")
+        print(f"cardlab {version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:

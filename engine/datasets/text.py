@@ -16,9 +16,9 @@ and in "X was great , but Y was awful" the clause after "but" wins, so a bag of 
 Every opinion in a review (and in a general-corpus story, whose consequences such as "so I was happy"
 follow the same rules) shares the text's polarity, so a language model learns to track the sentiment
 to predict the next opinion, which is what the classifier reuses. Measured (small config, 200 labelled
-reviews, 200 valid, one thread): bag of words 0.47; AWD-LSTM classifier from scratch 0.77; the same
-after an LM pretrained on 2,000 general stories and fine-tuned on 1,000 reviews, 0.905
-(load_encoder, unfreeze, fit_one_cycle(7, 5e-3), drop_mult 0.1).
+reviews, 200 valid, one thread): bag of words 0.47; AWD-LSTM classifier from scratch 0.765; the same
+after an LM pretrained on 2,000 general stories and fine-tuned on 1,000 reviews, 0.905 (both classifiers
+fit_one_cycle(7, 5e-3), drop_mult 0.1, bs 16; the pretrained one after load_encoder and unfreeze).
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-_CHUNK_ROWS = 512  # a chunk's fp32 temporaries stay in cache for vocabularies up to tens of thousands
+# Small chunks keep a chunk's fp32 temporaries in cache: with a 6.5k vocab, 128 rows made the forward
+# about 5x and the backward about 1.5x faster than 512 rows on this machine's 2-core CPU.
+_CHUNK_ROWS = 128
 
 
 class _ChunkedCrossEntropy(torch.autograd.Function):
@@ -34,7 +36,8 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
         scale = grad_output.float() / n_rows
         for start in range(0, n_rows, _CHUNK_ROWS):
             rows = slice(start, start + _CHUNK_ROWS)
-            probs = torch.exp(logits[rows].float() - log_norm[rows].unsqueeze(1))
+            # One fp32 copy (also of fp32 logits, which must stay intact), then in place: no more copies.
+            probs = logits[rows].to(torch.float32, copy=True).sub_(log_norm[rows].unsqueeze(1)).exp_()
             chunk_target = target[rows]
             probs[torch.arange(chunk_target.numel(), device=probs.device), chunk_target] -= 1.0
             grad[rows] = probs.mul_(scale)

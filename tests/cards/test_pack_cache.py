@@ -177,9 +177,13 @@ def test_load_packs_and_discover_use_the_cache(pack_file: Path, tmp_path: Path, 
 
 
 def scale_pack_text(n_cards: int) -> str:
-    header = '[pack]\nid = "many"\ntitle = "Many"\nversion = "1.0.0"\nauthors = ["t"]\ndescription = "d"\nformat = 1\n'
+    header = (
+        '[pack]\nid = "many"\ntitle = "Many"\nversion = "1.0.0"\nauthors = ["t"]\ndescription = "d"\n'
+        "format = 1\n"
+    )
     body = "".join(
-        f'\n[[cards]]\nid = "card-{i}"\nfront = "Question {i}: what is {i} * 7?"\nback = "It is **{i * 7}**."\n'
+        f'\n[[cards]]\nid = "card-{i}"\nfront = "Question {i}: what is {i} * 7?"\n'
+        f'back = "It is **{i * 7}**."\n'
         f'tags = ["scale", "group-{i % 10}"]\n'
         for i in range(n_cards)
     )
@@ -240,20 +244,22 @@ def _mutations(seed: str, count: int, rng: random.Random) -> Iterator[str]:
 
 def test_the_fast_line_index_agrees_with_the_general_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
     """Lines matched in one step by _SIMPLE_STATEMENT must be recorded exactly as the general,
-    character-level path records them, on every text tomllib accepts."""
+    character-level path records them, on every text tomllib accepts; and index_tables, where it
+    answers, must give the same table header lines."""
     import tomllib
 
     odd = (
         '[pack]\nid = """\nabc"""\nx = \'\'\'\nq\'\'\'\'\'\n[[cards]]\nfront = """a""""\n'
-        'back = "x\\"y" # c\r\ntags = ["a", \'b\',]\n[[ cards ]]\nid="x"\n\n# c\nq = {a = 1}\n"k" = 1\na.b = 2\n'
+        'back = "x\\"y" # c\r\ntags = ["a", \'b\',]\n[[ cards ]]\nid="x"\n\n# c\n'
+        'q = {a = 1}\n"k" = 1\na.b = 2\n'
     )
-    seeds = [VALID, bundled_pack_paths()[0].read_text(encoding="utf-8")[:3000], odd]
+    seeds = [VALID, bundled_pack_paths()[0].read_text(encoding="utf-8")[:3000], odd, scale_pack_text(8)]
     rng = random.Random(7)
-    checked = 0
+    checked = quick_checked = 0
     for seed in seeds:
         for text in [seed, *_mutations(seed, 150, rng)]:
             try:
-                tomllib.loads(text)
+                data = tomllib.loads(text)
             except (tomllib.TOMLDecodeError, ValueError):
                 continue  # the index only ever runs on text tomllib accepted
             fast = lines_module.index_lines(text)
@@ -262,4 +268,18 @@ def test_the_fast_line_index_agrees_with_the_general_scanner(monkeypatch: pytest
                 general = lines_module.index_lines(text)
             assert fast == general, text
             checked += 1
-    assert checked > 100
+            cards = data.get("cards")
+            quick = lines_module.index_tables(text, len(cards)) if isinstance(cards, list) else None
+            if quick is not None:  # header lines only, but those exactly
+                assert [table.header for table in quick.cards] == [table.header for table in general.cards]
+                assert quick.pack == general.pack
+                assert quick.root.line_of("cards") == general.root.line_of("cards")
+                quick_checked += 1
+    assert checked > 100 and quick_checked > 20
+
+
+def test_a_pack_with_problems_cites_key_lines_even_after_the_quick_index(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(VALID.replace('back = "Paris"', "back = 5"), encoding="utf-8")
+    [problem] = pytest.raises(pack_module.PackError, load_pack, path).value.problems
+    assert path.read_text().splitlines()[problem.line - 1] == "back = 5"

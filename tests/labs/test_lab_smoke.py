@@ -16,6 +16,7 @@ from labs.events import (
     LrSuggestion,
     StageStarted,
     TableOutput,
+    TextOutput,
 )
 from labs.registry import all_labs, get_lab
 from labs.runner import LabRun
@@ -74,10 +75,10 @@ def test_ulmfit_classifier_reports_groups_and_predicts_a_sentence(tmp_path: Path
     assert {row[1] for row in tables["unfreeze()"].rows} == {"trains"}
     rates = [float(row[2]) for row in tables["unfreeze()"].rows]
     assert rates[-1] / rates[-2] == pytest.approx(2.6, rel=1e-3)
-    assert run.predictor is not None and run.predictor("a great film").split(" ")[0] in {
-        "positive",
-        "negative",
-    }
+    assert run.predictor is not None
+    assert run.predictor("a great film").split(" ")[0] in {"positive", "negative"}
+    texts = [e.text for e in events if isinstance(e, TextOutput)]
+    assert any("cannot use the encoder" in text and "vocab" in text for text in texts)
 
 
 def test_cold_start_compares_with_the_global_mean(tmp_path: Path) -> None:

@@ -137,7 +137,10 @@ async def test_a_finished_run_compares_the_prediction_and_saves(tmp_path: Path) 
         assert predict.display, "a lab that can predict offers the input once trained"
         await pilot.click("#predict")
         await pilot.press(*"one two three", "enter")
-        await wait_until(pilot, lambda: "3 words" in "\n".join(str(line.text) for line in screen.query_one("#outputs").lines))
+        await wait_until(
+            pilot,
+            lambda: "3 words" in "\n".join(str(line.text) for line in screen.query_one("#outputs").lines),
+        )
 
 
 @run_async
