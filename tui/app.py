@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.markup import escape
 
 from cards.config import Config, load_config
-from cards.discover import discover_packs
+from cards.discover import discover_packs, pack_cache_dir
 from cards.pack import Pack, load_pack
 from cards.paths import Home
 from cards.schedule import StudySession, utc_now
@@ -169,12 +169,14 @@ class CardlabApp(App[int]):
             else:
                 self.push_screen(HomeScreen())
 
+    def action_labs(self) -> None:
+        from tui.screens.labs import LabsScreen
+
+        self.push_screen(LabsScreen(self.home))
+
     def action_open_lab(self, lab_id: str, card_id: str | None = None) -> None:
-        try:
-            from tui.screens.lab import LabScreen
-        except ImportError:
-            self.notify("labs are not installed", severity="warning")
-            return
+        from tui.screens.lab import LabScreen
+
         try:
             screen = LabScreen(lab_id=lab_id, home=self.home, card_id=card_id)
         except ValueError as err:  # labs.registry.LabError: a lab id this version does not know
@@ -201,7 +203,7 @@ def _load_library(home: Home, pack_filter: str | None) -> tuple[Library, str | N
         from cards.pack import PackError
 
         try:
-            extra = load_pack(path)
+            extra = load_pack(path, cache_dir=pack_cache_dir(home))
         except PackError as err:
             raise StartupError(str(err)) from None
         except OSError as err:

@@ -278,4 +278,16 @@ async def test_an_unknown_lab_is_reported_not_opened(tmp_path: Path) -> None:
         app.action_open_lab("no-such-lab", "embedding")
         await pilot.pause()
         assert isinstance(app.screen, StudyScreen)
-        assert any(n.severity == "error" or "not installed" in n.message for n in app._notifications)
+        assert any(n.severity == "error" and "no-such-lab" in n.message for n in app._notifications)
+
+
+@run_async
+async def test_l_on_the_home_screen_lists_the_labs(tmp_path: Path) -> None:
+    from tui.screens.labs import LabsScreen
+
+    app = create_app(make_home(tmp_path / "home"), clock=fixed_clock())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        assert isinstance(app.screen, LabsScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, HomeScreen)

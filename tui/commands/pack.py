@@ -61,12 +61,10 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
-def _known_labs() -> Collection[str] | None:
-    """Lab ids to validate `lab` keys against; None (no check) until the lab registry exists."""
-    try:
-        from labs.registry import known_lab_ids
-    except ImportError:
-        return None
+def _known_labs() -> Collection[str]:
+    """Lab ids to validate `lab` keys against (the registry is torch-free, so this stays cheap)."""
+    from labs.registry import known_lab_ids
+
     return known_lab_ids()
 
 

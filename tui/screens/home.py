@@ -25,6 +25,7 @@ class HomeScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "study_highlighted", "Study", id="home.study", tooltip="Study the highlighted pack"),
         Binding("s", "app.stats", "Stats", id="home.stats", tooltip="Reviews, retention, forecast, heatmap"),
+        Binding("l", "app.labs", "Labs", id="home.labs", tooltip="Every lab: train the cards' techniques live"),
         Binding("q", "app.quit", "Quit", id="home.quit", tooltip="Leave cardlab"),
     ]
 
@@ -72,7 +73,7 @@ class HomeScreen(Screen[None]):
             )
         if library.packs:
             table.move_cursor(row=min(highlighted, len(library.packs) - 1))
-        hint = "enter: study   s: stats   ?: keys   ctrl+p: commands" if library.packs else "no packs found"
+        hint = "enter: study   s: stats   l: labs   ?: keys   ctrl+p: commands" if library.packs else "no packs found"
         self.query_one("#hint", Static).update(hint)
 
     def _show_errors(self) -> None:
