@@ -15,17 +15,12 @@ import argparse
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-
+from bench._lm_protocol import add_run_options, fit_lm, start, timed_lm_data  # noqa: E402
 from engine.datasets.text import read_wikitext  # noqa: E402
-from engine.metrics import accuracy, perplexity  # noqa: E402
-from engine.text import AWDLSTMConfig, language_model_learner, lm_data  # noqa: E402
-from engine.utils import set_seed  # noqa: E402
 
 
 def read_corpus(path: Path) -> list[str]:
@@ -42,32 +37,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train", required=True, type=Path)
     parser.add_argument("--valid", required=True, type=Path)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--mixed-precision", default="auto", choices=["auto", "fp32", "bf16"])
+    add_run_options(parser)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    set_seed(42)
+    start(args)
     train, valid = read_corpus(args.train), read_corpus(args.valid)
 
-    t_tok = time.perf_counter()
-    data = lm_data(
-        train + valid, bs=64, bptt=72, is_valid=[False] * len(train) + [True] * len(valid), seed=42
-    )
-    tokenize_s = time.perf_counter() - t_tok
+    data, tokenize_s = timed_lm_data(train + valid, is_valid=[False] * len(train) + [True] * len(valid))
     print(
         f"tokenize_s {tokenize_s:.2f} vocab {len(data.vocab)} train tokens {data.train.n_tokens}", flush=True
     )
 
-    learn = language_model_learner(
-        data, config=AWDLSTMConfig.medium(), drop_mult=0.3, metrics=[accuracy, perplexity],
-        mixed_precision=args.mixed_precision,
-    )  # fmt: skip
-    start = time.perf_counter()
-    learn.fit_one_cycle(args.epochs, 2e-2)
-    train_s = time.perf_counter() - start
+    learn, train_s, tokens = fit_lm(data, args.epochs, args.mixed_precision)
     row = learn.recorder.rows[-1]
-    tokens = args.epochs * len(data.train) * 64 * 72
     result = {
         "valid_ppl": round(row["perplexity"], 2),
         "valid_acc": round(row["accuracy"], 4),

@@ -26,12 +26,10 @@ from pathlib import Path
 T0 = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-
+from bench._lm_protocol import LR, add_run_options, fit_lm, start, timed_lm_data  # noqa: E402
 from engine.datasets.text import TextSet, generate_review_corpus, read_imdb_csv, read_imdb_folder  # noqa: E402
-from engine.metrics import accuracy, perplexity  # noqa: E402
-from engine.text import AWDLSTMConfig, clas_data, language_model_learner, lm_data, text_classifier_learner  # noqa: E402
-from engine.utils import set_seed  # noqa: E402
+from engine.metrics import accuracy  # noqa: E402
+from engine.text import AWDLSTMConfig, clas_data, text_classifier_learner  # noqa: E402
 
 
 def load(data: str | None) -> TextSet:
@@ -47,32 +45,19 @@ def load(data: str | None) -> TextSet:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="texts.csv, its folder, or an aclImdb folder")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--mixed-precision", default="auto", choices=["auto", "fp32", "bf16"])
+    add_run_options(parser)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    set_seed(42)
+    start(args)
     dataset = load(args.data)
     models = Path(tempfile.mkdtemp(prefix="bench-text-"))
-    config = AWDLSTMConfig.medium()
 
-    t_tok = time.perf_counter()
-    data_lm = lm_data(dataset.texts, bs=64, bptt=72, valid_pct=0.1, seed=42)
-    tokenize_s = time.perf_counter() - t_tok
+    data_lm, tokenize_s = timed_lm_data(dataset.texts, valid_pct=0.1)
     print(
         f"tokenize_s {tokenize_s:.2f} vocab {len(data_lm.vocab)} tokens {data_lm.train.n_tokens}", flush=True
     )
 
-    lm = language_model_learner(
-        data_lm, config=config, drop_mult=0.3, metrics=[accuracy, perplexity], path=models,
-        mixed_precision=args.mixed_precision,
-    )  # fmt: skip
-    t_lm = time.perf_counter()
-    lm.fit_one_cycle(args.epochs, 2e-2)
-    lm_train_s = time.perf_counter() - t_lm
+    lm, lm_train_s, lm_tokens = fit_lm(data_lm, args.epochs, args.mixed_precision, path=models)
     lm_row = lm.recorder.rows[-1]
-    lm_tokens = args.epochs * len(data_lm.train) * 64 * 72
     print(f"lm {lm_row} lm_train_s {lm_train_s:.1f}", flush=True)
     lm.save_encoder("enc")
 
@@ -80,12 +65,12 @@ def main() -> None:
         dataset.texts, dataset.labels, vocab=data_lm.vocab, bs=32, is_valid=dataset.is_valid
     )
     clas = text_classifier_learner(
-        data_clas, config=config, drop_mult=0.5, metrics=[accuracy], path=models,
+        data_clas, config=AWDLSTMConfig.medium(), drop_mult=0.5, metrics=[accuracy], path=models,
         mixed_precision=args.mixed_precision,
     )  # fmt: skip
     clas.load_encoder("enc")
     t_clas = time.perf_counter()
-    clas.fit_one_cycle(args.epochs, 2e-2)
+    clas.fit_one_cycle(args.epochs, LR)
     clas_train_s = time.perf_counter() - t_clas
     clas_row = clas.recorder.rows[-1]
     print(f"clas {clas_row} clas_train_s {clas_train_s:.1f}", flush=True)

@@ -16,7 +16,7 @@ from engine.datasets.text import (
 from engine.learner import Learner
 from engine.metrics import accuracy, perplexity
 from engine.optim import lr_ladder
-from engine.text import AWDLSTMConfig, LMLearner, language_model_learner, lm_data
+from engine.text import AWDLSTMConfig, LMLearner, TextDataLoaders, language_model_learner, lm_data
 from labs.context import LabContext
 
 RATIO = 2.6
@@ -92,22 +92,30 @@ def config_of(ctx: LabContext) -> AWDLSTMConfig:
     return AWDLSTMConfig(emb_sz=p.emb_sz, n_hid=p.n_hid, n_layers=p.n_layers)
 
 
+def watched_lm_learner(
+    ctx: LabContext, data: TextDataLoaders, drop_mult: float, pretrained: str | None = None
+) -> LMLearner:
+    """A language-model learner of the lab's size and metrics, reporting to the lab as it trains."""
+    return ctx.watch(
+        language_model_learner(
+            data,
+            config=config_of(ctx),
+            drop_mult=drop_mult,
+            metrics=[accuracy, perplexity],
+            pretrained=pretrained,
+            device=ctx.device,
+            path=ctx.work_dir,
+        )
+    )
+
+
 def pretrain(
     ctx: LabContext, corpora: Corpora, epochs: int, lr: float, bptt: int, drop_mult: float = 0.3
 ) -> LMLearner:
     """Step 1: a language model on the general corpus, saved as `general` for the next step."""
     ctx.curve("general LM")
     data = lm_data(corpora.general, bs=ctx.p.bs, bptt=bptt, valid_pct=0.1, seed=ctx.seed)
-    learn = ctx.watch(
-        language_model_learner(
-            data,
-            config=config_of(ctx),
-            drop_mult=drop_mult,
-            metrics=[accuracy, perplexity],
-            device=ctx.device,
-            path=ctx.work_dir,
-        )  # fmt: skip
-    )
+    learn = watched_lm_learner(ctx, data, drop_mult)
     if epochs:
         learn.fit_one_cycle(epochs, lr)
     learn.save_pretrained("general")
@@ -120,17 +128,7 @@ def fine_tune_lm(ctx: LabContext, corpora: Corpora, epochs: int, lr: float, bptt
     ctx.curve("review LM")
     texts, is_valid = corpora.lm_texts(use_all_text)
     data = lm_data(texts, bs=ctx.p.bs, bptt=bptt, is_valid=is_valid, seed=ctx.seed)
-    learn = ctx.watch(
-        language_model_learner(
-            data,
-            config=config_of(ctx),
-            drop_mult=drop_mult,
-            metrics=[accuracy, perplexity],
-            pretrained="general",
-            device=ctx.device,
-            path=ctx.work_dir,
-        )  # fmt: skip
-    )
+    learn = watched_lm_learner(ctx, data, drop_mult, pretrained="general")
     before = learn.validate()
     if epochs:
         learn.freeze()  # first the embeddings of the new words and the decoder, as the lesson does

@@ -1,6 +1,5 @@
 """Text learners end to end on tiny data: LM overfit, generation, encoder transfer, classifier, freezing."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,7 @@ CORPUS = [
 ] * 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny models: two threads only add synchronisation cost (and stall on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_lm(tmp_path: Path, texts: list[str] = CORPUS, **kwargs):

@@ -1,7 +1,5 @@
 """AWD-LSTM pieces: dropouts, weight dropout, hidden state, chunked encoder and pooling, layer groups."""
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -18,14 +16,7 @@ from engine.text.awd_lstm import (
 from engine.text.data import pad_chunked
 from engine.text.learner import classifier_splitter, lm_splitter
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny models: two threads only add synchronisation cost (and stall on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_rnn_dropout_uses_one_mask_across_time_and_only_in_training() -> None:

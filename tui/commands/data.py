@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from tui.commands import home_from_args
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -57,12 +59,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
-def _home(args: argparse.Namespace) -> Home:
-    from cards.paths import Home
-
-    return Home.resolve(getattr(args, "home", None))
-
-
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -96,7 +92,7 @@ def list_datasets(args: argparse.Namespace) -> int:
     from engine.datasets.catalog import CATALOG, format_size
     from engine.datasets.fetch import verify
 
-    home = _home(args)
+    home = home_from_args(args)
     table = Table(
         "name", "size", "license", "cached", "verified", box=None, pad_edge=False, header_style="bold"
     )
@@ -137,7 +133,7 @@ def fetch_dataset(args: argparse.Namespace) -> int:
     entry = _lookup(args.name)
     if isinstance(entry, int):
         return entry
-    home = _home(args)
+    home = home_from_args(args)
     console = _console()
     if is_fetched(entry.name, home) and not args.force:
         console.print(f"{entry.name} is already fetched: {home.datasets_dir / entry.folder}")
@@ -207,7 +203,7 @@ def verify_datasets(args: argparse.Namespace) -> int:
     from engine.datasets.catalog import CATALOG
     from engine.datasets.fetch import verify
 
-    home = _home(args)
+    home = home_from_args(args)
     if args.name is not None:
         entry = _lookup(args.name)
         if isinstance(entry, int):
@@ -242,7 +238,7 @@ def print_path(args: argparse.Namespace) -> int:
     if isinstance(entry, int):
         return entry
     try:
-        folder = dataset_path(entry.name, _home(args))
+        folder = dataset_path(entry.name, home_from_args(args))
     except DatasetError as err:
         return _fail(str(err))
     sys.stdout.write(f"{folder}\n")

@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from tui.commands import home_from_args
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -67,12 +69,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
-def _home(args: argparse.Namespace):  # -> Home, kept lazy like every handler import
-    from cards.paths import Home
-
-    return Home.resolve(getattr(args, "home", None))
-
-
 def _console() -> Console:
     from rich.console import Console
 
@@ -111,7 +107,7 @@ def run_lab(args: argparse.Namespace) -> int:
     from labs.runner import LabRun
 
     console = _console()
-    home = _home(args)
+    home = home_from_args(args)
     try:
         info = get_lab(args.lab_id)
         overrides = info.parse_assignments(args.assignments)
@@ -230,12 +226,14 @@ class EventPrinter:
             console.print(f"\n[yellow]cancelled during {event.stage or 'start-up'}[/]")
 
     def _print_epoch(self, row) -> None:
+        from labs.events import format_metric
+
         columns = ["epoch", "train_loss", "valid_loss", *row.metrics, "time"]
         if columns != self._columns:
             self._columns = columns
             self.console.print("  ".join(f"{c:>10}" for c in columns), style="bold")
         values = [row.epoch, row.train_loss, row.valid_loss, *row.metrics.values(), f"{row.seconds:.1f}s"]
-        self.console.print("  ".join(f"{_cell(v):>10}" for v in values))
+        self.console.print("  ".join(f"{format_metric(v):>10}" for v in values))
 
     def _print_text(self, event) -> None:
         from rich.text import Text
@@ -244,14 +242,6 @@ class EventPrinter:
         if event.title:
             self.console.print(Text(event.title, style="bold"))
         self.console.print(Text(event.text, style=style))
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
 
 
 def _escape(text: str) -> str:
@@ -276,7 +266,7 @@ def show_run(args: argparse.Namespace) -> int:
     from labs.runs import list_runs, load_run
 
     console = _console()
-    runs_dir = _home(args).runs_dir
+    runs_dir = home_from_args(args).runs_dir
     if not args.run_id:
         records = list_runs(runs_dir, args.lab)
         if not records:

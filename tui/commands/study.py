@@ -7,8 +7,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from tui.commands import home_from_args
+
 if TYPE_CHECKING:
-    from cards.paths import Home
     from cards.stats import Stats
 
 
@@ -49,12 +50,6 @@ def _home_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
-def _home(args: argparse.Namespace) -> Home:
-    from cards.paths import Home
-
-    return Home.resolve(getattr(args, "home", None))
-
-
 def _fail(message: str) -> int:
     print(f"cardlab: {message}", file=sys.stderr)
     return 1
@@ -65,7 +60,7 @@ def open_app(args: argparse.Namespace, pack_filter: str | None = None) -> int:
     from tui.app import StartupError, create_app
 
     try:
-        app = create_app(_home(args), pack_filter=pack_filter)
+        app = create_app(home_from_args(args), pack_filter=pack_filter)
     except StartupError as err:
         return _fail(str(err))
     app.run()
@@ -82,7 +77,7 @@ def run_stats(args: argparse.Namespace) -> int:
     from cards.stats import collect_stats, stats_to_json
     from cards.store import Store, StoreError
 
-    home = _home(args)
+    home = home_from_args(args)
     try:
         config = load_config(home)
         packs, _ = discover_packs(home)
@@ -143,7 +138,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     from cards.optimize import NotEnoughReviews, OptimizerUnavailable, optimize
     from cards.store import Store, StoreError
 
-    home = _home(args)
+    home = home_from_args(args)
     try:
         with Store.open(home.store_path) as store:
             result = optimize(store, home)

@@ -45,6 +45,7 @@ from labs.events import (
     StageStarted,
     TableOutput,
     TextOutput,
+    format_metric,
 )
 from labs.registry import DEFAULT_PRESET, PRESET_NAMES, LabError, LabInfo, get_lab
 from tui.widgets.loss_chart import LossChart, Marker
@@ -349,10 +350,10 @@ class LabScreen(Screen[None]):
         values = {
             "stage": row.stage,
             "epoch": str(row.epoch),
-            "train_loss": _cell(row.train_loss),
-            "valid_loss": _cell(row.valid_loss),
+            "train_loss": format_metric(row.train_loss),
+            "valid_loss": format_metric(row.valid_loss),
             "time": f"{row.seconds:.1f}s",
-            **{name: _cell(value) for name, value in row.metrics.items()},
+            **{name: format_metric(value) for name, value in row.metrics.items()},
         }
         table.add_row(*(values.get(name, "") for name in self._epoch_columns))
         table.scroll_end(animate=False)
@@ -465,10 +466,6 @@ class LabScreen(Screen[None]):
 
 
 _MARKER_STYLES = {"valley": "green", "steep": "magenta", "minimum": "red"}
-
-
-def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}"
 
 
 def _duration(seconds: float) -> str:
