@@ -46,9 +46,15 @@ class Corpora:
         return train + held_out, [False] * len(train) + [True] * len(held_out)
 
 
-def load_corpora(data: Path | None, general_docs: int, review_docs: int, seed: int) -> Corpora:
+def load_corpora(
+    data: Path | None, general_docs: int, review_docs: int, seed: int, real_docs: int | None = None
+) -> Corpora:
     """Generated corpora, or real reviews (IMDB_SAMPLE texts.csv or an aclImdb folder) with a generated
-    general corpus (WikiText-103 is too big for a CPU lab)."""
+    general corpus (WikiText-103 is too big for a CPU lab).
+
+    `review_docs` counts generated reviews; `real_docs` (default: `review_docs`) caps the reviews read from
+    `data`, a sample of them, because a real review is about ten times longer than a generated one.
+    """
     general = generate_general_corpus(general_docs, seed=seed)
     if data is None:
         texts, labels = generate_review_corpus(review_docs + review_docs // 2, seed=seed + 1)
@@ -65,10 +71,11 @@ def load_corpora(data: Path | None, general_docs: int, review_docs: int, seed: i
     else:
         reviews = read_imdb_csv(data)
         unlabelled = []
-    texts, labels, flags = _sample(reviews.texts, reviews.labels, reviews.is_valid, review_docs, seed)
+    n_docs = review_docs if real_docs is None else real_docs
+    texts, labels, flags = _sample(reviews.texts, reviews.labels, reviews.is_valid, n_docs, seed)
     if not any(flags):
         flags = _holdout(len(texts), 0.2, seed)
-    unlabelled = unlabelled[: review_docs // 2]
+    unlabelled = unlabelled[: n_docs // 2]
     source = f"{len(texts)} reviews from {data} ({sum(flags)} held out), {len(unlabelled)} unlabelled, {general_docs} generated general documents"
     return Corpora(general, texts, labels, flags, unlabelled, source)
 

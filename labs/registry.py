@@ -154,6 +154,7 @@ def _presets(
 
 _ROWS_HELP = "rows generated"
 _LR_HELP = "maximum learning rate of the one-cycle schedule"
+_REAL_DOCS_HELP = "reviews sampled from --data (a real review is about 10x longer than a generated one)"
 
 LABS: tuple[LabInfo, ...] = (
     LabInfo(
@@ -203,6 +204,7 @@ LABS: tuple[LabInfo, ...] = (
         params=(
             Param("general_docs", "int", 1500, "documents in the general (pretraining) corpus", min=20),
             Param("review_docs", "int", 800, "movie reviews in the target corpus", min=20),
+            Param("real_docs", "int", 800, _REAL_DOCS_HELP, min=20),
             Param("emb_sz", "int", 64, "embedding size", min=4, max=1024),
             Param("n_hid", "int", 128, "LSTM hidden size", min=4, max=2048),
             Param("n_layers", "int", 2, "LSTM layers", min=1, max=4),
@@ -232,6 +234,7 @@ LABS: tuple[LabInfo, ...] = (
             full={
                 "general_docs": 20000,
                 "review_docs": 10000,
+                "real_docs": 100_000,  # everything: IMDb has 50,000 labelled reviews
                 "emb_sz": 400,
                 "n_hid": 1152,
                 "n_layers": 3,
@@ -264,7 +267,8 @@ LABS: tuple[LabInfo, ...] = (
         card_ids=("lm-to-classifier", "freeze-to", "fine-tune-classifier-process"),
         params=(
             Param("general_docs", "int", 800, "documents in the general (pretraining) corpus", min=20),
-            Param("review_docs", "int", 2000, "labelled movie reviews", min=20),
+            Param("review_docs", "int", 1000, "labelled movie reviews", min=20),
+            Param("real_docs", "int", 600, _REAL_DOCS_HELP, min=20),
             Param("emb_sz", "int", 64, "embedding size", min=4, max=1024),
             Param("n_hid", "int", 128, "LSTM hidden size", min=4, max=2048),
             Param("n_layers", "int", 2, "LSTM layers", min=1, max=4),
@@ -306,6 +310,7 @@ LABS: tuple[LabInfo, ...] = (
             full={
                 "general_docs": 20000,
                 "review_docs": 25000,
+                "real_docs": 100_000,  # everything: IMDb has 50,000 labelled reviews
                 "emb_sz": 400,
                 "n_hid": 1152,
                 "n_layers": 3,
@@ -344,12 +349,13 @@ LABS: tuple[LabInfo, ...] = (
         params=(
             Param("general_docs", "int", 800, "documents in the general (pretraining) corpus", min=20),
             Param("review_docs", "int", 2000, "labelled movie reviews", min=20),
+            Param("real_docs", "int", 600, _REAL_DOCS_HELP, min=20),
             Param("emb_sz", "int", 64, "embedding size", min=4, max=1024),
             Param("n_hid", "int", 128, "LSTM hidden size", min=4, max=2048),
             Param("n_layers", "int", 2, "LSTM layers", min=1, max=4),
             Param("bs", "int", 32, "batch size", min=2, max=512),
             Param("lm_epochs", "int", 1, "epochs of the language model", min=0),
-            Param("epochs", "int", 4, "classifier epochs for each ratio", min=1),
+            Param("epochs", "int", 2, "classifier epochs for each ratio", min=1),
             Param(
                 "drop_mult",
                 "float",
@@ -377,6 +383,7 @@ LABS: tuple[LabInfo, ...] = (
             full={
                 "general_docs": 20000,
                 "review_docs": 25000,
+                "real_docs": 100_000,  # everything: IMDb has 50,000 labelled reviews
                 "emb_sz": 400,
                 "n_hid": 1152,
                 "n_layers": 3,

@@ -23,7 +23,7 @@ CLEARLY = "clearly (10% or more)"
 def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
     with ctx.stage("data"):
-        corpora = load_corpora(ctx.data, p.general_docs, p.review_docs, ctx.seed)
+        corpora = load_corpora(ctx.data, p.general_docs, p.review_docs, ctx.seed, p.real_docs)
         lm_texts, _ = corpora.lm_texts(p.use_all_text)
         ctx.text(corpora.source)
         ctx.text(corpora.general[0], title="a general document", kind="text")

@@ -79,6 +79,8 @@ def test_ulmfit_classifier_reports_groups_and_predicts_a_sentence(tmp_path: Path
     assert run.predictor("a great film").split(" ")[0] in {"positive", "negative"}
     texts = [e.text for e in events if isinstance(e, TextOutput)]
     assert any("cannot use the encoder" in text and "vocab" in text for text in texts)
+    assert 0.0 <= run.result["head_only_accuracy"] <= 1.0
+    assert any(f"reached {run.result['head_only_accuracy']:.0%}" in text for text in texts)
 
 
 def test_cold_start_compares_with_the_global_mean(tmp_path: Path) -> None:
