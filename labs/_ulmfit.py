@@ -20,6 +20,7 @@ from engine.text import AWDLSTMConfig, LMLearner, TextDataLoaders, language_mode
 from labs.context import LabContext
 
 RATIO = 2.6
+CHANCE_MARGIN = 0.6  # two balanced classes: below this a classifier has learned next to nothing
 
 
 @dataclass

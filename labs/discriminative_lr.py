@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from engine.metrics import accuracy
 from engine.text import clas_data, text_classifier_learner
-from labs._ulmfit import config_of, fine_tune_lm, groups_table, ladder, load_corpora, pretrain
+from labs._ulmfit import CHANCE_MARGIN, config_of, fine_tune_lm, groups_table, ladder, load_corpora, pretrain
 from labs.context import LabContext
 
 CHOICES = ("1 (one learning rate)", "2.6", "the large ratio")
-CHANCE_MARGIN = 0.6  # two balanced classes: below this a classifier has learned next to nothing
 
 
 def run(ctx: LabContext) -> dict[str, object]:

@@ -20,13 +20,21 @@ from __future__ import annotations
 
 from engine.metrics import accuracy
 from engine.text import TextClassifierLearner, clas_data, text_classifier_learner
-from labs._ulmfit import Corpora, config_of, fine_tune_lm, groups_table, ladder, load_corpora, pretrain
+from labs._ulmfit import (
+    CHANCE_MARGIN,
+    Corpora,
+    config_of,
+    fine_tune_lm,
+    groups_table,
+    ladder,
+    load_corpora,
+    pretrain,
+)
 from labs.context import LabContext
 
 ALL_AT_ONCE_WINS = "yes, all at once wins"
 GRADUAL_WINS = "no, gradual unfreezing wins or ties"
 GRADUAL_EPOCHS = 5  # 1 + 1 + 1 + 2, as in the lesson
-CHANCE_MARGIN = 0.6  # two balanced classes: below this a classifier has learned next to nothing
 
 
 def run(ctx: LabContext) -> dict[str, object]:
