@@ -5,8 +5,11 @@ torch is imported inside the functions that need it so `CancelToken` stays impor
 
 from __future__ import annotations
 
+import os
 import random
+import tempfile
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -89,3 +92,23 @@ class CancelToken:
 
     def __repr__(self) -> str:
         return f"CancelToken(cancelled={self.cancelled})"
+
+
+def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
+    """`torch.save` through a temporary file in the same folder, fsync and rename: a crash or a full
+    disk leaves the old file or the new one, never half of one, and no temporary file behind."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

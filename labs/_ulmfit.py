@@ -1,9 +1,19 @@
-"""What the three ULMFiT labs share: the corpora, the language-model steps, and layer-group tables."""
+"""What the three ULMFiT labs share: the model store chain, the corpora, and layer-group tables.
+
+The lesson never pretrains inside a notebook: it starts from a model pretrained once on WikiText-103,
+fine-tunes it on the reviews, saves the encoder, and the classifier notebook loads that encoder. The labs
+do the same with the model store (`labs.model_store`):
+
+    general-lm       pretrained once on the generated general corpus, the first time a lab needs it
+    fine_tuned_enc   written by `ulmfit-lm` (or by a classifier lab that found none fitting its data),
+                     loaded by `ulmfit-classifier` and `discriminative-lr` with `load_encoder`
+"""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.datasets.text import (
@@ -11,141 +21,261 @@ from engine.datasets.text import (
     generate_review_corpus,
     read_imdb_csv,
     read_imdb_folder,
-    read_imdb_unsup,
 )
 from engine.learner import Learner
 from engine.metrics import accuracy, perplexity
 from engine.optim import lr_ladder
 from engine.text import AWDLSTMConfig, LMLearner, TextDataLoaders, language_model_learner, lm_data
+from engine.text.tokenizer import Tokenizer
+from engine.text.vocab import Vocab
+from labs._evidence import validate_by_batch
 from labs.context import LabContext
+from labs.model_store import FINE_TUNED_ENC, GENERAL_LM, ModelEntry, ModelStore, sized_name
+from labs.registry import ULMFIT_SIZES as LAB_SIZES
 
 RATIO = 2.6
-CHANCE_MARGIN = 0.6  # two balanced classes: below this a classifier has learned next to nothing
+LAB_EMBED_INIT = 1.0  # see AWDLSTMConfig.embed_init: the labs' small model learns sentiment with it
+MIN_VOCAB_COVERAGE = 0.95  # an encoder whose vocab covers less of the data's words is not reused
 
 
-@dataclass
-class Corpora:
-    general: list[str]  # pretraining texts (the lesson: WikiText-103)
-    texts: list[str]  # labelled reviews
-    labels: list[str]
-    is_valid: list[bool]  # the labelled reviews held out for validation
-    unlabelled: list[str] = field(
-        default_factory=list
-    )  # reviews without labels (IMDb's unsup, and test texts)
-    source: str = ""
+@dataclass(frozen=True)
+class PretrainRecipe:
+    """How the default general language model is made (once): measured to take about a minute on
+    two CPU cores, and to give features in which a head alone separates the generated reviews."""
 
-    def lm_texts(self, use_all_text: bool) -> tuple[list[str], list[bool]]:
-        """Texts for fine-tuning the LM, and which are its validation: the held-out labelled reviews.
-
-        With `use_all_text` (the lesson's trick) the unlabelled reviews join the training texts: a language
-        model needs no labels, so every review the student has is training data for it.
-        """
-        train = [t for t, v in zip(self.texts, self.is_valid) if not v]
-        held_out = [t for t, v in zip(self.texts, self.is_valid) if v]
-        if use_all_text:
-            train = train + self.unlabelled
-        return train + held_out, [False] * len(train) + [True] * len(held_out)
+    docs: int = 6000
+    epochs: int = 8
+    lr: float = 5e-3
+    bs: int = 32
+    bptt: int = 48
+    drop_mult: float = 0.1
+    seed: int = 0  # fixed: one general model for every lab and seed, as WikiText-103 is one corpus
+    tokens_per_second: float = 60_000.0  # measured on 2 CPU cores at the labs' size, for the ETA
 
 
-def load_corpora(
-    data: Path | None, general_docs: int, review_docs: int, seed: int, real_docs: int | None = None
-) -> Corpora:
-    """Generated corpora, or real reviews (IMDB_SAMPLE texts.csv or an aclImdb folder) with a generated
-    general corpus (WikiText-103 is too big for a CPU lab).
-
-    `review_docs` counts generated reviews; `real_docs` (default: `review_docs`) caps the reviews read from
-    `data`, a sample of them, because a real review is about ten times longer than a generated one.
-    """
-    general = generate_general_corpus(general_docs, seed=seed)
-    if data is None:
-        texts, labels = generate_review_corpus(review_docs + review_docs // 2, seed=seed + 1)
-        labelled, unlabelled = texts[:review_docs], texts[review_docs:]
-        flags = _holdout(len(labelled), 0.2, seed)
-        source = f"{general_docs} generated general documents, {review_docs} generated labelled reviews, {len(unlabelled)} unlabelled"
-        return Corpora(general, labelled, labels[:review_docs], flags, unlabelled, source)
-    if data.is_dir() and not (data / "texts.csv").is_file():
-        reviews = read_imdb_folder(data)
-        try:
-            unlabelled = read_imdb_unsup(data)
-        except FileNotFoundError:
-            unlabelled = []
-    else:
-        reviews = read_imdb_csv(data)
-        unlabelled = []
-    n_docs = review_docs if real_docs is None else real_docs
-    texts, labels, flags = _sample(reviews.texts, reviews.labels, reviews.is_valid, n_docs, seed)
-    if not any(flags):
-        flags = _holdout(len(texts), 0.2, seed)
-    unlabelled = unlabelled[: n_docs // 2]
-    source = f"{len(texts)} reviews from {data} ({sum(flags)} held out), {len(unlabelled)} unlabelled, {general_docs} generated general documents"
-    return Corpora(general, texts, labels, flags, unlabelled, source)
-
-
-def _holdout(n: int, pct: float, seed: int) -> list[bool]:
-    chosen = set(random.Random(seed).sample(range(n), max(1, round(n * pct))))
-    return [i in chosen for i in range(n)]
-
-
-def _sample(
-    texts: list[str], labels: list[str], flags: list[bool], n: int, seed: int
-) -> tuple[list[str], list[str], list[bool]]:
-    if len(texts) <= n:
-        return list(texts), list(labels), list(flags)
-    keep = sorted(random.Random(seed).sample(range(len(texts)), n))
-    return [texts[i] for i in keep], [labels[i] for i in keep], [flags[i] for i in keep]
+PRETRAIN = PretrainRecipe()
 
 
 def config_of(ctx: LabContext) -> AWDLSTMConfig:
     p = ctx.p
-    return AWDLSTMConfig(emb_sz=p.emb_sz, n_hid=p.n_hid, n_layers=p.n_layers)
+    return AWDLSTMConfig(emb_sz=p.emb_sz, n_hid=p.n_hid, n_layers=p.n_layers, embed_init=LAB_EMBED_INIT)
+
+
+def _sizes(ctx: LabContext) -> dict[str, int]:
+    return {"emb_sz": ctx.p.emb_sz, "n_hid": ctx.p.n_hid, "n_layers": ctx.p.n_layers}
+
+
+def store_of(ctx: LabContext) -> ModelStore:
+    return ModelStore.for_home(ctx.home)
+
+
+# ---- corpora ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reviews:
+    """Labelled reviews for a classifier (`train` few, `valid` many) and texts for the review LM."""
+
+    train_texts: list[str]
+    train_labels: list[str]
+    valid_texts: list[str]
+    valid_labels: list[str]
+    lm_texts: list[str] = field(default_factory=list)  # reviews without labels, for fine-tuning the LM
+    source: str = ""
+
+    def clas_inputs(self) -> tuple[list[str], list[str], list[bool]]:
+        texts = self.train_texts + self.valid_texts
+        labels = self.train_labels + self.valid_labels
+        return texts, labels, [False] * len(self.train_texts) + [True] * len(self.valid_texts)
+
+
+def load_reviews(data: Path | None, labels: int, valid_docs: int, lm_docs: int, seed: int) -> Reviews:
+    """Generated reviews (from `seed`), or real ones from `data` (IMDB_SAMPLE's texts.csv or an aclImdb
+    folder): `labels` labelled training reviews, `valid_docs` held out, `lm_docs` for the review LM."""
+    if data is None:
+        texts, tags = generate_review_corpus(labels + valid_docs + lm_docs, seed=seed + 1)
+        a, b = labels, labels + valid_docs
+        source = (
+            f"{labels} labelled training reviews, {valid_docs} held-out reviews and {lm_docs} reviews "
+            f"without labels, all generated (seed {seed})"
+        )
+        return Reviews(texts[:a], tags[:a], texts[a:b], tags[a:b], texts[b:], source)
+    reviews = (
+        read_imdb_folder(data)
+        if data.is_dir() and not (data / "texts.csv").is_file()
+        else read_imdb_csv(data)
+    )
+    rng = random.Random(seed)
+    train = [i for i, v in enumerate(reviews.is_valid) if not v]
+    valid = [i for i, v in enumerate(reviews.is_valid) if v]
+    if not valid:  # no split in the file: hold out a fifth
+        rng.shuffle(train)
+        cut = max(1, len(train) // 5)
+        valid, train = train[:cut], train[cut:]
+    rng.shuffle(train)
+    rng.shuffle(valid)
+    chosen, valid = train[:labels], valid[:valid_docs]
+    lm = train[labels : labels + lm_docs] + chosen
+    source = f"{len(chosen)} labelled training reviews and {len(valid)} held-out reviews from {data}"
+    return Reviews(
+        [reviews.texts[i] for i in chosen], [reviews.labels[i] for i in chosen],
+        [reviews.texts[i] for i in valid], [reviews.labels[i] for i in valid],
+        [reviews.texts[i] for i in lm], source,
+    )  # fmt: skip
+
+
+# ---- the model store chain -------------------------------------------------------------------------------
 
 
 def watched_lm_learner(
-    ctx: LabContext, data: TextDataLoaders, drop_mult: float, pretrained: str | None = None
+    ctx: LabContext, data: TextDataLoaders, drop_mult: float, pretrained: str | Path | None = None
 ) -> LMLearner:
     """A language-model learner of the lab's size and metrics, reporting to the lab as it trains."""
     return ctx.watch(
         language_model_learner(
-            data,
-            config=config_of(ctx),
-            drop_mult=drop_mult,
-            metrics=[accuracy, perplexity],
-            pretrained=pretrained,
-            device=ctx.device,
-            path=ctx.work_dir,
+            data, config=config_of(ctx), drop_mult=drop_mult, metrics=[accuracy, perplexity],
+            pretrained=pretrained, device=ctx.device, path=ctx.work_dir,
         )
+    )  # fmt: skip
+
+
+def pretrained_lm(ctx: LabContext) -> tuple[str | Path, str]:
+    """What `language_model_learner(pretrained=...)` should start from, and how to say so.
+
+    The store's general model is made here the first time it is needed; a cancelled pretraining leaves
+    nothing behind, so the next lab simply starts it over.
+    """
+    choice = str(getattr(ctx.p, "pretrained", GENERAL_LM))
+    store = store_of(ctx)
+    if choice == "wt103-fwd":
+        folder = ctx.resolve_data("wt103-fwd")
+        return folder, f"fastai's WikiText-103 model (wt103-fwd, {folder})"
+    name = sized_name(choice, _sizes(ctx), LAB_SIZES) if choice == GENERAL_LM else choice
+    entry = store.find(name)
+    if entry is None and choice != GENERAL_LM:
+        store.get(name)  # raises with the list of models and a did-you-mean
+    if entry is None:
+        recipe = replace(PRETRAIN, docs=ctx.p.pretrain_docs, epochs=ctx.p.pretrain_epochs)
+        entry = pretrain_general(ctx, store, name, recipe)
+    return store.weights_path(name), entry.describe()
+
+
+def pretrain_general(
+    ctx: LabContext, store: ModelStore, name: str, recipe: PretrainRecipe = PRETRAIN
+) -> ModelEntry:
+    """Pretrain the general language model once and publish it in the store."""
+    texts = generate_general_corpus(recipe.docs, seed=recipe.seed)
+    data = lm_data(texts, bs=recipe.bs, bptt=recipe.bptt, valid_pct=0.05, seed=recipe.seed)
+    tokens = data.train.tokens_per_epoch * recipe.epochs
+    minutes = tokens / recipe.tokens_per_second / 60
+    ctx.text(
+        f"Pretraining the general language model once: about {max(minutes, 0.1):.1f} min on two CPU cores "
+        f"({recipe.docs} generated stories, {recipe.epochs} epochs); later labs reuse it from the model store.",
+        kind="explanation",
     )
+    ctx.curve("general LM (pretraining, once)")
+    with ctx.seeded(recipe.seed):
+        learn = watched_lm_learner(ctx, data, recipe.drop_mult)
+        started = time.perf_counter()
+        learn.fit_one_cycle(recipe.epochs, recipe.lr)
+        seconds = time.perf_counter() - started
+    metrics = learn.validate()
+    learn.save_pretrained(store.weights_path(name))
+    entry = ModelEntry(
+        name=name, kind="language model", corpus=f"{recipe.docs} generated general stories",
+        tokens_seen=tokens, config=_sizes(ctx), vocab_size=len(learn.vocab),
+        valid_perplexity=round(float(metrics["perplexity"]), 3), valid_accuracy=round(float(metrics["accuracy"]), 4),
+        seed=recipe.seed, seconds=round(seconds, 1),
+    )  # fmt: skip
+    store.record(entry)
+    ctx.text(f"saved {entry.describe()} in {seconds:.0f} s", kind="explanation")
+    return entry
 
 
-def pretrain(
-    ctx: LabContext, corpora: Corpora, epochs: int, lr: float, bptt: int, drop_mult: float = 0.3
-) -> LMLearner:
-    """Step 1: a language model on the general corpus, saved as `general` for the next step."""
-    ctx.curve("general LM")
-    data = lm_data(corpora.general, bs=ctx.p.bs, bptt=bptt, valid_pct=0.1, seed=ctx.seed)
-    learn = watched_lm_learner(ctx, data, drop_mult)
-    if epochs:
-        learn.fit_one_cycle(epochs, lr)
-    learn.save_pretrained("general")
-    return learn
+@dataclass
+class FineTuned:
+    """A fine-tuned language model, measured on the held-out texts before and after (batch by batch)."""
+
+    learn: LMLearner
+    before: dict[str, float]
+    before_losses: list[float]
+    after: dict[str, float]
+    after_losses: list[float]
+    entry: ModelEntry
 
 
-def fine_tune_lm(ctx: LabContext, corpora: Corpora, epochs: int, lr: float, bptt: int, use_all_text: bool = True,
-                 drop_mult: float = 0.3) -> tuple[LMLearner, dict[str, float]]:  # fmt: skip
-    """Step 2: the general LM fine-tuned on the reviews; returns (learner, metrics before fine-tuning)."""
-    ctx.curve("review LM")
-    texts, is_valid = corpora.lm_texts(use_all_text)
+def fine_tune_lm(ctx: LabContext, texts: list[str], is_valid: list[bool], epochs: int, lr: float, bptt: int,
+                 drop_mult: float = 0.3, corpus: str = "reviews") -> FineTuned:  # fmt: skip
+    """The pretrained LM fine-tuned on `texts`, saved as `fine_tuned_enc` (encoder, LM and vocab) in the
+    store for the next lab."""
+    pretrained, described = pretrained_lm(ctx)
+    ctx.text(f"language_model_learner(data_lm, pretrained=...): {described}", kind="explanation")
+    ctx.curve("review LM (fine-tuning)")
     data = lm_data(texts, bs=ctx.p.bs, bptt=bptt, is_valid=is_valid, seed=ctx.seed)
-    learn = watched_lm_learner(ctx, data, drop_mult, pretrained="general")
-    before = learn.validate()
+    learn = watched_lm_learner(ctx, data, drop_mult, pretrained=pretrained)
+    before, before_losses = validate_by_batch(learn)
     if epochs:
         learn.freeze()  # first the embeddings of the new words and the decoder, as the lesson does
         learn.fit_one_cycle(1, lr)
         learn.unfreeze()
         if epochs > 1:
             learn.fit_one_cycle(epochs - 1, lr / 10)
-    learn.save_encoder("fine_tuned_enc")
-    return learn, before
+    after, after_losses = validate_by_batch(learn)
+    store = store_of(ctx)
+    name = sized_name(FINE_TUNED_ENC, _sizes(ctx), LAB_SIZES)
+    learn.save_encoder(store.weights_path(name), include_lm=True)
+    entry = store.record(ModelEntry(
+        name=name, kind="encoder", corpus=f"{len(texts)} {corpus}", tokens_seen=data.train.tokens_per_epoch * epochs,
+        config=_sizes(ctx), vocab_size=len(learn.vocab), valid_perplexity=round(float(after["perplexity"]), 3),
+        valid_accuracy=round(float(after["accuracy"]), 4), seed=ctx.seed, parent=str(pretrained),
+    ))  # fmt: skip
+    ctx.artifact(f"save_encoder('{name}') in the model store", store.weights_path(name))
+    return FineTuned(learn, before, before_losses, after, after_losses, entry)
+
+
+def vocab_coverage(vocab: Vocab, texts: list[str]) -> float:
+    """The share of the texts' words (special tokens aside) that the vocab knows."""
+    tokenizer = Tokenizer()
+    known = total = 0
+    for text in texts:
+        for token in tokenizer(text):
+            if not token.startswith("xx"):
+                total += 1
+                known += token in vocab.stoi
+    return known / total if total else 1.0
+
+
+def encoder_for(ctx: LabContext, reviews: Reviews, lm_epochs: int, lr: float = 1e-2) -> tuple[Vocab, str]:
+    """The store's `fine_tuned_enc` when its vocab fits these reviews, else one fine-tuned here (and
+    stored for the next lab). Returns its vocab and the name to `load_encoder`."""
+    import torch
+
+    store = store_of(ctx)
+    name = sized_name(FINE_TUNED_ENC, _sizes(ctx), LAB_SIZES)
+    entry = store.find(name)
+    if entry is not None:
+        saved = torch.load(store.weights_path(name), map_location="cpu", weights_only=True)
+        vocab = Vocab(saved["vocab"])
+        coverage = vocab_coverage(vocab, reviews.train_texts + reviews.valid_texts)
+        if coverage >= MIN_VOCAB_COVERAGE:
+            ctx.text(
+                f"load_encoder('{name}'): {entry.describe()}, made by an earlier lab; its vocab covers "
+                f"{coverage:.0%} of these reviews' words.",
+                kind="explanation",
+            )
+            return vocab, str(store.weights_path(name))
+        ctx.text(
+            f"the stored {name!r} knows only {coverage:.0%} of these reviews' words: fine-tuning one here."
+        )
+    else:
+        ctx.text(f"no {name!r} in the model store yet (run ulmfit-lm to make it): fine-tuning one here.")
+    texts = reviews.lm_texts + reviews.valid_texts
+    is_valid = [False] * len(reviews.lm_texts) + [True] * len(reviews.valid_texts)
+    tuned = fine_tune_lm(ctx, texts, is_valid, lm_epochs, lr, bptt=48)
+    return tuned.learn.vocab, str(store.weights_path(tuned.entry.name))
+
+
+# ---- tables ----------------------------------------------------------------------------------------------
 
 
 def group_names(n_groups: int) -> list[str]:
@@ -168,3 +298,23 @@ def ladder(lr: float, n_groups: int, ratio: float = RATIO) -> slice:
     """`slice(lr / ratio**(n-1), lr)`: each group's rate `ratio` times below the next one's (the lesson's
     `slice(lr/2.6**4, lr)` on its five groups)."""
     return slice(lr / ratio ** (n_groups - 1), lr)
+
+
+def describe_lr(lr: float | slice) -> str:
+    if isinstance(lr, slice):
+        return f"slice({lr.start:.1e}, {lr.stop:.1e})"
+    return f"{lr:g}"
+
+
+def seed_table(
+    seeds: list[int], columns: list[str], rows: list[list[float]]
+) -> tuple[list[str], list[list[str]]]:
+    """Per-seed rows plus the mean and the standard error of each column."""
+    from labs.verdict import standard_error
+
+    table = [[str(seed), *(f"{v:.3f}" for v in row)] for seed, row in zip(seeds, rows)]
+    if len(rows) > 1:
+        means = [sum(col) / len(col) for col in zip(*rows)]
+        errors = [standard_error(list(col)) for col in zip(*rows)]
+        table.append(["mean ± se", *(f"{m:.3f} ± {e:.3f}" for m, e in zip(means, errors))])
+    return ["seed", *columns], table

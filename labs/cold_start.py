@@ -11,9 +11,11 @@ from engine.collab import UnknownIdError, collab_data, collab_learner
 from engine.collab.cold_start import ColdStartLearner, ColdStartPredictor, cold_start_data, cold_start_learner
 from labs._movielens import load_movielens
 from labs.context import LabContext
+from labs.verdict import judge, outcome_for, paired_noise
 
 YES = "yes"
 NO = "no, nothing beats the mean without ratings"
+CLAIM = "On users it has never seen, a model driven by their metadata predicts ratings better than the global mean."
 
 
 def run(ctx: LabContext) -> dict[str, object]:
@@ -64,6 +66,10 @@ def run(ctx: LabContext) -> dict[str, object]:
     with ctx.stage("new users"):
         metadata_mse = float(cold.validate()["valid_loss"])
         mean_mse = data.global_mean_mse()
+        preds, targets = cold.get_preds()
+        metadata_errors = ((preds.reshape(-1) - targets.reshape(-1)) ** 2).tolist()
+        mean_errors = ((targets.reshape(-1) - data.train_mean()) ** 2).tolist()
+        verdict = judge(CLAIM, mean_mse - metadata_mse, paired_noise(mean_errors, metadata_errors))
         ctx.table(
             "MSE on the ratings of the new users",
             ["prediction", "MSE"],
@@ -85,7 +91,8 @@ def run(ctx: LabContext) -> dict[str, object]:
     return {
         "global_mean_mse": round(mean_mse, 4),
         "metadata_mse": round(metadata_mse, 4),
-        "outcome": YES if metadata_mse < mean_mse else NO,
+        "verdict": verdict.to_dict(),
+        "outcome": outcome_for(verdict, YES, NO),
     }
 
 

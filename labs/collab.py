@@ -13,11 +13,17 @@ from __future__ import annotations
 import torch
 
 from engine.collab import CollabLearner, collab_data, collab_learner
+from labs._evidence import squared_errors
 from labs._movielens import load_movielens, matrix_corner
 from labs.context import LabContext
+from labs.verdict import judge, outcome_for, paired_noise
 
 EXACT_CHOICE = "exactly the ratings' range, (1, 5)"
 WIDER_CHOICE = "a wider one, like (0, 5.5)"
+CLAIM = (
+    "A y_range a little wider than the ratings, like (0, 5.5), gives a lower validation error than the "
+    "ratings' exact range, because a sigmoid never reaches its ends."
+)
 
 
 def run(ctx: LabContext) -> dict[str, object]:
@@ -74,6 +80,9 @@ def run(ctx: LabContext) -> dict[str, object]:
             rows,
         )
         wide_mse, exact_mse = float(rows[0][1]), float(rows[1][1])
+        verdict = judge(
+            CLAIM, exact_mse - wide_mse, paired_noise(squared_errors(exact), squared_errors(learn))
+        )
 
     with ctx.stage("interpret"):
         top = min(1000, data.n_items - 1)
@@ -101,7 +110,8 @@ def run(ctx: LabContext) -> dict[str, object]:
         "valid_mse": round(wide_mse, 4),
         "exact_range_valid_mse": round(exact_mse, 4),
         "best_movie": str(best.title.iloc[0]),
-        "outcome": WIDER_CHOICE if wide_mse <= exact_mse else EXACT_CHOICE,
+        "verdict": verdict.to_dict(),
+        "outcome": outcome_for(verdict, WIDER_CHOICE, EXACT_CHOICE),
     }
 
 

@@ -185,11 +185,36 @@ class LabContext:
         """Offer `predict(user_text) -> answer` to the lab screen once training is done."""
         self.run.predictor = predict
 
-    def reseed(self) -> None:
-        """Seed again, so the next model starts from the same weights as the one before it."""
+    def reseed(self, seed: int | None = None) -> None:
+        """Seed again (the run's seed, or `seed`), so the next model starts from the same weights as the
+        one before it."""
         from engine.utils import set_seed
 
-        set_seed(self.seed)
+        set_seed(self.seed if seed is None else seed)
+
+    @contextmanager
+    def seeded(self, seed: int) -> Iterator[None]:
+        """Train under another seed (a model made once for every run), then back to the run's own."""
+        from engine.utils import set_seed
+
+        set_seed(seed)
+        try:
+            yield
+        finally:
+            self.reseed()
+
+    @property
+    def home(self) -> Any:
+        """The run's `cards.paths.Home` (its model store, datasets and runs)."""
+        if self.run.home is None:
+            from cards.paths import Home
+
+            self.run.home = Home.resolve()
+        return self.run.home
+
+    def resolve_data(self, value: str) -> Path:
+        """A dataset name (`cardlab data fetch NAME`) or a path, as `--data` takes it."""
+        return resolve_data(value, self.home)
 
     def curve(self, name: str) -> None:
         """Draw the following fits as their own curve `name` (for comparisons), starting at step 1."""

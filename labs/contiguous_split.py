@@ -12,11 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from engine.tabular import TabularLearner, tabular_data, tabular_learner
+from labs._evidence import rmse_noise, squared_errors
 from labs._sales import CAT_NAMES, CONT_NAMES, TARGET, last_days, load_sales, rmse, split_future
 from labs.context import LabContext
+from labs.verdict import judge, outcome_for
 
 RANDOM_CHOICE = "the random split's"
 CONTIGUOUS_CHOICE = "the contiguous split's"
+CLAIM = (
+    "When the model will predict the future, a contiguous last period as validation estimates its error "
+    "on the future better than random rows do."
+)
 
 
 def run(ctx: LabContext) -> dict[str, object]:
@@ -50,15 +56,19 @@ def run(ctx: LabContext) -> dict[str, object]:
 
     every_row = np.arange(len(history))
     estimates = {}
+    errors: dict[str, list[float]] = {}
     for stage, valid_rows in (("random split", random_rows), ("contiguous split", contiguous)):
         with ctx.stage(stage):
             learn = fit(stage, (np.setdiff1d(every_row, valid_rows), valid_rows))
             estimates[stage] = float(np.sqrt(learn.validate()["valid_loss"]))
+            errors[stage] = squared_errors(learn)
 
     with ctx.stage("future test"):
         # What the student would ship: the same model trained on all the history, scored on the future.
         final = fit("all history", (every_row, contiguous))
-        future_error = rmse(final.predict_frame(future)["prediction"].to_numpy(), future[TARGET].to_numpy())
+        predicted = final.predict_frame(future)["prediction"].to_numpy()
+        future_error = rmse(predicted, future[TARGET].to_numpy())
+        future_errors = ((predicted - future[TARGET].to_numpy()) ** 2).tolist()
         ctx.table(
             "RMSE of log sales: each validation set's estimate against the shipped model's error on the future",
             ["validation", "estimate", "future", "estimate off by"],
@@ -73,11 +83,13 @@ def run(ctx: LabContext) -> dict[str, object]:
             kind="explanation",
         )
     random_valid, contiguous_valid = estimates["random split"], estimates["contiguous split"]
+    effect = abs(random_valid - future_error) - abs(contiguous_valid - future_error)
+    noise = rmse_noise(errors["random split"], errors["contiguous split"], future_errors)
+    verdict = judge(CLAIM, effect, noise)
     return {
         "random_valid_rmse": round(random_valid, 4),
         "contiguous_valid_rmse": round(contiguous_valid, 4),
         "future_rmse": round(future_error, 4),
-        "outcome": CONTIGUOUS_CHOICE
-        if abs(contiguous_valid - future_error) <= abs(random_valid - future_error)
-        else RANDOM_CHOICE,
+        "verdict": verdict.to_dict(),
+        "outcome": outcome_for(verdict, CONTIGUOUS_CHOICE, RANDOM_CHOICE),
     }

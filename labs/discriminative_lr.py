@@ -4,95 +4,114 @@ The lesson's notebook:
 
     learn.fit_one_cycle(1, slice(1e-2 / (2.6**4), 1e-2))   # each group's lr is 2.6x below the next one's
 
-2.6 comes from ULMFiT (Howard and Ruder): found by trying, as one would tune any hyperparameter.
-
-On the generated data at the small presets ratio 1 wins: a language model trained for seconds does not learn
-to track sentiment (the nearly frozen encoder, the large ratio, stays near 50%), so the lower layers must
-learn it from the labels. The lesson's 2.6 needs an encoder whose features already hold the sentiment.
+2.6 comes from ULMFiT (Howard and Ruder): found by trying, as one would tune any hyperparameter. Ratio 1
+moves the pretrained encoder as fast as the new head; a large ratio all but freezes it.
 """
 
 from __future__ import annotations
 
 from engine.metrics import accuracy
 from engine.text import clas_data, text_classifier_learner
-from labs._ulmfit import CHANCE_MARGIN, config_of, fine_tune_lm, groups_table, ladder, load_corpora, pretrain
+from labs._evidence import correct_per_example, paired_noise, verdict_over_seeds
+from labs._ulmfit import config_of, encoder_for, groups_table, ladder, load_reviews, seed_table
 from labs.context import LabContext
 
-CHOICES = ("1 (one learning rate)", "2.6", "the large ratio")
+CLAIM = (
+    "A ratio of 2.6 between consecutive layer groups' learning rates fine-tunes a pretrained classifier "
+    "better than one rate for all (ratio 1) and better than a large ratio."
+)
+
+
+def choices(ctx: LabContext) -> tuple[str, ...]:
+    """The question's choices, in the order of the ratios tried."""
+    return ctx.info.question.choices if ctx.info.question else ("1", "2.6", "large")
 
 
 def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
     with ctx.stage("data"):
-        corpora = load_corpora(ctx.data, p.general_docs, p.review_docs, ctx.seed, p.real_docs)
-        ctx.text(corpora.source)
+        reviews = load_reviews(ctx.data, p.labels, p.valid_docs, p.review_docs, ctx.seed)
+        ctx.text(reviews.source)
 
-    with ctx.stage("language model"):
-        pretrain(ctx, corpora, p.lm_epochs, 1e-2, bptt=32)
-        lm, _ = fine_tune_lm(ctx, corpora, p.lm_epochs, 1e-2, bptt=32)
-        data = clas_data(
-            corpora.texts, corpora.labels, vocab=lm.vocab, bs=p.bs, is_valid=corpora.is_valid, seed=ctx.seed
-        )
+    with ctx.stage("encoder"):
+        vocab, encoder = encoder_for(ctx, reviews, p.lm_epochs)
 
-    accuracies: dict[str, float] = {}
-    losses: dict[str, float] = {}
-    for stage, ratio, choice in (
-        ("ratio 1", 1.0, CHOICES[0]),
-        ("ratio 2.6", 2.6, CHOICES[1]),
-        ("large ratio", p.large_ratio, CHOICES[2]),
-    ):
-        with ctx.stage(stage):
-            ctx.reseed()  # the same head initialisation for every ratio
-            ctx.curve(f"ratio {ratio:g}")
-            learn = text_classifier_learner(data, config=config_of(ctx), drop_mult=p.drop_mult, metrics=[accuracy],
-                                            device=ctx.device, path=ctx.work_dir)  # fmt: skip
-            learn.load_encoder("fine_tuned_enc")
-            ctx.watch(learn)
-            learn.unfreeze()
-            lr = ladder(p.lr, len(learn.layer_groups), ratio)
-            ctx.table(f"ratio {ratio:g}: fit_one_cycle({p.epochs}, slice({lr.start:.1e}, {lr.stop:.1e}))",
-                      ["layer group", "", "learning rate"], groups_table(learn, lr))  # fmt: skip
-            learn.fit_one_cycle(p.epochs, lr)
-            metrics = learn.validate()
-            accuracies[choice] = float(metrics["accuracy"])
-            losses[choice] = float(metrics["valid_loss"])
+    ratios = (1.0, 2.6, p.large_ratio)
+    seeds = list(range(ctx.seed, ctx.seed + p.seeds))
+    per_seed: list[list[list[float]]] = []  # seed -> ratio -> per-example correctness
+    for seed in seeds:
+        if seed != ctx.seed and ctx.data is None:
+            reviews = load_reviews(None, p.labels, p.valid_docs, 0, seed)
+        texts, labels, is_valid = reviews.clas_inputs()
+        data = clas_data(texts, labels, vocab=vocab, bs=p.bs, is_valid=is_valid, seed=seed)
+        per_seed.append([fine_tune(ctx, data, encoder, ratio, seed, len(seeds) > 1) for ratio in ratios])
+    return report(ctx, seeds, ratios, per_seed)
 
-    # Accuracy first; equal accuracies (all 100% on easy data, say) are told apart by the validation loss.
-    best = max(accuracies, key=lambda choice: (accuracies[choice], -losses[choice]))
-    ctx.table(
-        "validation after the same fine-tuning",
-        ["ratio between groups", "accuracy", "valid loss"],
-        [[choice, f"{accuracies[choice]:.3f}", f"{losses[choice]:.4f}"] for choice in accuracies],
+
+def fine_tune(ctx: LabContext, data, encoder: str, ratio: float, seed: int, label: bool) -> list[float]:
+    p = ctx.p
+    stage = ("ratio 1", "ratio 2.6", "large ratio")[(1.0, 2.6).index(ratio) if ratio in (1.0, 2.6) else 2]
+    with ctx.stage(stage):
+        ctx.reseed(seed)  # the same head initialisation for every ratio
+        ctx.curve(f"ratio {ratio:g}" + (f" · seed {seed}" if label else ""))
+        learn = text_classifier_learner(data, config=config_of(ctx), drop_mult=p.drop_mult, metrics=[accuracy],
+                                        device=ctx.device, path=ctx.work_dir)  # fmt: skip
+        learn.load_encoder(encoder)
+        ctx.watch(learn)
+        learn.unfreeze()
+        lr = ladder(p.lr, len(learn.layer_groups), ratio)
+        ctx.table(f"ratio {ratio:g}: fit_one_cycle({p.epochs}, slice({lr.start:.1e}, {lr.stop:.1e}))",
+                  ["layer group", "", "learning rate"], groups_table(learn, lr))  # fmt: skip
+        learn.fit_one_cycle(p.epochs, lr)
+        return correct_per_example(learn)
+
+
+def report(ctx: LabContext, seeds: list[int], ratios: tuple[float, ...], per_seed: list[list[list[float]]]) -> dict[str, object]:  # fmt: skip
+    names = choices(ctx)
+    accuracies = [[sum(c) / len(c) for c in seed_runs] for seed_runs in per_seed]
+    header, table = seed_table(seeds, [f"ratio {r:g}" for r in ratios], accuracies)
+    ctx.table("validation accuracy after the same fine-tuning", header, table)
+    means = [sum(col) / len(col) for col in zip(*accuracies)]
+    best, second = sorted(range(len(ratios)), key=lambda i: means[i], reverse=True)[:2]
+    # The claim: 2.6 against the better of the other two; the question: which ratio is best, if any.
+    rival = max((0, 2), key=lambda i: means[i])
+    claim = verdict_over_seeds(
+        CLAIM,
+        [acc[1] - acc[rival] for acc in accuracies],
+        paired_noise(per_seed[0][1], per_seed[0][rival]),
     )
-    ctx.text(explain(accuracies), kind="explanation")
-    return {
-        "accuracy_ratio_1": round(accuracies[CHOICES[0]], 4),
-        "accuracy_ratio_2_6": round(accuracies[CHOICES[1]], 4),
-        "accuracy_large_ratio": round(accuracies[CHOICES[2]], 4),
-        "outcome": best,
+    lead = verdict_over_seeds(
+        "best ratio",
+        [acc[best] - acc[second] for acc in accuracies],
+        paired_noise(per_seed[0][best], per_seed[0][second]),
+    )
+    ctx.text(explain(ratios, means, claim, len(seeds)), kind="explanation")
+    result: dict[str, object] = {
+        "accuracy_ratio_1": round(means[0], 4),
+        "accuracy_ratio_2_6": round(means[1], 4),
+        "accuracy_large_ratio": round(means[2], 4),
+        "verdict": claim.to_dict(),
+        "outcome": names[best] if lead.agrees else None,
     }
+    if len(seeds) > 1:
+        result["per_seed"] = [
+            {"seed": s, **{f"ratio {r:g}": round(a, 4) for r, a in zip(ratios, acc)}}
+            for s, acc in zip(seeds, accuracies)
+        ]
+    return result
 
 
-def explain(accuracies: dict[str, float]) -> str:
-    """What the three runs say about the encoder; the large ratio all but freezes it, so its accuracy
-    measures how much of the sentiment the pretrained features already hold."""
-    frozen_like = accuracies[CHOICES[2]]
+def explain(ratios: tuple[float, ...], means: list[float], verdict, n_seeds: int) -> str:
     lesson = (
         "Ratio 1 moves the pretrained embedding as fast as the new head; a large ratio all but freezes the "
         "encoder. ULMFiT found 2.6 with an encoder pretrained on WikiText-103, whose features already "
-        "separate the sentiment: there, lower layers that move less keep those features, and one big rate "
-        "for every group disturbs them."
+        "separate the sentiment: lower layers that move less keep those features while the head learns."
     )
-    if frozen_like < CHANCE_MARGIN:
-        return (
-            f"{lesson} Here the nearly frozen encoder (the large ratio) reached {frozen_like:.0%}, about a "
-            "coin toss: this small language model, trained for seconds, learned the grammar of the reviews "
-            "but not to track their sentiment, so the classifier has to learn it from the labels, in the "
-            "lower layers too, and the larger their rates the faster it does. With a lesson-scale language "
-            "model (the full preset, on a GPU) the encoder has features worth keeping."
-        )
-    return (
-        f"{lesson} Here the nearly frozen encoder (the large ratio) reached {frozen_like:.0%}: its "
-        "pretrained features carry part of the sentiment, so how much the lower layers should move is a "
-        "trade-off between keeping them and adapting them."
-    )
+    where = f"over {n_seeds} seeds" if n_seeds > 1 else "on this seed (the noise is the validation set's)"
+    measured = ", ".join(f"ratio {r:g}: {m:.1%}" for r, m in zip(ratios, means))
+    gap = f"2.6 against the better of the others {where}: {verdict.effect:+.3f} ± {verdict.noise:.3f}"
+    if verdict.agrees is None:
+        return f"{lesson} Measured {measured}; {gap}, within the noise: no clear answer on this run."
+    if verdict.agrees:
+        return f"{lesson} Measured {measured}; {gap}: 2.6 wins, as the card says."
+    return f"{lesson} Measured {measured}; {gap}: 2.6 does not win here."

@@ -12,10 +12,16 @@ from __future__ import annotations
 from engine.metrics import accuracy
 from engine.tabular import TabularLearner, tabular_data, tabular_learner
 from labs._census import CAT_NAMES, CONT_NAMES, TARGET, load_census
+from labs._evidence import cross_entropy_per_example
 from labs.context import LabContext
+from labs.verdict import judge, outcome_for, paired_noise
 
 SUGGESTION_CHOICE = "the suggestion before it"
 MINIMUM_CHOICE = "the minimum"
+CLAIM = (
+    "A learning rate on the steep descent before the lr finder's minimum trains better than the rate at "
+    "the minimum itself."
+)
 
 
 def run(ctx: LabContext) -> dict[str, object]:
@@ -62,6 +68,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
 
     results = {}
+    losses: dict[str, list[float]] = {}
     for stage, name, lr in (
         ("fit at the suggestion", "suggestion", found.valley),
         ("fit at the minimum", "minimum", at_minimum),
@@ -73,17 +80,24 @@ def run(ctx: LabContext) -> dict[str, object]:
             learn = new_learner()
             learn.fit(p.epochs, lr)  # a constant rate: what the finder measured at each step
             results[name] = learn.validate()
+            losses[name] = cross_entropy_per_example(learn)
 
     summary: dict[str, object] = {"valley": found.valley, "steep": found.steep, "lowest_loss_lr": at_minimum}
     if results:
         for name, metrics in results.items():
             summary[f"{name}_valid_loss"] = round(float(metrics["valid_loss"]), 4)
             summary[f"{name}_accuracy"] = round(float(metrics["accuracy"]), 4)
-        better = results["suggestion"]["valid_loss"] <= results["minimum"]["valid_loss"]
-        summary["outcome"] = SUGGESTION_CHOICE if better else MINIMUM_CHOICE
+        effect = sum(losses["minimum"]) / len(losses["minimum"]) - sum(losses["suggestion"]) / len(
+            losses["suggestion"]
+        )
+        verdict = judge(CLAIM, effect, paired_noise(losses["minimum"], losses["suggestion"]))
+        summary["verdict"] = verdict.to_dict()
+        summary["outcome"] = outcome_for(verdict, SUGGESTION_CHOICE, MINIMUM_CHOICE)
         ctx.text(
             f"valid loss {summary['suggestion_valid_loss']} at the suggestion against "
             f"{summary['minimum_valid_loss']} at the minimum.",
             kind="explanation",
         )
+    else:
+        summary["verdict"] = judge(CLAIM, float("nan"), float("inf")).to_dict()  # no fits: nothing measured
     return summary

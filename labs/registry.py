@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
+from labs.errors import LabError
+
 if TYPE_CHECKING:
     from labs.context import LabContext
 
@@ -23,10 +25,6 @@ DEFAULT_PRESET = "quick"
 
 ParamType = Literal["int", "float", "str", "bool", "choice"]
 ParamValue = int | float | str | bool
-
-
-class LabError(ValueError):
-    """A lab id, preset or parameter value that cannot be used; the message says what would work."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +154,31 @@ _ROWS_HELP = "rows generated"
 _LR_HELP = "maximum learning rate of the one-cycle schedule"
 _REAL_DOCS_HELP = "reviews sampled from --data (a real review is about 10x longer than a generated one)"
 
+# The ULMFiT labs' shared parameters, declared once.
+ULMFIT_SIZES = {"emb_sz": 64, "n_hid": 192, "n_layers": 2}
+_ULMFIT_SIZE_PARAMS = (
+    Param("emb_sz", "int", ULMFIT_SIZES["emb_sz"], "embedding size", min=4, max=1024),
+    Param("n_hid", "int", ULMFIT_SIZES["n_hid"], "LSTM hidden size", min=4, max=2048),
+    Param("n_layers", "int", ULMFIT_SIZES["n_layers"], "LSTM layers", min=1, max=4),
+)
+_PRETRAIN_PARAMS = (
+    Param("pretrained", "str", "general-lm",
+          "the pretrained language model: a model-store name (general-lm is made once, the first time a lab "
+          "needs it) or wt103-fwd, fastai's WikiText-103 model (`cardlab data fetch wt103-fwd`; 400/1152/3)"),
+    Param("pretrain_docs", "int", 6000, "generated stories general-lm is pretrained on, when it is made", min=20),
+    Param("pretrain_epochs", "int", 8, "epochs of that pretraining, when it is made", min=1, max=100),
+)  # fmt: skip
+_CLASSIFIER_DATA_PARAMS = (
+    Param("labels", "int", 60, "labelled training reviews: the fewer, the more the pretrained encoder matters",
+          min=4),
+    Param("valid_docs", "int", 1000, "held-out reviews the accuracy is measured on", min=10),
+    Param("review_docs", "int", 3000, "unlabelled reviews for the review LM, when no stored encoder fits", min=20),
+)  # fmt: skip
+_SEEDS_PARAM = Param("seeds", "int", 1, "seeds to run the comparison on (--seed, --seed+1, ...)", min=1, max=20)
+_ULMFIT_SMOKE = {"emb_sz": 16, "n_hid": 32, "n_layers": 1, "pretrain_docs": 60, "pretrain_epochs": 1}
+_ULMFIT_FULL = {"emb_sz": 400, "n_hid": 1152, "n_layers": 3, "pretrained": "wt103-fwd"}
+
+
 LABS: tuple[LabInfo, ...] = (
     LabInfo(
         id="lr-find",
@@ -193,132 +216,77 @@ LABS: tuple[LabInfo, ...] = (
     ),
     LabInfo(
         id="ulmfit-lm",
-        title="ULMFiT step 1 and 2: pretrain and fine-tune a language model",
+        title="ULMFiT steps 1 and 2: a pretrained language model, fine-tuned on the reviews",
         summary=(
-            "A language model learns to predict the next word. Pretrain one on a general corpus (the "
-            "lesson uses WikiText-103), then fine-tune it on the target corpus: the movie reviews, using all "
-            "their text (labelled, unlabelled and test reviews alike, since no labels are needed). Compare "
-            "the perplexity on held-out reviews before and after fine-tuning, and generate sentences."
+            "A language model learns to predict the next word. The lesson starts from one pretrained once on "
+            "WikiText-103; here it comes from the model store (made once on a generated general corpus the "
+            "first time a lab needs it, or fastai's WT103 weights). Fine-tune it on the target corpus, the "
+            "movie reviews, using all their text (labelled and unlabelled alike, since no labels are "
+            "needed), compare the perplexity on held-out reviews before and after, generate sentences, and "
+            "save the encoder as `fine_tuned_enc` for the classifier labs."
         ),
         card_ids=("nlp-transfer-learning", "language-model-trick", "fit-language-model"),
         params=(
-            Param("general_docs", "int", 1500, "documents in the general (pretraining) corpus", min=20),
-            Param("review_docs", "int", 800, "movie reviews in the target corpus", min=20),
+            Param("review_docs", "int", 3000, "generated movie reviews in the target corpus", min=20),
             Param("real_docs", "int", 800, _REAL_DOCS_HELP, min=20),
-            Param("emb_sz", "int", 64, "embedding size", min=4, max=1024),
-            Param("n_hid", "int", 128, "LSTM hidden size", min=4, max=2048),
-            Param("n_layers", "int", 2, "LSTM layers", min=1, max=4),
-            Param("bptt", "int", 32, "tokens per sequence (backprop through time)", min=4, max=512),
+            Param("valid_docs", "int", 300, "held-out reviews the perplexity is measured on", min=10),
+            *_ULMFIT_SIZE_PARAMS,
+            Param("bptt", "int", 48, "tokens per sequence (backprop through time)", min=4, max=512),
             Param("bs", "int", 32, "batch size (parallel streams)", min=2, max=512),
-            Param("pretrain_epochs", "int", 2, "epochs on the general corpus", min=0, max=50),
-            Param("finetune_epochs", "int", 2, "epochs on the review corpus", min=0, max=50),
+            Param("finetune_epochs", "int", 3, "epochs on the review corpus (1 frozen, then unfrozen)", min=0, max=50),
             Param("lr", "float", 1e-2, _LR_HELP, min=1e-6, max=10.0),
             Param("drop_mult", "float", 0.3, "multiplies every dropout of the AWD-LSTM", min=0.0, max=2.0),
-            Param("use_all_text", "bool", True, "fine-tune on unlabelled and test reviews too (the trick)"),
+            Param("use_all_text", "bool", True, "fine-tune on the unlabelled reviews too (the trick)"),
+            *_PRETRAIN_PARAMS,
             Param("prompt", "str", "I liked this movie because", "start of the generated sentences"),
             Param("n_words", "int", 20, "words to generate", min=1, max=200),
         ),
         presets=_presets(
-            smoke={
-                "general_docs": 60,
-                "review_docs": 60,
-                "emb_sz": 16,
-                "n_hid": 32,
-                "n_layers": 1,
-                "bptt": 16,
-                "bs": 8,
-                "pretrain_epochs": 1,
-                "finetune_epochs": 1,
-                "n_words": 8,
-            },
-            full={
-                "general_docs": 20000,
-                "review_docs": 10000,
-                "real_docs": 100_000,  # everything: IMDb has 50,000 labelled reviews
-                "emb_sz": 400,
-                "n_hid": 1152,
-                "n_layers": 3,
-                "bptt": 70,
-                "bs": 64,
-                "pretrain_epochs": 4,
-                "finetune_epochs": 10,
-                "lr": 1e-2,
-                "n_words": 40,
-            },
-        ),
+            smoke={**_ULMFIT_SMOKE, "review_docs": 60, "valid_docs": 20, "bptt": 16, "bs": 8,
+                   "finetune_epochs": 1, "n_words": 8},
+            full={**_ULMFIT_FULL, "real_docs": 100_000, "valid_docs": 25_000, "bptt": 70, "bs": 64,
+                  "finetune_epochs": 11, "lr": 1e-2, "n_words": 40},
+        ),  # fmt: skip
         question=Question(
             "Fine-tuning on the reviews: how much does it lower the perplexity on held-out reviews?",
             ("barely (less than 10%)", "clearly (10% or more)"),
         ),
         module="labs.ulmfit_lm",
         full_data="imdb",
-        steps=("data", "pretrain on the general corpus", "fine-tune on the reviews", "generate"),
+        steps=("data", "pretrained model", "fine-tune on the reviews", "generate"),
     ),
     LabInfo(
         id="ulmfit-classifier",
         title="ULMFiT step 3: a classifier with gradual unfreezing",
         summary=(
-            "Save the fine-tuned language model's encoder, build the classifier data with the SAME vocabulary, "
-            "load the encoder and freeze it. Train the head, then `freeze_to(-2)`, `freeze_to(-3)` and "
-            "`unfreeze()`, each with discriminative learning rates `slice(lr/2.6**4, lr)`. Each stage shows "
-            "which layer groups train and at which rate. Then the same budget with everything unfrozen at "
-            "once, for comparison, and the trained model predicts the sentiment of your sentence."
+            "Load the fine-tuned encoder (`fine_tuned_enc`, from ulmfit-lm via the model store), build the "
+            "classifier data with the SAME vocabulary and freeze the encoder. Train the head, then "
+            "`freeze_to(-2)`, `freeze_to(-3)` and `unfreeze()`, each with discriminative learning rates "
+            "`slice(lr/2.6**4, lr)`. Then the same budget with everything unfrozen at once, on few labelled "
+            "reviews and a large held-out set, over one or more seeds; the verdict weighs the difference "
+            "against the noise. The trained model predicts the sentiment of your sentence."
         ),
         card_ids=("lm-to-classifier", "freeze-to", "fine-tune-classifier-process"),
         params=(
-            Param("general_docs", "int", 800, "documents in the general (pretraining) corpus", min=20),
-            Param("review_docs", "int", 1000, "labelled movie reviews", min=20),
-            Param("real_docs", "int", 600, _REAL_DOCS_HELP, min=20),
-            Param("emb_sz", "int", 64, "embedding size", min=4, max=1024),
-            Param("n_hid", "int", 128, "LSTM hidden size", min=4, max=2048),
-            Param("n_layers", "int", 2, "LSTM layers", min=1, max=4),
-            Param("bs", "int", 32, "batch size", min=2, max=512),
-            Param("lm_epochs", "int", 1, "epochs of the language model (pretrain and fine-tune each)", min=0),
-            Param(
-                "lr",
-                "float",
-                2e-2,
-                "learning rate of the head; the ladder divides it by 2.6 per group",
-                min=1e-6,
-            ),
-            Param(
-                "drop_mult",
-                "float",
-                0.1,
-                "multiplies every dropout of the classifier (the lesson: 0.5)",
-                min=0.0,
-                max=2.0,
-            ),
+            *_CLASSIFIER_DATA_PARAMS,
+            *_ULMFIT_SIZE_PARAMS,
+            Param("bs", "int", 16, "batch size", min=2, max=512),
+            Param("lm_epochs", "int", 3, "epochs of the review LM, when no stored encoder fits the data", min=0),
+            Param("lr", "float", 5e-2, "learning rate of the head; the ladder divides it by 2.6 per group", min=1e-6),
+            Param("drop_mult", "float", 0.3, "multiplies every dropout of the classifier (the lesson: 0.5)",
+                  min=0.0, max=2.0),
+            Param("schedule", "choice", "lab", "top rates of the four stages: the lesson's falling 1, 1/2, 1/4, "
+                  "1/20 of lr, or the lab's 1, 1/2, 1/2, 1/2", choices=("lab", "lesson")),
             Param("compare", "bool", True, "also train with everything unfrozen at once, same budget"),
-            Param(
-                "sentence",
-                "str",
-                "I really loved that movie, it was not boring at all",
-                "a review to classify",
-            ),
+            _SEEDS_PARAM,
+            *_PRETRAIN_PARAMS,
+            Param("sentence", "str", "I really loved that movie, it was not boring at all", "a review to classify"),
         ),
         presets=_presets(
-            smoke={
-                "general_docs": 60,
-                "review_docs": 80,
-                "emb_sz": 16,
-                "n_hid": 32,
-                "n_layers": 1,
-                "bs": 16,
-                "lm_epochs": 1,
-            },
-            full={
-                "general_docs": 20000,
-                "review_docs": 25000,
-                "real_docs": 100_000,  # everything: IMDb has 50,000 labelled reviews
-                "emb_sz": 400,
-                "n_hid": 1152,
-                "n_layers": 3,
-                "bs": 48,
-                "lm_epochs": 6,
-                "drop_mult": 0.5,
-            },
-        ),
+            smoke={**_ULMFIT_SMOKE, "labels": 40, "valid_docs": 40, "review_docs": 60, "bs": 16, "lm_epochs": 1},
+            full={**_ULMFIT_FULL, "labels": 25_000, "valid_docs": 25_000, "review_docs": 50_000, "bs": 48,
+                  "lm_epochs": 11, "lr": 2e-2, "drop_mult": 0.5, "schedule": "lesson"},
+        ),  # fmt: skip
         question=Question(
             "Will unfreezing every layer at once beat gradual unfreezing on the same budget?",
             ("yes, all at once wins", "no, gradual unfreezing wins or ties"),
@@ -327,7 +295,8 @@ LABS: tuple[LabInfo, ...] = (
         full_data="imdb",
         steps=(
             "data",
-            "language model",
+            "encoder",
+            "head alone",
             "head only (freeze)",
             "freeze_to(-2)",
             "freeze_to(-3)",
@@ -343,63 +312,36 @@ LABS: tuple[LabInfo, ...] = (
             "Lower layers of a pretrained model hold general features and should move less than the head. "
             "`slice(lr/2.6**4, lr)` gives each layer group a learning rate 2.6 times smaller than the next "
             "one. Fine-tune the same pretrained classifier three times on the same budget: one learning rate "
-            "everywhere (ratio 1), ratio 2.6, and a large ratio that all but freezes the encoder."
+            "everywhere (ratio 1), ratio 2.6, and a large ratio that all but freezes the encoder, on few "
+            "labelled reviews, over one or more seeds."
         ),
         card_ids=("discriminative-learning-rate", "what-is-2-6"),
         params=(
-            Param("general_docs", "int", 800, "documents in the general (pretraining) corpus", min=20),
-            Param("review_docs", "int", 2000, "labelled movie reviews", min=20),
-            Param("real_docs", "int", 600, _REAL_DOCS_HELP, min=20),
-            Param("emb_sz", "int", 64, "embedding size", min=4, max=1024),
-            Param("n_hid", "int", 128, "LSTM hidden size", min=4, max=2048),
-            Param("n_layers", "int", 2, "LSTM layers", min=1, max=4),
-            Param("bs", "int", 32, "batch size", min=2, max=512),
-            Param("lm_epochs", "int", 1, "epochs of the language model", min=0),
-            Param("epochs", "int", 2, "classifier epochs for each ratio", min=1),
-            Param(
-                "drop_mult",
-                "float",
-                0.1,
-                "multiplies every dropout of the classifier (the lesson: 0.5)",
-                min=0.0,
-                max=2.0,
-            ),
-            Param("lr", "float", 1e-2, "learning rate of the head", min=1e-6),
-            Param(
-                "large_ratio", "float", 20.0, "the large ratio compared with 1 and 2.6", min=1.0, max=1000.0
-            ),
+            *_CLASSIFIER_DATA_PARAMS,
+            *_ULMFIT_SIZE_PARAMS,
+            Param("bs", "int", 16, "batch size", min=2, max=512),
+            Param("lm_epochs", "int", 3, "epochs of the review LM, when no stored encoder fits the data", min=0),
+            Param("epochs", "int", 3, "classifier epochs for each ratio", min=1),
+            Param("drop_mult", "float", 0.3, "multiplies every dropout of the classifier (the lesson: 0.5)",
+                  min=0.0, max=2.0),
+            Param("lr", "float", 5e-2, "learning rate of the head", min=1e-6),
+            Param("large_ratio", "float", 20.0, "the large ratio compared with 1 and 2.6", min=1.0, max=1000.0),
+            _SEEDS_PARAM,
+            *_PRETRAIN_PARAMS,
         ),
         presets=_presets(
-            smoke={
-                "general_docs": 60,
-                "review_docs": 80,
-                "emb_sz": 16,
-                "n_hid": 32,
-                "n_layers": 1,
-                "bs": 16,
-                "lm_epochs": 1,
-                "epochs": 1,
-            },
-            full={
-                "general_docs": 20000,
-                "review_docs": 25000,
-                "real_docs": 100_000,  # everything: IMDb has 50,000 labelled reviews
-                "emb_sz": 400,
-                "n_hid": 1152,
-                "n_layers": 3,
-                "bs": 48,
-                "lm_epochs": 6,
-                "epochs": 4,
-                "drop_mult": 0.5,
-            },
-        ),
+            smoke={**_ULMFIT_SMOKE, "labels": 40, "valid_docs": 40, "review_docs": 60, "bs": 16, "lm_epochs": 1,
+                   "epochs": 1},
+            full={**_ULMFIT_FULL, "labels": 25_000, "valid_docs": 25_000, "review_docs": 50_000, "bs": 48,
+                  "lm_epochs": 11, "epochs": 2, "lr": 1e-2, "drop_mult": 0.5},
+        ),  # fmt: skip
         question=Question(
             "Which ratio between the learning rates of consecutive layer groups gives the best accuracy?",
             ("1 (one learning rate)", "2.6", "the large ratio"),
         ),
         module="labs.discriminative_lr",
         full_data="imdb",
-        steps=("data", "language model", "ratio 1", "ratio 2.6", "large ratio"),
+        steps=("data", "encoder", "ratio 1", "ratio 2.6", "large ratio"),
     ),
     LabInfo(
         id="tabular",

@@ -8,9 +8,7 @@ and how the run ended. Torch-free, so listing runs is cheap.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +27,7 @@ from labs.events import (
     event_from_dict,
     event_to_dict,
 )
+from labs.files import write_atomic
 
 RUN_FILE = "run.json"
 RECORD_VERSION = 1
@@ -123,14 +122,7 @@ def new_run_id(lab_id: str, now: datetime | None = None) -> str:
 
 def save_run(runs_dir: Path, record: RunRecord) -> Path:
     """Write atomically, so a crash never leaves a half-written record that breaks `lab show`."""
-    folder = runs_dir / record.run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / RUN_FILE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".run-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(record.to_json())
-    os.replace(tmp, target)
-    return target
+    return write_atomic(runs_dir / record.run_id / RUN_FILE, record.to_json())
 
 
 def load_run(runs_dir: Path, run_id: str) -> RunRecord:

@@ -27,9 +27,11 @@ from engine.tabular import (
 )
 from labs._census import CAT_NAMES, CONT_NAMES, TARGET, load_census, parse_row, show_rows
 from labs.context import LabContext
+from labs.verdict import judge
 
 MEDIAN_CHOICE = "the training median, plus an is-missing (_na) column"
 ZERO_CHOICE = "zero"
+CLAIM = "FillMissing replaces a missing value by the training median and adds an is-missing (_na) column."
 
 
 def run(ctx: LabContext) -> dict[str, object]:
@@ -106,8 +108,10 @@ def run(ctx: LabContext) -> dict[str, object]:
         "valid_accuracy": round(float(metrics["accuracy"]), 4),
         "valid_loss": round(float(metrics["valid_loss"]), 4),
     }
-    if outcome is not None:
-        result["outcome"] = outcome
+    # A check of the fitted procs, not a training result: no noise; no holes in training, nothing to check.
+    checked = {MEDIAN_CHOICE: 1.0, None: float("nan")}.get(outcome, -1.0)
+    result["verdict"] = judge(CLAIM, checked, 0.0).to_dict()
+    result["outcome"] = outcome
     return result
 
 

@@ -18,11 +18,17 @@ from torch.nn import functional as F
 from engine.data import DataLoaders, TensorLoader
 from engine.learner import Learner
 from engine.tabular import tabular_data, tabular_learner
+from labs._evidence import rmse_noise, squared_errors
 from labs._sales import CAT_NAMES, CONT_NAMES, TARGET, last_days, load_sales
 from labs.context import LabContext
+from labs.verdict import judge, outcome_for
 
 TABULAR_CHOICE = "the tabular model with date and store features"
 RNN_CHOICE = "the RNN on past sales"
+CLAIM = (
+    "When date, store and promotion features exist, a tabular model predicts sales better than an RNN "
+    "on past sales alone."
+)
 
 
 class SalesGRU(nn.Module):
@@ -63,6 +69,7 @@ def run(ctx: LabContext) -> dict[str, object]:
                                             path=ctx.work_dir))  # fmt: skip
         tabular.fit_one_cycle(p.epochs, p.lr)
         tabular_rmse = float(np.sqrt(tabular.validate()["valid_loss"]))
+        tabular_errors = squared_errors(tabular)
 
     with ctx.stage("RNN"):
         ctx.reseed()
@@ -71,6 +78,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         rnn = ctx.watch(Learner(SalesGRU(), dls, flat_mse, device=ctx.device, path=ctx.work_dir))
         rnn.fit_one_cycle(p.epochs, p.lr)
         rnn_rmse = float(np.sqrt(rnn.validate()["valid_loss"]))
+        rnn_errors = squared_errors(rnn)
 
     with ctx.stage("compare"):
         ctx.table(
@@ -86,10 +94,12 @@ def run(ctx: LabContext) -> dict[str, object]:
             "tabular model reads them from the row.",
             kind="explanation",
         )
+    verdict = judge(CLAIM, rnn_rmse - tabular_rmse, rmse_noise(tabular_errors, rnn_errors))
     return {
         "tabular_rmse": round(tabular_rmse, 4),
         "rnn_rmse": round(rnn_rmse, 4),
-        "outcome": TABULAR_CHOICE if tabular_rmse <= rnn_rmse else RNN_CHOICE,
+        "verdict": verdict.to_dict(),
+        "outcome": outcome_for(verdict, TABULAR_CHOICE, RNN_CHOICE),
     }
 
 

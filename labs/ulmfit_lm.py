@@ -1,4 +1,4 @@
-"""Lab `ulmfit-lm`: pretrain a language model on a general corpus, then fine-tune it on the reviews.
+"""Lab `ulmfit-lm`: start from the pretrained language model, fine-tune it on the reviews, save the encoder.
 
 The lesson's notebook:
 
@@ -9,57 +9,62 @@ The lesson's notebook:
     learn.fit_one_cycle(10, 1e-3)
     learn.predict("I liked this movie because", 40, temperature=0.75)
     learn.save_encoder("fine_tuned_enc")
+
+The pretrained model comes from the model store (made once, the first time a lab needs it), and
+`fine_tuned_enc` goes back there for `ulmfit-classifier` and `discriminative-lr`.
 """
 
 from __future__ import annotations
 
-from labs._ulmfit import fine_tune_lm, load_corpora, pretrain
+from labs._evidence import paired_noise
+from labs._ulmfit import fine_tune_lm, load_reviews, pretrained_lm
 from labs.context import LabContext
+from labs.verdict import judge, outcome_for
 
 BARELY = "barely (less than 10%)"
 CLEARLY = "clearly (10% or more)"
+CLAIM = (
+    "Fine-tuning the pretrained language model on the target corpus makes it predict held-out reviews "
+    "better (lower loss per word)."
+)
 
 
 def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
     with ctx.stage("data"):
-        corpora = load_corpora(ctx.data, p.general_docs, p.review_docs, ctx.seed, p.real_docs)
-        lm_texts, _ = corpora.lm_texts(p.use_all_text)
-        ctx.text(corpora.source)
-        ctx.text(corpora.general[0], title="a general document", kind="text")
+        n_docs = p.real_docs if ctx.data is not None else p.review_docs
+        labelled = n_docs // 3
+        reviews = load_reviews(ctx.data, labelled, p.valid_docs, n_docs - labelled, ctx.seed)
+        train = reviews.train_texts + (reviews.lm_texts if p.use_all_text else [])
+        ctx.text(reviews.source)
         ctx.text(
-            f"The review language model trains on {lm_texts.__len__() - sum(corpora.is_valid)} reviews"
+            f"The review language model trains on {len(train)} reviews"
             + (
-                " (labelled, unlabelled and test texts alike: it needs no labels)"
+                " (labelled and unlabelled alike: it needs no labels)"
                 if p.use_all_text
                 else " (labelled only)"
             )
-            + f" and is checked on {sum(corpora.is_valid)} held-out reviews.",
+            + f" and is checked on {len(reviews.valid_texts)} held-out reviews.",
             kind="explanation",
         )
 
-    with ctx.stage("pretrain on the general corpus"):
-        general = pretrain(ctx, corpora, p.pretrain_epochs, p.lr, p.bptt, p.drop_mult)
-        ctx.text(
-            general.predict(p.prompt, n_words=p.n_words, seed=ctx.seed),
-            title="the general model says",
-            kind="generated",
-        )
+    with ctx.stage("pretrained model"):
+        _, described = pretrained_lm(ctx)
+        ctx.text(f"starting from {described}", kind="explanation")
 
     with ctx.stage("fine-tune on the reviews"):
-        learn, before = fine_tune_lm(
-            ctx, corpora, p.finetune_epochs, p.lr, p.bptt, p.use_all_text, p.drop_mult
-        )
-        after = learn.validate()
+        texts = train + reviews.valid_texts
+        is_valid = [False] * len(train) + [True] * len(reviews.valid_texts)
+        tuned = fine_tune_lm(ctx, texts, is_valid, p.finetune_epochs, p.lr, p.bptt, p.drop_mult)
+        learn, before, after = tuned.learn, tuned.before, tuned.after
         ctx.table(
             "on held-out reviews",
             ["model", "accuracy (next word)", "perplexity"],
             [
-                ["general model only", f"{before['accuracy']:.3f}", f"{before['perplexity']:.1f}"],
+                ["pretrained model only", f"{before['accuracy']:.3f}", f"{before['perplexity']:.1f}"],
                 ["fine-tuned on the reviews", f"{after['accuracy']:.3f}", f"{after['perplexity']:.1f}"],
             ],
         )
-        ctx.artifact("fine-tuned encoder (save_encoder)", ctx.work_dir / "models" / "fine_tuned_enc.pth")
 
     with ctx.stage("generate"):
         for i in range(3):
@@ -67,10 +72,20 @@ def run(ctx: LabContext) -> dict[str, object]:
             ctx.text(sentence, title=f"sample {i + 1}" if i == 0 else "", kind="generated")
         ctx.set_predictor(lambda text: learn.predict(text, n_words=p.n_words, temperature=0.75))
 
+    effect = sum(tuned.before_losses) / len(tuned.before_losses) - sum(tuned.after_losses) / len(
+        tuned.after_losses
+    )
+    verdict = judge(CLAIM, effect, paired_noise(tuned.before_losses, tuned.after_losses))
     drop = (before["perplexity"] - after["perplexity"]) / before["perplexity"]
+    ctx.text(
+        f"Held-out loss per word fell by {verdict.effect:.3f} nats (perplexity {drop:.0%} lower); the "
+        f"validation set's noise on that difference is {verdict.noise:.3f}: {verdict.word}.",
+        kind="explanation",
+    )
     return {
         "perplexity_before": round(before["perplexity"], 2),
         "perplexity_after": round(after["perplexity"], 2),
         "accuracy_after": round(after["accuracy"], 4),
-        "outcome": CLEARLY if drop >= 0.10 else BARELY,
+        "verdict": verdict.to_dict(),
+        "outcome": outcome_for(verdict, CLEARLY if drop >= 0.10 else BARELY, BARELY),
     }

@@ -155,11 +155,14 @@ class ColdStartData:
     item_name: str = "item"
     rating_name: str = "rating"
 
+    def train_mean(self) -> float:
+        """The mean rating of the training rows: the prediction to beat for a user with no ratings."""
+        return float(self.ratings[self.rating_name].to_numpy(dtype=float)[self.train_idx].mean())
+
     def global_mean_mse(self) -> float:
         """The baseline to beat: MSE on the validation rows of predicting the training mean rating."""
         ratings = self.ratings[self.rating_name].to_numpy(dtype=float)
-        mean = ratings[self.train_idx].mean()
-        return float(((ratings[self.valid_idx] - mean) ** 2).mean())
+        return float(((ratings[self.valid_idx] - self.train_mean()) ** 2).mean())
 
 
 def _hold_out_users(ratings: pd.DataFrame, user_name: str, new_user_pct: float, seed: int):

@@ -37,6 +37,7 @@ from engine.text.data import TextDataLoaders
 from engine.text.loss import flat_cross_entropy
 from engine.text.tokenizer import BOS, PAD, UNK, decode
 from engine.text.vocab import FAKE_TOKEN, Vocab
+from engine.utils import save_atomic
 
 TEXT_MOMS = (0.8, 0.7, 0.8)
 
@@ -141,6 +142,10 @@ def _check_same_vocab(saved: Sequence[str], current: Vocab, what: str) -> None:
     )
 
 
+def _sizes(config: AWDLSTMConfig) -> dict[str, int]:
+    return {"emb_sz": config.emb_sz, "n_hid": config.n_hid, "n_layers": config.n_layers}
+
+
 def _load_file(file: Path, device: torch.device) -> dict[str, Any]:
     if not file.exists():
         raise FileNotFoundError(f"no saved weights at {file}")
@@ -191,24 +196,27 @@ class TextLearner(Learner):
             return name
         return self.path / "models" / f"{name}.pth"
 
-    def save_encoder(self, name: str | Path) -> Path:
-        """Save the encoder's weights with the vocab and the sizes (path/models/name.pth)."""
-        file = self._models_file(name)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        config = self._encoder().config
-        sizes = {"emb_sz": config.emb_sz, "n_hid": config.n_hid, "n_layers": config.n_layers}
-        torch.save(
-            {"encoder": self._encoder().state_dict(), "vocab": self.vocab.to_list(), "sizes": sizes}, file
-        )
-        return file
+    def save_encoder(self, name: str | Path, include_lm: bool = False) -> Path:
+        """Save the encoder's weights with the vocab and the sizes (path/models/name.pth).
+
+        `include_lm` (language models only) keeps the whole model too, so the same file also serves
+        `language_model_learner(pretrained=...)`, e.g. to fine-tune it further or to generate text.
+        """
+        state: dict[str, Any] = {
+            "encoder": self._encoder().state_dict(),
+            "vocab": self.vocab.to_list(),
+            "sizes": _sizes(self._encoder().config),
+        }
+        if include_lm:
+            state["model"] = self.model.state_dict()
+        return save_atomic(state, self._models_file(name))
 
     def load_encoder(self, name: str | Path) -> TextLearner:
         """Load an encoder saved by `save_encoder`, then `freeze()` (as fastai does) so the next fit trains
         the head; the vocab and the sizes must match this learner's."""
         state = _load_file(self._models_file(name), self.device)
         _check_same_vocab(state["vocab"], self.vocab, "encoder")
-        config = self._encoder().config
-        mine = {"emb_sz": config.emb_sz, "n_hid": config.n_hid, "n_layers": config.n_layers}
+        mine = _sizes(self._encoder().config)
         if state["sizes"] != mine:
             raise ValueError(
                 f"encoder sizes differ: saved {state['sizes']}, this model {mine}; use the same config"
@@ -288,10 +296,8 @@ class LMLearner(TextLearner):
 
     def save_pretrained(self, name: str | Path) -> Path:
         """Save the whole language model with its vocab, to start another corpus's LM from it."""
-        file = self._models_file(name)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": self.model.state_dict(), "vocab": self.vocab.to_list()}, file)
-        return file
+        state = {"model": self.model.state_dict(), "vocab": self.vocab.to_list()}
+        return save_atomic(state, self._models_file(name))
 
     def load_pretrained(self, name: str | Path) -> dict[str, int]:
         """Load a `save_pretrained` LM into this learner's vocab: shared tokens keep their rows, new ones

@@ -43,8 +43,9 @@ def test_every_lab_runs_its_smoke_preset(info, tmp_path: Path) -> None:
     losses = [e.loss for e in events if isinstance(e, BatchLoss)]
     assert losses and all(math.isfinite(loss) for loss in losses)
     assert any(isinstance(e, EpochRow) for e in events)
+    assert set(run.result["verdict"]) == {"claim", "agrees", "effect", "noise"}  # every lab judges its claim
     if info.question:
-        assert run.result["outcome"] in info.question.choices
+        assert run.result["outcome"] in (*info.question.choices, None)  # None: inconclusive
     assert (tmp_path / run.run_id / "run.json").is_file()
 
 

@@ -1,4 +1,5 @@
-"""The ULMFiT labs: how much real data each preset reads, and the explanations their comparisons give."""
+"""The ULMFiT labs: real-data sampling, the model-store chain (pretrain once, ulmfit-lm -> classifier),
+and the explanations their verdicts give."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from labs import discriminative_lr, ulmfit_classifier
-from labs._ulmfit import load_corpora
+from cards.paths import Home
+from labs import ulmfit_classifier
+from labs._ulmfit import load_reviews, vocab_coverage
+from labs.model_store import FINE_TUNED_ENC, ModelStore
 from labs.registry import get_lab
+from labs.runner import LabRun
+from labs.verdict import judge
 
 ULMFIT_LABS = ("ulmfit-lm", "ulmfit-classifier", "discriminative-lr")
 
@@ -24,42 +29,95 @@ def write_texts_csv(path: Path, n_rows: int) -> Path:
     return path
 
 
-def test_real_docs_caps_the_reviews_read_from_data(tmp_path: Path) -> None:
+def test_real_reviews_are_sampled_into_labelled_held_out_and_lm_texts(tmp_path: Path) -> None:
     data = write_texts_csv(tmp_path / "texts.csv", 60)
-    capped = load_corpora(data, general_docs=20, review_docs=500, seed=0, real_docs=25)
-    assert len(capped.texts) == len(capped.labels) == len(capped.is_valid) == 25
-    assert any(capped.is_valid) and not all(capped.is_valid)
-    assert "25 reviews from" in capped.source
-    uncapped = load_corpora(data, general_docs=20, review_docs=500, seed=0)  # review_docs caps it then
-    assert len(uncapped.texts) == 60
+    reviews = load_reviews(data, labels=10, valid_docs=5, lm_docs=20, seed=0)
+    assert len(reviews.train_texts) == len(reviews.train_labels) == 10
+    assert len(reviews.valid_texts) == 5
+    assert not set(reviews.valid_texts) & set(reviews.lm_texts)  # the LM never sees the held-out reviews
+    assert set(reviews.train_texts) <= set(reviews.lm_texts)
 
 
-def test_real_docs_leaves_generated_reviews_to_review_docs() -> None:
-    corpora = load_corpora(None, general_docs=20, review_docs=40, seed=0, real_docs=25)
-    assert len(corpora.texts) == 40 and len(corpora.unlabelled) == 20
+def test_generated_reviews_differ_by_seed_and_keep_their_sizes() -> None:
+    first, second = (load_reviews(None, labels=8, valid_docs=6, lm_docs=4, seed=s) for s in (0, 1))
+    assert (len(first.train_texts), len(first.valid_texts), len(first.lm_texts)) == (8, 6, 4)
+    assert first.train_texts != second.train_texts
 
 
 @pytest.mark.parametrize("lab_id", ULMFIT_LABS)
-def test_quick_samples_real_reviews_and_full_reads_them_all(lab_id: str) -> None:
+def test_quick_uses_few_labels_or_samples_real_reviews_and_full_reads_them_all(lab_id: str) -> None:
     info = get_lab(lab_id)
     quick, full = info.resolve("quick", {}), info.resolve("full", {})
-    assert 100 <= quick["real_docs"] <= 1000  # about 30 s on IMDB_SAMPLE on a quiet 2-core machine
-    assert full["real_docs"] >= 50_000  # all of aclImdb's labelled reviews
+    if "labels" in quick:
+        assert quick["labels"] <= 200 < quick["valid_docs"]  # few labels, a real validation set
+        assert full["labels"] >= 25_000
+    else:
+        assert 100 <= quick["real_docs"] <= 1000
+        assert full["real_docs"] >= 50_000
+    assert full["pretrained"] == "wt103-fwd" and (full["emb_sz"], full["n_hid"], full["n_layers"]) == (400, 1152, 3)
 
 
-def test_discriminative_lr_explains_a_nearly_frozen_encoder_at_chance() -> None:
-    at_chance = {discriminative_lr.CHOICES[0]: 1.0, discriminative_lr.CHOICES[1]: 0.8,
-                 discriminative_lr.CHOICES[2]: 0.52}  # fmt: skip
-    assert "52%" in discriminative_lr.explain(at_chance)
-    assert "coin toss" in discriminative_lr.explain(at_chance)
-    useful = {**at_chance, discriminative_lr.CHOICES[2]: 0.85}
-    assert "coin toss" not in discriminative_lr.explain(useful)
-    assert "85%" in discriminative_lr.explain(useful)
+def test_vocab_coverage_counts_words_not_special_tokens() -> None:
+    from engine.text.vocab import Vocab
+
+    vocab = Vocab(["xxunk", "xxpad", "xxbos", "xxmaj", "the", "film"])
+    assert vocab_coverage(vocab, ["The film"]) == 1.0
+    assert vocab_coverage(vocab, ["the film was good"]) == 0.5
 
 
-def test_ulmfit_classifier_says_why_all_at_once_won() -> None:
-    lost = ulmfit_classifier.explain(head_only=0.5, gradual=0.6, everything=0.9)
-    assert "coin toss" in lost and "all at once wins here" in lost
-    tie = ulmfit_classifier.explain(head_only=0.5, gradual=0.9, everything=0.9)
-    assert "all at once wins here" not in tie
-    assert "coin toss" not in ulmfit_classifier.explain(head_only=0.8, gradual=0.9, everything=0.9)
+def run_lab(lab_id: str, home: Home, seed: int = 0, **overrides: object) -> LabRun:
+    run = LabRun(get_lab(lab_id), preset="smoke", seed=seed, home=home, runs_dir=home.runs_dir,
+                 overrides=overrides)  # fmt: skip
+    run.start()
+    run.join(timeout=240)
+    assert run.status == "finished", run.record.error
+    return run
+
+
+def texts_of(run: LabRun) -> str:
+    return "\n".join(e["text"] for e in run.record.events if e.get("type") == "TextOutput")
+
+
+@pytest.mark.slow
+def test_labs_chain_through_the_model_store(tmp_path: Path) -> None:
+    home = Home.at(tmp_path).ensure()
+    store = ModelStore.for_home(home)
+    lm = run_lab("ulmfit-lm", home)
+    assert "Pretraining the general language model once" in texts_of(lm)
+    names = {entry.name for entry in store.list()}
+    assert {"general-lm-16x32x1", "fine_tuned_enc-16x32x1"} <= names
+    encoder = store.get("fine_tuned_enc-16x32x1")
+    assert encoder.kind == "encoder" and encoder.parent and encoder.vocab_size > 0
+    assert lm.result["verdict"]["claim"]
+
+    again = run_lab("ulmfit-lm", home, seed=1)
+    assert "Pretraining the general language model once" not in texts_of(again)  # made once, reused
+
+    clas = run_lab("ulmfit-classifier", home)
+    said = texts_of(clas)
+    assert "load_encoder('fine_tuned_enc-16x32x1')" in said and "made by an earlier lab" in said
+    verdict = clas.result["verdict"]
+    assert set(verdict) == {"claim", "agrees", "effect", "noise"}
+    assert verdict["noise"] > 0  # the validation set's standard error
+    assert FINE_TUNED_ENC.startswith("fine_tuned_enc")
+
+
+@pytest.mark.slow
+def test_a_classifier_lab_without_a_stored_encoder_fine_tunes_and_keeps_one(tmp_path: Path) -> None:
+    home = Home.at(tmp_path).ensure()
+    run = run_lab("discriminative-lr", home, seeds=2)
+    assert "fine-tuning one here" in texts_of(run)
+    assert ModelStore.for_home(home).find("fine_tuned_enc-16x32x1") is not None
+    assert [row["seed"] for row in run.result["per_seed"]] == [0, 1]
+    tables = [e for e in run.record.events if e.get("type") == "TableOutput"]
+    assert any(row[0] == "mean ± se" for table in tables for row in table["rows"])
+
+
+def test_the_classifier_explains_an_inconclusive_run_as_no_clear_answer() -> None:
+    claim = ulmfit_classifier.CLAIM
+    unclear = ulmfit_classifier.explain(0.8, judge(claim, 0.01, 0.02), n_seeds=5, labels=60)
+    assert "no clear answer" in unclear and "80%" in unclear
+    lost = ulmfit_classifier.explain(0.8, judge(claim, -0.05, 0.01), n_seeds=5, labels=60)
+    assert "does not show here" in lost
+    won = ulmfit_classifier.explain(0.8, judge(claim, 0.05, 0.01), n_seeds=1, labels=60)
+    assert "as the card says" in won
