@@ -3,6 +3,8 @@
 Sizes and checksums are the published ones:
 - fastai's `fastai/data/checks.txt` lists, for each archive behind its `URLs`, the byte size and the md5 of
   the archive's first MiB (`hashlib.md5(f.read(2**20))`); for archives under 1 MiB that is the whole file.
+- fastai's pretrained WT103 language model (`URLs.WT103_FWD`) is not in fastai 2's checks.txt; its figures
+  are fastai 1's `_checks` (`fastai/datasets.py` in fastai/fastai1), the same first-MiB md5 scheme.
 - MovieLens-100k: byte size and sha256 as recorded by TensorFlow Datasets
   (`tensorflow_datasets/url_checksums/movielens.txt`); GroupLens publishes the md5 `ml-100k.zip.md5`.
 
@@ -32,6 +34,11 @@ WIKITEXT_LICENSE = (
 )
 ADULT_LICENSE = (
     "CC BY 4.0 (UCI Machine Learning Repository, Becker & Kohavi 1996, 'Adult'). Credit the source."
+)
+WT103_MODEL_LICENSE = (
+    "fastai model zoo: the AWD-LSTM weights published with fastai (Apache-2.0), trained on WikiText-103 "
+    "(CC BY-SA 3.0, Merity et al. 2016; text from Wikipedia). Credit fastai and the WikiText authors; "
+    "share derived work alike."
 )
 GROUPLENS_LICENSE = (
     "GroupLens research licence: research use only, no redistribution, no commercial use without "
@@ -79,6 +86,7 @@ def describe_check(kind: str) -> str:
 
 _FASTAI_NLP = "https://s3.amazonaws.com/fast-ai-nlp/"
 _FASTAI_SAMPLE = "https://s3.amazonaws.com/fast-ai-sample/"
+_FASTAI_MODELS = "https://s3.amazonaws.com/fast-ai-modelzoo/"
 
 _ENTRIES = (
     Dataset(
@@ -132,6 +140,19 @@ _ENTRIES = (
         folder="wikitext-103",
         markers=("train.txt", "valid.txt", "test.txt"),
         description="103M-token Wikipedia corpus, the language-model pretraining set (fastai's URLs.WIKITEXT)",
+    ),
+    Dataset(
+        name="wt103-fwd",
+        title="fastai AWD-LSTM pretrained on WikiText-103",
+        url=_FASTAI_MODELS + "wt103-fwd.tgz",
+        size=105_067_061,
+        sha256=None,
+        head_md5="7d1114cd9684bf9d1ca3c9f6a54da6f9",
+        license_name="Apache-2.0 weights, CC BY-SA 3.0 data",
+        license=WT103_MODEL_LICENSE,
+        folder="wt103-fwd",
+        markers=("lstm_fwd.pth", "itos_wt103.pkl"),
+        description="forward AWD-LSTM language model 400/1152/3 and its vocab (fastai's URLs.WT103_FWD)",
     ),
     Dataset(
         name="adult_sample",

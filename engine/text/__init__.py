@@ -34,6 +34,9 @@ _EXPORTS: dict[str, str] = {
     "lm_splitter": "engine.text.learner",
     "classifier_splitter": "engine.text.learner",
     "flat_cross_entropy": "engine.text.loss",
+    "load_fastai_lm": "engine.text.fastai_weights",
+    "read_fastai_checkpoint": "engine.text.fastai_weights",
+    "FastaiCheckpointError": "engine.text.fastai_weights",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,7 @@ Regularisation, all scaled by `drop_mult`: `embed_p` drops whole words from the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -86,6 +86,26 @@ class AWDLSTMConfig:
 
 
 _DROPOUT_FIELDS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
+
+
+def config_from_state_dict(state: Mapping[str, Tensor], base: AWDLSTMConfig | None = None) -> AWDLSTMConfig:
+    """`base` (default: the lesson's) with the sizes, weight tying and output bias of a language model's
+    state dict, so a checkpoint of any size can be rebuilt."""
+    base = base or AWDLSTMConfig()
+    embedding = state["encoder.embedding.weight"]
+    n_layers = 1 + max(int(key.split(".")[2]) for key in state if key.startswith("encoder.rnns."))
+    # Only a layer that feeds another one has n_hid outputs; a one-layer model never uses n_hid.
+    n_hid = state["encoder.rnns.0.module.weight_hh_l0"].shape[1] if n_layers > 1 else base.n_hid
+    decoder = state.get("decoder.linear.weight")
+    tied = decoder is None or (decoder.shape == embedding.shape and torch.equal(decoder, embedding))
+    return replace(
+        base,
+        emb_sz=embedding.shape[1],
+        n_hid=n_hid,
+        n_layers=n_layers,
+        tie_weights=tied,
+        out_bias="decoder.linear.bias" in state,
+    )
 
 
 def _sizes_match(a: AWDLSTMConfig, b: AWDLSTMConfig) -> bool:

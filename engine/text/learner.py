@@ -14,7 +14,8 @@
 
 Pretraining on one corpus and fine-tuning on another: `lm.save_pretrained("general")`, then
 `language_model_learner(target_data, pretrained="general")` maps the shared tokens and gives new ones the
-mean embedding. Text learners default to momentum (0.8, 0.7, 0.8) and `mixed_precision="auto"` (bf16 on
+mean embedding. fastai's WikiText-103 model loads the same way: `language_model_learner(data,
+AWDLSTMConfig.lesson(), pretrained="wt103-fwd", models_home=home)` once `cardlab data fetch wt103-fwd` ran. Text learners default to momentum (0.8, 0.7, 0.8) and `mixed_precision="auto"` (bf16 on
 CPUs and GPUs that compute it natively).
 """
 
@@ -30,10 +31,19 @@ from torch import Tensor, nn
 
 from engine.callbacks.core import Callback
 from engine.callbacks.mixed_precision import MixedPrecision
+from engine.datasets.catalog import CATALOG
+from engine.datasets.fetch import HomeLike, dataset_path
 from engine.learner import Learner
 from engine.metrics import Metric
-from engine.text.awd_lstm import AWDLSTMClassifier, AWDLSTMConfig, AWDLSTMEncoder, AWDLSTMLanguageModel
+from engine.text.awd_lstm import (
+    AWDLSTMClassifier,
+    AWDLSTMConfig,
+    AWDLSTMEncoder,
+    AWDLSTMLanguageModel,
+    config_from_state_dict,
+)
 from engine.text.data import TextDataLoaders
+from engine.text.fastai_weights import describe_sizes, is_fastai_folder, read_fastai_checkpoint
 from engine.text.loss import flat_cross_entropy
 from engine.text.tokenizer import BOS, PAD, UNK, decode
 from engine.text.vocab import FAKE_TOKEN, Vocab
@@ -299,11 +309,16 @@ class LMLearner(TextLearner):
         state = {"model": self.model.state_dict(), "vocab": self.vocab.to_list()}
         return save_atomic(state, self._models_file(name))
 
-    def load_pretrained(self, name: str | Path) -> dict[str, int]:
-        """Load a `save_pretrained` LM into this learner's vocab: shared tokens keep their rows, new ones
-        get the mean embedding and bias. Returns {"shared": n, "new": m}."""
-        state = _load_file(self._models_file(name), self.device)
-        weights, old_itos = dict(state["model"]), state["vocab"]
+    def load_pretrained(self, name: str | Path, models_home: HomeLike | None = None) -> dict[str, int]:
+        """Load a pretrained LM into this learner's vocab: shared tokens keep their rows, new ones get the
+        mean embedding and bias. Returns {"shared": n, "new": m}.
+
+        `name`: a `save_pretrained` name or file; a folder in fastai's layout (one .pth, one .pkl); or, with
+        `models_home` (a `cards.paths.Home` or a datasets cache folder), a catalog name such as "wt103-fwd",
+        read from the datasets cache. The checkpoint's sizes must be this learner's config's.
+        """
+        weights, old_itos = self._read_pretrained(name, models_home)
+        self._check_pretrained(weights, old_itos)
         shared = 0
         for key in _VOCAB_KEYS:
             if key in weights:
@@ -311,10 +326,39 @@ class LMLearner(TextLearner):
         try:
             self.model.load_state_dict(weights)
         except RuntimeError as err:
-            raise ValueError(f"the pretrained model's sizes differ from this config: {err}") from None
+            raise ValueError(f"the pretrained weights do not fit this model: {err}") from None
         self.opt = None
         real_tokens = sum(not t.startswith(FAKE_TOKEN) for t in self.vocab.itos)
         return {"shared": shared, "new": real_tokens - shared}
+
+    def _read_pretrained(
+        self, name: str | Path, models_home: HomeLike | None
+    ) -> tuple[dict[str, Tensor], list]:
+        """(state dict under the engine's keys, the vocab it was trained with), from either source."""
+        if models_home is not None and str(name) in CATALOG:
+            return read_fastai_checkpoint(dataset_path(str(name), models_home))
+        if is_fastai_folder(name):
+            return read_fastai_checkpoint(name)
+        file = self._models_file(name)
+        if not file.exists() and str(name) in CATALOG:
+            raise FileNotFoundError(
+                f"no saved weights at {file}; {str(name)!r} is a catalog name: pass models_home= (a Home or the "
+                f"datasets cache) to read it from the cache (`cardlab data fetch {name}`)"
+            )
+        state = _load_file(file, self.device)
+        return dict(state["model"]), list(state["vocab"])
+
+    def _check_pretrained(self, weights: dict[str, Tensor], old_itos: Sequence[str]) -> None:
+        found = config_from_state_dict(weights, base=self.model.config)
+        if found != self.model.config:
+            raise ValueError(
+                f"the pretrained model is {describe_sizes(found)}, but this learner's config is "
+                f"{describe_sizes(self.model.config)}: build the learner with the checkpoint's sizes "
+                "(config=AWDLSTMConfig.lesson() for fastai's wt103-fwd)"
+            )
+        rows = weights["encoder.embedding.weight"].shape[0]
+        if rows != len(old_itos):
+            raise ValueError(f"the pretrained vocab has {len(old_itos)} tokens but the embedding {rows} rows")
 
 
 class TextClassifierLearner(TextLearner):
@@ -353,6 +397,7 @@ def language_model_learner(
     drop_mult: float = 0.3,
     metrics: Iterable[Metric | Any] = (),
     pretrained: str | Path | None = None,
+    models_home: HomeLike | None = None,
     moms: tuple[float, float, float] = TEXT_MOMS,
     mixed_precision: str | None = "auto",
     alpha: float = 2.0,
@@ -362,7 +407,8 @@ def language_model_learner(
 ) -> LMLearner:
     """An AWD-LSTM language model learner (default size `AWDLSTMConfig.small()`).
 
-    `pretrained`: a name or file saved by `save_pretrained`, loaded with the vocab mapping.
+    `pretrained`: a name or file saved by `save_pretrained`, a folder in fastai's layout, or with `models_home`
+    a catalog name ("wt103-fwd", with `config=AWDLSTMConfig.lesson()`); loaded with the vocab mapping.
     `alpha`, `beta`: AR/TAR activation regularisation (0 turns it off). Other kwargs go to `Learner`.
     """
     _check_data(data, want_lm=True)
@@ -378,7 +424,7 @@ def language_model_learner(
         mixed_precision=None, cbs=[*callbacks, *cbs], **kwargs,
     )  # fmt: skip
     if pretrained is not None:
-        learn.load_pretrained(pretrained)
+        learn.load_pretrained(pretrained, models_home)
     return learn
 
 

@@ -42,6 +42,10 @@ LAYOUTS: dict[str, dict[str, bytes]] = {
         "wikitext-103/valid.txt": b" = Homarus gammarus = \n\n Homarus gammarus is a lobster .\n",
         "wikitext-103/test.txt": b" = Robert Boulter = \n\n Robert Boulter is an actor .\n",
     },
+    "wt103-fwd": {
+        "wt103-fwd/lstm_fwd.pth": b"not real weights",
+        "wt103-fwd/itos_wt103.pkl": b"not a real vocab",
+    },
     "adult_sample": {
         "adult_sample/adult.csv": b"age,workclass,education,salary\n49,Private,Assoc-acdm,>=50k\n44,?,Masters,<50k\n",
     },
