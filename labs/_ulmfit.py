@@ -161,16 +161,24 @@ def pretrained_lm(ctx: LabContext) -> tuple[str | Path, str]:
 
 
 def pretrain_general(
-    ctx: LabContext, store: ModelStore, name: str, recipe: PretrainRecipe = PRETRAIN
+    ctx: LabContext,
+    store: ModelStore,
+    name: str,
+    recipe: PretrainRecipe = PRETRAIN,
+    texts: list[str] | None = None,
+    corpus: str | None = None,
 ) -> ModelEntry:
-    """Pretrain the general language model once and publish it in the store."""
-    texts = generate_general_corpus(recipe.docs, seed=recipe.seed)
+    """Pretrain a general language model once (on generated stories unless `texts` are given) and
+    publish it in the store."""
+    if texts is None:
+        texts = generate_general_corpus(recipe.docs, seed=recipe.seed)
+        corpus = f"{recipe.docs} generated general stories"
     data = lm_data(texts, bs=recipe.bs, bptt=recipe.bptt, valid_pct=0.05, seed=recipe.seed)
     tokens = data.train.tokens_per_epoch * recipe.epochs
     minutes = tokens / recipe.tokens_per_second / 60
     ctx.text(
         f"Pretraining the general language model once: about {max(minutes, 0.1):.1f} min on two CPU cores "
-        f"({recipe.docs} generated stories, {recipe.epochs} epochs); later labs reuse it from the model store.",
+        f"({corpus}, {recipe.epochs} epochs); later labs reuse it from the model store.",
         kind="explanation",
     )
     ctx.curve("general LM (pretraining, once)")
@@ -182,7 +190,7 @@ def pretrain_general(
     metrics = learn.validate()
     learn.save_pretrained(store.weights_path(name))
     entry = ModelEntry(
-        name=name, kind="language model", corpus=f"{recipe.docs} generated general stories",
+        name=name, kind="language model", corpus=str(corpus),
         tokens_seen=tokens, config=_sizes(ctx), vocab_size=len(learn.vocab),
         valid_perplexity=round(float(metrics["perplexity"]), 3), valid_accuracy=round(float(metrics["accuracy"]), 4),
         seed=recipe.seed, seconds=round(seconds, 1),

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 # Each module registers its own subcommands; order is the order shown in --help.
-COMMAND_MODULES = ("study", "pack", "lab", "data")
+COMMAND_MODULES = ("study", "pack", "lab", "models", "data")
 
 
 def version() -> str:

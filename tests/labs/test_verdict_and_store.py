@@ -95,3 +95,17 @@ def test_sized_names_keep_one_entry_per_model_size() -> None:
     default = {"emb_sz": 64, "n_hid": 192, "n_layers": 2}
     assert sized_name("general-lm", default, default) == "general-lm"
     assert sized_name("general-lm", {"emb_sz": 16, "n_hid": 32, "n_layers": 1}, default) == "general-lm-16x32x1"
+
+
+def test_models_cli_pretrains_lists_shows_and_removes(tmp_path: Path) -> None:
+    from tui.cli import main
+
+    home = ["--home", str(tmp_path)]
+    sizes = ["--set", "emb_sz=8", "--set", "n_hid=16", "--set", "n_layers=1"]
+    recipe = ["--set", "pretrain_docs=30", "--set", "pretrain_epochs=1"]
+    assert main([*home, "models", "pretrain", "--name", "tiny", *sizes, *recipe]) == 0
+    assert main([*home, "models", "list"]) == 0
+    assert main([*home, "models", "show", "tiny"]) == 0
+    assert main([*home, "models", "show", "tinyy"]) == 1
+    assert main([*home, "models", "rm", "tiny"]) == 0
+    assert ModelStore.for_home(type("H", (), {"cache_dir": tmp_path / "cache"})()).list() == []

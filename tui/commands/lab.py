@@ -125,6 +125,12 @@ def run_lab(args: argparse.Namespace) -> int:
         print(f"cardlab lab run: {error}", file=sys.stderr)
         return EXIT_USAGE
     console.print(f"[bold]{info.title}[/]  ({info.id}, preset {args.preset}, seed {args.seed})")
+    return follow_to_end(run, console)
+
+
+def follow_to_end(run: LabRun, console: Console | None = None) -> int:
+    """Start `run`, print its events with a progress bar, and return the exit code (Ctrl-C cancels)."""
+    console = console or _console()
     try:
         _follow(run, console)
     except KeyboardInterrupt:

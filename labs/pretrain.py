@@ -1,0 +1,69 @@
+"""`cardlab models pretrain`: make a store language model on purpose, run like a lab (same runner, events,
+progress with an ETA, cancel), from generated stories or a real corpus (WikiText `.tokens`, text files)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+from labs.context import LabContext
+from labs.registry import _PRETRAIN_PARAMS, _ULMFIT_SIZE_PARAMS, _ULMFIT_SMOKE, LabInfo, Param
+
+GENERATED = "generated"
+
+PRETRAIN_INFO = LabInfo(
+    id="models-pretrain",
+    title="Pretrain a language model for the model store",
+    summary="A general language model, made once and kept in the model store for the ULMFiT labs.",
+    card_ids=(),
+    params=(
+        Param(
+            "corpus",
+            "str",
+            GENERATED,
+            "generated, a dataset name (wikitext-2) or a path (.tokens, .txt, folder)",
+        ),
+        Param("name", "str", "general-lm", "the store name to save it under"),
+        *_ULMFIT_SIZE_PARAMS,
+        *_PRETRAIN_PARAMS[1:],
+    ),
+    presets=MappingProxyType({"smoke": _ULMFIT_SMOKE, "quick": {}, "full": {}}),
+    question=None,
+    module="labs.pretrain",
+    steps=("corpus", "pretrain"),
+)
+
+
+def read_corpus(path: Path) -> list[str]:
+    """Documents of a corpus: WikiText articles, or the paragraphs of text files."""
+    from engine.datasets.text import read_wikitext
+
+    files = [path] if path.is_file() else sorted(path.rglob("*.tokens")) or sorted(path.rglob("*.txt"))
+    if not files:
+        raise FileNotFoundError(f"no .tokens or .txt files in {path}")
+    docs: list[str] = []
+    for file in files:
+        if file.suffix == ".tokens":
+            docs += read_wikitext(file)
+        else:
+            text = file.read_text(encoding="utf-8", errors="replace")
+            docs += [part.strip() for part in text.split("\n\n") if part.strip()]
+    return docs
+
+
+def run(ctx: LabContext) -> dict[str, object]:
+    from labs._ulmfit import PRETRAIN, pretrain_general, store_of
+
+    p = ctx.p
+    with ctx.stage("corpus"):
+        texts = corpus = None
+        if p.corpus != GENERATED:
+            path = ctx.resolve_data(p.corpus)
+            texts = read_corpus(path)
+            corpus = f"{len(texts)} documents of {path}"
+            ctx.text(corpus)
+    with ctx.stage("pretrain"):
+        recipe = replace(PRETRAIN, docs=p.pretrain_docs, epochs=p.pretrain_epochs)
+        entry = pretrain_general(ctx, store_of(ctx), p.name, recipe, texts, corpus)
+    return {"model": entry.name, "valid_perplexity": entry.valid_perplexity, "seconds": entry.seconds}
