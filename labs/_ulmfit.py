@@ -147,9 +147,9 @@ def pretrained_lm(ctx: LabContext) -> tuple[str | Path, str]:
     """
     choice = str(getattr(ctx.p, "pretrained", GENERAL_LM))
     store = store_of(ctx)
-    if choice == "wt103-fwd":
-        folder = ctx.resolve_data("wt103-fwd")
-        return folder, f"fastai's WikiText-103 model (wt103-fwd, {folder})"
+    if choice == "wt103-fwd" or Path(choice).is_dir():  # fastai's layout: converted on load
+        folder = ctx.resolve_data(choice)
+        return folder, f"a language model in fastai's layout ({choice}, {folder})"
     name = sized_name(choice, _sizes(ctx), LAB_SIZES) if choice == GENERAL_LM else choice
     entry = store.find(name)
     if entry is None and choice != GENERAL_LM:
