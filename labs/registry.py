@@ -552,7 +552,11 @@ def get_lab(lab_id: str) -> LabInfo:
     try:
         return _BY_ID[lab_id]
     except KeyError:
-        raise LabError(f"unknown lab {lab_id!r}; known labs: {', '.join(sorted(_BY_ID))}") from None
+        import difflib  # only this error path needs it
+
+        close = difflib.get_close_matches(lab_id, _BY_ID, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise LabError(f"unknown lab {lab_id!r}; {hint}known labs: {', '.join(sorted(_BY_ID))}") from None
 
 
 def labs_for_card(card_id: str, pack_id: str = LESSON_PACK_ID) -> tuple[LabInfo, ...]:

@@ -8,6 +8,8 @@ import pytest
 
 from labs.runner import LabRun
 from labs.runs import list_runs
+from labs.verdict_text import NO_CLEAR_ANSWER
+from tests.labs.fake_labs import VERDICT_CLAIM
 from tui.cli import main
 from tui.commands import lab as lab_command
 
@@ -49,6 +51,7 @@ def test_a_failing_lab_exits_non_zero_with_its_error(fake_labs: None, capsys, tm
     ("args", "message"),
     [
         (["lab", "run", "nope"], "unknown lab 'nope'"),
+        (["lab", "run", "colab"], "unknown lab 'colab'; did you mean 'collab'?"),
         (["lab", "run", "test-counting", "--set", "steps=many"], "steps: 'many' is not a valid int"),
         (["lab", "show", "no-such-run"], "no saved run 'no-such-run'"),
     ],
@@ -67,3 +70,36 @@ def test_ctrl_c_cancels_the_run_and_exits_130(fake_labs: None, monkeypatch, caps
     assert cardlab(tmp_path, "lab", "run", "test-counting", "--set", "steps=100000") == 130
     (record,) = list_runs(Path(tmp_path) / "data" / "runs")
     assert record.status == "cancelled"
+
+
+def test_show_says_how_the_run_was_made(fake_labs: None, capsys, tmp_path: Path) -> None:
+    assert (
+        cardlab(
+            tmp_path, "lab", "run", "test-counting", "--preset", "smoke", "--seed", "7", "--set", "steps=3"
+        )
+        == 0
+    )
+    (record,) = list_runs(Path(tmp_path) / "data" / "runs")
+    capsys.readouterr()
+    assert cardlab(tmp_path, "lab", "show", record.run_id) == 0
+    assert "preset smoke, seed 7, device auto, data generated" in capsys.readouterr().out
+
+
+def test_run_and_show_print_the_verdict_and_name_each_curve(fake_labs: None, capsys, tmp_path: Path) -> None:
+    assert cardlab(tmp_path, "lab", "run", "test-two-scales") == 0
+    out = capsys.readouterr().out
+    assert "· general LM" in out and "· review LM" in out  # two curves of one stage, each epoch 0
+    assert out.count("└") == 2  # the language model and the classifier on scales of their own
+    report = f"Does fine-tuning help?\nthis run: helps\nclaim: {VERDICT_CLAIM}\n→ this run agrees  (effect +0.12 ± 0.03)"
+    assert report in out
+    (record,) = list_runs(Path(tmp_path) / "data" / "runs")
+    assert cardlab(tmp_path, "lab", "show", record.run_id) == 0
+    assert report in capsys.readouterr().out
+
+
+def test_an_inconclusive_run_has_no_clear_answer(fake_labs: None, capsys, tmp_path: Path) -> None:
+    assert cardlab(tmp_path, "lab", "run", "test-two-scales", "--set", "verdict=inconclusive") == 0
+    out = capsys.readouterr().out
+    assert f"this run: {NO_CLEAR_ANSWER}" in out and "→ inconclusive" in out
+    assert cardlab(tmp_path, "lab", "show") == 0
+    assert NO_CLEAR_ANSWER in " ".join(capsys.readouterr().out.split())  # the line may wrap

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Button, DataTable, RadioSet
 
 from labs import registry
-from tests.labs.fake_labs import COUNTING, FAILING
+from tests.labs.fake_labs import COUNTING, FAILING, TWO_SCALES, VERDICT_CLAIM
 from tests.tui.study_helpers import SIZE, fixed_clock, make_home, run_async, write_pack
 from tui.app import CardlabApp, create_app
 from tui.screens.lab import LabScreen, LeaveRunningLab, runs_of
@@ -38,8 +39,8 @@ lab = "test-counting"
 
 @pytest.fixture(autouse=True)
 def fake_labs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry._BY_ID, COUNTING.id, COUNTING)
-    monkeypatch.setitem(registry._BY_ID, FAILING.id, FAILING)
+    for lab in (COUNTING, FAILING, TWO_SCALES):
+        monkeypatch.setitem(registry._BY_ID, lab.id, lab)
 
 
 def lab_app(tmp_path: Path) -> CardlabApp:
@@ -64,6 +65,31 @@ def lab_screen(app: CardlabApp) -> LabScreen:
 
 def status(app: CardlabApp) -> str:
     return str(lab_screen(app).query_one("#lab-status").render())
+
+
+def outputs(screen: LabScreen) -> str:
+    return "\n".join(str(line.text) for line in screen.query_one("#outputs").lines)
+
+
+async def open_lab(app: CardlabApp, pilot: Pilot, lab_id: str) -> LabScreen:
+    await pilot.pause()
+    app.action_open_lab(lab_id, None)
+    await pilot.pause()
+    return lab_screen(app)
+
+
+async def run_two_scales(
+    app: CardlabApp, pilot: Pilot, verdict: str, predict: int | None = None
+) -> LabScreen:
+    """Runs the two-scales lab to the end with the verdict `verdict`, predicting choice `predict`."""
+    screen = await open_lab(app, pilot, TWO_SCALES.id)
+    screen.query_one("#param-verdict").value = verdict
+    if predict is not None:
+        screen.query("#question RadioButton")[predict].value = True
+    await pilot.press("r")
+    await wait_until(pilot, lambda: "finished" in status(app))
+    await pilot.pause()
+    return screen
 
 
 @run_async
@@ -218,3 +244,68 @@ async def test_a_bad_parameter_is_reported_without_running(tmp_path: Path) -> No
         await pilot.press("r")
         assert "steps: 'many' is not a valid int" in status(app)
         assert lab_screen(app).lab_run is None
+
+
+@run_async
+async def test_the_question_and_run_are_the_first_two_tab_stops(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await open_lab(app, pilot, COUNTING.id)
+        await pilot.press("tab")
+        assert isinstance(screen.focused, RadioSet) and screen.focused.id == "question"
+        await pilot.press("tab")
+        assert isinstance(screen.focused, Button) and screen.focused.id == "run-button"
+        await pilot.press("enter")  # Run, from the keyboard alone
+        await wait_until(pilot, lambda: screen.lab_run is not None and screen.lab_run.done)
+        prompt, run_button = screen.query_one("#question-prompt"), screen.query_one("#run-button")
+        assert prompt.region.y < run_button.region.y < screen.query_one("#preset").region.y
+
+
+@run_async
+async def test_a_parameters_help_is_shown_whole(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await open_lab(app, pilot, COUNTING.id)
+        help_text = COUNTING.param("delay").help
+        label = next(w for w in screen.query(".param-help") if "delay" in str(w.render()))
+        side = screen.query_one("#lab-side")
+        assert label.region.right <= side.region.right
+        shown = " ".join(strip.text.strip() for strip in label.render_lines(label.region.reset_offset))
+        assert help_text in " ".join(shown.split()), shown
+
+
+@run_async
+async def test_a_language_model_and_a_classifier_are_both_readable_and_their_rows_differ(
+    tmp_path: Path,
+) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await run_two_scales(app, pilot, "agrees")
+        chart = screen.query_one(LossChart)
+        panels = str(chart.render()).count("└")
+        assert panels == 2, str(chart.render())
+        table = screen.query_one("#epochs", DataTable)
+        stages = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert stages == ["language model · general LM", "language model · review LM", "classifier"]
+
+
+@run_async
+async def test_a_finished_run_shows_its_verdict(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await run_two_scales(app, pilot, "agrees", predict=0)
+        log = outputs(screen)
+        assert f"claim: {VERDICT_CLAIM}" in log  # the claim's markup shows as typed
+        assert "→ this run agrees  (effect +0.12 ± 0.03)" in log
+        assert "this run: helps  ✓ as you predicted" in log
+
+
+@run_async
+async def test_an_inconclusive_run_gives_no_clear_answer_instead_of_a_check(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await run_two_scales(app, pilot, "inconclusive", predict=1)
+        log = outputs(screen)
+        assert "this run: no clear answer on this run  (you predicted hurts)" in log
+        assert "✓" not in log and "✗" not in log
+        assert "→ inconclusive: effect +0.01 ± 0.03, within the noise" in log

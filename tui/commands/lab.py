@@ -143,7 +143,7 @@ def follow_to_end(run: LabRun, console: Console | None = None) -> int:
     _print_chart(run.record, console)
     _report_saved(run, console)
     if run.status == "finished":
-        _print_outcome(run, console)
+        _print_report(run.info.id, run.result, console)
         return 0
     return EXIT_FAILED
 
@@ -172,16 +172,24 @@ def _report_saved(run: LabRun, console: Console) -> None:
         console.print(f"[dim]saved run {run.run_id} (cardlab lab show {run.run_id})[/]")
 
 
-def _print_outcome(run: LabRun, console: Console) -> None:
-    question = run.info.question
-    outcome = (run.result or {}).get("outcome")
-    if question and outcome:
-        console.print(f"\n[bold]{question.prompt}[/]\n→ this run: [green]{outcome}[/]")
+def _print_report(lab_id: str, result: dict[str, object] | None, console: Console) -> None:
+    """The question with this run's answer, then the lab's verdict (what the lab screen shows at the end)."""
+    from labs.registry import LabError, get_lab
+    from tui.widgets.run_text import run_report
+
+    try:
+        question = get_lab(lab_id).question
+    except LabError:  # a saved run of a lab this version no longer has
+        question = None
+    report = run_report(question.prompt if question else None, result)
+    if report is not None:
+        console.print()
+        console.print(report)
 
 
 def _print_chart(record: RunRecord, console: Console) -> None:
     from labs.runs import lr_suggestions
-    from tui.widgets.loss_chart import Marker, chart_for, lr_finder_chart
+    from tui.widgets.loss_chart import Marker, chart_for, kinds_of, lr_finder_chart
 
     if not (record.curves or record.lr_finder):
         return
@@ -190,7 +198,10 @@ def _print_chart(record: RunRecord, console: Console) -> None:
     if record.lr_finder:
         console.print(lr_finder_chart(record.lr_finder, markers, width=width, height=14))
     if record.curves:
-        console.print(chart_for(record.curves, record.valid_curves, [], [], width=width, height=14))
+        kinds = kinds_of(record.epochs)
+        console.print(
+            chart_for(record.curves, record.valid_curves, [], [], width=width, panel_height=14, kinds=kinds)
+        )
 
 
 class EventPrinter:
@@ -199,6 +210,7 @@ class EventPrinter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self._columns: list[str] | None = None
+        self._stage = ""  # the label of the last epoch row's stage and curve
 
     def print(self, event: LabEvent) -> None:
         from labs.events import (
@@ -215,7 +227,7 @@ class EventPrinter:
         console = self.console
         if isinstance(event, StageStarted):
             self._columns = None
-            console.print(f"\n[bold cyan]▶ {event.name}[/]")
+            console.print(f"\n[bold cyan]▶ {_escape(event.name)}[/]")
         elif isinstance(event, EpochRow):
             self._print_epoch(event)
         elif isinstance(event, TextOutput):
@@ -223,18 +235,26 @@ class EventPrinter:
         elif isinstance(event, TableOutput):
             console.print(_rich_table(event))
         elif isinstance(event, ArtifactSaved):
-            console.print(f"[dim]saved {event.name}: {event.path}[/]")
+            console.print(f"[dim]saved {_escape(event.name)}: {_escape(event.path)}[/]")
         elif isinstance(event, Finished):
             console.print(f"\n[green]finished in {event.seconds:.1f} s[/]")
         elif isinstance(event, Failed):
             console.print(f"\n[red bold]failed:[/] [red]{_escape(event.error)}[/]")
         elif isinstance(event, Cancelled):
-            console.print(f"\n[yellow]cancelled during {event.stage or 'start-up'}[/]")
+            console.print(f"\n[yellow]cancelled during {_escape(event.stage or 'start-up')}[/]")
 
     def _print_epoch(self, row) -> None:
+        from rich.text import Text
+
         from labs.events import format_metric
+        from tui.widgets.run_text import epoch_stage
 
         columns = ["epoch", "train_loss", "valid_loss", *row.metrics, "time"]
+        label = epoch_stage(row)
+        if label != self._stage and label != row.stage:  # a stage training several curves: name each
+            self.console.print(Text(f"· {row.series}", style="cyan"))
+            self._columns = None
+        self._stage = label
         if columns != self._columns:
             self._columns = columns
             self.console.print("  ".join(f"{c:>10}" for c in columns), style="bold")
@@ -258,10 +278,14 @@ def _escape(text: str) -> str:
 
 def _rich_table(event):
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(*event.columns, title=event.title, title_justify="left", box=None, header_style="bold")
+    # Text, not str: Rich parses str cells as markup, and these are the lab's.
+    table = Table(title=Text(event.title), title_justify="left", box=None, header_style="bold")
+    for column in event.columns:
+        table.add_column(Text(column))
     for row in event.rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     return table
 
 
@@ -270,6 +294,7 @@ def _rich_table(event):
 
 def show_run(args: argparse.Namespace) -> int:
     from labs.runs import list_runs, load_run
+    from labs.verdict_text import outcome_summary
 
     console = _console()
     runs_dir = home_from_args(args).runs_dir
@@ -279,7 +304,7 @@ def show_run(args: argparse.Namespace) -> int:
             console.print(f"no saved runs in {runs_dir}")
             return 0
         for record in records:
-            outcome = record.result.get("outcome", "") if record.result else record.error or ""
+            outcome = outcome_summary(record.result) if record.result else record.error or ""
             console.print(
                 f"{record.run_id}  {record.status:<9} {record.preset:<5} {record.seconds:7.1f}s  {_escape(str(outcome))}"
             )
@@ -289,10 +314,35 @@ def show_run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"cardlab lab show: {error}", file=sys.stderr)
         return EXIT_USAGE
-    console.print(f"[bold]{record.run_id}[/]: {record.lab_id}, preset {record.preset}, {record.status}")
-    console.print("params: " + ", ".join(f"{k}={v}" for k, v in record.params.items()), style="dim")
+    _print_header(record, console)
     printer = EventPrinter(console)
     for event in record.replay():
         printer.print(event)
     _print_chart(record, console)
+    if record.status == "finished":
+        _print_report(record.lab_id, record.result, console)
     return 0
+
+
+def _print_header(record: RunRecord, console: Console) -> None:
+    """What the run was: enough to run it again (`--preset`, `--seed`, `--device`, `--data`, `--set`)."""
+    from rich.text import Text
+
+    console.print(Text.assemble((record.run_id, "bold"), f": {record.lab_id}, {record.status}"))
+    setup = f"preset {record.preset}, seed {record.seed}, device {record.device}, data {_data_of(record)}"
+    console.print(Text(setup))
+    console.print(Text("params: " + ", ".join(f"{k}={v}" for k, v in record.params.items()), style="dim"))
+
+
+def _data_of(record: RunRecord) -> str:
+    """`--data` as given; without it the full preset trains on the lab's real dataset, the others on
+    generated data."""
+    from labs.registry import LabError, get_lab
+
+    if record.data:
+        return record.data
+    try:
+        full_data = get_lab(record.lab_id).full_data
+    except LabError:
+        return "the lab's default"
+    return full_data if record.preset == "full" and full_data else "generated"

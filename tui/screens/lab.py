@@ -48,7 +48,9 @@ from labs.events import (
     format_metric,
 )
 from labs.registry import DEFAULT_PRESET, PRESET_NAMES, LabError, LabInfo, get_lab
-from tui.widgets.loss_chart import LossChart, Marker
+from tui.widgets.loss_chart import LossChart, Marker, kinds_of
+from tui.widgets.run_text import epoch_stage, run_report
+from tui.widgets.safe_text import one_line
 
 if TYPE_CHECKING:
     from cards.paths import Home
@@ -133,31 +135,22 @@ class LabScreen(Screen[None]):
         yield Static(Text.assemble((info.title, "bold"), (subtitle, "dim")), id="lab-title")
         with Horizontal(id="lab-body"):
             with VerticalScroll(id="lab-side"):
-                yield Static(Text(info.summary), id="lab-summary")
-                yield Static(id="lab-steps")
-                yield Label("preset")
-                yield Select(
-                    [(name, name) for name in PRESET_NAMES],
-                    value=DEFAULT_PRESET,
-                    allow_blank=False,
-                    id="preset",
-                )
-                yield Label("device")
-                yield Select([(name, name) for name in DEVICES], value="auto", allow_blank=False, id="device")
-                for param in info.params:
-                    yield Label(Text(f"{param.name}  ", style="bold") + Text(param.help, style="dim"))
-                    yield Input(id=f"param-{param.name}", classes="param")
+                # The question and Run come first, one Tab to predict and another to run; what the lab
+                # does follows, then its parameters.
                 if info.question:
                     yield Static(Text(info.question.prompt, style="bold"), id="question-prompt")
                     with RadioSet(id="question"):
                         for choice in info.question.choices:
-                            yield RadioButton(choice)
+                            yield RadioButton(Text(choice), tooltip=choice)  # the sidebar may cut it
                 with Horizontal(id="lab-buttons"):
                     yield Button("r Run", id="run-button", variant="primary")
                     yield Button("c Cancel", id="cancel-button", variant="error")
+                yield Static(Text(info.summary), id="lab-summary")
+                yield Static(id="lab-steps")
+                yield from self._compose_params()
             with Vertical(id="lab-main"):
                 yield Static(
-                    Text("Set the parameters, answer the question if you like, then press r."),
+                    Text("Answer the question if you like, set the parameters, then press r."),
                     id="lab-status",
                 )
                 yield LossChart(id="chart")
@@ -170,6 +163,21 @@ class LabScreen(Screen[None]):
                     placeholder="type something for the trained model to predict, then enter", id="predict"
                 )
         yield Footer()
+
+    def _compose_params(self) -> ComposeResult:
+        """Preset, device and every parameter, each with its whole help text (the labels wrap)."""
+        yield Static(Text("parameters", style="bold"), id="params-heading")
+        yield Label("preset")
+        yield Select(
+            [(name, name) for name in PRESET_NAMES], value=DEFAULT_PRESET, allow_blank=False, id="preset"
+        )
+        yield Label("device")
+        yield Select([(name, name) for name in DEVICES], value="auto", allow_blank=False, id="device")
+        for param in self.info.params:
+            yield Label(
+                Text(f"{param.name}  ", style="bold") + Text(param.help, style="dim"), classes="param-help"
+            )
+            yield Input(id=f"param-{param.name}", classes="param", tooltip=param.help)
 
     def on_mount(self) -> None:
         self._fill_params(DEFAULT_PRESET)
@@ -319,8 +327,7 @@ class LabScreen(Screen[None]):
         elif isinstance(event, LrSuggestion):
             chart.markers.append(Marker(event.lr, event.name, _MARKER_STYLES.get(event.name, "magenta")))
         elif isinstance(event, EpochRow):
-            if event.valid_loss is not None:
-                chart.add_valid(event.series, event.valid_loss)
+            chart.add_epoch(event.series, event.valid_loss, event.metrics)
             self._add_epoch_row(event)
         elif isinstance(event, Progress):
             self.query_one("#progress", ProgressBar).update(total=max(event.total, 1), progress=event.done)
@@ -346,16 +353,17 @@ class LabScreen(Screen[None]):
         columns = ["stage", "epoch", "train_loss", "valid_loss", *row.metrics, "time"]
         if not self._epoch_columns:
             self._epoch_columns = columns
-            table.add_columns(*columns)
+            table.add_columns(*(Text(one_line(name)) for name in columns))
         values = {
-            "stage": row.stage,
+            "stage": epoch_stage(row),
             "epoch": str(row.epoch),
             "train_loss": format_metric(row.train_loss),
             "valid_loss": format_metric(row.valid_loss),
             "time": f"{row.seconds:.1f}s",
             **{name: format_metric(value) for name, value in row.metrics.items()},
         }
-        table.add_row(*(values.get(name, "") for name in self._epoch_columns))
+        # Text, not str: the table parses str cells as markup, and stage and curve names are the lab's.
+        table.add_row(*(Text(one_line(values.get(name, ""))) for name in self._epoch_columns))
         table.scroll_end(animate=False)
 
     def _write_text(self, event: TextOutput) -> None:
@@ -401,22 +409,14 @@ class LabScreen(Screen[None]):
         self.call_after_refresh(self._update_buttons)
 
     def _report_outcome(self, result: dict[str, object]) -> None:
-        question, outcome = self.info.question, result.get("outcome")
-        if question is None or outcome is None or self._outcome_reported:
+        """The question's answer on this run against the student's guess, then the lab's verdict."""
+        if self._outcome_reported:
             return
-        self._outcome_reported = True
-        guess = self._prediction()
-        lines = Text.assemble(
-            (question.prompt + "\n", "bold"), ("this run: ", ""), (str(outcome), "bold cyan")
-        )
-        if guess is not None:
-            verdict = (
-                ("  ✓ as you predicted", "green")
-                if guess == outcome
-                else (f"  ✗ you predicted {guess}", "red")
-            )
-            lines.append(*verdict)
-        self._log(lines)
+        prompt = self.info.question.prompt if self.info.question else None
+        report = run_report(prompt, result, self._prediction())
+        if report is not None:
+            self._outcome_reported = True
+            self._log(report)
 
     # -- predictions after training ---------------------------------------------------------------
 
@@ -462,7 +462,8 @@ class LabScreen(Screen[None]):
         if previous is None:
             chart.set_overlay({}, [], "previous run")
         else:
-            chart.set_overlay(previous.curves, previous.lr_finder, f"previous run ({previous.preset})")
+            name = f"previous run ({previous.preset})"
+            chart.set_overlay(previous.curves, previous.lr_finder, name, kinds_of(previous.epochs))
 
 
 _MARKER_STYLES = {"valley": "green", "steep": "magenta", "minimum": "red"}

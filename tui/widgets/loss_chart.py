@@ -1,7 +1,8 @@
 """A terminal line chart drawn with braille dots: loss over steps, or loss over a log-scaled lr.
 
 `render_chart` is a pure function (series in, Rich `Text` out) shared by the lab screen and by
-`cardlab lab run` / `lab show`, which print it as plain text. `LossChart` is the widget: it collects
+`cardlab lab run` / `lab show`, which print it as plain text. `chart_for` splits a lab's losses into
+panels when their scales differ too much to share one y axis. `LossChart` is the widget: it collects
 points as they arrive and redraws at most a few times a second, so a fast training loop cannot flood
 the screen.
 """
@@ -9,8 +10,9 @@ the screen.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from rich.text import Text
 from textual.widget import Widget
@@ -92,11 +94,14 @@ def render_chart(
     are drawn on the top edge.
     """
     plot_w = max(width - _GUTTER, 4)
-    plot_h = max(height - 2, 2)
     cleaned = [(s, _finite(s.points, log_x)) for s in series]
     all_points = [p for _, pts in cleaned for p in pts]
     text = Text(no_wrap=True, overflow="crop")
-    _legend(text, series, markers, width, f"x: {x_label}{' (log)' if log_x else ''}")
+    legend = _legend(series, markers, width, f"x: {x_label}{' (log)' if log_x else ''}")
+    for line in legend:
+        text.append_text(line)
+        text.append("\n")
+    plot_h = max(height - len(legend) - 1, 2)
     if not all_points:
         for row in range(plot_h):
             text.append(
@@ -158,22 +163,27 @@ def render_chart(
     return text
 
 
-def _legend(text: Text, series: Sequence[Series], markers: Sequence[Marker], width: int, axis: str) -> None:
-    used = 0
-    for item in [*(s for s in series if s.name), *markers, axis]:
-        if isinstance(item, str):
-            if used + len(item) + 2 <= width:
-                text.append("  " + item, style="dim")
-            break
-        if isinstance(item, Series):
-            label = f"━ {item.name}"
-        else:
-            label = f"┊ {item.label} {_ticks(item.x)}"
-        if used + len(label) + 2 > width and used:
-            break
-        text.append(("  " if used else " " * _GUTTER) + label, style=item.style)
-        used += len(label) + (2 if used else _GUTTER)
-    text.append("\n")
+def _legend(series: Sequence[Series], markers: Sequence[Marker], width: int, axis: str) -> list[Text]:
+    """Every named series and marker, wrapped onto as many lines as they need; then the axis name if it
+    fits on the last line (a nicety, not worth a row of the plot)."""
+    items = [(f"━ {s.name}", s.style) for s in series if s.name]
+    items += [(f"┊ {m.label} {_ticks(m.x)}", m.style) for m in markers]
+    lines = [Text(" " * _GUTTER)]
+    for label, style in items:
+        if not _fits(lines[-1], label, width) and lines[-1].cell_len > _GUTTER:
+            lines.append(Text(" " * _GUTTER))
+        _add_item(lines[-1], label, style)
+    if _fits(lines[-1], axis, width):
+        _add_item(lines[-1], axis, "dim")
+    return lines
+
+
+def _fits(line: Text, label: str, width: int) -> bool:
+    return line.cell_len + 2 + len(label) <= width
+
+
+def _add_item(line: Text, label: str, style: str) -> None:
+    line.append(("  " if line.cell_len > _GUTTER else "") + label, style=style)
 
 
 def _x_axis(lo: float, hi: float, plot_w: int, log_x: bool) -> str:
@@ -201,6 +211,10 @@ TRAIN_STYLES = ("cyan", "green", "magenta", "blue", "red", "bright_white")
 VALID_STYLES = ("yellow", "bright_green", "bright_magenta", "bright_blue", "bright_red", "white")
 OVERLAY_STYLE = "grey50"
 Points = Sequence[tuple[float, float]]
+Kind = tuple[str, ...]  # a curve's metric names: curves with the same ones measure the same kind of model
+SCALE_RATIO = 4.0  # curves whose typical losses are further apart than this get separate panels
+MIN_PANEL_HEIGHT = 7  # rows: a legend line, a plot of 5, the x axis
+MAX_PANELS = 4
 
 
 class LossChart(Widget):
@@ -221,6 +235,8 @@ class LossChart(Widget):
         self.overlay: dict[str, list[tuple[float, float]]] = {}
         self.overlay_lr: list[tuple[float, float]] = []
         self.overlay_name = "previous run"
+        self.kinds: dict[str, Kind] = {}  # each curve's kind, from its epoch rows
+        self.overlay_kinds: dict[str, Kind] = {}
         self._strides: dict[str, int] = {}  # each curve keeps one point per `stride` steps
         self._pending: dict[str, list[tuple[float, float]]] = {}
         self._dirty = False
@@ -259,13 +275,27 @@ class LossChart(Widget):
         curve = self.curves.get(series)
         self.valid_curves.setdefault(series, []).append((curve[-1][0] if curve else 0, loss))
 
+    def add_epoch(self, series: str, valid_loss: float | None, metrics: Mapping[str, object]) -> None:
+        """An epoch row: its validation loss, and its metric names, which tell which curves share a scale."""
+        self.kinds[series] = _kind(metrics)
+        if valid_loss is not None:
+            self.add_valid(series, valid_loss)
+
     def clear(self) -> None:
         self.curves, self.valid_curves, self.lr_finder, self.markers = {}, {}, [], []
         self._strides, self._pending = {}, {}
+        self.kinds = {}
         self.changed()
 
-    def set_overlay(self, curves: dict[str, list[tuple[float, float]]], lr_finder: Points, name: str) -> None:
+    def set_overlay(
+        self,
+        curves: dict[str, list[tuple[float, float]]],
+        lr_finder: Points,
+        name: str,
+        kinds: Mapping[str, Kind] | None = None,
+    ) -> None:
         self.overlay, self.overlay_lr, self.overlay_name = dict(curves), list(lr_finder), name
+        self.overlay_kinds = dict(kinds or {})
         self.changed()
 
     @property
@@ -288,6 +318,7 @@ class LossChart(Widget):
             width=width,
             height=height,
             overlay_name=self.overlay_name,
+            kinds={**self.overlay_kinds, **self.kinds},
         )
 
 
@@ -302,22 +333,117 @@ def chart_for(
     width: int = 60,
     height: int = 12,
     overlay_name: str = "previous run",
+    kinds: Mapping[str, Kind] | None = None,
+    panel_height: int | None = None,
 ) -> Text:
-    """The chart a lab shows: the lr-finder curve (log x) if that is all there is, else the losses."""
+    """The chart a lab shows: the lr-finder curve (log x) if that is all there is, else the losses.
+
+    Losses of different scales (a language model's ~5 and a classifier's ~0.01) get a panel each, so
+    neither is a flat line: see `scale_groups`. The panels share `height`, or get `panel_height` rows
+    each (the command line, which has no height to share).
+    """
     if lr_finder and not curves:
         return lr_finder_chart(lr_finder, markers, overlay_lr, width, height, overlay_name)
+    overlay = overlay or {}
+    names = list(dict.fromkeys([*curves, *valid_curves, *overlay]))
+    levels = {
+        name: _level(curves.get(name) or valid_curves.get(name) or overlay.get(name, ())) for name in names
+    }
+    max_panels = MAX_PANELS if panel_height else max(height // MIN_PANEL_HEIGHT, 1)
+    groups = scale_groups(names, levels, kinds or {}, max_panels)
+    heights = [panel_height] * len(groups) if panel_height else _shares(height, len(groups))
+    panels = []
+    for group, rows in zip(groups, heights):
+        series = _panel_series(group, curves, valid_curves, overlay, overlay_name)
+        panels.append(render_chart(series, width, rows, x_label="step", y_max=robust_top(series)))
+    return Text("\n").join(panels)
+
+
+def _panel_series(
+    names: list[str],
+    curves: dict[str, list[tuple[float, float]]],
+    valid_curves: dict[str, list[tuple[float, float]]],
+    overlay: dict[str, list[tuple[float, float]]],
+    overlay_name: str,
+) -> list[Series]:
+    """The overlay in grey (named once), then each curve and its validation points; a curve keeps its colour
+    whichever panel it lands in."""
+    shown = [name for name in names if name in overlay]
     series = [
-        Series(overlay_name if i == 0 else "", smooth(points), OVERLAY_STYLE)
-        for i, points in enumerate((overlay or {}).values())
+        Series(overlay_name if i == 0 else "", smooth(overlay[n]), OVERLAY_STYLE) for i, n in enumerate(shown)
     ]
-    single = list(curves) == ["train"]
-    for i, (name, points) in enumerate(curves.items()):
-        series.append(Series(name, smooth(points), TRAIN_STYLES[i % len(TRAIN_STYLES)]))
-    for i, (name, points) in enumerate(valid_curves.items()):
-        index = list(curves).index(name) if name in curves else i
+    order = list(dict.fromkeys([*curves, *valid_curves]))
+    single = order == ["train"]
+    for name in (n for n in names if n in curves):
+        series.append(Series(name, smooth(curves[name]), TRAIN_STYLES[order.index(name) % len(TRAIN_STYLES)]))
+    for name in (n for n in names if n in valid_curves):
         label = "valid" if single else f"{name} valid"
-        series.append(Series(label, points, VALID_STYLES[index % len(VALID_STYLES)]))
-    return render_chart(series, width, height, x_label="step", y_max=robust_top(series))
+        series.append(Series(label, valid_curves[name], VALID_STYLES[order.index(name) % len(VALID_STYLES)]))
+    return series
+
+
+def scale_groups(
+    names: Sequence[str], levels: Mapping[str, float | None], kinds: Mapping[str, Kind], max_panels: int
+) -> list[list[str]]:
+    """Curves that can share a y axis, in the order of `names`.
+
+    Two curves share one when they measure the same kind of model (the same metric names on their epoch
+    rows: two classifiers compared, however far apart their losses), or when their typical losses are within
+    `SCALE_RATIO` of each other and neither kind says otherwise (a curve before its first epoch row). Past
+    `max_panels`, the groups closest in scale are merged.
+    """
+    groups: list[list[str]] = []
+    for name in names:
+        joined = [g for g in groups if any(_same_scale(name, other, levels, kinds) for other in g)]
+        merged = [name] if not joined else [n for g in joined for n in g] + [name]
+        groups = [g for g in groups if g not in joined] + [merged]
+    groups.sort(key=lambda g: min(names.index(n) for n in g))
+    while len(groups) > max(max_panels, 1):
+        i, j = min(
+            combinations(range(len(groups)), 2), key=lambda p: _gap(groups[p[0]], groups[p[1]], levels)
+        )
+        groups[i] += groups.pop(j)
+    return [[n for n in names if n in g] for g in groups]
+
+
+def _same_scale(a: str, b: str, levels: Mapping[str, float | None], kinds: Mapping[str, Kind]) -> bool:
+    if a in kinds and b in kinds:
+        return kinds[a] == kinds[b]
+    level_a, level_b = levels.get(a), levels.get(b)
+    if level_a is None or level_b is None:
+        return True  # nothing drawn yet: no reason to spend a panel on it
+    return abs(level_a - level_b) <= math.log10(SCALE_RATIO)
+
+
+def _gap(a: list[str], b: list[str], levels: Mapping[str, float | None]) -> float:
+    """How far apart two groups' scales are (in decades); 0 when one has nothing drawn yet."""
+    level_a = [level for n in a if (level := levels.get(n)) is not None]
+    level_b = [level for n in b if (level := levels.get(n)) is not None]
+    if not level_a or not level_b:
+        return 0.0
+    return min(abs(x - y) for x in level_a for y in level_b)
+
+
+def _level(points: Points) -> float | None:
+    """log10 of a curve's median loss: where on a log scale it mostly lives."""
+    values = sorted(abs(y) for _, y in points if math.isfinite(y))
+    if not values:
+        return None
+    return math.log10(max(values[len(values) // 2], 1e-12))
+
+
+def _shares(total: int, count: int) -> list[int]:
+    """`total` rows split into `count` panels, the first ones taking the remainder."""
+    return [total // count + (1 if i < total % count else 0) for i in range(count)]
+
+
+def kinds_of(epochs: Sequence[Mapping[str, object]]) -> dict[str, Kind]:
+    """Each curve's kind from a saved run's epoch rows (`RunRecord.epochs`)."""
+    return {str(row.get("series", "train")): _kind(row.get("metrics")) for row in epochs}
+
+
+def _kind(metrics: object) -> Kind:
+    return tuple(sorted(metrics)) if isinstance(metrics, Mapping) else ()
 
 
 def robust_top(series: Sequence[Series]) -> float | None:
