@@ -33,6 +33,9 @@ CLAIM = (
     "from a pretrained encoder than unfreezing everything at once on the same budget."
 )
 GRADUAL_EPOCHS = 5  # 1 + 1 + 1 + 2, as in the lesson
+# The head-alone probe measures the frozen features, not a schedule: it trains until it levels off (60
+# labels, 10 seeds: 0.747 after 5 epochs, 0.761 after 10 on 5 seeds).
+PROBE_EPOCHS = 10
 # Top learning rates of the four stages, as fractions of `lr`: the lesson's 2e-2, 1e-2, 5e-3, 1e-3, or the
 # labs' (the small model's later stages learn too slowly at the lesson's falling rates).
 STAGE_RATES = {"lesson": (1.0, 0.5, 0.25, 0.05), "lab": (1.0, 0.5, 0.5, 0.5)}
@@ -88,9 +91,9 @@ def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, 
         return ctx.watch(learn)
 
     rates = STAGE_RATES[p.schedule]
-    with ctx.stage("head alone"):  # what the frozen encoder's features hold, on the whole budget
+    with ctx.stage("head alone"):  # what the frozen encoder's features hold: a head trained to a plateau
         probe = classifier("head alone, encoder frozen")
-        probe.fit_one_cycle(GRADUAL_EPOCHS, p.lr * rates[0])
+        probe.fit_one_cycle(PROBE_EPOCHS, p.lr * rates[0])
         head_only = float(probe.validate()["accuracy"])
     learn = classifier("gradual unfreezing")
     n_groups = len(learn.layer_groups)
