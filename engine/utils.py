@@ -9,8 +9,9 @@ import os
 import random
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     import torch
@@ -94,17 +95,15 @@ class CancelToken:
         return f"CancelToken(cancelled={self.cancelled})"
 
 
-def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
-    """`torch.save` through a temporary file in the same folder, fsync and rename: a crash or a full
-    disk leaves the old file or the new one, never half of one, and no temporary file behind."""
-    import torch
-
+def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
+    """Write a file through a temporary file in the same folder, fsync and rename: a crash or a full disk
+    leaves the old file or the new one, never half of one, and no temporary file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -112,3 +111,10 @@ def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
+    """`torch.save` through `write_atomic`."""
+    import torch
+
+    return write_atomic(path, lambda handle: torch.save(obj, handle))

@@ -1,28 +1,13 @@
-"""One way to write a file: a temporary file in the same folder, fsync, then rename over the target.
-
-A crash or a full disk leaves either the old file or the new one, never half of either, and no
-temporary file behind.
-"""
+"""One way for labs to write a file atomically (temporary file in the same folder, fsync, rename), shared
+with the engine's model files: `engine.utils.write_atomic`, which imports no torch."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from engine.utils import write_atomic as _write_atomic
 
 
 def write_atomic(path: Path, data: bytes | str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return _write_atomic(path, lambda handle: handle.write(payload))
