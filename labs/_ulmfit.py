@@ -35,6 +35,7 @@ from labs.registry import ULMFIT_SIZES as LAB_SIZES
 
 RATIO = 2.6
 LAB_EMBED_INIT = 1.0  # see AWDLSTMConfig.embed_init: the labs' small model learns sentiment with it
+_UNLABELLED_SEED = 10_000  # offset of the unlabelled reviews' generator seed
 MIN_VOCAB_COVERAGE = 0.95  # an encoder whose vocab covers less of the data's words is not reused
 
 
@@ -93,13 +94,15 @@ def load_reviews(data: Path | None, labels: int, valid_docs: int, lm_docs: int, 
     """Generated reviews (from `seed`), or real ones from `data` (IMDB_SAMPLE's texts.csv or an aclImdb
     folder): `labels` labelled training reviews, `valid_docs` held out, `lm_docs` for the review LM."""
     if data is None:
-        texts, tags = generate_review_corpus(labels + valid_docs + lm_docs, seed=seed + 1)
-        a, b = labels, labels + valid_docs
+        # Labelled and unlabelled reviews from separate streams: a seed names the same labelled reviews
+        # however many unlabelled ones a lab asks for.
+        texts, tags = generate_review_corpus(labels + valid_docs, seed=seed + 1)
+        unlabelled = generate_review_corpus(lm_docs, seed=seed + _UNLABELLED_SEED)[0] if lm_docs else []
         source = (
             f"{labels} labelled training reviews, {valid_docs} held-out reviews and {lm_docs} reviews "
             f"without labels, all generated (seed {seed})"
         )
-        return Reviews(texts[:a], tags[:a], texts[a:b], tags[a:b], texts[b:], source)
+        return Reviews(texts[:labels], tags[:labels], texts[labels:], tags[labels:], unlabelled, source)
     reviews = (
         read_imdb_folder(data)
         if data.is_dir() and not (data / "texts.csv").is_file()

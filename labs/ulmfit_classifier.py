@@ -77,7 +77,7 @@ def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, 
     """Gradual unfreezing, then (with `compare`) all at once, from the same encoder and head init."""
     p = ctx.p
     if seed != ctx.seed:  # another sample of labelled reviews for each further seed
-        reviews = load_reviews(ctx.data, p.labels, p.valid_docs, 0, seed) if ctx.data is None else reviews
+        reviews = load_reviews(None, p.labels, p.valid_docs, 0, seed) if ctx.data is None else reviews
     texts, labels, is_valid = reviews.clas_inputs()
     data = clas_data(texts, labels, vocab=vocab, bs=p.bs, is_valid=is_valid, seed=seed)
     suffix = f" · seed {seed}" if label else ""
