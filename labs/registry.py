@@ -37,6 +37,22 @@ _presets = make_presets  # the name the test labs use
 
 # A plain dict so tests can register a throwaway lab with monkeypatch.setitem.
 _BY_ID: dict[str, LabInfo] = {lab.id: lab for lab in builtin_labs()}
+_PACK_OF: dict[str, str] = {}  # lab id -> the id of the pack that ships it (built-in labs: absent)
+
+
+def register_pack_labs(pack_id: str, labs: list[LabInfo]) -> list[LabInfo]:
+    """Add a pack's labs; those whose id is already taken are returned, not added."""
+    taken = [lab for lab in labs if lab.id in _BY_ID and _PACK_OF.get(lab.id) != pack_id]
+    for lab in labs:
+        if lab not in taken:
+            _BY_ID[lab.id] = lab
+            _PACK_OF[lab.id] = pack_id
+    return taken
+
+
+def pack_of(lab_id: str) -> str | None:
+    """The pack a lab came with, or None for a built-in lab (which needs no trust)."""
+    return _PACK_OF.get(lab_id)
 
 
 def all_labs() -> tuple[LabInfo, ...]:

@@ -1,0 +1,116 @@
+"""Packs that ship labs: `pack check` reads them torch-free, and their code runs only once trusted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labs import registry
+from tui.cli import main
+
+PACK = """\
+[pack]
+id = "tiny-pack"
+title = "Tiny"
+version = "1.0.0"
+authors = ["tests"]
+description = "A pack with a lab of its own."
+format = 1
+labs = ["labs/"]
+
+[[cards]]
+id = "tiny-card"
+front = "Up or down?"
+back = "Down."
+lab = "{lab_id}"
+"""
+
+LAB = """\
+id = "{lab_id}"
+title = "Tiny lab"
+summary = "Counts to three."
+steps = ["count"]
+
+[[params]]
+name = "n"
+type = "int"
+default = 3
+min = 1
+help = "how far to count"
+"""
+
+CODE = """\
+def run(ctx):
+    with ctx.stage("count"):
+        ctx.text("counted to " + str(ctx.p.n))
+    return {"n": ctx.p.n}
+"""
+
+
+def write_pack(folder: Path, lab_id: str = "tiny-lab", lab: str = LAB) -> Path:
+    (folder / "labs" / lab_id).mkdir(parents=True)
+    (folder / "labs" / lab_id / "lab.toml").write_text(lab.format(lab_id=lab_id), encoding="utf-8")
+    (folder / "labs" / lab_id / "lab.py").write_text(CODE, encoding="utf-8")
+    pack = folder / "tiny.toml"
+    pack.write_text(PACK.format(lab_id=lab_id), encoding="utf-8")
+    return pack
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def clean_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_BY_ID", dict(registry._BY_ID))
+    monkeypatch.setattr(registry, "_PACK_OF", {})
+
+
+def test_pack_check_accepts_a_pack_whose_card_links_its_own_lab(capsys, tmp_path: Path) -> None:
+    pack = write_pack(tmp_path)
+    code, out, err = run(capsys, "pack", "check", str(pack))
+    assert (code, err) == (0, "")
+    assert out.startswith("tiny-pack 1.0.0: 1 cards")
+
+
+def test_pack_check_reports_lab_metadata_problems_with_file_and_line(capsys, tmp_path: Path) -> None:
+    pack = write_pack(tmp_path, lab=LAB.replace("default = 3", 'default = "three"'))
+    code, _, err = run(capsys, "pack", "check", str(pack))
+    assert code == 1
+    assert f"{tmp_path / 'labs' / 'tiny-lab' / 'lab.toml'}:9: default: n: expected an integer" in err
+
+
+def test_lab_ids_are_unique_across_packs_and_builtin_labs(capsys, tmp_path: Path) -> None:
+    first = write_pack(tmp_path / "a")
+    second = write_pack(tmp_path / "b")
+    second.write_text(second.read_text().replace("tiny-pack", "other-pack"))
+    code, _, err = run(capsys, "pack", "check", str(first), str(second))
+    assert code == 1
+    assert f'{tmp_path / "b" / "labs" / "tiny-lab" / "lab.toml"}:1: lab id "tiny-lab" is already used by ' in err
+    assert f'the pack "tiny-pack" ({first})' in err
+    builtin = write_pack(tmp_path / "c", lab_id="collab")
+    code, _, err = run(capsys, "pack", "check", str(builtin))
+    assert code == 1 and 'lab id "collab" is already used by a built-in lab' in err
+
+
+def test_a_pack_lab_runs_only_once_trusted_and_asks_again_when_changed(capsys, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pack = write_pack(home / "data" / "packs")
+    code, _, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save")
+    assert code == 1 and "cardlab pack trust tiny-pack" in err and "--trust" in err
+
+    code, out, _ = run(capsys, "--home", str(home), "pack", "trust", "tiny-pack")
+    assert code == 0 and "lab.py" in out and "trusted tiny-pack" in out
+    assert (home / "data" / "trusted-labs.json").is_file()
+    code, out, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save")
+    assert code == 0, err
+    assert "counted to 3" in out
+
+    (pack.parent / "labs" / "tiny-lab" / "lab.py").write_text(CODE.replace("three", "3") + "# changed\n")
+    code, _, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save")
+    assert code == 1 and "cardlab pack trust tiny-pack" in err
+    code, _, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--trust", "--preset", "smoke", "--no-save")
+    assert code == 0, err
