@@ -114,3 +114,35 @@ def test_a_pack_lab_runs_only_once_trusted_and_asks_again_when_changed(capsys, t
     assert code == 1 and "cardlab pack trust tiny-pack" in err
     code, _, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--trust", "--preset", "smoke", "--no-save")
     assert code == 0, err
+
+
+@pytest.mark.parametrize("answer", ["trust", "cancel"])
+def test_the_app_asks_for_trust_with_the_files_before_a_pack_lab_opens(tmp_path: Path, answer: str) -> None:
+    from tests.tui.study_helpers import SIZE, fixed_clock, make_home, run_async
+    from tui.app import create_app
+    from tui.screens.lab import LabScreen
+    from tui.screens.trust import TrustLab
+
+    home = make_home(tmp_path / "home")
+    write_pack(home.packs_dir)
+    app = create_app(home, clock=fixed_clock())
+
+    @run_async
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.action_open_lab("tiny-lab", None)
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, TrustLab) and dialog.pack_id == "tiny-pack"
+            shown = "\n".join(str(static.render()) for static in dialog.query(".file"))
+            assert "lab.py" in shown and "lab.toml" in shown
+            await pilot.click(f"#{answer}")
+            await pilot.pause()
+            assert isinstance(app.screen, LabScreen) == (answer == "trust")
+
+    scenario()
+    from labs.packlabs import TrustStore, pack_trust
+
+    digest = pack_trust(home, "tiny-pack")[0]
+    assert TrustStore(home.data_dir).is_trusted("tiny-pack", digest) == (answer == "trust")
