@@ -146,3 +146,28 @@ def test_the_app_asks_for_trust_with_the_files_before_a_pack_lab_opens(tmp_path:
 
     digest = pack_trust(home, "tiny-pack")[0]
     assert TrustStore(home.data_dir).is_trusted("tiny-pack", digest) == (answer == "trust")
+
+
+def test_pack_new_passes_check_and_its_lab_runs_once_trusted(capsys, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    packs = home / "data" / "packs"
+    code, out, _ = run(capsys, "pack", "new", str(packs), "--id", "my-pack")
+    assert code == 0 and "my-pack.toml" in out
+    code, out, err = run(capsys, "pack", "check", str(packs / "my-pack.toml"))
+    assert (code, err) == (0, "") and out.startswith("my-pack 0.1.0: 2 cards")
+    argv = ("--home", str(home), "lab", "run", "my-pack-line", "--preset", "smoke", "--no-save")
+    assert run(capsys, *argv)[0] == 1
+    code, out, err = run(capsys, *argv, "--trust")
+    assert code == 0, err
+    assert "validation loss" in out
+    assert run(capsys, "pack", "new", str(packs), "--id", "my-pack")[0] == 2  # never overwrites
+
+
+def test_lab_new_writes_a_lab_that_reads_cleanly(capsys, tmp_path: Path) -> None:
+    from labs.labdir import builtin_groups, read_lab
+
+    code, out, _ = run(capsys, "lab", "new", str(tmp_path / "labs" / "my-lab"))
+    assert code == 0
+    info = read_lab(tmp_path / "labs" / "my-lab", builtin_groups())
+    assert info.id == "my-lab" and info.resolve("smoke")["points"] == 64
+    assert run(capsys, "lab", "new", str(tmp_path / "labs" / "My_Lab"))[0] == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.commands import home_from_args
@@ -58,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--no-save", action="store_true", help="do not save the run")
     run.add_argument("--trust", action="store_true", help="trust a pack's lab (its code runs as you) and run it")
     run.set_defaults(handler=run_lab)
+
+    new = commands.add_parser("new", help="start a lab of your own: DIR/LAB_ID/lab.toml and lab.py")
+    new.add_argument("folder", metavar="DIR/LAB_ID", help="the lab's folder; its name is the lab id")
+    new.set_defaults(handler=new_lab)
 
     show = commands.add_parser("show", help="chart and table of a saved run (no RUN_ID: list saved runs)")
     show.add_argument("run_id", metavar="RUN_ID", nargs="?", help="a saved run's id")
@@ -132,6 +137,19 @@ def run_lab(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     console.print(f"[bold]{_escape(info.title)}[/]  ({_escape(info.id)}, preset {args.preset}, seed {args.seed})")
     return follow_to_end(run, console)
+
+
+def new_lab(args: argparse.Namespace) -> int:
+    from labs.errors import LabError
+    from labs.scaffold import new_lab as write_lab
+
+    try:
+        folder = write_lab(Path(args.folder))
+    except LabError as error:
+        print(f"cardlab lab new: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {folder / 'lab.toml'} and {folder / 'lab.py'}; list its folder's parent in a pack's labs")
+    return 0
 
 
 def _has_lab(lab_id: str) -> bool:

@@ -64,6 +64,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     trust.add_argument("pack_id", metavar="ID", help="the id of one of your packs")
     trust.set_defaults(handler=trust_command)
 
+    new = actions.add_parser(
+        "new",
+        help="start a pack of your own, with a lab",
+        description="Write DIR/<ID>.toml (a basic and a cloze card) and DIR/labs/<ID>-line/, a lab that trains "
+        "a tiny model. Put DIR's contents in your packs folder, trust it, and study.",
+    )
+    new.add_argument("folder", metavar="DIR", help="the folder to write the pack into")
+    new.add_argument("--id", dest="pack_id", help="the pack id (default: the folder's name)")
+    new.set_defaults(handler=new_command)
+
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
@@ -144,6 +154,18 @@ def _labs_of_packs(files: list[Path]) -> tuple[set[str], list[Problem]]:
             else:
                 owners[lab.info.id] = f'the pack "{pack_id}" ({file})'
     return set(owners), problems
+
+
+def new_command(args: argparse.Namespace) -> int:
+    from labs.errors import LabError
+    from labs.scaffold import new_pack
+
+    try:
+        pack = new_pack(Path(args.folder), args.pack_id)
+    except LabError as error:
+        return _usage_error("pack new", str(error))
+    print(f"wrote {pack} and its lab in {pack.parent / 'labs'}; check it with: cardlab pack check {pack}")
+    return EXIT_OK
 
 
 def trust_command(args: argparse.Namespace) -> int:
