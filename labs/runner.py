@@ -192,9 +192,10 @@ class LabRun:
     # -- the lab's process ----------------------------------------------------------------------
 
     def _send(self, line: str) -> None:
+        if self._process is None or self._process.stdin is None:
+            return  # not started: nothing to tell
         with self._write_lock:
             try:
-                assert self._process is not None and self._process.stdin is not None
                 self._process.stdin.write(line + "\n")
                 self._process.stdin.flush()
             except (OSError, ValueError):
