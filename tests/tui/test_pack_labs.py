@@ -171,3 +171,17 @@ def test_lab_new_writes_a_lab_that_reads_cleanly(capsys, tmp_path: Path) -> None
     info = read_lab(tmp_path / "labs" / "my-lab", builtin_groups())
     assert info.id == "my-lab" and info.resolve("smoke")["points"] == 64
     assert run(capsys, "lab", "new", str(tmp_path / "labs" / "My_Lab"))[0] == 2
+
+
+def test_pack_check_of_a_pack_with_labs_imports_no_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pack = write_pack(tmp_path)
+    code = (
+        "import sys; from tui.cli import main; rc = main(['pack', 'check', sys.argv[1]]); "
+        "print(rc, 'torch' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code, str(pack)], cwd=root, capture_output=True, text=True)
+    assert out.stdout.split()[-2:] == ["0", "False"], out.stderr
