@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the line index is only needed when a file is parsed, not on
 
 FORMAT = 1
 CARD_TYPES = ("basic", "cloze")
-PACK_KEYS = ("id", "title", "version", "authors", "description", "license", "format")
+PACK_KEYS = ("id", "title", "version", "authors", "description", "license", "format", "labs")
 CARD_KEYS = ("id", "type", "front", "back", "tags", "lab", "source", "notes")
 ROOT_KEYS = ("pack", "cards")
 
@@ -84,6 +84,11 @@ class Pack:
     license: str | None
     path: Path
     cards: tuple[Card, ...]
+    labs: tuple[str, ...] = ()  # folders of lab folders, relative to the pack file (`labs = ["labs/"]`)
+
+    @property
+    def lab_dirs(self) -> tuple[Path, ...]:
+        return tuple(self.path.parent / folder for folder in self.labs)
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -396,6 +401,7 @@ class _Checker:
         authors = self._string_list(table, "authors", lines, "[pack]", required=True)
         description = self._text(table, "description", lines, "[pack]", required=True)
         license_ = self._text(table, "license", lines, "[pack]", required=False)
+        labs = self._string_list(table, "labs", lines, "[pack]", required=False)
         fields = (pack_id, title, version, authors, description)
         if any(value is None for value in fields):
             return None
@@ -406,6 +412,7 @@ class _Checker:
             "authors": tuple(authors or ()),
             "description": description,
             "license": license_ or None,
+            "labs": tuple(labs or ()),
         }
 
     def _format(self, table: dict[str, Any], lines: TableLines) -> None:
@@ -630,9 +637,9 @@ class _Checker:
 
 # --- the validated-pack cache ---------------------------------------------------------------------------
 
-LOADER_VERSION = 1  # bump when validation or the Card/Pack fields change: older cache files then miss
+LOADER_VERSION = 2  # bump when validation or the Card/Pack fields change: older cache files then miss
 _CARD_FIELDS = tuple(field.name for field in fields(Card))
-_PACK_FIELDS = ("id", "title", "version", "authors", "description", "license")
+_PACK_FIELDS = ("id", "title", "version", "authors", "description", "license", "labs")
 # A file changed again within this long of being read may keep its mtime (coarse file-system clocks):
 # such a cache entry is only trusted after comparing the file's content digest.
 _RACY_NS = 2_000_000_000

@@ -1,6 +1,7 @@
-"""Runnable labs: one module per lesson technique, a torch-free registry, and a threaded runner.
+"""Runnable labs: one folder per lab, torch-free metadata, and a runner.
 
-`labs.registry` holds every lab's metadata without importing torch, so `cardlab pack check` and the
-study screen can know the lab ids cheaply. A lab's `run(ctx)` lives in `labs/<lab_id_with_underscores>.py`
-and is imported only when the lab runs.
+Each lab is a folder, `labs/builtin/<lab id>/` with `lab.toml` (its metadata) and `lab.py` (its
+`run(ctx)`). `labs.labdir` reads the lab.toml files without importing torch, so `cardlab pack check` and
+the study screen know the lab ids cheaply; `labs.registry` indexes them. A lab's code is imported only
+when the lab runs.
 """

@@ -30,12 +30,13 @@ from engine.text.tokenizer import Tokenizer
 from engine.text.vocab import Vocab
 from labs._evidence import validate_by_batch
 from labs.context import LabContext
+from labs.labdir import param_group
 from labs.model_store import FINE_TUNED_ENC, GENERAL_LM, ModelEntry, ModelStore, sized_name
-from labs.registry import ULMFIT_SIZES as LAB_SIZES
 
 RATIO = 2.6
 LAB_EMBED_INIT = 1.0  # see AWDLSTMConfig.embed_init: the labs' small model learns sentiment with it
 _UNLABELLED_SEED = 10_000  # offset of the unlabelled reviews' generator seed
+LAB_SIZES = {param.name: param.default for param in param_group("ulmfit-sizes").params}
 MIN_VOCAB_COVERAGE = 0.95  # an encoder whose vocab covers less of the data's words is not reused
 
 

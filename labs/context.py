@@ -1,6 +1,7 @@
 """What a lab's `run(ctx)` gets: its parameters, device, seed and data, and ways to report.
 
-A lab reads like the lesson's notebook; the context turns its training into events:
+A lab reads like the lesson's notebook; the context turns its training into events, which `emit` hands on (in the lab's
+process, `labs.worker` writes them to the app as JSON lines):
 
     with ctx.stage("train"):
         learn = ctx.watch(tabular_learner(data, layers=[200, 100], device=ctx.device))
@@ -9,7 +10,7 @@ A lab reads like the lesson's notebook; the context turns its training into even
 
 `ctx.watch(learn)` adds the engine's `EventStream` (batch losses, epoch rows) and a cancel check to the
 learner; `ctx.lr_find(learn)` streams the finder's curve point by point. Imported only in the lab's
-thread, so torch is never loaded by the screens that merely list labs.
+process, so the app never loads torch.
 """
 
 from __future__ import annotations
@@ -41,12 +42,11 @@ from labs.events import (
     TextKind,
     TextOutput,
 )
-from labs.registry import ParamValue
+from labs.spec import RunSpec
 
 if TYPE_CHECKING:
     from engine.callbacks.lr_finder import LRFindResult
     from engine.learner import Learner
-    from labs.runner import LabRun
 
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events; the last step of a fit always reports
 
@@ -73,23 +73,24 @@ class _CancelCheck(Callback):
 
 
 class LabContext:
-    def __init__(self, run: LabRun, params: dict[str, ParamValue], *, cancel_event: threading.Event) -> None:
-        self.run = run
-        self.info = run.info
-        self.params = dict(params)
-        self.p = SimpleNamespace(**params)  # `p.lr` reads like the notebook's variables
-        self.preset = run.preset
-        self.requested_device = run.device
-        self.device = run.device  # resolved to "cpu", "cuda", ... by prepare()
-        self.seed = run.seed
-        self.data_arg = run.data
+    def __init__(self, spec: RunSpec, emit: Callable[[LabEvent], None], cancel: threading.Event) -> None:
+        self.spec = spec
+        self.info = spec.info
+        self.params = dict(spec.params)
+        self.p = SimpleNamespace(**spec.params)  # `p.lr` reads like the notebook's variables
+        self.preset = spec.preset
+        self.requested_device = spec.device
+        self.device = spec.device  # resolved to "cpu", "cuda", ... by prepare()
+        self.seed = spec.seed
+        self.data_arg = spec.data
         self.data: Path | None = None
         self.current_stage = ""
-        self._cancel = cancel_event
-        self._own_work_dir = run.runs_dir is None
-        self.work_dir = (
-            Path(tempfile.mkdtemp(prefix="cardlab-lab-")) if self._own_work_dir else run.runs_dir / run.run_id
-        )
+        self.predictor: Callable[[str], str] | None = None
+        self._emit = emit
+        self._cancel = cancel
+        self._home = spec.home
+        self._own_work_dir = spec.work_dir is None
+        self.work_dir = spec.work_dir or Path(tempfile.mkdtemp(prefix="cardlab-lab-"))
         self._step_offset = 0  # steps of earlier fits, so every curve continues where the last ended
         self._steps_done = 0
         self._steps_planned = 0
@@ -109,31 +110,33 @@ class LabContext:
 
         set_seed(self.seed)
         self.device = str(pick_device(self.requested_device))
-        if self.device == "cpu" and self.preset != "full":
-            self._use_one_cpu_thread()
+        if self.spec.cpu_threads:
+            self._set_cpu_threads(self.spec.cpu_threads)
+        elif self.device == "cpu" and self.preset != "full":
+            self._set_cpu_threads(1)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if self.data_arg:
-            self.data = resolve_data(self.data_arg, self.run.home)
+            self.data = resolve_data(self.data_arg, self.home)
         elif self.preset == "full" and self.info.full_data:
             self.data = self._full_preset_data(self.info.full_data)
 
     def _full_preset_data(self, name: str) -> Path:
         """The lesson-scale preset trains on the real dataset; say how to get it when it is missing."""
         try:
-            return resolve_data(name, self.run.home)
+            return resolve_data(name, self.home)
         except Exception as error:
             raise LabDataMissing(
                 f"the full preset trains on the real {name!r} dataset. {error} "
                 "Or run a smaller preset on generated data: --preset quick."
             ) from None
 
-    def _use_one_cpu_thread(self) -> None:
-        """The small presets' models are too small to gain from intra-op threads, and on a busy 2-core
-        machine torch's thread hand-offs made an epoch 5x slower (measured: 19 s against 3.7 s)."""
+    def _set_cpu_threads(self, threads: int) -> None:
+        """By default one: the small presets' models are too small to gain from intra-op threads, and on a
+        busy 2-core machine torch's thread hand-offs made an epoch 5x slower (measured: 19 s against 3.7 s)."""
         import torch
 
         self._saved_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads)
 
     def cleanup(self) -> None:
         if self._saved_threads is not None:
@@ -146,7 +149,7 @@ class LabContext:
     # -- reporting ----------------------------------------------------------------------------------
 
     def emit(self, event: LabEvent) -> None:
-        self.run.emit(event)
+        self._emit(event)
 
     @property
     def cancelled(self) -> bool:
@@ -183,7 +186,7 @@ class LabContext:
 
     def set_predictor(self, predict: Callable[[str], str]) -> None:
         """Offer `predict(user_text) -> answer` to the lab screen once training is done."""
-        self.run.predictor = predict
+        self.predictor = predict
 
     def reseed(self, seed: int | None = None) -> None:
         """Seed again (the run's seed, or `seed`), so the next model starts from the same weights as the
@@ -206,11 +209,11 @@ class LabContext:
     @property
     def home(self) -> Any:
         """The run's `cards.paths.Home` (its model store, datasets and runs)."""
-        if self.run.home is None:
+        if self._home is None:
             from cards.paths import Home
 
-            self.run.home = Home.resolve()
-        return self.run.home
+            self._home = Home.resolve()
+        return self._home
 
     def resolve_data(self, value: str) -> Path:
         """A dataset name (`cardlab data fetch NAME`) or a path, as `--data` takes it."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
 
 from labs.context import LabContext
-from labs.registry import _PRETRAIN_PARAMS, _ULMFIT_SIZE_PARAMS, _ULMFIT_SMOKE, LabInfo, Param
+from labs.info import LabInfo, Param, make_presets
+from labs.labdir import param_group
 
 GENERATED = "generated"
+_SIZES, _PRETRAIN = param_group("ulmfit-sizes"), param_group("pretrain")
 
 PRETRAIN_INFO = LabInfo(
     id="models-pretrain",
@@ -25,10 +26,10 @@ PRETRAIN_INFO = LabInfo(
             "generated, a dataset name (wikitext-2) or a path (.tokens, .txt, folder)",
         ),
         Param("name", "str", "general-lm", "the store name to save it under"),
-        *_ULMFIT_SIZE_PARAMS,
-        *_PRETRAIN_PARAMS[1:],
+        *_SIZES.params,
+        *(param for param in _PRETRAIN.params if param.name != "pretrained"),  # it makes one, not loads it
     ),
-    presets=MappingProxyType({"smoke": _ULMFIT_SMOKE, "quick": {}, "full": {}}),
+    presets=make_presets(smoke={**_SIZES.presets["smoke"], **_PRETRAIN.presets["smoke"]}, full={}),
     question=None,
     module="labs.pretrain",
     steps=("corpus", "pretrain"),

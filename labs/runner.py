@@ -1,28 +1,39 @@
-"""Run a lab in a background thread and keep every event it emits.
+"""Run a lab in its own process (`python -m labs.worker`) and keep every event it emits.
 
 Consumers (the lab screen, `cardlab lab run`) read the events with `events_since(cursor)`, each
 with its own cursor, so a lab screen that is closed and reopened replays the run from the start.
-`cancel()` stops the lab at its next training batch (or its next stage).
+`cancel()` stops the lab at its next training batch (or its next stage), and kills its process if it
+has not ended within `CANCEL_GRACE` seconds. The app never imports torch: only the lab's process does.
+A lab that crashes its process (a segfault, `os._exit`) leaves a Failed run, not a dead app.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
-import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
-from labs.events import Cancelled, Failed, FailureKind, Finished, LabEvent
-from labs.registry import DEFAULT_PRESET, LabInfo, load_run_function
+from labs.errors import LabError
+from labs.events import TERMINAL_EVENTS, Cancelled, Failed, Finished, LabEvent, StageStarted, event_from_dict
+from labs.info import DEFAULT_PRESET, LabInfo
 from labs.runs import RunRecord, new_run_id, save_run
-
-if TYPE_CHECKING:
-    from labs.context import LabContext
+from labs.spec import RunSpec
 
 RunStatus = Literal["pending", "running", "finished", "failed", "cancelled"]
 Predictor = Callable[[str], str]
+
+CANCEL_GRACE = 1.5  # seconds a cancelled lab has to stop by itself before its process is ended
+PREDICT_TIMEOUT = 120.0
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding `labs`, for the child
 
 
 class LabRun:
@@ -36,21 +47,30 @@ class LabRun:
         seed: int = 42,
         data: str | None = None,
         runs_dir: Path | None = None,
-        home: object | None = None,
+        home: Any | None = None,
+        cpu_threads: int | None = None,
     ) -> None:
         self.info = info
         self.preset = preset
-        self.params = info.resolve(preset, overrides)  # raises LabError before any thread starts
-        self.device = device
-        self.seed = seed
-        self.data = data
+        self.params = info.resolve(preset, overrides)  # raises LabError before any process starts
         self.runs_dir = runs_dir
-        self.home = home  # a cards.paths.Home, for `--data NAME` (cached datasets)
         self.run_id = new_run_id(info.id)
+        self.spec = RunSpec(
+            info=info,
+            params=dict(self.params),
+            run_id=self.run_id,
+            preset=preset,
+            device=device,
+            seed=seed,
+            data=data,
+            work_dir=runs_dir / self.run_id if runs_dir is not None else None,
+            home=home,
+            cpu_threads=cpu_threads,
+        )
         self.status: RunStatus = "pending"
         self.result: dict[str, object] | None = None
         self.saved_path: Path | None = None
-        self.predictor: Predictor | None = None  # set by labs that can predict user input after training
+        self.predictor: Predictor | None = None  # set when the lab can predict user input after training
         self.record = RunRecord(
             run_id=self.run_id,
             lab_id=info.id,
@@ -64,23 +84,63 @@ class LabRun:
         self._events: list[LabEvent] = []
         self._changed = threading.Condition()
         self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ended = threading.Event()
+        self._process: subprocess.Popen[str] | None = None
+        self._write_lock = threading.Lock()
+        self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._predict_lock = threading.Lock()
+        self._stderr_tail: deque[str] = deque(maxlen=40)
         self._started_at = 0.0
+
+    @property
+    def device(self) -> str:
+        return self.spec.device
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def data(self) -> str | None:
+        return self.spec.data
+
+    @property
+    def home(self) -> Any | None:
+        return self.spec.home
 
     # -- control -------------------------------------------------------------------------------
 
     def start(self) -> LabRun:
-        if self._thread is not None:
+        if self._process is not None:
             raise RuntimeError("a LabRun starts only once; make a new one to run again")
         self.status = "running"
         self._started_at = time.perf_counter()
-        # Daemon: quitting the app must not wait for a training loop.
-        self._thread = threading.Thread(target=self._main, name=f"lab-{self.info.id}", daemon=True)
-        self._thread.start()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "labs.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env=_child_env(),
+            start_new_session=True,  # Ctrl-C reaches the app, which cancels; not the lab directly
+        )
+        self._send(self.spec.to_json())
+        # Daemons: quitting the app must not wait for them.
+        threading.Thread(target=self._read_events, name=f"lab-{self.info.id}", daemon=True).start()
+        threading.Thread(target=self._read_stderr, name=f"lab-{self.info.id}-err", daemon=True).start()
         return self
 
     def cancel(self) -> None:
+        if self._cancel.is_set() or self.done:
+            return
         self._cancel.set()
+        self._send(json.dumps({"cancel": True}))
+        threading.Thread(target=self._end_process_after_grace, daemon=True).start()
+
+    def close(self) -> None:
+        """End the lab's process (it may be waiting to answer predictions)."""
+        self._send(json.dumps({"quit": True}))
 
     @property
     def cancel_requested(self) -> bool:
@@ -91,11 +151,10 @@ class LabRun:
         return self.status in ("finished", "failed", "cancelled")
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        if self._thread is None:
+        """Wait for the run to end (its last event); True when it has."""
+        if self._process is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._ended.wait(timeout)
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -103,8 +162,7 @@ class LabRun:
         return time.perf_counter() - self._started_at if self._started_at else 0.0
 
     def emit(self, event: LabEvent) -> None:
-        """Called from the lab's thread (through its context)."""
-        event.at = round(self.elapsed(), 4)
+        """Keep one event (stamped with `at` by the lab's process)."""
         with self._changed:
             self._events.append(event)
             self.record.add(event)
@@ -131,30 +189,84 @@ class LabRun:
             if self.done and cursor >= len(self.events_since(0)):
                 return
 
-    # -- the lab's thread -----------------------------------------------------------------------
+    # -- the lab's process ----------------------------------------------------------------------
 
-    def _main(self) -> None:
-        ctx: LabContext | None = None
+    def _send(self, line: str) -> None:
+        if self._process is None or self._process.stdin is None:
+            return  # not started: nothing to tell
+        with self._write_lock:
+            try:
+                self._process.stdin.write(line + "\n")
+                self._process.stdin.flush()
+            except (OSError, ValueError):
+                pass  # the process has ended; its end is reported by the reader
+
+    def _read_events(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            self._handle(line)
+        if not self.done:  # the process ended without a last event
+            self._end_without_event(self._process.wait())
+
+    def _handle(self, line: str) -> None:
         try:
-            from labs.context import LabContext
-
-            ctx = LabContext(self, self.params, cancel_event=self._cancel)
-            run = load_run_function(self.info)
-            ctx.prepare()
-            result = run(ctx)
-            self.result = dict(result or {})
-            self._end("finished", Finished(result=self.result, seconds=round(self.elapsed(), 3)))
-        except BaseException as error:  # every failure must reach the screen, not kill the app
-            if _is_cancel(error):
-                stage = ctx.current_stage if ctx else ""
-                self._end("cancelled", Cancelled(stage=stage))
+            message = json.loads(line)
+        except ValueError:
+            return
+        if "type" in message:
+            event = event_from_dict(message)
+            if isinstance(event, TERMINAL_EVENTS):
+                self._finish(event)
             else:
-                kind = failure_kind(error)
-                message = describe_failure(error, kind)
-                self._end("failed", Failed(error=message, traceback=traceback.format_exc(), kind=kind))
-        finally:
-            if ctx is not None:
-                ctx.cleanup()
+                self.emit(event)
+        elif message.get("predictor"):
+            self.predictor = self._predict
+        else:
+            self._replies.put(message)
+
+    def _finish(self, event: LabEvent) -> None:
+        if isinstance(event, Finished):
+            self.result = dict(event.result)
+            self._end("finished", event)
+        elif isinstance(event, Failed):
+            self._end("failed", event)
+        else:
+            self._end("cancelled", event)
+
+    def _end_without_event(self, returncode: int) -> None:
+        if self._cancel.is_set():
+            self._end("cancelled", Cancelled(stage=self._last_stage(), at=round(self.elapsed(), 4)))
+            return
+        how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+        error = f"the lab's process died: {how}"
+        self._end("failed", Failed(error=error, traceback="".join(self._stderr_tail), at=round(self.elapsed(), 4)))
+
+    def _last_stage(self) -> str:
+        starts = [e for e in self.events_since(0) if isinstance(e, StageStarted)]
+        return starts[-1].name if starts else ""
+
+    def _read_stderr(self) -> None:
+        """Keep the end of the lab's stderr (its prints, a crash's last words) for a died-run message."""
+        assert self._process is not None and self._process.stderr is not None
+        for line in self._process.stderr:
+            self._stderr_tail.append(line)
+
+    def _end_process_after_grace(self) -> None:
+        if self._ended.wait(CANCEL_GRACE) or self._process is None:
+            return
+        _stop(self._process)
+
+    def _predict(self, text: str) -> str:
+        """Ask the lab's process for a prediction (it waits for these after training)."""
+        with self._predict_lock:
+            self._send(json.dumps({"predict": text}))
+            try:
+                reply = self._replies.get(timeout=PREDICT_TIMEOUT)
+            except queue.Empty:
+                raise LabError("the lab did not answer in time") from None
+        if "prediction_error" in reply:
+            raise LabError(str(reply["prediction_error"]))
+        return str(reply.get("prediction", ""))
 
     def _end(self, status: RunStatus, event: LabEvent) -> None:
         self.emit(event)
@@ -167,33 +279,23 @@ class LabRun:
         with self._changed:
             self.status = status
             self._changed.notify_all()
+        self._ended.set()
 
 
-def _is_cancel(error: BaseException) -> bool:
-    return type(error).__name__ == "LabCancelled"
+def _child_env() -> dict[str, str]:
+    """The app's environment, with the folder holding `labs` first on the child's import path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
 
 
-def failure_kind(error: BaseException) -> FailureKind:
-    name = type(error).__name__
-    if name == "TrainingDiverged":
-        return "diverged"
-    if name in ("OutOfMemoryError", "MemoryError") or "out of memory" in str(error).lower():
-        return "out_of_memory"
-    return "error"
-
-
-def describe_failure(error: BaseException, kind: FailureKind) -> str:
-    text = str(error) or type(error).__name__
-    if kind == "diverged":
-        return f"training diverged: {text}. Try a lower learning rate (lr) or run lr-find first."
-    if kind == "out_of_memory":
-        return f"out of memory: {text}. Try a smaller batch size (bs) or the quick preset."
-    if isinstance(error, KeyboardInterrupt):
-        return "interrupted"
-    if type(error).__name__ in _SELF_EXPLAINING:
-        return text
-    return f"{type(error).__name__}: {text}"
-
-
-# Errors whose message already says what went wrong and what to do; the class name would only add noise.
-_SELF_EXPLAINING = {"LabError", "LabDataMissing", "NotFetched", "DatasetError", "UnknownDataset"}
+def _stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if the process is still there half a second later."""
+    try:
+        process.send_signal(signal.SIGTERM)
+        process.wait(0.4)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    except OSError:
+        pass

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.markup import escape
+from textual.screen import Screen
 
 from cards.config import Config, load_config
 from cards.discover import discover_packs, pack_cache_dir
@@ -172,17 +173,50 @@ class CardlabApp(App[int]):
     def action_labs(self) -> None:
         from tui.screens.labs import LabsScreen
 
+        self._know_pack_labs()
         self.push_screen(LabsScreen(self.home))
 
     def action_open_lab(self, lab_id: str, card_id: str | None = None) -> None:
         from tui.screens.lab import LabScreen
 
+        self._know_pack_labs()
         try:
             screen = LabScreen(lab_id=lab_id, home=self.home, card_id=card_id)
         except ValueError as err:  # labs.registry.LabError: a lab id this version does not know
             self.notify(one_line(str(err)), severity="error", markup=False)
             return
-        self.push_screen(screen)
+        self._push_if_trusted(screen, lab_id)
+
+    def _know_pack_labs(self) -> None:
+        """The labs of the user's packs, read (torch-free) the first time a lab is opened."""
+        if getattr(self, "_pack_labs_known", False):
+            return
+        self._pack_labs_known = True
+        from labs.packlabs import register_home_pack_labs
+
+        for problem in register_home_pack_labs(self.home):
+            self.notify(one_line(str(problem)), severity="warning", markup=False)
+
+    def _push_if_trusted(self, screen: Screen, lab_id: str) -> None:
+        """A pack's lab opens once the student trusts its pack (a dialog shows its files and sha256s)."""
+        from labs.packlabs import TrustStore, pack_trust
+        from labs.registry import get_lab, pack_of
+
+        pack_id = pack_of(lab_id)
+        found = pack_trust(self.home, pack_id) if pack_id else None
+        store = TrustStore(self.home.data_dir)
+        if pack_id is None or found is None or store.is_trusted(pack_id, found[0]):
+            self.push_screen(screen)
+            return
+        from tui.screens.trust import TrustLab
+
+        def answered(trust: bool | None) -> None:
+            if trust:
+                store.trust(pack_id, found[0])
+                self.push_screen(screen)
+
+        folder = get_lab(lab_id).folder or Path()
+        self.push_screen(TrustLab(pack_id, folder, found[1]), callback=answered)
 
     def first_card_shown(self) -> None:
         """Called by the study screen once a card is painted; ends a start-up benchmark run."""

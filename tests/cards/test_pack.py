@@ -278,7 +278,7 @@ def test_unknown_keys_suggest_the_closest(tmp_path: Path) -> None:
     assert [(p.line, p.message) for p in problems_of(tmp_path, text)] == [
         (
             8,
-            'unknown key "zzz" in [pack]: allowed keys: authors, description, format, id, license, title, version',
+            'unknown key "zzz" in [pack]: allowed keys: authors, description, format, id, labs, license, title, version',
         ),
         (15, 'unknown key "sourse" in [[cards]]: did you mean "source"?'),
     ]

@@ -7,8 +7,9 @@ import pytest
 
 from labs.events import BatchLoss, Cancelled, Failed, Finished, StageStarted, TextOutput
 from labs.registry import get_lab
-from labs.runner import LabRun, failure_kind
+from labs.runner import LabRun
 from labs.runs import list_runs, load_run, previous_run
+from labs.worker import failure_kind
 
 
 def test_a_lab_runs_to_the_end_and_is_saved(fake_labs: None, tmp_path: Path) -> None:
@@ -79,10 +80,9 @@ def test_a_missing_data_path_fails_with_a_clear_message(fake_labs: None, tmp_pat
 
 
 def test_failure_kinds() -> None:
-    class TrainingDiverged(Exception):
-        pass
+    from engine.callbacks.guards import TrainingDiverged  # the lab's process knows the real classes
 
-    assert failure_kind(TrainingDiverged("step 3")) == "diverged"
+    assert failure_kind(TrainingDiverged(3, 0.1, float("nan"))) == "diverged"
     assert failure_kind(RuntimeError("CUDA out of memory. Tried to allocate")) == "out_of_memory"
     assert failure_kind(ValueError("x")) == "error"
 

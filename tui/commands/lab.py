@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.commands import home_from_args
@@ -56,7 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     run.add_argument("--no-save", action="store_true", help="do not save the run")
+    run.add_argument("--trust", action="store_true", help="trust a pack's lab (its code runs as you) and run it")
     run.set_defaults(handler=run_lab)
+
+    new = commands.add_parser("new", help="start a lab of your own: DIR/LAB_ID/lab.toml and lab.py")
+    new.add_argument("folder", metavar="DIR/LAB_ID", help="the lab's folder; its name is the lab id")
+    new.set_defaults(handler=new_lab)
 
     show = commands.add_parser("show", help="chart and table of a saved run (no RUN_ID: list saved runs)")
     show.add_argument("run_id", metavar="RUN_ID", nargs="?", help="a saved run's id")
@@ -80,21 +86,24 @@ def _console() -> Console:
 
 def list_labs(args: argparse.Namespace) -> int:
     from rich.table import Table
+    from rich.text import Text
 
+    from labs.packlabs import register_home_pack_labs
     from labs.registry import all_labs
 
+    register_home_pack_labs(home_from_args(args))
     console = _console()
     table = Table("id", "title", "cards", box=None, header_style="bold")
-    for info in all_labs():
-        table.add_row(info.id, info.title, ", ".join(info.card_ids))
+    for info in all_labs():  # Text: a pack's lab titles are shown as written, never as markup
+        table.add_row(Text(info.id), Text(info.title), Text(", ".join(info.card_ids)))
     console.print(table)
     if args.params:
         for info in all_labs():
-            console.print(f"\n[bold]{info.id}[/]")
+            console.print(f"\n[bold]{_escape(info.id)}[/]")
             params = Table("parameter", "smoke", "quick", "full", "help", box=None, header_style="dim")
             for param in info.params:
                 values = [str(info.resolve(preset)[param.name]) for preset in ("smoke", "quick", "full")]
-                params.add_row(param.name, *values, param.help)
+                params.add_row(*(Text(cell) for cell in (param.name, *values, param.help)))
             console.print(params)
     return 0
 
@@ -109,7 +118,9 @@ def run_lab(args: argparse.Namespace) -> int:
     console = _console()
     home = home_from_args(args)
     try:
-        info = get_lab(args.lab_id)
+        info = get_lab(args.lab_id) if _has_lab(args.lab_id) else _pack_lab(home, args.lab_id)
+        if not _trusted(home, args.lab_id, trust=args.trust):
+            return EXIT_FAILED
         overrides = info.parse_assignments(args.assignments)
         run = LabRun(
             info,
@@ -124,8 +135,60 @@ def run_lab(args: argparse.Namespace) -> int:
     except LabError as error:
         print(f"cardlab lab run: {error}", file=sys.stderr)
         return EXIT_USAGE
-    console.print(f"[bold]{info.title}[/]  ({info.id}, preset {args.preset}, seed {args.seed})")
+    console.print(f"[bold]{_escape(info.title)}[/]  ({_escape(info.id)}, preset {args.preset}, seed {args.seed})")
     return follow_to_end(run, console)
+
+
+def new_lab(args: argparse.Namespace) -> int:
+    from labs.errors import LabError
+    from labs.scaffold import new_lab as write_lab
+
+    try:
+        folder = write_lab(Path(args.folder))
+    except LabError as error:
+        print(f"cardlab lab new: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {folder / 'lab.toml'} and {folder / 'lab.py'}; list its folder's parent in a pack's labs")
+    return 0
+
+
+def _has_lab(lab_id: str) -> bool:
+    from labs.registry import known_lab_ids
+
+    return lab_id in known_lab_ids()
+
+
+def _pack_lab(home, lab_id: str):
+    """A lab of one of the user's packs (read only when the id is not a built-in lab's)."""
+    from labs.packlabs import register_home_pack_labs
+    from labs.registry import get_lab
+
+    for problem in register_home_pack_labs(home):
+        print(problem, file=sys.stderr)
+    return get_lab(lab_id)
+
+
+def _trusted(home, lab_id: str, trust: bool) -> bool:
+    """A pack's lab runs only once its pack is trusted (`--trust` records that); built-in labs always."""
+    from labs.packlabs import TrustStore, pack_trust
+    from labs.registry import pack_of
+
+    pack_id = pack_of(lab_id)
+    if pack_id is None:
+        return True
+    found = pack_trust(home, pack_id)
+    store = TrustStore(home.data_dir)
+    if found is not None and store.is_trusted(pack_id, found[0]):
+        return True
+    if trust and found is not None:
+        store.trust(pack_id, found[0])
+        return True
+    print(
+        f"cardlab lab run: lab {lab_id!r} comes with the pack {pack_id!r} and runs its code as you; it is not "
+        f"trusted yet (or changed since). Read it, then run `cardlab pack trust {pack_id}`, or pass --trust.",
+        file=sys.stderr,
+    )
+    return False
 
 
 def follow_to_end(run: LabRun, console: Console | None = None) -> int:

@@ -55,6 +55,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     listing.set_defaults(handler=list_command)
 
+    trust = actions.add_parser(
+        "trust",
+        help="trust the labs of one of your packs (their code runs as you)",
+        description="Show the files of the labs pack ID ships, with their sha256, and record that you trust "
+        "them. A changed file asks for trust again.",
+    )
+    trust.add_argument("pack_id", metavar="ID", help="the id of one of your packs")
+    trust.set_defaults(handler=trust_command)
+
+    new = actions.add_parser(
+        "new",
+        help="start a pack of your own, with a lab",
+        description="Write DIR/<ID>.toml (a basic and a cloze card) and DIR/labs/<ID>-line/, a lab that trains "
+        "a tiny model. Put DIR's contents in your packs folder, trust it, and study.",
+    )
+    new.add_argument("folder", metavar="DIR", help="the folder to write the pack into")
+    new.add_argument("--id", dest="pack_id", help="the pack id (default: the folder's name)")
+    new.set_defaults(handler=new_command)
+
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
@@ -92,8 +111,8 @@ def check_command(args: argparse.Namespace) -> int:
     files = expand_paths(args.paths)
     if not files:
         return _usage_error("pack check", "no .toml files in " + ", ".join(args.paths))
-    known_labs = _known_labs()
-    problems: list[Problem] = []
+    pack_labs, problems = _labs_of_packs(files)
+    known_labs = set(_known_labs()) | pack_labs
     first_use: dict[str, Path] = {}
     for file in files:
         try:
@@ -112,12 +131,72 @@ def check_command(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if problems else EXIT_OK
 
 
+def _labs_of_packs(files: list[Path]) -> tuple[set[str], list[Problem]]:
+    """The ids of the labs the packs ship (read torch-free) and the problems in them: lab.toml errors
+    (file:line) and ids already used by a built-in lab or an earlier pack."""
+    from labs.labdir import LabFormatError
+    from labs.packlabs import duplicate_lab_problem, pack_lab_ids_line, read_pack_labs
+
+    owners = {lab_id: "a built-in lab" for lab_id in _known_labs()}
+    problems: list[Problem] = []
+    for file in files:
+        pack_id, folders = pack_lab_ids_line(file)
+        if not folders:
+            continue
+        try:
+            labs = read_pack_labs(pack_id, file, folders)
+        except LabFormatError as error:
+            problems.extend(error.problems)
+            continue
+        for lab in labs:
+            if lab.info.id in owners:
+                problems.append(duplicate_lab_problem(lab, owners[lab.info.id]))
+            else:
+                owners[lab.info.id] = f'the pack "{pack_id}" ({file})'
+    return set(owners), problems
+
+
+def new_command(args: argparse.Namespace) -> int:
+    from labs.errors import LabError
+    from labs.scaffold import new_pack
+
+    try:
+        pack = new_pack(Path(args.folder), args.pack_id)
+    except LabError as error:
+        return _usage_error("pack new", str(error))
+    print(f"wrote {pack} and its lab in {pack.parent / 'labs'}; check it with: cardlab pack check {pack}")
+    return EXIT_OK
+
+
+def trust_command(args: argparse.Namespace) -> int:
+    from cards.paths import Home
+    from labs.packlabs import TrustStore, pack_trust
+
+    home = Home.resolve(args.home)
+    found = pack_trust(home, args.pack_id)
+    if found is None:
+        return _usage_error("pack trust", f"none of your packs is {args.pack_id!r} with labs")
+    digest, files = found
+    print(f"pack {args.pack_id}: its labs' code will run as you. Files:")
+    for path, sha in files.items():
+        print(f"  {sha}  {path}")
+    TrustStore(home.data_dir).trust(args.pack_id, digest)
+    print(f"trusted {args.pack_id}")
+    return EXIT_OK
+
+
 def add_command(args: argparse.Namespace) -> int:
     from cards.discover import add_pack
     from cards.paths import Home
 
     if not Path(args.file).is_file():
         return _usage_error("pack add", f"no such file: {args.file}")
+    from labs.packlabs import pack_lab_ids_line
+
+    if pack_lab_ids_line(Path(args.file))[1]:
+        return _usage_error(
+            "pack add", "this pack ships labs: copy its file and its lab folders into your packs folder"
+        )
     home = Home.resolve(args.home)
     try:
         destination = add_pack(home, args.file, _known_labs(), replace=args.replace)
@@ -132,8 +211,10 @@ def add_command(args: argparse.Namespace) -> int:
 def list_command(args: argparse.Namespace) -> int:
     from cards.discover import discover_packs
     from cards.paths import Home
+    from labs.packlabs import register_home_pack_labs
 
     home = Home.resolve(args.home)
+    _report(register_home_pack_labs(home))
     packs, errors = discover_packs(home, _known_labs())
     for pack in packs:
         print(summary(pack))

@@ -236,6 +236,9 @@ class LabScreen(Screen[None]):
             return
         self._reset_view()
         self._load_overlay()
+        previous = runs_of(self.app).get(self.info.id)
+        if previous is not None:
+            previous.close()  # its process may be waiting to answer predictions
         runs_of(self.app)[self.info.id] = run
         self._follow_run(run)
         run.start()

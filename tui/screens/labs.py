@@ -57,11 +57,19 @@ class LabsScreen(Screen[None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self.app.push_screen(LabScreen(lab_id=event.option.id, home=self.home))
+            self._open(event.option.id)
 
     def action_open(self) -> None:
         option_list = self.query_one(OptionList)
         if option_list.highlighted is not None:
             option = option_list.get_option_at_index(option_list.highlighted)
             if option.id:
-                self.app.push_screen(LabScreen(lab_id=option.id, home=self.home))
+                self._open(option.id)
+
+    def _open(self, lab_id: str) -> None:
+        """Through the app, which asks for trust first when the lab comes with a pack."""
+        open_lab = getattr(self.app, "action_open_lab", None)
+        if open_lab is not None:
+            open_lab(lab_id)
+        else:
+            self.app.push_screen(LabScreen(lab_id=lab_id, home=self.home))

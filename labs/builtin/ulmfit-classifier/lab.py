@@ -148,7 +148,8 @@ def report(ctx: LabContext, seeds: list[int], results: list[SeedResult]) -> dict
             {"seed": s, **dict(zip(columns, map(lambda v: round(v, 4), row)))} for s, row in zip(seeds, rows)
         ]
         result["verdict"] = verdict.to_dict()
-        result["outcome"] = outcome_for(verdict, GRADUAL_WINS, ALL_AT_ONCE_WINS)
+        all_at_once_wins, gradual_wins = ctx.info.question.choices
+        result["outcome"] = outcome_for(verdict, gradual_wins, all_at_once_wins)
         ctx.text(explain(head_only, verdict, len(seeds), p.labels), kind="explanation")
 
     with ctx.stage("predict"):
@@ -156,10 +157,6 @@ def report(ctx: LabContext, seeds: list[int], results: list[SeedResult]) -> dict
         ctx.text(describe_prediction(learn, p.sentence), title=f"predict({p.sentence!r})", kind="prediction")
         ctx.set_predictor(lambda text: describe_prediction(learn, text))
     return result
-
-
-ALL_AT_ONCE_WINS = "yes, all at once wins"
-GRADUAL_WINS = "no, gradual unfreezing wins or ties"
 
 
 def explain(head_only: float, verdict, n_seeds: int, labels: int) -> str:

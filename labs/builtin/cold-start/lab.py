@@ -13,8 +13,6 @@ from labs._movielens import load_movielens
 from labs.context import LabContext
 from labs.verdict import judge, outcome_for, paired_noise
 
-YES = "yes"
-NO = "no, nothing beats the mean without ratings"
 CLAIM = "On users it has never seen, a model driven by their metadata predicts ratings better than the global mean."
 
 
@@ -88,11 +86,12 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
         ctx.set_predictor(lambda text: sign_up_prediction(cold, text, first_item))
 
+    yes, no = ctx.info.question.choices
     return {
         "global_mean_mse": round(mean_mse, 4),
         "metadata_mse": round(metadata_mse, 4),
         "verdict": verdict.to_dict(),
-        "outcome": outcome_for(verdict, YES, NO),
+        "outcome": outcome_for(verdict, yes, no),
     }
 
 

@@ -17,8 +17,6 @@ from labs._sales import CAT_NAMES, CONT_NAMES, TARGET, last_days, load_sales, rm
 from labs.context import LabContext
 from labs.verdict import judge, outcome_for
 
-RANDOM_CHOICE = "the random split's"
-CONTIGUOUS_CHOICE = "the contiguous split's"
 CLAIM = (
     "When the model will predict the future, a contiguous last period as validation estimates its error "
     "on the future better than random rows do."
@@ -86,10 +84,11 @@ def run(ctx: LabContext) -> dict[str, object]:
     effect = abs(random_valid - future_error) - abs(contiguous_valid - future_error)
     noise = rmse_noise(errors["random split"], errors["contiguous split"], future_errors)
     verdict = judge(CLAIM, effect, noise)
+    random_split, contiguous = ctx.info.question.choices
     return {
         "random_valid_rmse": round(random_valid, 4),
         "contiguous_valid_rmse": round(contiguous_valid, 4),
         "future_rmse": round(future_error, 4),
         "verdict": verdict.to_dict(),
-        "outcome": outcome_for(verdict, CONTIGUOUS_CHOICE, RANDOM_CHOICE),
+        "outcome": outcome_for(verdict, contiguous, random_split),
     }

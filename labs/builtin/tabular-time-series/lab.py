@@ -23,8 +23,6 @@ from labs._sales import CAT_NAMES, CONT_NAMES, TARGET, last_days, load_sales
 from labs.context import LabContext
 from labs.verdict import judge, outcome_for
 
-TABULAR_CHOICE = "the tabular model with date and store features"
-RNN_CHOICE = "the RNN on past sales"
 CLAIM = (
     "When date, store and promotion features exist, a tabular model predicts sales better than an RNN "
     "on past sales alone."
@@ -95,11 +93,12 @@ def run(ctx: LabContext) -> dict[str, object]:
             kind="explanation",
         )
     verdict = judge(CLAIM, rnn_rmse - tabular_rmse, rmse_noise(tabular_errors, rnn_errors))
+    rnn, tabular = ctx.info.question.choices
     return {
         "tabular_rmse": round(tabular_rmse, 4),
         "rnn_rmse": round(rnn_rmse, 4),
         "verdict": verdict.to_dict(),
-        "outcome": outcome_for(verdict, TABULAR_CHOICE, RNN_CHOICE),
+        "outcome": outcome_for(verdict, tabular, rnn),
     }
 
 

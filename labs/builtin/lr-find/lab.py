@@ -16,8 +16,6 @@ from labs._evidence import cross_entropy_per_example
 from labs.context import LabContext
 from labs.verdict import judge, outcome_for, paired_noise
 
-SUGGESTION_CHOICE = "the suggestion before it"
-MINIMUM_CHOICE = "the minimum"
 CLAIM = (
     "A learning rate on the steep descent before the lr finder's minimum trains better than the rate at "
     "the minimum itself."
@@ -92,7 +90,8 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
         verdict = judge(CLAIM, effect, paired_noise(losses["minimum"], losses["suggestion"]))
         summary["verdict"] = verdict.to_dict()
-        summary["outcome"] = outcome_for(verdict, SUGGESTION_CHOICE, MINIMUM_CHOICE)
+        minimum, suggestion = ctx.info.question.choices
+        summary["outcome"] = outcome_for(verdict, suggestion, minimum)
         ctx.text(
             f"valid loss {summary['suggestion_valid_loss']} at the suggestion against "
             f"{summary['minimum_valid_loss']} at the minimum.",

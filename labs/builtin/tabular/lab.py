@@ -29,8 +29,6 @@ from labs._census import CAT_NAMES, CONT_NAMES, TARGET, load_census, parse_row, 
 from labs.context import LabContext
 from labs.verdict import judge
 
-MEDIAN_CHOICE = "the training median, plus an is-missing (_na) column"
-ZERO_CHOICE = "zero"
 CLAIM = "FillMissing replaces a missing value by the training median and adds an is-missing (_na) column."
 
 
@@ -103,13 +101,14 @@ def run(ctx: LabContext) -> dict[str, object]:
         row = parse_row(p.row)
         ctx.text(describe_prediction(learn, row), title=f"predict({p.row})", kind="prediction")
         ctx.set_predictor(lambda text: describe_prediction(learn, parse_row(text)))
-        outcome = missing_value_outcome(data, fill)
+        zero, median, _dropped = ctx.info.question.choices
+        outcome = {"zero": zero, "median": median}.get(missing_value_outcome(data, fill))
     result: dict[str, object] = {
         "valid_accuracy": round(float(metrics["accuracy"]), 4),
         "valid_loss": round(float(metrics["valid_loss"]), 4),
     }
     # A check of the fitted procs, not a training result: no noise; no holes in training, nothing to check.
-    checked = {MEDIAN_CHOICE: 1.0, None: float("nan")}.get(outcome, -1.0)
+    checked = {median: 1.0, None: float("nan")}.get(outcome, -1.0)
     result["verdict"] = judge(CLAIM, checked, 0.0).to_dict()
     result["outcome"] = outcome
     return result
@@ -124,7 +123,8 @@ def describe_prediction(learn: TabularLearner, row: dict[str, object]) -> str:
 
 
 def missing_value_outcome(data: TabularData, fill: FillMissing) -> str | None:
-    """Check, on the fitted procs, what a missing value of a column with holes in training turns into."""
+    """Check, on the fitted procs, what a missing value of a column with holes in training turns into:
+    "median" (with an `_na` flag), "zero", or None (nothing to check, or neither)."""
     if not fill.na_cols:
         return None  # no column had holes in training: nothing to show
     column = fill.na_cols[0]
@@ -134,5 +134,5 @@ def missing_value_outcome(data: TabularData, fill: FillMissing) -> str | None:
     median = (fill.fill[column] - normalize.means[column]) / (normalize.stds[column] + normalize.eps)
     flag = shown[shown.column == column + "_na"].meaning
     if math.isclose(value, median, rel_tol=1e-4, abs_tol=1e-4) and len(flag) and bool(flag.iloc[0]):
-        return MEDIAN_CHOICE
-    return ZERO_CHOICE if abs(value) < 1e-6 else None
+        return "median"
+    return "zero" if abs(value) < 1e-6 else None

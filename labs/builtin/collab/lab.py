@@ -18,8 +18,6 @@ from labs._movielens import load_movielens, matrix_corner
 from labs.context import LabContext
 from labs.verdict import judge, outcome_for, paired_noise
 
-EXACT_CHOICE = "exactly the ratings' range, (1, 5)"
-WIDER_CHOICE = "a wider one, like (0, 5.5)"
 CLAIM = (
     "A y_range a little wider than the ratings, like (0, 5.5), gives a lower validation error than the "
     "ratings' exact range, because a sigmoid never reaches its ends."
@@ -106,12 +104,13 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
         ctx.set_predictor(lambda text: answer(learn, text, p.top_k))
 
+    exact, wider = ctx.info.question.choices
     return {
         "valid_mse": round(wide_mse, 4),
         "exact_range_valid_mse": round(exact_mse, 4),
         "best_movie": str(best.title.iloc[0]),
         "verdict": verdict.to_dict(),
-        "outcome": outcome_for(verdict, WIDER_CHOICE, EXACT_CHOICE),
+        "outcome": outcome_for(verdict, wider, exact),
     }
 
 

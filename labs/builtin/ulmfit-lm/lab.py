@@ -21,8 +21,6 @@ from labs._ulmfit import fine_tune_lm, load_reviews, pretrained_lm
 from labs.context import LabContext
 from labs.verdict import judge, outcome_for
 
-BARELY = "barely (less than 10%)"
-CLEARLY = "clearly (10% or more)"
 CLAIM = (
     "Fine-tuning the pretrained language model on the target corpus makes it predict held-out reviews "
     "better (lower loss per word)."
@@ -82,10 +80,11 @@ def run(ctx: LabContext) -> dict[str, object]:
         f"validation set's noise on that difference is {verdict.noise:.3f}: {verdict.word}.",
         kind="explanation",
     )
+    barely, clearly = ctx.info.question.choices
     return {
         "perplexity_before": round(before["perplexity"], 2),
         "perplexity_after": round(after["perplexity"], 2),
         "accuracy_after": round(after["accuracy"], 4),
         "verdict": verdict.to_dict(),
-        "outcome": outcome_for(verdict, CLEARLY if drop >= 0.10 else BARELY, BARELY),
+        "outcome": outcome_for(verdict, clearly if drop >= 0.10 else barely, barely),
     }

@@ -1,0 +1,158 @@
+"""`python -m labs.worker`: run one lab in this process and stream its events to the app.
+
+The protocol, one JSON object per line:
+
+    stdin   first line: the RunSpec; then {"cancel": true}, {"predict": "text"} or {"quit": true}
+    stdout  events (`labs.events.event_to_dict`, with "type"); {"predictor": true} just before a
+            Finished whose lab can predict; {"prediction": answer} or {"prediction_error": message}
+
+After a Finished with a predictor the worker stays alive, answering predictions, until it is told to
+quit or its stdin closes. A closed stdin also cancels a run: the app is gone. The lab's own prints go to
+stderr, so that nothing but protocol lines reaches stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from typing import IO, Any
+
+from labs.errors import LabError
+from labs.events import Cancelled, Failed, FailureKind, Finished, LabEvent, event_to_dict
+from labs.spec import RunSpec
+
+
+class Channel:
+    """Protocol lines to the app, one writer at a time (the lab's thread, the command thread)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        line = json.dumps(message) + "\n"
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
+
+
+def protocol_stdout() -> IO[str]:
+    """A private copy of stdout for the protocol; fd 1 (print, C libraries) then points at stderr."""
+    stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return stream
+
+
+def read_commands(stdin: IO[str], cancel: threading.Event, requests: queue.Queue[str | None]) -> None:
+    for line in stdin:
+        try:
+            command = json.loads(line)
+        except ValueError:
+            continue
+        if command.get("cancel"):
+            cancel.set()
+        elif "predict" in command:
+            requests.put(str(command["predict"]))
+        elif command.get("quit"):
+            break
+    cancel.set()
+    requests.put(None)
+
+
+def run_lab(spec: RunSpec, channel: Channel, cancel: threading.Event) -> tuple[LabEvent, Any]:
+    """Run the lab: its terminal event (not yet sent) and its context (None if it could not be made)."""
+    started = time.perf_counter()
+
+    def emit(event: LabEvent) -> None:
+        event.at = round(time.perf_counter() - started, 4)
+        channel.send(event_to_dict(event))
+
+    terminal, ctx = _run(spec, emit, cancel, started)
+    terminal.at = round(time.perf_counter() - started, 4)
+    return terminal, ctx
+
+
+def _run(spec: RunSpec, emit: Any, cancel: threading.Event, started: float) -> tuple[LabEvent, Any]:
+    from labs.context import LabCancelled, LabContext
+    from labs.registry import load_run_function
+
+    ctx = None
+    try:
+        ctx = LabContext(spec, emit, cancel)
+        run = load_run_function(spec.info)
+        ctx.prepare()
+        result = dict(run(ctx) or {})
+        return Finished(result=result, seconds=round(time.perf_counter() - started, 3)), ctx
+    except LabCancelled:
+        return Cancelled(stage=ctx.current_stage if ctx else ""), ctx
+    except BaseException as error:  # every failure must reach the app as a Failed event
+        kind = failure_kind(error)
+        return Failed(error=describe_failure(error, kind), traceback=traceback.format_exc(), kind=kind), ctx
+
+
+def failure_kind(error: BaseException) -> FailureKind:
+    from engine.callbacks.guards import TrainingDiverged
+
+    if isinstance(error, TrainingDiverged):
+        return "diverged"
+    if isinstance(error, MemoryError | _torch_oom()) or "out of memory" in str(error).lower():
+        return "out_of_memory"
+    return "error"
+
+
+def _torch_oom() -> type[BaseException]:
+    import torch
+
+    return getattr(torch, "OutOfMemoryError", MemoryError)  # torch < 2.5 has only torch.cuda's
+
+
+def describe_failure(error: BaseException, kind: FailureKind) -> str:
+    from engine.datasets.catalog import DatasetError
+    from labs.context import LabDataMissing
+
+    text = str(error) or type(error).__name__
+    if kind == "diverged":
+        return f"training diverged: {text}. Try a lower learning rate (lr) or run lr-find first."
+    if kind == "out_of_memory":
+        return f"out of memory: {text}. Try a smaller batch size (bs) or the quick preset."
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(error, LabError | LabDataMissing | DatasetError):  # their message says what to do
+        return text
+    return f"{type(error).__name__}: {text}"
+
+
+def serve_predictions(predict: Any, requests: queue.Queue[str | None], channel: Channel) -> None:
+    while (text := requests.get()) is not None:
+        try:
+            channel.send({"prediction": str(predict(text))})
+        except Exception as error:  # a bad input must not end the worker
+            channel.send({"prediction_error": f"{type(error).__name__}: {error}"})
+
+
+def main() -> int:
+    channel = Channel(protocol_stdout())
+    spec = RunSpec.from_json(sys.stdin.readline())
+    cancel = threading.Event()
+    requests: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=read_commands, args=(sys.stdin, cancel, requests), daemon=True).start()
+    terminal, ctx = run_lab(spec, channel, cancel)
+    predictor = ctx.predictor if ctx is not None and isinstance(terminal, Finished) else None
+    if predictor is not None:
+        channel.send({"predictor": True})  # before Finished: the screen offers the box when it sees that
+    channel.send(event_to_dict(terminal))
+    if predictor is not None:
+        serve_predictions(predictor, requests, channel)
+    if ctx is not None:
+        ctx.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
