@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from cards.paths import Home
-from labs import ulmfit_classifier
 from labs._ulmfit import load_reviews, vocab_coverage
 from labs.model_store import FINE_TUNED_ENC, ModelStore
+from labs.labdir import load_lab_module
 from labs.registry import get_lab
 from labs.runner import LabRun
 from labs.verdict import judge
@@ -114,6 +114,7 @@ def test_a_classifier_lab_without_a_stored_encoder_fine_tunes_and_keeps_one(tmp_
 
 
 def test_the_classifier_explains_an_inconclusive_run_as_no_clear_answer() -> None:
+    ulmfit_classifier = load_lab_module(get_lab("ulmfit-classifier"))
     claim = ulmfit_classifier.CLAIM
     unclear = ulmfit_classifier.explain(0.8, judge(claim, 0.01, 0.02), n_seeds=5, labels=60)
     assert "no clear answer" in unclear and "80%" in unclear
