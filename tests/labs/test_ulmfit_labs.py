@@ -10,8 +10,8 @@ import pytest
 
 from cards.paths import Home
 from labs._ulmfit import load_reviews, vocab_coverage
-from labs.model_store import FINE_TUNED_ENC, ModelStore
 from labs.labdir import load_lab_module
+from labs.model_store import FINE_TUNED_ENC, ModelStore
 from labs.registry import get_lab
 from labs.runner import LabRun
 from labs.verdict import judge
