@@ -22,10 +22,13 @@ def bundled_pack_paths() -> list[Path]:
 
 
 def user_pack_paths(home: Home) -> list[Path]:
-    """The user's own packs: every `*.toml` in the home's packs folder."""
+    """The user's own packs: every `*.toml` in the home's packs folder, and in its sub-folders one level
+    down, so a pack folder (a pack file beside its `labs/`, as `cardlab pack new` writes) can be put there
+    whole. Lab folders hold `lab.toml` files, never pack files, so they are not mistaken for packs."""
     if not home.packs_dir.is_dir():
         return []
-    return sorted(path for path in home.packs_dir.glob("*.toml") if path.is_file())
+    found = [*home.packs_dir.glob("*.toml"), *home.packs_dir.glob("*/*.toml")]
+    return sorted(path for path in found if path.is_file() and path.name != "lab.toml")
 
 
 def pack_cache_dir(home: Home) -> Path:

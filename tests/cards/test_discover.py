@@ -69,3 +69,13 @@ def test_add_pack_updates_the_users_pack_only_with_replace(home: Home, tmp_path:
         add_pack(home, source)
     destination = add_pack(home, source, replace=True)
     assert 'version = "1.3.0"' in destination.read_text()
+
+
+def test_a_pack_folder_in_the_packs_folder_is_found_but_not_its_lab_files(home: Home) -> None:
+    folder = home.packs_dir / "my-pack"
+    (folder / "labs" / "fit").mkdir(parents=True)
+    (folder / "my-pack.toml").write_text(VALID, encoding="utf-8")
+    (folder / "labs" / "fit" / "lab.toml").write_text('id = "fit"\n', encoding="utf-8")
+    (home.packs_dir / "stray").mkdir()
+    (home.packs_dir / "stray" / "lab.toml").write_text('id = "x"\n', encoding="utf-8")
+    assert user_pack_paths(home) == [folder / "my-pack.toml"]

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from cards.pack import Pack, PackError, Problem, duplicate_pack_message, expand_paths, load_pack, pack_id_line
+from tui.commands import home_from_args
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -165,6 +166,9 @@ def new_command(args: argparse.Namespace) -> int:
     except LabError as error:
         return _usage_error("pack new", str(error))
     print(f"wrote {pack} and its lab in {pack.parent / 'labs'}; check it with: cardlab pack check {pack}")
+    packs_dir = home_from_args(args).packs_dir
+    if packs_dir.resolve() not in (pack.parent.resolve(), pack.parent.parent.resolve()):
+        print(f"to study it and run its lab, put the folder {pack.parent} in your packs folder {packs_dir}")
     return EXIT_OK
 
 
