@@ -165,7 +165,7 @@ def test_the_example_in_the_docs_is_a_valid_pack(tmp_path: Path) -> None:
     example = docs.split("````toml\n", 1)[1].split("````", 1)[0]
     pack = load_pack(write(tmp_path, example), known_labs=known_lab_ids())
     assert [card.id for card in pack.cards] == ["france", "iberia-italy#c1", "iberia-italy#c2"]
-    assert cloze.render_front(pack.cards[2]).endswith("Rome is the capital of [a boot-shaped country].")
+    assert cloze.render_front(pack.cards[2]).endswith("Rome is the capital of \\[a boot-shaped country\\].")
 
 
 def test_bundled_pack_loads_in_a_few_milliseconds() -> None:
@@ -371,8 +371,8 @@ def cloze_cards(tmp_path: Path) -> tuple[Card, Card]:
 
 def test_cloze_front_hides_only_the_active_deletion(tmp_path: Path) -> None:
     first, second = cloze_cards(tmp_path)
-    assert cloze.render_front(first) == "Madrid is the capital of [...].\nRome is the capital of Italy."
-    assert cloze.render_front(second) == "Madrid is the capital of Spain.\nRome is the capital of [a boot]."
+    assert cloze.render_front(first) == "Madrid is the capital of \\[...\\].\nRome is the capital of Italy."
+    assert cloze.render_front(second) == "Madrid is the capital of Spain.\nRome is the capital of \\[a boot\\]."
 
 
 def test_cloze_back_fills_the_active_deletion_and_adds_the_extra(tmp_path: Path) -> None:
@@ -390,7 +390,7 @@ def test_basic_cards_render_unchanged(tmp_path: Path) -> None:
 def test_same_number_twice_makes_one_card_hiding_both() -> None:
     text = "{{c1::a}} and {{c1::b}} then {{c2::c}}"
     assert cloze.numbers(text) == [1, 2]
-    assert cloze.render(text, active=1, reveal=False) == "[...] and [...] then c"
+    assert cloze.render(text, active=1, reveal=False) == r"\[...\] and \[...\] then c"
     assert cloze.render(text, active=1, reveal=True) == "**a** and **b** then c"
 
 
