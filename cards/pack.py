@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from cards import cloze
 
 if TYPE_CHECKING:  # the line index is only needed when a file is parsed, not on a cache hit
-    from cards._lines import SourceLines, TableLines
+    from cards._lines import SourceLines, StringIndex, TableLines
 
 FORMAT = 1
 CARD_TYPES = ("basic", "cloze")
@@ -223,10 +223,10 @@ def _parse_and_check(path: Path, text: str, known_labs: Collection[str] | None) 
     data = _parse_toml(path, text)
     cards = data.get("cards")
     quick = index_tables(text, len(cards)) if isinstance(cards, list) else None
-    checker = _Checker(path, quick or index_lines(text), known_labs)
+    checker = _Checker(path, text, quick or index_lines(text), known_labs)
     pack = checker.check(data)
     if checker.problems and quick is not None:  # the quick index lacks the key lines problems cite
-        checker = _Checker(path, index_lines(text), known_labs)
+        checker = _Checker(path, text, index_lines(text), known_labs)
         pack = checker.check(data)
     if checker.problems or pack is None:
         raise PackError(sorted(checker.problems, key=lambda p: (p.line, p.column or 0)))
@@ -353,9 +353,11 @@ def _slug_hint(value: str) -> str:
 class _Checker:
     """Validates parsed TOML against the pack format, collecting every problem with its line."""
 
-    def __init__(self, path: Path, lines: SourceLines, known_labs: Collection[str] | None) -> None:
+    def __init__(self, path: Path, text: str, lines: SourceLines, known_labs: Collection[str] | None) -> None:
         self.path = path
+        self.text = text
         self.lines = lines
+        self._strings: StringIndex | None = None
         self.known_labs = known_labs
         self.problems: list[Problem] = []
 
@@ -622,10 +624,19 @@ class _Checker:
             return []
         deletions, issues = cloze.parse(front)
         for issue in issues:
-            self.add(lines.body_line("front") + front.count("\n", 0, issue.offset), issue.message)
+            self.add(self._line_in_string(front, issue.offset, lines.line_of("front")), issue.message)
         if not deletions and not issues:
             self.add(lines.line_of("front"), f"cloze card has no deletions: mark answers as {cloze.EXAMPLE}")
         return sorted({deletion.number for deletion in deletions})
+
+    def _line_in_string(self, value: str, offset: int, key_line: int) -> int:
+        """The source line of `value[offset]`: escapes and line continuations make it differ from
+        counting newlines in the decoded value."""
+        if self._strings is None:
+            from cards._lines import StringIndex
+
+            self._strings = StringIndex(self.text)
+        return self._strings.line_of(value, offset, key_line) or key_line
 
 
 # --- the validated-pack cache ---------------------------------------------------------------------------
