@@ -697,26 +697,20 @@ class _PackCache:
             return None
 
     def write(self, pack: Pack, id_line: int, raw: bytes, read_ns: int) -> None:
-        """Store `pack` atomically (temp file + rename); a cache that cannot be written is skipped."""
-        import tempfile  # ~6 ms to import: only when writing
+        """Store `pack` atomically; a cache that cannot be written is skipped."""
+        from cards.files import write_atomic
 
         if self.stamp is None or self.stamp[0] != len(raw):
             return  # the file changed while it was read
         racy = max(self.stamp[1], self.stamp[2]) > read_ns - _RACY_NS
         digest = hashlib.sha256(raw).digest() if racy else None
         blob = marshal.dumps(_pack_to_cache(pack, id_line))
+        header = marshal.dumps((self.key, self.stamp, digest, zlib.crc32(blob)))
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
+            write_atomic(self.file, header + blob)
         except OSError:
-            return  # e.g. a read-only cache folder: loading still works, only uncached
-        try:
-            with os.fdopen(descriptor, "wb") as stream:
-                marshal.dump((self.key, self.stamp, digest, zlib.crc32(blob)), stream)
-                stream.write(blob)
-            os.replace(temporary, self.file)
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
+            pass  # e.g. a read-only cache folder or a full disk: loading still works, only uncached
 
 
 def _pack_to_cache(pack: Pack, id_line: int) -> tuple[Any, ...]:
