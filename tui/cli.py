@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from tui.safe_text import printable
+
 # Each module registers its own subcommands; order is the order shown in --help.
 COMMAND_MODULES = ("study", "pack", "lab", "models", "data")
 
@@ -90,9 +92,10 @@ def _report(error: BaseException) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a command killed by the broken pipe would exit
     if isinstance(error, OSError):
-        print(f"cardlab: {describe_os_error(error)}", file=sys.stderr)
+        print(f"cardlab: {printable(describe_os_error(error), one_line=True)}", file=sys.stderr)
         return 1
     detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    detail = printable(detail, one_line=True)
     print(f"cardlab: internal error: {detail} (run with --debug for the traceback)", file=sys.stderr)
     return 1
 

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from tui.commands import home_from_args
+from tui.safe_text import printable
 
 if TYPE_CHECKING:
     from cards.stats import Stats
@@ -51,7 +52,7 @@ def _home_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"cardlab: {message}", file=sys.stderr)
+    print(f"cardlab: {printable(message)}", file=sys.stderr)
     return 1
 
 
@@ -101,7 +102,6 @@ def print_stats(stats: Stats) -> None:
     from tui.screens.stats import retention_text, spent_text
     from tui.widgets.bars import render_bars
     from tui.widgets.heatmap import render_heatmap
-    from tui.widgets.safe_text import one_line
 
     console = Console(highlight=False)
     console.print(Text(f"Statistics for {stats.today.isoformat()}", style="bold"))
@@ -121,7 +121,9 @@ def print_stats(stats: Stats) -> None:
         table.add_column(label, justify="right")
     for pack in stats.packs.values():
         numbers = (pack.cards, pack.due_today, pack.new_today, pack.never_seen, pack.suspended, pack.leeches)
-        table.add_row(Text(one_line(pack.pack_id)), *(str(n) for n in (*numbers, pack.reviews_total)))
+        table.add_row(
+            Text(printable(pack.pack_id, one_line=True)), *(str(n) for n in (*numbers, pack.reviews_total))
+        )
     console.print(table)
     console.print(Text("Due in the next 30 days", style="bold"))
     console.print(render_bars([count for _, count in stats.forecast]))
