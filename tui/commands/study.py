@@ -45,6 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _home_option(optimize)
     optimize.set_defaults(handler=run_optimize)
 
+    doctor = subparsers.add_parser(
+        "doctor",
+        help="check the review store and recover a damaged one",
+        description="Check the review store; when it is damaged, copy every readable card state and "
+        "review into a fresh store, keep the damaged file aside, and say what was lost.",
+    )
+    _home_option(doctor)
+    doctor.set_defaults(handler=run_doctor)
+
 
 def _home_option(parser: argparse.ArgumentParser) -> None:
     """`--home` also after the command (`cardlab stats --home DIR`); the global one stays the default."""
@@ -160,4 +169,25 @@ def run_optimize(args: argparse.Namespace) -> int:
         print(
             f"Log loss {before:.4f} with the parameters in use, {fitted:.4f} with the fitted ones: kept the current ones."
         )
+    return 0
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from cards.doctor import recover
+    from cards.store import StoreError
+
+    path = home_from_args(args).store_path
+    try:
+        report = recover(path)
+    except (OSError, StoreError) as err:
+        return _fail(f"could not recover {path}: {err}")
+    if report.healthy:
+        print(printable(f"the review store {path} is sound"))
+        return 0
+    for problem in report.problems:
+        print(printable(f"damaged: {problem}", one_line=True))
+    print(printable(f"recovered {report.card_states} card states and {report.reviews} reviews into {path}"))
+    for lost in report.lost:
+        print(printable(f"lost: {lost}", one_line=True))
+    print(printable(f"the damaged file is kept at {report.backup}"))
     return 0
