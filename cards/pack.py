@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # the line index is only needed when a file is parsed, not on
     from cards._lines import SourceLines, StringIndex, TableLines
 
 FORMAT = 1
+# A file with 100k broken cards must not take seconds to report: only this many problems are described.
+MAX_PROBLEMS_PER_FILE = 100
 CARD_TYPES = ("basic", "cloze")
 PACK_KEYS = ("id", "title", "version", "authors", "description", "license", "format")
 CARD_KEYS = ("id", "type", "front", "back", "tags", "lab", "source", "notes")
@@ -229,7 +232,7 @@ def _parse_and_check(path: Path, text: str, known_labs: Collection[str] | None) 
         checker = _Checker(path, text, index_lines(text), known_labs)
         pack = checker.check(data)
     if checker.problems or pack is None:
-        raise PackError(sorted(checker.problems, key=lambda p: (p.line, p.column or 0)))
+        raise PackError(checker.all_problems())
     return pack, checker.lines.pack_table().line_of("id")
 
 
@@ -334,6 +337,10 @@ def _type_name(value: object) -> str:
     return names.get(type(value), "a date/time")
 
 
+def _unknown_key_message(key: str, where: str, allowed: Iterable[str]) -> str:
+    return f'unknown key "{key}" {where}: {_did_you_mean(key, allowed)}'
+
+
 def _did_you_mean(key: str, allowed: Iterable[str]) -> str:
     import difflib  # only needed on this error path
 
@@ -360,9 +367,26 @@ class _Checker:
         self._strings: StringIndex | None = None
         self.known_labs = known_labs
         self.problems: list[Problem] = []
+        self.more = 0  # problems past MAX_PROBLEMS_PER_FILE: counted, not described
 
-    def add(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path, max(1, line), None, message))
+    def add(self, line: int, message: str | Callable[[], str]) -> None:
+        """Record a problem; `message` may be a function, so a costly hint is only built when shown."""
+        if len(self.problems) >= MAX_PROBLEMS_PER_FILE:
+            self.more += 1
+            return
+        text = message() if callable(message) else message
+        self.problems.append(Problem(self.path, max(1, line), None, text))
+
+    def all_problems(self) -> list[Problem]:
+        """The problems in line order, then one that says how many more were not described."""
+        problems = sorted(self.problems, key=lambda p: (p.line, p.column or 0))
+        if self.more:
+            last = problems[-1].line if problems else 1
+            shown = f"only the first {MAX_PROBLEMS_PER_FILE} are listed"
+            problems.append(
+                Problem(self.path, last, None, f"and {self.more} more problems in this file ({shown})")
+            )
+        return problems
 
     def check(self, data: dict[str, Any]) -> Pack | None:
         self._unknown_keys(data, ROOT_KEYS, self.lines.root, "at the top level")
@@ -377,7 +401,7 @@ class _Checker:
     ) -> None:
         for key in table:
             if key not in allowed:
-                self.add(lines.line_of(key), f'unknown key "{key}" {where}: {_did_you_mean(key, allowed)}')
+                self.add(lines.line_of(key), partial(_unknown_key_message, key, where, allowed))
 
     # [pack]
 
@@ -600,7 +624,7 @@ class _Checker:
         lab = self._slug(table, "lab", lines, where, required=False)
         if lab is None or self.known_labs is None or lab in self.known_labs:
             return lab
-        self.add(lines.line_of("lab"), f'unknown lab "{lab}": {self._lab_hint(lab)}')
+        self.add(lines.line_of("lab"), lambda: f'unknown lab "{lab}": {self._lab_hint(lab)}')
         return None
 
     def _lab_hint(self, lab: str) -> str:

@@ -209,7 +209,7 @@ async def test_home_lists_packs_with_counts_and_enter_studies(tmp_path: Path) ->
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
         assert any("broken.toml:" in error for error in app.library.errors)
-        errors = str(app.screen.query_one("#load-errors").render())
+        errors = str(app.screen.query_one("#load-errors-text").render())
         assert "broken.toml:" in errors
         pack_ids = [pack.id for pack in app.library.packs]
         assert "sample" in pack_ids
