@@ -9,6 +9,7 @@ to be right for ordinary packs; for odd but valid TOML it falls back to the near
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 # One whole ordinary statement line, with the blank and comment lines before it, matched in a single step
@@ -313,3 +314,94 @@ def index_tables(text: str, n_cards: int) -> SourceLines | None:
         line += text.count("\n", previous, start)
         lines.cards.append(TableLines(line))
     return lines
+
+
+# --- lines inside string values -----------------------------------------------------------------------
+# Decoded text and source differ: a `\n` escape is a newline that is not a source line, a `\` at the end of
+# a line joins lines, and a value in an inline table or array has no key line of its own. So a problem at
+# an offset of a decoded string is located by finding the string's token in the source and walking it.
+
+_TOKEN_STOPS = re.compile(r"[\"'#\n]")
+_ESCAPE_WIDTHS = {"u": 6, "U": 10}  # \uXXXX and \UXXXXXXXX; every other escape is two characters
+
+
+@dataclass(frozen=True)
+class StringToken:
+    start: int  # offset of the opening quote in the source
+    line: int  # line of the opening quote
+    delimiter: str  # '"', "'", '"""' or "'''"
+
+
+class StringIndex:
+    """Every string token of a TOML text, found by decoded value (built only on the error path)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._by_value: dict[str, list[StringToken]] | None = None
+
+    def line_of(self, value: str, offset: int, near_line: int) -> int | None:
+        """Source line of `value[offset]` for the token of `value` at or after `near_line` (else the first)."""
+        tokens = self._index().get(value)
+        if not tokens:
+            return None
+        token = next((t for t in tokens if t.line >= near_line), tokens[0])
+        return _line_in_token(self.text, token, offset)
+
+    def _index(self) -> dict[str, list[StringToken]]:
+        if self._by_value is None:
+            self._by_value = {}
+            for token, raw in _string_tokens(self.text):
+                value = _decode_token(raw)
+                if value is not None:
+                    self._by_value.setdefault(value, []).append(token)
+        return self._by_value
+
+
+def _string_tokens(text: str) -> Iterator[tuple[StringToken, str]]:
+    scanner = _Scanner(text)
+    while (found := _TOKEN_STOPS.search(text, scanner.pos)) is not None:
+        scanner.line += text.count("\n", scanner.pos, found.start())
+        scanner.pos = found.start()
+        char = found.group()
+        if char == "#":
+            scanner._skip_comment()
+        elif char == "\n":
+            scanner._newline()
+        else:
+            delimiter = char * 3 if text.startswith(char * 3, scanner.pos) else char
+            start, line = scanner.pos, scanner.line
+            scanner._skip_string(delimiter, escapes=char == '"')
+            yield StringToken(start, line, delimiter), text[start : scanner.pos]
+
+
+def _decode_token(raw: str) -> str | None:
+    import tomllib
+
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except (tomllib.TOMLDecodeError, KeyError):
+        return None  # e.g. a quoted key, not a value
+    return value if isinstance(value, str) else None
+
+
+def _line_in_token(text: str, token: StringToken, offset: int) -> int:
+    """Walk the token's source, counting decoded characters, to the line of decoded character `offset`."""
+    pos, line = token.start + len(token.delimiter), token.line
+    if len(token.delimiter) == 3 and text.startswith(("\n", "\r\n"), pos):
+        pos, line = text.index("\n", pos) + 1, line + 1  # TOML trims this newline
+    escapes, decoded = token.delimiter[0] == '"', 0
+    while True:
+        if escapes and text.startswith("\\", pos) and text[pos + 1 : pos + 2] in (" ", "\t", "\r", "\n"):
+            pos += 1
+            while pos < len(text) and text[pos] in " \t\r\n":  # a line-ending backslash drops them
+                line += text[pos] == "\n"
+                pos += 1
+            continue
+        if decoded >= offset or pos >= len(text):
+            return line
+        if escapes and text[pos] == "\\":
+            pos += _ESCAPE_WIDTHS.get(text[pos + 1 : pos + 2], 2)
+        else:
+            line += text[pos] == "\n"
+            pos += 2 if text.startswith("\r\n", pos) else 1
+        decoded += 1

@@ -117,7 +117,12 @@ def _show(deletion: Deletion, active: int | None, reveal: bool) -> str:
         return deletion.answer
     if reveal:
         return f"**{deletion.answer}**"
-    return f"[{deletion.hint}]" if deletion.hint else "[...]"
+    # Escaped brackets: a bare "[...]" followed by "(x)" in the card would become a Markdown link.
+    return rf"\[{_escape_brackets(deletion.hint)}\]" if deletion.hint else r"\[...\]"
+
+
+def _escape_brackets(text: str) -> str:
+    return re.sub(r"([\[\]])", r"\\\1", text)
 
 
 def render_front(card: _RenderableCard) -> str:

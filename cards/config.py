@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cards.files import write_atomic
 from cards.paths import Home
 
 FSRS_PARAMETER_COUNT = 21
@@ -193,6 +194,4 @@ def save_config(home: Home, config: Config) -> None:
     if tables and head and head[-1].strip():
         head.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("\n".join(head + tables) + "\n", encoding="utf-8")
-    temporary.replace(path)  # atomic: a crash never leaves half a config file
+    write_atomic(path, "\n".join(head + tables) + "\n")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Collection
 from pathlib import Path
 
 import cards
+from cards.files import write_atomic
 from cards.pack import Pack, PackError, Problem, duplicate_pack_message, load_pack, pack_id_line
 from cards.paths import Home
 
@@ -84,7 +84,7 @@ def add_pack(
         message = f"{destination} already exists: pass --replace to overwrite it"
         raise PackError([Problem(source, pack_id_line(source), None, message)])
     home.packs_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, destination)
+    write_atomic(destination, source.read_bytes())  # never a half-written pack, even over the old one
     return destination
 
 

@@ -22,15 +22,18 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cards import cloze
 
 if TYPE_CHECKING:  # the line index is only needed when a file is parsed, not on a cache hit
-    from cards._lines import SourceLines, TableLines
+    from cards._lines import SourceLines, StringIndex, TableLines
 
 FORMAT = 1
+# A file with 100k broken cards must not take seconds to report: only this many problems are described.
+MAX_PROBLEMS_PER_FILE = 100
 CARD_TYPES = ("basic", "cloze")
 PACK_KEYS = ("id", "title", "version", "authors", "description", "license", "format", "labs")
 CARD_KEYS = ("id", "type", "front", "back", "tags", "lab", "source", "notes")
@@ -228,13 +231,13 @@ def _parse_and_check(path: Path, text: str, known_labs: Collection[str] | None) 
     data = _parse_toml(path, text)
     cards = data.get("cards")
     quick = index_tables(text, len(cards)) if isinstance(cards, list) else None
-    checker = _Checker(path, quick or index_lines(text), known_labs)
+    checker = _Checker(path, text, quick or index_lines(text), known_labs)
     pack = checker.check(data)
     if checker.problems and quick is not None:  # the quick index lacks the key lines problems cite
-        checker = _Checker(path, index_lines(text), known_labs)
+        checker = _Checker(path, text, index_lines(text), known_labs)
         pack = checker.check(data)
     if checker.problems or pack is None:
-        raise PackError(sorted(checker.problems, key=lambda p: (p.line, p.column or 0)))
+        raise PackError(checker.all_problems())
     return pack, checker.lines.pack_table().line_of("id")
 
 
@@ -339,6 +342,10 @@ def _type_name(value: object) -> str:
     return names.get(type(value), "a date/time")
 
 
+def _unknown_key_message(key: str, where: str, allowed: Iterable[str]) -> str:
+    return f'unknown key "{key}" {where}: {_did_you_mean(key, allowed)}'
+
+
 def _did_you_mean(key: str, allowed: Iterable[str]) -> str:
     import difflib  # only needed on this error path
 
@@ -358,14 +365,33 @@ def _slug_hint(value: str) -> str:
 class _Checker:
     """Validates parsed TOML against the pack format, collecting every problem with its line."""
 
-    def __init__(self, path: Path, lines: SourceLines, known_labs: Collection[str] | None) -> None:
+    def __init__(self, path: Path, text: str, lines: SourceLines, known_labs: Collection[str] | None) -> None:
         self.path = path
+        self.text = text
         self.lines = lines
+        self._strings: StringIndex | None = None
         self.known_labs = known_labs
         self.problems: list[Problem] = []
+        self.more = 0  # problems past MAX_PROBLEMS_PER_FILE: counted, not described
 
-    def add(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path, max(1, line), None, message))
+    def add(self, line: int, message: str | Callable[[], str]) -> None:
+        """Record a problem; `message` may be a function, so a costly hint is only built when shown."""
+        if len(self.problems) >= MAX_PROBLEMS_PER_FILE:
+            self.more += 1
+            return
+        text = message() if callable(message) else message
+        self.problems.append(Problem(self.path, max(1, line), None, text))
+
+    def all_problems(self) -> list[Problem]:
+        """The problems in line order, then one that says how many more were not described."""
+        problems = sorted(self.problems, key=lambda p: (p.line, p.column or 0))
+        if self.more:
+            last = problems[-1].line if problems else 1
+            shown = f"only the first {MAX_PROBLEMS_PER_FILE} are listed"
+            problems.append(
+                Problem(self.path, last, None, f"and {self.more} more problems in this file ({shown})")
+            )
+        return problems
 
     def check(self, data: dict[str, Any]) -> Pack | None:
         self._unknown_keys(data, ROOT_KEYS, self.lines.root, "at the top level")
@@ -380,7 +406,7 @@ class _Checker:
     ) -> None:
         for key in table:
             if key not in allowed:
-                self.add(lines.line_of(key), f'unknown key "{key}" {where}: {_did_you_mean(key, allowed)}')
+                self.add(lines.line_of(key), partial(_unknown_key_message, key, where, allowed))
 
     # [pack]
 
@@ -605,7 +631,7 @@ class _Checker:
         lab = self._slug(table, "lab", lines, where, required=False)
         if lab is None or self.known_labs is None or lab in self.known_labs:
             return lab
-        self.add(lines.line_of("lab"), f'unknown lab "{lab}": {self._lab_hint(lab)}')
+        self.add(lines.line_of("lab"), lambda: f'unknown lab "{lab}": {self._lab_hint(lab)}')
         return None
 
     def _lab_hint(self, lab: str) -> str:
@@ -629,10 +655,19 @@ class _Checker:
             return []
         deletions, issues = cloze.parse(front)
         for issue in issues:
-            self.add(lines.body_line("front") + front.count("\n", 0, issue.offset), issue.message)
+            self.add(self._line_in_string(front, issue.offset, lines.line_of("front")), issue.message)
         if not deletions and not issues:
             self.add(lines.line_of("front"), f"cloze card has no deletions: mark answers as {cloze.EXAMPLE}")
         return sorted({deletion.number for deletion in deletions})
+
+    def _line_in_string(self, value: str, offset: int, key_line: int) -> int:
+        """The source line of `value[offset]`: escapes and line continuations make it differ from
+        counting newlines in the decoded value."""
+        if self._strings is None:
+            from cards._lines import StringIndex
+
+            self._strings = StringIndex(self.text)
+        return self._strings.line_of(value, offset, key_line) or key_line
 
 
 # --- the validated-pack cache ---------------------------------------------------------------------------
@@ -693,26 +728,20 @@ class _PackCache:
             return None
 
     def write(self, pack: Pack, id_line: int, raw: bytes, read_ns: int) -> None:
-        """Store `pack` atomically (temp file + rename); a cache that cannot be written is skipped."""
-        import tempfile  # ~6 ms to import: only when writing
+        """Store `pack` atomically; a cache that cannot be written is skipped."""
+        from cards.files import write_atomic
 
         if self.stamp is None or self.stamp[0] != len(raw):
             return  # the file changed while it was read
         racy = max(self.stamp[1], self.stamp[2]) > read_ns - _RACY_NS
         digest = hashlib.sha256(raw).digest() if racy else None
         blob = marshal.dumps(_pack_to_cache(pack, id_line))
+        header = marshal.dumps((self.key, self.stamp, digest, zlib.crc32(blob)))
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
+            write_atomic(self.file, header + blob)
         except OSError:
-            return  # e.g. a read-only cache folder: loading still works, only uncached
-        try:
-            with os.fdopen(descriptor, "wb") as stream:
-                marshal.dump((self.key, self.stamp, digest, zlib.crc32(blob)), stream)
-                stream.write(blob)
-            os.replace(temporary, self.file)
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
+            pass  # e.g. a read-only cache folder or a full disk: loading still works, only uncached
 
 
 def _pack_to_cache(pack: Pack, id_line: int) -> tuple[Any, ...]:

@@ -4,8 +4,9 @@ Times are integer milliseconds since the Unix epoch (UTC). The database runs in 
 timeout, so two cardlab processes can study from the same home; every write happens inside
 `Store.transaction()` (BEGIN IMMEDIATE), so an answer is either wholly stored or not at all.
 
-A file that is not a readable SQLite database, or one written by a newer cardlab, is never touched:
-it is moved aside to a timestamped backup and `StoreError` says where it went.
+A damaged file (not a database, a malformed page, a missing table) is left exactly as it is: `StoreError`
+says what is wrong and that `cardlab doctor` (`recover`) can copy every readable row into a fresh store,
+keeping the damaged file aside. A file written by a newer cardlab is moved aside to a timestamped backup.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ BUSY_TIMEOUT_MS = 10_000
 
 # SQLite's verdicts on a file that is not (or no longer) a sound database.
 _DAMAGED = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
+_TABLES = ("card_state", "review_log")
+DOCTOR_HINT = "run `cardlab doctor` to recover every readable row into a fresh store"
 
 # Card states as stored; 1-3 are fsrs.State values.
 NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
@@ -29,6 +32,15 @@ NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
 
 class StoreError(Exception):
     """The review store cannot be used; the message says why and what happened to the file."""
+
+
+def _is_damage(err: sqlite3.DatabaseError) -> bool:
+    """A damaged file, as opposed to a busy or read-only one; a dropped table reads as "no such table"."""
+    return getattr(err, "sqlite_errorname", None) in _DAMAGED or "no such table" in str(err)
+
+
+def _damaged(path: Path, err: object) -> StoreError:
+    return StoreError(f"the review store {path} is damaged ({err}): {DOCTOR_HINT}")
 
 
 @dataclass(slots=True)
@@ -164,6 +176,13 @@ def _move_aside(path: Path, reason: str) -> Path:
     return backup
 
 
+def _probe(connection: sqlite3.Connection) -> None:
+    """Fail now, with sqlite3.DatabaseError, on a missing table or an unreadable page of the tables and
+    their indexes, rather than in the middle of a screen (a count reads every page of the smallest index)."""
+    for table in _TABLES:
+        connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+
+
 class Store:
     """Card states and the review log of one home. Open with `Store.open(path)`."""
 
@@ -184,16 +203,13 @@ class Store:
             raise StoreError(f"cannot open the review store {path}: {err}") from None
         try:
             version = cls._prepare(connection)
+            if version <= SCHEMA_VERSION:
+                _probe(connection)
         except sqlite3.DatabaseError as err:
             connection.close()
-            if getattr(err, "sqlite_errorname", None) not in _DAMAGED:
+            if not _is_damage(err):
                 raise StoreError(f"cannot use the review store {path}: {err}") from None
-            backup = _move_aside(path, "corrupt")
-            raise StoreError(
-                f"the review store {path} is damaged ({err}); it was moved to {backup} and a new, empty "
-                "store will be created next time. Nothing was deleted: `sqlite3 FILE .recover` may rescue "
-                "reviews from the moved file."
-            ) from None
+            raise _damaged(path, err) from None
         if version > SCHEMA_VERSION:
             connection.close()
             backup = _move_aside(path, f"schema-v{version}")
@@ -236,6 +252,19 @@ class Store:
             raise
         return version
 
+    def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        """All rows of a read; a damaged file becomes a StoreError that names the way out."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as err:
+            if _is_damage(err):
+                raise _damaged(self.path, err) from None
+            raise StoreError(f"cannot read the review store {self.path}: {err}") from None
+
+    def _row(self, sql: str, params: Sequence = ()) -> tuple | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
     def checkpoint(self) -> None:
         """Copy committed WAL pages into the database file without waiting for readers or writers."""
         try:
@@ -275,7 +304,8 @@ class Store:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             if isinstance(err, sqlite3.DatabaseError):
-                raise StoreError(f"the review store {self.path} could not save: {err}") from err
+                hint = f"; it is damaged: {DOCTOR_HINT}" if _is_damage(err) else ""
+                raise StoreError(f"the review store {self.path} could not save: {err}{hint}") from err
             raise
 
     # -- card states -----------------------------------------------------------------------------
@@ -287,24 +317,24 @@ class Store:
         if pack_ids is not None:
             params = tuple(pack_ids)
             query += f" WHERE pack_id IN ({', '.join('?' * len(params))})"
-        rows = self._db.execute(query, params).fetchall()
+        rows = self._rows(query, params)
         return {(values[0], values[1]): _card_row(values) for values in rows}
 
     def card_row(self, pack_id: str, card_id: str) -> CardRow | None:
-        values = self._db.execute(
+        values = self._row(
             f"SELECT {_CARD_COLUMNS} FROM card_state WHERE pack_id = ? AND card_id = ?", (pack_id, card_id)
-        ).fetchone()
+        )
         return _card_row(values) if values else None
 
     def due_entries(self, pack_id: str, day_start_ms: int, day_end_ms: int) -> list[tuple[str, int, int]]:
         """(card id, state, due) of a pack's learning and review cards due before `day_end_ms`, not
         suspended or buried: one scan of a covering index, no full rows."""
-        return self._db.execute(
+        return self._rows(
             "SELECT card_id, state, due_ms FROM card_state INDEXED BY card_state_by_due "
             "WHERE pack_id = ? AND due_ms < ? AND state != ? AND suspended = 0 "
             "AND coalesce(buried_until_ms, 0) <= ?",
             (pack_id, day_end_ms, NEW, day_start_ms),
-        ).fetchall()
+        )
 
     def unavailable_as_new(self, pack_id: str, day_start_ms: int) -> set[str]:
         """Card ids of a pack that today's new-card queue must skip: answered before, suspended or buried."""
@@ -312,17 +342,15 @@ class Store:
         params = (pack_id, NEW, day_start_ms)
         # One joined string is split in C, about twice as fast as a row per id; card ids never hold newlines
         # (they are slugs), and the count check falls back to rows if one ever does.
-        joined, count = self._db.execute(
-            f"SELECT group_concat(card_id, char(10)), count(*) {query}", params
-        ).fetchone()
+        joined, count = self._row(f"SELECT group_concat(card_id, char(10)), count(*) {query}", params)
         ids = set(joined.split("\n")) if joined else set()
         if len(ids) != count:
-            ids = {card_id for (card_id,) in self._db.execute(f"SELECT card_id {query}", params)}
+            ids = {card_id for (card_id,) in self._rows(f"SELECT card_id {query}", params)}
         return ids
 
     def scheduled_rows(self, pack_id: str) -> Iterator[tuple[str, int, int]]:
         """(card id, state, when it is next available) of a pack's unsuspended seen cards, soonest first."""
-        yield from self._db.execute(
+        yield from self._rows(
             "SELECT card_id, state, max(due_ms, coalesce(buried_until_ms, 0)) AS available FROM card_state "
             "WHERE pack_id = ? AND state != ? AND suspended = 0 ORDER BY available",
             (pack_id, NEW),
@@ -330,11 +358,12 @@ class Store:
 
     def buried_new_until(self, pack_id: str, now_ms: int) -> int | None:
         """When the first buried, never-answered card of a pack comes back (None: none is buried)."""
-        return self._db.execute(
+        found = self._row(
             "SELECT min(buried_until_ms) FROM card_state WHERE pack_id = ? AND state = ? AND suspended = 0 "
             "AND buried_until_ms > ?",
             (pack_id, NEW, now_ms),
-        ).fetchone()[0]
+        )
+        return found[0] if found else None
 
     def put_card_row(self, row: CardRow) -> None:
         self._db.execute(
@@ -360,13 +389,21 @@ class Store:
             (_review_values(review) for review in reviews),
         )
 
+    def restore_rows(self, cards: Iterable[Sequence], reviews: Iterable[Sequence]) -> None:
+        """Put raw rows back (`cardlab doctor`): card states in column order, reviews with their id last."""
+        self._db.executemany(
+            f"INSERT OR REPLACE INTO card_state ({_CARD_COLUMNS}) VALUES ({', '.join('?' * 14)})", cards
+        )
+        self._db.executemany(
+            f"INSERT OR IGNORE INTO review_log ({_REVIEW_COLUMNS}, id) VALUES ({', '.join('?' * 12)})",
+            reviews,
+        )
+
     def delete_review(self, review_id: int) -> None:
         self._db.execute("DELETE FROM review_log WHERE id = ?", (review_id,))
 
     def review(self, review_id: int) -> ReviewRow | None:
-        values = self._db.execute(
-            f"SELECT {_REVIEW_COLUMNS}, id FROM review_log WHERE id = ?", (review_id,)
-        ).fetchone()
+        values = self._row(f"SELECT {_REVIEW_COLUMNS}, id FROM review_log WHERE id = ?", (review_id,))
         return ReviewRow(*values) if values else None
 
     def reviews(self, pack_id: str | None = None, card_id: str | None = None) -> list[ReviewRow]:
@@ -379,23 +416,23 @@ class Store:
             clauses.append("card_id = ?")
             params.append(card_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._db.execute(
+        rows = self._rows(
             f"SELECT {_REVIEW_COLUMNS}, id FROM review_log {where} ORDER BY reviewed_at_ms, id", params
-        ).fetchall()
+        )
         return [ReviewRow(*values) for values in rows]
 
     def review_count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM review_log").fetchone()[0]
+        return self._rows("SELECT count(*) FROM review_log")[0][0]
 
     def answered_since(self, since_ms: int) -> dict[str, tuple[int, int]]:
         """Per pack: (new cards introduced, review-state cards answered) since `since_ms`."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT pack_id, sum(state_before = 0), sum(state_before = 2) FROM review_log "
             "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? GROUP BY pack_id",
             (since_ms,),
-        ).fetchall()
+        )
         return {pack_id: (new, review) for pack_id, new, review in rows}
 
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         """A read-only query for reports (stats, optimizer) that need aggregates the methods lack."""
-        return self._db.execute(sql, params).fetchall()
+        return self._rows(sql, params)

@@ -22,6 +22,7 @@ from textual.screen import Screen
 
 from cards.config import Config, load_config
 from cards.discover import discover_packs, pack_cache_dir
+from cards.files import write_atomic
 from cards.pack import Pack, load_pack
 from cards.paths import Home
 from cards.schedule import StudySession, utc_now
@@ -221,7 +222,7 @@ class CardlabApp(App[int]):
     def first_card_shown(self) -> None:
         """Called by the study screen once a card is painted; ends a start-up benchmark run."""
         if self._bench_output:
-            Path(self._bench_output).write_text(repr(time.time()), encoding="utf-8")
+            write_atomic(self._bench_output, repr(time.time()))
             self._bench_output = None
             self.exit(0)
 

@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from tui.safe_text import printable
+
 # Each module registers its own subcommands; order is the order shown in --help.
 COMMAND_MODULES = ("study", "pack", "lab", "models", "data")
 
@@ -38,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=VersionAction, nargs=0, help="show the version and exit")
     parser.add_argument(
+        "--debug", action="store_true", help="on an error, show the Python traceback instead of one line"
+    )
+    parser.add_argument(
         "--home",
         metavar="DIR",
         help="keep all state (reviews, packs, config, runs, datasets) under DIR "
@@ -51,21 +56,62 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every error ends as one line on stderr and an exit code (a traceback with --debug)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(arguments)
+    except SystemExit:  # argparse's usage errors, --help and --version already said what they had to
+        raise
+    except BaseException as error:
+        if "--debug" in arguments:
+            raise
+        return _report(error)
+
+
+def _run(arguments: list[str]) -> int:
     # Set before torch is first imported: OpenMP threads that spin while idle starve the UI thread and
     # the other core while a lab trains (measured 1 s → 9–56 s for a collab fit on a busy 2-core machine).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is None:
         from tui.commands.study import open_app
 
         return open_app(args)
-    try:
-        return int(handler(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    return int(handler(args) or 0)
+
+
+def _report(error: BaseException) -> int:
+    """Print `error` as one line and return the exit code for it."""
+    if isinstance(error, KeyboardInterrupt):
+        print("cardlab: interrupted", file=sys.stderr)
         return 130
+    if isinstance(error, BrokenPipeError):
+        # The reader went away (`cardlab stats --json | head`): stop quietly, and point stdout at
+        # /dev/null so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a command killed by the broken pipe would exit
+    if isinstance(error, OSError):
+        print(f"cardlab: {printable(describe_os_error(error), one_line=True)}", file=sys.stderr)
+        return 1
+    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    detail = printable(detail, one_line=True)
+    print(f"cardlab: internal error: {detail} (run with --debug for the traceback)", file=sys.stderr)
+    return 1
+
+
+def describe_os_error(error: OSError) -> str:
+    """ "cannot use FILE: Read-only file system": the file and the system's reason, with long names cut."""
+    reason = error.strerror or str(error) or type(error).__name__
+    names = [name for name in (error.filename, error.filename2) if name is not None]
+    if not names:
+        return reason
+    shown = " → ".join(_short(os.fsdecode(name)) for name in names)
+    return f"cannot use {shown}: {reason}"
+
+
+def _short(name: str, limit: int = 120) -> str:
+    return name if len(name) <= limit else f"{name[: limit // 2]}…{name[-limit // 2 :]}"
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ def test_the_example_in_the_docs_is_a_valid_pack(tmp_path: Path) -> None:
     example = docs.split("````toml\n", 1)[1].split("````", 1)[0]
     pack = load_pack(write(tmp_path, example), known_labs=known_lab_ids())
     assert [card.id for card in pack.cards] == ["france", "iberia-italy#c1", "iberia-italy#c2"]
-    assert cloze.render_front(pack.cards[2]).endswith("Rome is the capital of [a boot-shaped country].")
+    assert cloze.render_front(pack.cards[2]).endswith("Rome is the capital of \\[a boot-shaped country\\].")
 
 
 def test_bundled_pack_loads_in_a_few_milliseconds() -> None:
@@ -312,6 +312,37 @@ def test_malformed_cloze_points_at_its_line_in_a_multiline_front(
     assert expected in problems[0].message
 
 
+_HEADER = (
+    '[pack]\nid = "p"\ntitle = "P"\nversion = "1.0.0"\nauthors = ["a"]\ndescription = "d"\nformat = 1\n\n'
+)
+_CARD = '[[cards]]\nid = "c"\ntype = "cloze"\n'
+
+
+@pytest.mark.parametrize(
+    ("cards", "line"),
+    [
+        # `\n` escapes are newlines of the value, not of the file: the deletion is on line 12
+        (_CARD + 'front = "a\\nb\\nc\\n{{c1::x"\n', 12),
+        # a `\` at the end of a line joins lines: the deletion is on line 15, after three of them
+        (_CARD + 'front = """a \\\n  b \\\n  c \\\n  {{c1::x"""\n', 15),
+        # a card in an inline array (before [pack]) has no [[cards]] table: the deletion is on line 4
+        (
+            'cards = [\n  { id = "a", type = "cloze", front = "{{c1::a}}" },\n\n'
+            '  { id = "c", type = "cloze", front = "ok {{c1::x" },\n]\n' + _HEADER,
+            4,
+        ),
+        # literal strings have no escapes; \t and \u escapes before the deletion are one character each
+        (_CARD + "front = '''\na\\n\nb\\\n{{c1::x'''\n", 15),
+        (_CARD + 'front = """\\t\\u00e9\n\\U0001F600 {{c1::x"""\n', 13),
+    ],
+)
+def test_cloze_problems_name_the_line_of_the_deletion_itself(tmp_path: Path, cards: str, line: int) -> None:
+    text = cards if cards.endswith(_HEADER) else _HEADER + cards
+    problem = only_problem(tmp_path, text)
+    assert "is not closed" in problem.message
+    assert problem.line == line, text.splitlines()[line - 1]
+
+
 def test_cloze_without_deletions_and_basic_with_deletions(tmp_path: Path) -> None:
     no_deletions = VALID.replace("{{c1::Spain}}", "Spain").replace("{{c2::Italy::a boot}}", "Italy")
     assert "cloze card has no deletions" in only_problem(tmp_path, no_deletions).message
@@ -371,8 +402,10 @@ def cloze_cards(tmp_path: Path) -> tuple[Card, Card]:
 
 def test_cloze_front_hides_only_the_active_deletion(tmp_path: Path) -> None:
     first, second = cloze_cards(tmp_path)
-    assert cloze.render_front(first) == "Madrid is the capital of [...].\nRome is the capital of Italy."
-    assert cloze.render_front(second) == "Madrid is the capital of Spain.\nRome is the capital of [a boot]."
+    assert cloze.render_front(first) == "Madrid is the capital of \\[...\\].\nRome is the capital of Italy."
+    assert (
+        cloze.render_front(second) == "Madrid is the capital of Spain.\nRome is the capital of \\[a boot\\]."
+    )
 
 
 def test_cloze_back_fills_the_active_deletion_and_adds_the_extra(tmp_path: Path) -> None:
@@ -390,7 +423,7 @@ def test_basic_cards_render_unchanged(tmp_path: Path) -> None:
 def test_same_number_twice_makes_one_card_hiding_both() -> None:
     text = "{{c1::a}} and {{c1::b}} then {{c2::c}}"
     assert cloze.numbers(text) == [1, 2]
-    assert cloze.render(text, active=1, reveal=False) == "[...] and [...] then c"
+    assert cloze.render(text, active=1, reveal=False) == r"\[...\] and \[...\] then c"
     assert cloze.render(text, active=1, reveal=True) == "**a** and **b** then c"
 
 

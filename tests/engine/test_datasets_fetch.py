@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import pytest
 
 from engine.datasets import catalog
+from engine.datasets import fetch as fetch_module
 from engine.datasets.catalog import CATALOG, HEAD_BYTES, DatasetError, UnknownDataset
 from engine.datasets.fetch import (
     VERIFIED_MARKER,
@@ -312,6 +313,54 @@ def hostile(
         fetch(entry, cache)
     assert set(tmp_path.iterdir()) == before
     assert [p.name for p in cache.iterdir()] == [f".{name}.lock"]  # no folder, no .part, no scratch
+
+
+def test_a_file_then_a_folder_of_the_same_name_is_refused(
+    tmp_path: Path, server: ArchiveServer, cache: Path
+) -> None:
+    data = tgz({**LAYOUTS["imdb_sample"], "imdb_sample/x": b"file", "imdb_sample/x/y": b"inside"})
+    hostile(tmp_path, server, cache, data, "clashes with another member")
+
+
+def test_a_folder_then_a_file_of_the_same_name_is_refused(
+    tmp_path: Path, server: ArchiveServer, cache: Path
+) -> None:
+    data = zip_archive({**LAYOUTS["ml-100k"], "ml-100k/d/f": b"inside", "ml-100k/d": b"file"})
+    hostile(tmp_path, server, cache, data, "clashes with another member", name="ml-100k")
+
+
+def test_a_name_too_long_for_the_file_system_is_refused(
+    tmp_path: Path, server: ArchiveServer, cache: Path
+) -> None:
+    data = tgz({**LAYOUTS["imdb_sample"], "imdb_sample/" + "n" * 300: b"x"})
+    hostile(tmp_path, server, cache, data, "longer than 255 bytes")
+
+
+def test_a_path_2000_folders_deep_is_refused(tmp_path: Path, server: ArchiveServer, cache: Path) -> None:
+    data = tgz({**LAYOUTS["imdb_sample"], "imdb_sample/" + "d/" * 2000 + "f": b"x"})
+    hostile(tmp_path, server, cache, data, "2002 path parts")
+
+
+def test_a_path_too_long_in_all_is_a_dataset_error_and_cleaned_up(
+    tmp_path: Path, server: ArchiveServer, cache: Path
+) -> None:
+    data = tgz({**LAYOUTS["imdb_sample"], "imdb_sample/" + ("p" * 250 + "/") * 30 + "f": b"x"})
+    entry = entry_for("imdb_sample", data, server.url(CATALOG["imdb_sample"].archive_name))
+    server.files[entry.archive_name] = data
+    with pytest.raises(DatasetError, match="could not be unpacked"):
+        fetch(entry, cache)
+    assert [p.name for p in cache.iterdir()] == [".imdb_sample.lock"]
+
+
+@pytest.mark.parametrize("pack", [tgz, zip_archive])
+def test_an_archive_that_unpacks_far_beyond_its_size_is_refused(
+    tmp_path: Path, server: ArchiveServer, cache: Path, monkeypatch: pytest.MonkeyPatch, pack
+) -> None:
+    monkeypatch.setattr(fetch_module, "EXPANSION_FLOOR_BYTES", 2**20)  # keep the bomb small and quick
+    name = "imdb_sample" if pack is tgz else "ml-100k"
+    data = pack({**LAYOUTS[name], f"{name}/zeros": bytes(32 * 2**20)})  # ~32 KiB packed, 32 MiB unpacked
+    assert len(data) * fetch_module.MAX_EXPANSION < 32 * 2**20
+    hostile(tmp_path, server, cache, data, "decompression bomb", name=name)
 
 
 def test_a_path_traversal_member_is_rejected(tmp_path: Path, server: ArchiveServer, cache: Path) -> None:

@@ -79,8 +79,8 @@ def test_study_start_up_errors_exit_non_zero_with_a_message(
     store = make_home(tmp_path).store_path
     store.write_bytes(b"garbage" * 1000)
     assert main(["--home", str(tmp_path)]) == 1
-    assert "review store" in capsys.readouterr().err
-    assert not store.exists() and len(list(store.parent.glob("reviews.sqlite3.*"))) == 1
+    assert "cardlab doctor" in capsys.readouterr().err
+    assert store.read_bytes() == b"garbage" * 1000  # untouched until `cardlab doctor`
 
 
 def test_control_characters_are_neutralised() -> None:

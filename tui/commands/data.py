@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from tui.commands import home_from_args
+from tui.safe_text import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -69,7 +70,7 @@ def _console(stderr: bool = False) -> Console:
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
     from rich.text import Text
 
-    _console(stderr=True).print(Text.assemble(("error: ", "bold red"), message))
+    _console(stderr=True).print(Text.assemble(("error: ", "bold red"), printable(message)))
     return code
 
 
@@ -108,7 +109,7 @@ def list_datasets(args: argparse.Namespace) -> int:
     if not console.is_terminal:  # piped: keep one dataset per line for scripts
         console.width = max(console.width, 120)
     console.print(table)
-    console.print(f"cache: {home.datasets_dir}")
+    console.print(printable(f"cache: {home.datasets_dir}"))
     return EXIT_OK
 
 
@@ -136,9 +137,10 @@ def fetch_dataset(args: argparse.Namespace) -> int:
     home = home_from_args(args)
     console = _console()
     if is_fetched(entry.name, home) and not args.force:
-        console.print(f"{entry.name} is already fetched: {home.datasets_dir / entry.folder}")
+        console.print(printable(f"{entry.name} is already fetched: {home.datasets_dir / entry.folder}"))
         return EXIT_OK
-    console.print(f"{entry.title} ({entry.name}), {format_size(entry.size)} from {args.url or entry.url}")
+    source = args.url or entry.url
+    console.print(printable(f"{entry.title} ({entry.name}), {format_size(entry.size)} from {source}"))
     console.print(f"License: {entry.license}")
     console.print(f"Checked by {describe_check(entry.check_kind)}.")
     try:
@@ -148,7 +150,7 @@ def fetch_dataset(args: argparse.Namespace) -> int:
             )
     except DatasetError as err:
         return _fail(str(err))
-    console.print(f"{entry.name} is ready: {folder}")
+    console.print(printable(f"{entry.name} is ready: {folder}"))
     return EXIT_OK
 
 
@@ -214,7 +216,7 @@ def verify_datasets(args: argparse.Namespace) -> int:
     results = [verify(name, home) for name in names]
     console = _console()
     for result in results:
-        console.print(f"{result.name}: {result.summary}")
+        console.print(printable(f"{result.name}: {result.summary}"))
         if result.ok and result.archive_sha256:
             console.print(f"  archive sha256 {result.archive_sha256}")
     if args.name is not None and results[0].state in ("not fetched", "partial download"):
@@ -241,5 +243,5 @@ def print_path(args: argparse.Namespace) -> int:
         folder = dataset_path(entry.name, home_from_args(args))
     except DatasetError as err:
         return _fail(str(err))
-    sys.stdout.write(f"{folder}\n")
+    sys.stdout.write(f"{printable(folder, one_line=True)}\n")
     return EXIT_OK

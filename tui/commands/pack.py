@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cards.pack import Pack, PackError, Problem, duplicate_pack_message, expand_paths, load_pack, pack_id_line
 from tui.commands import home_from_args
+from tui.safe_text import printable
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -97,11 +98,11 @@ def summary(pack: Pack) -> str:
 
 def _report(problems: list[Problem]) -> None:
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(printable(problem), file=sys.stderr)
 
 
 def _usage_error(command: str, message: str) -> int:
-    print(f"cardlab {command}: error: {message}", file=sys.stderr)
+    print(printable(f"cardlab {command}: error: {message}"), file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -127,7 +128,7 @@ def check_command(args: argparse.Namespace) -> int:
             problems.append(Problem(file, pack_id_line(file), None, message))
             continue
         first_use[pack.id] = file
-        print(summary(pack))
+        print(printable(summary(pack)))
     _report(problems)
     return EXIT_PROBLEMS if problems else EXIT_OK
 
@@ -208,7 +209,7 @@ def add_command(args: argparse.Namespace) -> int:
         _report(error.problems)
         return EXIT_PROBLEMS
     pack = load_pack(destination)
-    print(f"added {summary(pack)}")
+    print(printable(f"added {summary(pack)}"))
     return EXIT_OK
 
 
@@ -221,9 +222,9 @@ def list_command(args: argparse.Namespace) -> int:
     _report(register_home_pack_labs(home))
     packs, errors = discover_packs(home, _known_labs())
     for pack in packs:
-        print(summary(pack))
+        print(printable(summary(pack)))
     if not packs:
-        print(f"no packs found (your packs folder is {home.packs_dir})")
+        print(printable(f"no packs found (your packs folder is {home.packs_dir})"))
     for error in errors:
         _report(error.problems)
     return EXIT_PROBLEMS if errors else EXIT_OK

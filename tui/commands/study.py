@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from tui.commands import home_from_args
+from tui.safe_text import printable
 
 if TYPE_CHECKING:
     from cards.stats import Stats
@@ -44,6 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _home_option(optimize)
     optimize.set_defaults(handler=run_optimize)
 
+    doctor = subparsers.add_parser(
+        "doctor",
+        help="check the review store and recover a damaged one",
+        description="Check the review store; when it is damaged, copy every readable card state and "
+        "review into a fresh store, keep the damaged file aside, and say what was lost.",
+    )
+    _home_option(doctor)
+    doctor.set_defaults(handler=run_doctor)
+
 
 def _home_option(parser: argparse.ArgumentParser) -> None:
     """`--home` also after the command (`cardlab stats --home DIR`); the global one stays the default."""
@@ -51,7 +61,7 @@ def _home_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"cardlab: {message}", file=sys.stderr)
+    print(f"cardlab: {printable(message)}", file=sys.stderr)
     return 1
 
 
@@ -101,7 +111,6 @@ def print_stats(stats: Stats) -> None:
     from tui.screens.stats import retention_text, spent_text
     from tui.widgets.bars import render_bars
     from tui.widgets.heatmap import render_heatmap
-    from tui.widgets.safe_text import one_line
 
     console = Console(highlight=False)
     console.print(Text(f"Statistics for {stats.today.isoformat()}", style="bold"))
@@ -121,7 +130,9 @@ def print_stats(stats: Stats) -> None:
         table.add_column(label, justify="right")
     for pack in stats.packs.values():
         numbers = (pack.cards, pack.due_today, pack.new_today, pack.never_seen, pack.suspended, pack.leeches)
-        table.add_row(Text(one_line(pack.pack_id)), *(str(n) for n in (*numbers, pack.reviews_total)))
+        table.add_row(
+            Text(printable(pack.pack_id, one_line=True)), *(str(n) for n in (*numbers, pack.reviews_total))
+        )
     console.print(table)
     console.print(Text("Due in the next 30 days", style="bold"))
     console.print(render_bars([count for _, count in stats.forecast]))
@@ -158,4 +169,25 @@ def run_optimize(args: argparse.Namespace) -> int:
         print(
             f"Log loss {before:.4f} with the parameters in use, {fitted:.4f} with the fitted ones: kept the current ones."
         )
+    return 0
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from cards.doctor import recover
+    from cards.store import StoreError
+
+    path = home_from_args(args).store_path
+    try:
+        report = recover(path)
+    except (OSError, StoreError) as err:
+        return _fail(f"could not recover {path}: {err}")
+    if report.healthy:
+        print(printable(f"the review store {path} is sound"))
+        return 0
+    for problem in report.problems:
+        print(printable(f"damaged: {problem}", one_line=True))
+    print(printable(f"recovered {report.card_states} card states and {report.reviews} reviews into {path}"))
+    for lost in report.lost:
+        print(printable(f"lost: {lost}", one_line=True))
+    print(printable(f"the damaged file is kept at {report.backup}"))
     return 0

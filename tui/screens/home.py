@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
@@ -17,6 +18,7 @@ from tui.widgets.safe_text import literal, one_line
 if TYPE_CHECKING:
     from tui.app import CardlabApp
 
+MAX_PROBLEMS_SHOWN = 200  # lines in the problem box; the rest are counted (`cardlab pack list` shows all)
 COLUMNS = (("Pack", "pack"), ("New", "new"), ("Learning", "learning"), ("Due", "due"), ("Cards", "cards"))
 
 
@@ -25,7 +27,9 @@ class HomeScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "study_highlighted", "Study", id="home.study", tooltip="Study the highlighted pack"),
         Binding("s", "app.stats", "Stats", id="home.stats", tooltip="Reviews, retention, forecast, heatmap"),
-        Binding("l", "app.labs", "Labs", id="home.labs", tooltip="Every lab: train the cards' techniques live"),
+        Binding(
+            "l", "app.labs", "Labs", id="home.labs", tooltip="Every lab: train the cards' techniques live"
+        ),
         Binding("q", "app.quit", "Quit", id="home.quit", tooltip="Leave cardlab"),
     ]
 
@@ -39,7 +43,8 @@ class HomeScreen(Screen[None]):
         )
         table: DataTable[Text] = DataTable(id="packs", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Static(id="load-errors")
+        with VerticalScroll(id="load-errors"):  # scrolls when the problems outgrow its height
+            yield Static(id="load-errors-text")
         yield Static(id="hint")
         yield KeyHints()
 
@@ -73,16 +78,20 @@ class HomeScreen(Screen[None]):
             )
         if library.packs:
             table.move_cursor(row=min(highlighted, len(library.packs) - 1))
-        hint = "enter: study   s: stats   l: labs   ?: keys   ctrl+p: commands" if library.packs else "no packs found"
+        hint = (
+            "enter: study   s: stats   l: labs   ?: keys   ctrl+p: commands"
+            if library.packs
+            else "no packs found"
+        )
         self.query_one("#hint", Static).update(hint)
 
     def _show_errors(self) -> None:
         errors = self.cardlab.library.errors
-        widget = self.query_one("#load-errors", Static)
-        widget.display = bool(errors)
+        box = self.query_one("#load-errors", VerticalScroll)
+        box.display = bool(errors)
         if errors:
-            widget.border_title = "These packs could not be loaded"
-            widget.update(literal("\n".join(errors)))
+            box.border_title = f"These packs could not be loaded ({_problems(len(errors))})"
+            self.query_one("#load-errors-text", Static).update(literal(problem_lines(errors)))
 
     def action_study_highlighted(self) -> None:
         table = self.query_one(DataTable)
@@ -96,6 +105,18 @@ class HomeScreen(Screen[None]):
         event.stop()
         if event.row_key.value is not None:
             self.cardlab.action_study(event.row_key.value)
+
+
+def problem_lines(errors: tuple[str, ...], limit: int = MAX_PROBLEMS_SHOWN) -> str:
+    """The problems, one per line, at most `limit`, then how many more there are."""
+    shown = list(errors[:limit])
+    if len(errors) > limit:
+        shown.append(f"… and {_problems(len(errors) - limit)} more: `cardlab pack list` shows them all")
+    return "\n".join(shown)
+
+
+def _problems(count: int) -> str:
+    return f"{count} problem" if count == 1 else f"{count} problems"
 
 
 def _number(value: int, colour: str) -> Text:

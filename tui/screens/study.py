@@ -18,7 +18,7 @@ from cards import cloze
 from cards.schedule import format_interval
 from cards.store import StoreError
 from tui.widgets.key_hints import KeyHints
-from tui.widgets.safe_text import literal, neutralize_controls, one_line
+from tui.widgets.safe_text import card_markdown_parser, literal, neutralize_controls, one_line
 
 if TYPE_CHECKING:
     from textual.await_complete import AwaitComplete
@@ -87,9 +87,9 @@ class StudyScreen(Screen[None]):
         with ContentSwitcher(initial="card-view", id="views"):
             with Vertical(id="card-view"):
                 with VerticalScroll(id="card-scroll"):
-                    yield Markdown(id="front")
+                    yield Markdown(id="front", parser_factory=card_markdown_parser)
                     yield Rule(id="divider")
-                    yield Markdown(id="back")
+                    yield Markdown(id="back", parser_factory=card_markdown_parser)
                     yield Static(id="card-notes")
                 yield Static(id="card-status")
                 with Horizontal(id="answer-bar"):

@@ -2,11 +2,13 @@
 
 Card packs are user files: an ANSI escape sequence in a card must not reach the terminal, and Rich or
 Textual markup in a card must show as the characters typed. Markup is handled by never parsing card text
-as markup (`Content(text)`, Markdown widgets); control characters are handled here.
+as markup (`Content(text)`, Markdown widgets whose parser treats raw HTML as text); control characters
+are handled here.
 """
 
 from __future__ import annotations
 
+from markdown_it import MarkdownIt
 from textual.content import Content
 
 _C0_PICTURES = 0x2400  # U+2400 "␀" ... U+241F: the Unicode pictures of the C0 control characters
@@ -37,3 +39,11 @@ def literal(text: str) -> Content:
 def one_line(text: str) -> str:
     """Neutralised text on a single line, for table cells and titles that must not grow."""
     return " ".join(neutralize_controls(text).split())
+
+
+def card_markdown_parser() -> MarkdownIt:
+    """The Markdown parser for card text: raw HTML (`<unk>`, `List<int>`, `<div>`) is literal text.
+
+    Textual's default parser passes HTML through as tokens its widget never draws, so it vanished.
+    """
+    return MarkdownIt("gfm-like", {"html": False})

@@ -1,0 +1,103 @@
+"""A damaged review store: a clear error naming `cardlab doctor`, which recovers every readable row."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cards.doctor import recover
+from cards.paths import Home
+from cards.store import CardRow, Store
+from tests.cards.test_store import a_review
+from tui.app import StartupError, create_app
+from tui.cli import main
+
+N = 3000  # reviews: enough for many pages, so damage hits some rows and spares others
+
+
+def filled_store(path: Path) -> None:
+    with Store.open(path) as store, store.transaction():
+        store.add_reviews(a_review(f"q{i}", at_ms=1_000 + i) for i in range(N))
+        for i in range(20):
+            store.put_card_row(CardRow("demo", f"q{i}", "hash", state=2, due_ms=5_000))
+    sqlite3.connect(path).execute("PRAGMA journal_mode = DELETE").close()  # fold the WAL into the file
+
+
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+
+
+def garbage_in_a_page(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    page = 4096
+    middle = len(data) // page // 2 * page
+    data[middle : middle + page] = b"\xa5" * page
+    path.write_bytes(bytes(data))
+
+
+def drop_review_log(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE review_log")
+    db.commit()
+    db.close()
+
+
+DAMAGE: list[Callable[[Path], None]] = [truncate, garbage_in_a_page, drop_review_log]
+
+
+_DAMAGE_DONE: dict[Path, str] = {}
+
+
+@pytest.fixture(params=DAMAGE, ids=lambda damage: damage.__name__)
+def damaged_home(request: pytest.FixtureRequest, tmp_path: Path) -> Home:
+    home = Home.at(tmp_path / "home").ensure()
+    filled_store(home.store_path)
+    request.param(home.store_path)
+    _DAMAGE_DONE[home.store_path] = request.param.__name__
+    return home
+
+
+def request_damage(home: Home) -> str:
+    return _DAMAGE_DONE[home.store_path]
+
+
+def test_stats_and_start_up_say_the_store_is_damaged_and_name_the_doctor(
+    damaged_home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--home", str(damaged_home.data_dir.parent), "stats"])
+    err = capsys.readouterr().err
+    if code == 0:  # a damaged page that neither start-up nor stats reads does not stop them
+        assert request_damage(damaged_home) == "garbage_in_a_page"
+        return
+    assert code == 1 and "damaged" in err and "cardlab doctor" in err and "Traceback" not in err
+    with pytest.raises(StartupError, match="cardlab doctor"):
+        create_app(damaged_home)
+
+
+def test_doctor_recovers_the_readable_rows_and_keeps_the_damaged_file(damaged_home: Home) -> None:
+    path = damaged_home.store_path
+    damaged = path.read_bytes()
+    report = recover(path)
+    assert not report.healthy and report.problems
+    assert report.backup is not None and report.backup.read_bytes() == damaged
+    assert report.card_states + report.reviews > 0, "some rows are always readable here"
+    assert report.reviews == N or report.lost, "whatever is missing is reported"
+    with Store.open(path) as store:  # the recovered store opens and holds exactly the recovered rows
+        assert store.review_count() == report.reviews
+        assert len(store.card_rows()) == report.card_states
+    assert recover(path).healthy
+
+
+def test_cardlab_doctor_reports_what_it_did(damaged_home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(damaged_home.data_dir.parent)  # Home.at(root) puts data/ right under root
+    assert main(["--home", root, "doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "damaged:" in out and "recovered" in out and "kept at" in out
+    assert main(["--home", root, "stats"]) == 0
+    assert main(["--home", root, "doctor"]) == 0
+    assert "is sound" in capsys.readouterr().out
+
