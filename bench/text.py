@@ -1,6 +1,6 @@
 """Benchmark: ULMFiT without pretrained weights (language model, then classifier). Last line: one JSON object.
 
-    python bench/text.py --data PATH [--epochs 2] [--threads 2] [--mixed-precision auto|fp32|bf16]
+    python bench/text.py --data PATH [--epochs 2] [--threads 2] [--mixed-precision auto|fp32|bf16] [--lm-only]
 
 PATH is IMDB_SAMPLE's `texts.csv` (or its folder) or an `aclImdb` folder (train + test, no unsup). Without
 `--data`, the generated review corpus (engine.datasets.text.generate_review_corpus, 1,000 reviews).
@@ -10,6 +10,7 @@ with 10% random validation (seed 42), bs 64, bptt 72, fit_one_cycle(2, 2e-2), dr
 fit_one_cycle(2, 2e-2), drop_mult 0.5, classifier dropouts, validation = the `is_valid` rows / the test set.
 JSON keys: tokenize_s, vocab, lm_train_s, lm_tokens_per_s, lm_valid_loss, lm_valid_acc, lm_valid_ppl,
 clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads).
+`--lm-only` stops after the language model (the clas_* keys are then absent).
 lm_tokens_per_s = bs x bptt tokens per training batch, summed over the epochs, over lm_train_s (which, like
 fastai's figure, includes the validation passes).
 """
@@ -18,18 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 T0 = time.perf_counter()
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads, as the other benches do
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._lm_protocol import LR, add_run_options, fit_lm, start, timed_lm_data  # noqa: E402
 from engine.datasets.text import TextSet, generate_review_corpus, read_imdb_csv, read_imdb_folder  # noqa: E402
 from engine.metrics import accuracy  # noqa: E402
-from engine.text import AWDLSTMConfig, clas_data, text_classifier_learner  # noqa: E402
+from engine.text import AWDLSTMConfig, Vocab, clas_data, text_classifier_learner  # noqa: E402
 
 
 def load(data: str | None) -> TextSet:
@@ -42,9 +45,26 @@ def load(data: str | None) -> TextSet:
     return read_imdb_folder(path)
 
 
+def fit_classifier(dataset: TextSet, vocab: Vocab, args: argparse.Namespace, models: Path) -> dict:
+    """The classifier on the saved encoder (`models`/enc): its clas_* keys."""
+    data_clas = clas_data(dataset.texts, dataset.labels, vocab=vocab, bs=32, is_valid=dataset.is_valid)
+    clas = text_classifier_learner(
+        data_clas, config=AWDLSTMConfig.medium(), drop_mult=0.5, metrics=[accuracy], path=models,
+        mixed_precision=args.mixed_precision,
+    )  # fmt: skip
+    clas.load_encoder("enc")
+    t_clas = time.perf_counter()
+    clas.fit_one_cycle(args.epochs, LR)
+    clas_train_s = time.perf_counter() - t_clas
+    clas_row = clas.recorder.rows[-1]
+    print(f"clas {clas_row} clas_train_s {clas_train_s:.1f}", flush=True)
+    return {"clas_train_s": round(clas_train_s, 2), "clas_valid_acc": round(clas_row["accuracy"], 4)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="texts.csv, its folder, or an aclImdb folder")
+    parser.add_argument("--lm-only", action="store_true", help="stop after the language model")
     add_run_options(parser)
     args = parser.parse_args()
     start(args)
@@ -59,22 +79,6 @@ def main() -> None:
     lm, lm_train_s, lm_tokens = fit_lm(data_lm, args.epochs, args.mixed_precision, path=models)
     lm_row = lm.recorder.rows[-1]
     print(f"lm {lm_row} lm_train_s {lm_train_s:.1f}", flush=True)
-    lm.save_encoder("enc")
-
-    data_clas = clas_data(
-        dataset.texts, dataset.labels, vocab=data_lm.vocab, bs=32, is_valid=dataset.is_valid
-    )
-    clas = text_classifier_learner(
-        data_clas, config=AWDLSTMConfig.medium(), drop_mult=0.5, metrics=[accuracy], path=models,
-        mixed_precision=args.mixed_precision,
-    )  # fmt: skip
-    clas.load_encoder("enc")
-    t_clas = time.perf_counter()
-    clas.fit_one_cycle(args.epochs, LR)
-    clas_train_s = time.perf_counter() - t_clas
-    clas_row = clas.recorder.rows[-1]
-    print(f"clas {clas_row} clas_train_s {clas_train_s:.1f}", flush=True)
-
     result = {
         "tokenize_s": round(tokenize_s, 3),
         "vocab": len(data_lm.vocab),
@@ -83,14 +87,17 @@ def main() -> None:
         "lm_valid_loss": round(lm_row["valid_loss"], 4),
         "lm_valid_acc": round(lm_row["accuracy"], 4),
         "lm_valid_ppl": round(lm_row["perplexity"], 2),
-        "clas_train_s": round(clas_train_s, 2),
-        "clas_valid_acc": round(clas_row["accuracy"], 4),
+    }
+    if not args.lm_only:
+        lm.save_encoder("enc")
+        result.update(fit_classifier(dataset, data_lm.vocab, args, models))
+    result.update({
         "total_s": round(time.perf_counter() - T0, 2),
         "n_texts": len(dataset),
         "lm_tokens": lm_tokens,
         "mixed_precision": args.mixed_precision,
         "threads": args.threads,
-    }
+    })  # fmt: skip
     print(json.dumps(result))
 
 

@@ -141,10 +141,14 @@ class EmbeddingDropout(nn.Module):
 
     def forward(self, embedding: nn.Embedding, words: Tensor) -> Tensor:
         weight = embedding.weight
-        if self.training and self.embed_p > 0:
-            keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - self.embed_p)
-            weight = weight * keep / (1 - self.embed_p)
-        return F.embedding(words, weight, embedding.padding_idx)
+        vectors = F.embedding(words, weight, embedding.padding_idx)
+        if not self.training or self.embed_p == 0:
+            return vectors
+        # One mask entry per word of the vocabulary, as when masking the matrix, but applied to the looked-up
+        # rows only: the same numbers (row * keep / (1 - p)) without a masked copy of the whole matrix and
+        # its backward (4608 looked-up rows against 6568 in the matrix on the benchmark LM).
+        keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - self.embed_p)
+        return vectors * F.embedding(words, keep) / (1 - self.embed_p)
 
     def extra_repr(self) -> str:
         return f"embed_p={self.embed_p}"
@@ -275,7 +279,10 @@ class AWDLSTMLanguageModel(nn.Module):
         self.hidden = detach_hidden(new_hidden)
         dropped = self.decoder.output_dropout(output)
         self.activations = (output, dropped) if self.keep_activations and self.training else None
-        return self.decoder.linear(dropped)
+        # The LSTM's batch-first output is a time-major tensor seen transposed; on such an input the decoder
+        # runs mm + a separate bias add over the [bs, seq, vocab] logits (31 ms a step on the benchmark
+        # LM), on a contiguous one a single addmm (the bias inside the GEMM; the copy is 1/30 of the logits).
+        return self.decoder.linear(dropped.contiguous())
 
 
 def masked_concat_pool(output: Tensor, pad_mask: Tensor) -> Tensor:

@@ -1,9 +1,14 @@
 """The language model's loss: cross-entropy over every position, fp32 math on low-precision logits.
 
 Under bf16 autocast the decoder's logits ([bs * bptt, vocab], the biggest tensor of a step) stay bf16:
-`flat_cross_entropy` reads them in row chunks, does the log-sum-exp and the softmax gradient in fp32 and
-writes a bf16 gradient. The usual path (cast to fp32, log_softmax, nll, and their backward) moves about
-five fp32 copies of that tensor through memory; this moves two bf16 ones, about twice as fast on a CPU.
+`flat_cross_entropy` reads them in row chunks, does the log-softmax in fp32 and writes a bf16 gradient.
+The usual path (cast to fp32, log_softmax, nll, and their backward) moves about five fp32 copies of that
+tensor through memory; this moves two bf16 ones, about twice as fast on a CPU.
+
+When the logits need a gradient, it is computed in the same pass as the loss (softmax - one-hot, over the
+row count) and kept for backward: the chunk is then read once, not a second time in backward to redo the
+softmax. On the benchmark LM (4608 x 6568 bf16 logits, 2 threads) that took loss + backward from about
+125 ms to about 50 ms a step.
 """
 
 from __future__ import annotations
@@ -16,32 +21,38 @@ from torch import Tensor
 _CHUNK_ROWS = 128
 
 
+def _chunk_loss_and_grad(logits: Tensor, target: Tensor, n_rows: int, grad_out: Tensor | None) -> Tensor:
+    """Per-row cross-entropy; writes (softmax - one-hot) / n_rows into `grad_out` when given."""
+    # Cast first: log_softmax(bf16, dtype=float32) took 7.6 ms on a 128-row chunk, cast + fp32 0.37 ms.
+    log_probs = torch.log_softmax(logits.float(), dim=1)
+    rows = torch.arange(target.numel(), device=logits.device)
+    loss = -log_probs[rows, target]
+    if grad_out is not None:
+        probs = log_probs.exp_()
+        probs[rows, target] -= 1.0
+        grad_out.copy_(probs.mul_(1.0 / n_rows))
+    return loss
+
+
 class _ChunkedCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
         n_rows = logits.size(0)
-        log_norm = torch.empty(n_rows, dtype=torch.float32, device=logits.device)
+        losses = torch.empty(n_rows, dtype=torch.float32, device=logits.device)
+        grad = torch.empty_like(logits) if ctx.needs_input_grad[0] else None
         for start in range(0, n_rows, _CHUNK_ROWS):
             rows = slice(start, start + _CHUNK_ROWS)
-            log_norm[rows] = torch.logsumexp(logits[rows].float(), dim=1)
-        picked = logits.gather(1, target.unsqueeze(1)).squeeze(1).float()
-        ctx.save_for_backward(logits, target, log_norm)
-        return (log_norm - picked).mean()
+            chunk_grad = None if grad is None else grad[rows]
+            losses[rows] = _chunk_loss_and_grad(logits[rows], target[rows], n_rows, chunk_grad)
+        ctx.save_for_backward(grad)
+        return losses.mean()
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        logits, target, log_norm = ctx.saved_tensors
-        n_rows = logits.size(0)
-        grad = torch.empty_like(logits)
-        scale = grad_output.float() / n_rows
-        for start in range(0, n_rows, _CHUNK_ROWS):
-            rows = slice(start, start + _CHUNK_ROWS)
-            # One fp32 copy (also of fp32 logits, which must stay intact), then in place: no more copies.
-            probs = logits[rows].to(torch.float32, copy=True).sub_(log_norm[rows].unsqueeze(1)).exp_()
-            chunk_target = target[rows]
-            probs[torch.arange(chunk_target.numel(), device=probs.device), chunk_target] -= 1.0
-            grad[rows] = probs.mul_(scale)
-        return grad, None
+        (grad,) = ctx.saved_tensors
+        if grad_output.item() == 1.0:  # the usual case (loss + penalties): no pass over the gradient
+            return grad, None
+        return grad.float().mul_(grad_output.float()).to(grad.dtype), None
 
 
 def flat_cross_entropy(pred: Tensor, targ: Tensor) -> Tensor:
