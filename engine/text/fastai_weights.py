@@ -105,7 +105,7 @@ class _DiscardedOptimizerState:
 _FASTAI_OPT_STAND_INS = [(_DiscardedOptimizerState, "fastcore.foundation.L")]
 
 
-def _torch_load(file: Path) -> Any:
+def _load_checkpoint(file: Path) -> Any:
     safe_globals = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
     allowed = safe_globals(_FASTAI_OPT_STAND_INS) if safe_globals else contextlib.nullcontext()
     with allowed:
@@ -124,7 +124,7 @@ def _load_failure(err: Exception) -> str:
 def read_state(file: Path) -> StateDict:
     """fastai's state dict from a .pth, unwrapped from {"model": ..., "opt": ...} when saved that way."""
     try:
-        state = _torch_load(file)
+        state = _load_checkpoint(file)
     except Exception as err:  # weights_only refuses anything but tensors and plain containers
         raise FastaiCheckpointError(
             f"{file.name}: not a readable weights file ({_load_failure(err)})"
