@@ -281,7 +281,8 @@ class AWDLSTMLanguageModel(nn.Module):
         self.activations = (output, dropped) if self.keep_activations and self.training else None
         # The LSTM's batch-first output is a time-major tensor seen transposed; on such an input the decoder
         # runs mm + a separate bias add over the [bs, seq, vocab] logits (31 ms a step on the benchmark
-        # LM), on a contiguous one a single addmm (the bias inside the GEMM; the copy is 1/30 of the logits).
+        # LM, plus 17 ms for the bias gradient), on a contiguous one a single addmm (about 16 + 8 ms: the
+        # bias still costs, but inside the GEMM; the copy is 1/30 of the logits).
         return self.decoder.linear(dropped.contiguous())
 
 

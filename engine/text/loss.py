@@ -8,7 +8,7 @@ tensor through memory; this moves two bf16 ones, about twice as fast on a CPU.
 When the logits need a gradient, it is computed in the same pass as the loss (softmax - one-hot, over the
 row count) and kept for backward: the chunk is then read once, not a second time in backward to redo the
 softmax. On the benchmark LM (4608 x 6568 bf16 logits, 2 threads) that took loss + backward from about
-125 ms to about 50 ms a step.
+125 ms to about 70 ms a step (torch.profiler, 10 steps).
 """
 
 from __future__ import annotations
