@@ -81,7 +81,7 @@ def _history(rng: random.Random, pack_id: str, card_index: int, count: int, now_
                 moment + _DAY_MS,
                 5.0,
                 5.0,
-            )  # fmt: skip
+            )
         )
         state = after
     learning = rng.random() < 0.01
@@ -162,7 +162,7 @@ def simulate_history(
                     round(card.due.timestamp() * 1000),
                     card.stability,
                     card.difficulty,
-                )  # fmt: skip
+                )
             )
             moment = card.due + timedelta(hours=rng.randrange(0, 48))
     with store.transaction():

@@ -46,8 +46,11 @@ def cold_start(ml: MovieLens) -> dict[str, float]:
     learn.create_opt()
     t = time.perf_counter()
     learn.fit_one_cycle(5, 1e-2)
-    return {"cold_start_mse": round(learn.validate()["valid_loss"], 4), "cold_start_train_s": round(time.perf_counter() - t, 3),
-            "new_users_global_mean_mse": round(data.global_mean_mse(), 4)}  # fmt: skip
+    return {
+        "cold_start_mse": round(learn.validate()["valid_loss"], 4),
+        "cold_start_train_s": round(time.perf_counter() - t, 3),
+        "new_users_global_mean_mse": round(data.global_mean_mse(), 4),
+    }
 
 
 def main() -> None:
@@ -82,12 +85,21 @@ def main() -> None:
     train_s, train_cpu_s = time.perf_counter() - t1, time.process_time() - cpu1
     valid_mse = learn.validate()["valid_loss"]
     result = {
-        "valid_mse": round(valid_mse, 4), "train_s": round(train_s, 3), "train_cpu_s": round(train_cpu_s, 3),
+        "valid_mse": round(valid_mse, 4),
+        "train_s": round(train_s, 3),
+        "train_cpu_s": round(train_cpu_s, 3),
         "total_s": round(time.perf_counter() - T0, 3),
-        "epochs": recipe["epochs"], "bs": recipe["bs"], "lr": recipe["lr"], "n_factors": args.n_factors,
-        "wd": recipe["wd"], "emb_l2": recipe["emb_l2"], "recipe": args.recipe, "threads": args.threads,
-        "data": args.data or "generated ml-100k shape", "n_ratings": len(ml.ratings),
-    }  # fmt: skip
+        "epochs": recipe["epochs"],
+        "bs": recipe["bs"],
+        "lr": recipe["lr"],
+        "n_factors": args.n_factors,
+        "wd": recipe["wd"],
+        "emb_l2": recipe["emb_l2"],
+        "recipe": args.recipe,
+        "threads": args.threads,
+        "data": args.data or "generated ml-100k shape",
+        "n_ratings": len(ml.ratings),
+    }
     if args.cold_start:
         result.update(cold_start(ml))
     print(json.dumps(result))

@@ -49,9 +49,13 @@ def fit_classifier(dataset: TextSet, vocab: Vocab, args: argparse.Namespace, mod
     """The classifier on the saved encoder (`models`/enc): its clas_* keys."""
     data_clas = clas_data(dataset.texts, dataset.labels, vocab=vocab, bs=32, is_valid=dataset.is_valid)
     clas = text_classifier_learner(
-        data_clas, config=AWDLSTMConfig.medium(), drop_mult=0.5, metrics=[accuracy], path=models,
+        data_clas,
+        config=AWDLSTMConfig.medium(),
+        drop_mult=0.5,
+        metrics=[accuracy],
+        path=models,
         mixed_precision=args.mixed_precision,
-    )  # fmt: skip
+    )
     clas.load_encoder("enc")
     t_clas = time.perf_counter()
     clas.fit_one_cycle(args.epochs, LR)
@@ -91,13 +95,15 @@ def main() -> None:
     if not args.lm_only:
         lm.save_encoder("enc")
         result.update(fit_classifier(dataset, data_lm.vocab, args, models))
-    result.update({
-        "total_s": round(time.perf_counter() - T0, 2),
-        "n_texts": len(dataset),
-        "lm_tokens": lm_tokens,
-        "mixed_precision": args.mixed_precision,
-        "threads": args.threads,
-    })  # fmt: skip
+    result.update(
+        {
+            "total_s": round(time.perf_counter() - T0, 2),
+            "n_texts": len(dataset),
+            "lm_tokens": lm_tokens,
+            "mixed_precision": args.mixed_precision,
+            "threads": args.threads,
+        }
+    )
     print(json.dumps(result))
 
 

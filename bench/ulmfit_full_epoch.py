@@ -45,8 +45,11 @@ def random_lesson_lm(folder: Path, data: Path) -> Path:
     itos = Vocab.build(Tokenizer().tokenize_many(texts), min_freq=2).itos
     model = AWDLSTMLanguageModel(len(itos), AWDLSTMConfig.lesson())
     ours = model.state_dict()
-    state = {"0.encoder.weight": ours["encoder.embedding.weight"], "1.decoder.weight": ours["decoder.linear.weight"],
-             "1.decoder.bias": ours["decoder.linear.bias"]}  # fmt: skip
+    state = {
+        "0.encoder.weight": ours["encoder.embedding.weight"],
+        "1.decoder.weight": ours["decoder.linear.weight"],
+        "1.decoder.bias": ours["decoder.linear.bias"],
+    }
     state["0.encoder_dp.emb.weight"] = state["0.encoder.weight"].clone()
     for i in range(3):
         prefix = f"encoder.rnns.{i}.module."
@@ -70,8 +73,14 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="cardlab-full-"))
     pretrained = args.pretrained or random_lesson_lm(scratch / "lesson-lm", args.data)
     home = Home.at(scratch / "home").ensure()
-    run = LabRun(get_lab(args.lab), preset="full", device=args.device, data=str(args.data), home=home,
-                 overrides={"pretrained": str(pretrained)})  # fmt: skip
+    run = LabRun(
+        get_lab(args.lab),
+        preset="full",
+        device=args.device,
+        data=str(args.data),
+        home=home,
+        overrides={"pretrained": str(pretrained)},
+    )
     run.start()
     started, stage, first, last = time.perf_counter(), "", None, None
     for event in run.iter_events():
@@ -84,13 +93,22 @@ def main() -> None:
             run.cancel()
             break
     run.join(timeout=60)
-    report: dict[str, object] = {"lab": args.lab, "stage": stage, "device": args.device, "data": str(args.data)}
+    report: dict[str, object] = {
+        "lab": args.lab,
+        "stage": stage,
+        "device": args.device,
+        "data": str(args.data),
+    }
     if first and last and last[0].done > first[0].done:
         # The rate between the first and the last progress report: training steps only, no data preparation.
         per_step = (last[1] - first[1]) / (last[0].done - first[0].done)
         steps_per_epoch = last[0].total  # the first fit is one epoch (the frozen stage) in every ULMFiT lab
-        report.update(steps_done=last[0].done, steps_per_epoch=steps_per_epoch, seconds_per_step=round(per_step, 3),
-                      seconds_per_epoch=round(per_step * steps_per_epoch, 1))  # fmt: skip
+        report.update(
+            steps_done=last[0].done,
+            steps_per_epoch=steps_per_epoch,
+            seconds_per_step=round(per_step, 3),
+            seconds_per_epoch=round(per_step * steps_per_epoch, 1),
+        )
     print(json.dumps(report))
 
 

@@ -65,7 +65,11 @@ def main() -> None:
         keys = KEYS[lab_id]
         print(lab_id)
         for r in runs:
-            print(f"  seed {r['seed']}: " + "  ".join(f"{k} {r[k]}" for k in keys) + f"  verdict {r['verdict']}  {r['wall_s']} s")
+            print(
+                f"  seed {r['seed']}: "
+                + "  ".join(f"{k} {r[k]}" for k in keys)
+                + f"  verdict {r['verdict']}  {r['wall_s']} s"
+            )
         means = {k: round(sum(float(r[k]) for r in runs) / len(runs), 4) for k in keys}
         print("  mean: " + "  ".join(f"{k} {v}" for k, v in means.items()))
         report[lab_id] = {"runs": runs, "means": means}

@@ -200,11 +200,11 @@ def _pack_stats(
 
 def _retention(store: Store, since_ms: int) -> tuple[float | None, int]:
     """True retention: of the answers to cards in the review state, the share that were not Again."""
-    (answered, recalled), = store.query(
+    ((answered, recalled),) = store.query(
         "SELECT count(*), coalesce(sum(rating > 1), 0) FROM review_log INDEXED BY review_log_by_time "
         "WHERE state_before = ? AND reviewed_at_ms >= ?",
         (REVIEW, since_ms),
-    )  # fmt: skip
+    )
     return (recalled / answered if answered else None), answered
 
 

@@ -137,22 +137,73 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _card_row(values: Sequence) -> CardRow:
-    (pack_id, card_id, content_hash, state, step, stability, difficulty, due, last, reps, lapses, buried,
-     suspended, tags) = values  # fmt: skip
-    return CardRow(pack_id, card_id, content_hash, state, step, stability, difficulty, due, last, reps,
-                   lapses, buried, bool(suspended), tuple(tags.split()) if tags else ())  # fmt: skip
+    (
+        pack_id,
+        card_id,
+        content_hash,
+        state,
+        step,
+        stability,
+        difficulty,
+        due,
+        last,
+        reps,
+        lapses,
+        buried,
+        suspended,
+        tags,
+    ) = values
+    return CardRow(
+        pack_id,
+        card_id,
+        content_hash,
+        state,
+        step,
+        stability,
+        difficulty,
+        due,
+        last,
+        reps,
+        lapses,
+        buried,
+        bool(suspended),
+        tuple(tags.split()) if tags else (),
+    )
 
 
 def _card_values(row: CardRow) -> tuple:
-    return (row.pack_id, row.card_id, row.content_hash, row.state, row.step, row.stability, row.difficulty,
-            row.due_ms, row.last_review_ms, row.reps, row.lapses, row.buried_until_ms, int(row.suspended),
-            " ".join(row.tags))  # fmt: skip
+    return (
+        row.pack_id,
+        row.card_id,
+        row.content_hash,
+        row.state,
+        row.step,
+        row.stability,
+        row.difficulty,
+        row.due_ms,
+        row.last_review_ms,
+        row.reps,
+        row.lapses,
+        row.buried_until_ms,
+        int(row.suspended),
+        " ".join(row.tags),
+    )
 
 
 def _review_values(review: ReviewRow) -> tuple:
-    return (review.pack_id, review.card_id, review.content_hash, review.rating, review.state_before,
-            review.state_after, review.reviewed_at_ms, review.duration_ms, review.due_after_ms,
-            review.stability_after, review.difficulty_after)  # fmt: skip
+    return (
+        review.pack_id,
+        review.card_id,
+        review.content_hash,
+        review.rating,
+        review.state_before,
+        review.state_after,
+        review.reviewed_at_ms,
+        review.duration_ms,
+        review.due_after_ms,
+        review.stability_after,
+        review.difficulty_after,
+    )
 
 
 def _backup_path(path: Path, reason: str) -> Path:

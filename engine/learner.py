@@ -79,7 +79,8 @@ class Learner:
         opt_func: OptFunc = adamw,
         lr: LrSpec = 1e-3,
         wd: float = 1e-2,
-        metrics: Iterable[Metric | Callable[[Tensor, Tensor], Tensor]] | Callable[[Tensor, Tensor], Tensor] = (),
+        metrics: Iterable[Metric | Callable[[Tensor, Tensor], Tensor]]
+        | Callable[[Tensor, Tensor], Tensor] = (),
         splitter: Splitter | None = None,
         cbs: Iterable[CallbackLike] = (),
         path: str | Path = ".",

@@ -33,8 +33,12 @@ def mse(pred: Tensor, targ: Tensor) -> Tensor:
 class Metric:
     """An averaged quantity with a final transform; stateless, so one instance can serve many learners."""
 
-    def __init__(self, name: str, batch_value: Callable[[Tensor, Tensor, Tensor], Tensor],
-                 finalize: Callable[[float], float] = float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        batch_value: Callable[[Tensor, Tensor, Tensor], Tensor],
+        finalize: Callable[[float], float] = float,
+    ) -> None:
         self.name = name
         self.batch_value = batch_value
         self.finalize = finalize

@@ -122,10 +122,13 @@ def load_reviews(data: Path | None, labels: int, valid_docs: int, lm_docs: int, 
     lm = train[labels : labels + lm_docs] + chosen
     source = f"{len(chosen)} labelled training reviews and {len(valid)} held-out reviews from {data}"
     return Reviews(
-        [reviews.texts[i] for i in chosen], [reviews.labels[i] for i in chosen],
-        [reviews.texts[i] for i in valid], [reviews.labels[i] for i in valid],
-        [reviews.texts[i] for i in lm], source,
-    )  # fmt: skip
+        [reviews.texts[i] for i in chosen],
+        [reviews.labels[i] for i in chosen],
+        [reviews.texts[i] for i in valid],
+        [reviews.labels[i] for i in valid],
+        [reviews.texts[i] for i in lm],
+        source,
+    )
 
 
 # ---- the model store chain -------------------------------------------------------------------------------
@@ -137,10 +140,15 @@ def watched_lm_learner(
     """A language-model learner of the lab's size and metrics, reporting to the lab as it trains."""
     return ctx.watch(
         language_model_learner(
-            data, config=config_of(ctx), drop_mult=drop_mult, metrics=[accuracy, perplexity],
-            pretrained=pretrained, device=ctx.device, path=ctx.work_dir,
+            data,
+            config=config_of(ctx),
+            drop_mult=drop_mult,
+            metrics=[accuracy, perplexity],
+            pretrained=pretrained,
+            device=ctx.device,
+            path=ctx.work_dir,
         )
-    )  # fmt: skip
+    )
 
 
 def pretrained_lm(ctx: LabContext) -> tuple[str | Path, str]:
@@ -194,11 +202,17 @@ def pretrain_general(
     metrics = learn.validate()
     learn.save_pretrained(store.weights_path(name))
     entry = ModelEntry(
-        name=name, kind="language model", corpus=str(corpus),
-        tokens_seen=tokens, config=_sizes(ctx), vocab_size=len(learn.vocab),
-        valid_perplexity=round(float(metrics["perplexity"]), 3), valid_accuracy=round(float(metrics["accuracy"]), 4),
-        seed=recipe.seed, seconds=round(seconds, 1),
-    )  # fmt: skip
+        name=name,
+        kind="language model",
+        corpus=str(corpus),
+        tokens_seen=tokens,
+        config=_sizes(ctx),
+        vocab_size=len(learn.vocab),
+        valid_perplexity=round(float(metrics["perplexity"]), 3),
+        valid_accuracy=round(float(metrics["accuracy"]), 4),
+        seed=recipe.seed,
+        seconds=round(seconds, 1),
+    )
     store.record(entry)
     ctx.text(f"saved {entry.describe()} in {seconds:.0f} s", kind="explanation")
     return entry
@@ -216,8 +230,16 @@ class FineTuned:
     entry: ModelEntry
 
 
-def fine_tune_lm(ctx: LabContext, texts: list[str], is_valid: list[bool], epochs: int, lr: float, bptt: int,
-                 drop_mult: float = 0.3, corpus: str = "reviews") -> FineTuned:  # fmt: skip
+def fine_tune_lm(
+    ctx: LabContext,
+    texts: list[str],
+    is_valid: list[bool],
+    epochs: int,
+    lr: float,
+    bptt: int,
+    drop_mult: float = 0.3,
+    corpus: str = "reviews",
+) -> FineTuned:
     """The pretrained LM fine-tuned on `texts`, saved as `fine_tuned_enc` (encoder, LM and vocab) in the
     store for the next lab."""
     pretrained, described = pretrained_lm(ctx)
@@ -236,11 +258,20 @@ def fine_tune_lm(ctx: LabContext, texts: list[str], is_valid: list[bool], epochs
     store = store_of(ctx)
     name = sized_name(FINE_TUNED_ENC, _sizes(ctx), LAB_SIZES)
     learn.save_encoder(store.weights_path(name), include_lm=True)
-    entry = store.record(ModelEntry(
-        name=name, kind="encoder", corpus=f"{len(texts)} {corpus}", tokens_seen=data.train.tokens_per_epoch * epochs,
-        config=_sizes(ctx), vocab_size=len(learn.vocab), valid_perplexity=round(float(after["perplexity"]), 3),
-        valid_accuracy=round(float(after["accuracy"]), 4), seed=ctx.seed, parent=str(pretrained),
-    ))  # fmt: skip
+    entry = store.record(
+        ModelEntry(
+            name=name,
+            kind="encoder",
+            corpus=f"{len(texts)} {corpus}",
+            tokens_seen=data.train.tokens_per_epoch * epochs,
+            config=_sizes(ctx),
+            vocab_size=len(learn.vocab),
+            valid_perplexity=round(float(after["perplexity"]), 3),
+            valid_accuracy=round(float(after["accuracy"]), 4),
+            seed=ctx.seed,
+            parent=str(pretrained),
+        )
+    )
     ctx.artifact(f"save_encoder('{name}') in the model store", store.weights_path(name))
     return FineTuned(learn, before, before_losses, after, after_losses, entry)
 

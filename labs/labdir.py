@@ -33,7 +33,18 @@ BUILTIN_ROOT = Path(__file__).resolve().parent / "builtin"
 BUILTIN_NAMESPACE = "labs"  # a built-in lab's code is the module labs.<id_with_underscores>
 PACK_NAMESPACE = "cardlab_pack_labs"  # a pack's lab code: never shadows a module of ours
 
-_LAB_KEYS = {"id", "title", "summary", "cards", "steps", "full_data", "order", "question", "params", "presets"}
+_LAB_KEYS = {
+    "id",
+    "title",
+    "summary",
+    "cards",
+    "steps",
+    "full_data",
+    "order",
+    "question",
+    "params",
+    "presets",
+}
 _PARAM_KEYS = {"name", "type", "default", "help", "min", "max", "choices"}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -112,7 +123,9 @@ class _Source:
         if value is None and not required:
             return ""
         if not isinstance(value, str) or not value.strip():
-            self.add(where, key, f"{key} must be a non-empty string" + ("" if key in table else ", and is missing"))
+            self.add(
+                where, key, f"{key} must be a non-empty string" + ("" if key in table else ", and is missing")
+            )
             return ""
         return value
 

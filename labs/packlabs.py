@@ -77,7 +77,9 @@ def lab_files(info: LabInfo) -> list[Path]:
 
 def file_digests(labs: Iterable[LabInfo]) -> dict[str, str]:
     """`{path: sha256}` of every file of `labs`."""
-    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for info in labs for path in lab_files(info)}
+    return {
+        str(path): hashlib.sha256(path.read_bytes()).hexdigest() for info in labs for path in lab_files(info)
+    }
 
 
 def trust_digest(digests: dict[str, str]) -> str:
@@ -117,7 +119,11 @@ def pack_lab_ids_line(pack_path: Path) -> tuple[str, tuple[Path, ...]]:
     except (OSError, ValueError):
         return "", ()
     labs = header.get("labs", []) if isinstance(header, dict) else []
-    folders = tuple(pack_path.parent / item for item in labs if isinstance(item, str)) if isinstance(labs, list) else ()
+    folders = (
+        tuple(pack_path.parent / item for item in labs if isinstance(item, str))
+        if isinstance(labs, list)
+        else ()
+    )
     pack_id = header.get("id", "") if isinstance(header, dict) else ""
     return (pack_id if isinstance(pack_id, str) else ""), folders
 

@@ -29,9 +29,21 @@ if TYPE_CHECKING:
     from labs.context import LabContext
 
 __all__ = [
-    "DEFAULT_PRESET", "LESSON_PACK_ID", "PRESET_NAMES", "LabError", "LabInfo", "Param", "ParamType",
-    "ParamValue", "Question", "all_labs", "get_lab", "known_lab_ids", "labs_for_card", "load_run_function",
-]  # fmt: skip
+    "DEFAULT_PRESET",
+    "LESSON_PACK_ID",
+    "PRESET_NAMES",
+    "LabError",
+    "LabInfo",
+    "Param",
+    "ParamType",
+    "ParamValue",
+    "Question",
+    "all_labs",
+    "get_lab",
+    "known_lab_ids",
+    "labs_for_card",
+    "load_run_function",
+]
 
 _presets = make_presets  # the name the test labs use
 

@@ -239,7 +239,9 @@ class LabRun:
             return
         how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
         error = f"the lab's process died: {how}"
-        self._end("failed", Failed(error=error, traceback="".join(self._stderr_tail), at=round(self.elapsed(), 4)))
+        self._end(
+            "failed", Failed(error=error, traceback="".join(self._stderr_tail), at=round(self.elapsed(), 4))
+        )
 
     def _last_stage(self) -> str:
         starts = [e for e in self.events_since(0) if isinstance(e, StageStarted)]

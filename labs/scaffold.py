@@ -100,7 +100,7 @@ def run(ctx):
     return {{"valid_loss": round(valid_loss, 4), "outcome": closer}}
 '''
 
-PACK_TOML = '''\
+PACK_TOML = """\
 [pack]
 id = "{pack_id}"
 title = "My pack"
@@ -120,7 +120,7 @@ lab = "{lab_id}"
 id = "one-cycle"
 type = "cloze"
 front = "fit_one_cycle raises the learning rate, then {{{{c1::lowers it}}}} again."
-'''
+"""
 
 
 def new_lab(folder: Path, cards: tuple[str, ...] = ()) -> Path:

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def modules_of(package: str) -> list[str]:
     path = ROOT / package
-    return [package] + [f"{package}.{m.name}" for m in pkgutil.walk_packages([str(path)]) if m.name != "__main__"]
+    return [package] + [
+        f"{package}.{m.name}" for m in pkgutil.walk_packages([str(path)]) if m.name != "__main__"
+    ]
 
 
 def imported_after(modules: list[str]) -> set[str]:

@@ -41,8 +41,14 @@ class LRFinder(Callback):
 
     order = -10  # before NaNGuard: a diverging sweep is a result here, not an error
 
-    def __init__(self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True,
-                 beta: float = 0.98) -> None:  # fmt: skip
+    def __init__(
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10,
+        num_it: int = 100,
+        stop_div: bool = True,
+        beta: float = 0.98,
+    ) -> None:
         if not 0 < start_lr < end_lr:
             raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
         if num_it < 2:
@@ -132,8 +138,9 @@ def _longest_descent(losses: np.ndarray) -> tuple[int, int]:
     return first[end], end
 
 
-def lr_find(learn: Learner, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100,
-            stop_div: bool = True) -> LRFindResult:  # fmt: skip
+def lr_find(
+    learn: Learner, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True
+) -> LRFindResult:
     """Run the sweep on `learn`, then restore its model weights and optimizer state."""
     finder = LRFinder(start_lr, end_lr, num_it, stop_div)
     had_opt = learn.opt is not None

@@ -79,8 +79,11 @@ class ProgressPrinter(Callback):
         self.file = file
 
     def _print(self, cells: list[str]) -> None:
-        print("  ".join(cell.ljust(max(len(c), 10)) for cell, c in zip(cells, self._columns)).rstrip(),
-              file=self.file or sys.stdout, flush=True)  # fmt: skip
+        print(
+            "  ".join(cell.ljust(max(len(c), 10)) for cell, c in zip(cells, self._columns)).rstrip(),
+            file=self.file or sys.stdout,
+            flush=True,
+        )
 
     def before_fit(self) -> None:
         self._columns = self.learn.recorder.columns

@@ -42,8 +42,14 @@ class MetadataFeaturizer:
     target leaks). An unknown category or a missing number maps to all-zeros / the mean.
     """
 
-    def __init__(self, table: pd.DataFrame, id_col: str, numeric: Sequence[str] = (),
-                 categorical: Sequence[str] = (), flags: Sequence[str] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        id_col: str,
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        flags: Sequence[str] = (),
+    ) -> None:
         missing = [c for c in (id_col, *numeric, *categorical, *flags) if c not in table.columns]
         if missing:
             raise ValueError(f"metadata table lacks columns {missing} (it has {list(table.columns)})")
@@ -53,8 +59,10 @@ class MetadataFeaturizer:
             list(categorical),
             list(flags),
         )
-        self.stats = {c: (float(table[c].astype(float).mean()), float(table[c].astype(float).std()) or 1.0)
-                      for c in self.numeric}  # fmt: skip
+        self.stats = {
+            c: (float(table[c].astype(float).mean()), float(table[c].astype(float).std()) or 1.0)
+            for c in self.numeric
+        }
         self.levels = {c: sorted(table[c].dropna().astype(str).unique()) for c in self.categorical}
         self.rows = {_id_key(k): i for i, k in enumerate(table[id_col])}
         self.table = table.reset_index(drop=True)
@@ -102,8 +110,16 @@ class ColdStartModel(nn.Module):
     `id_dropout` hides that share of ids (sets them to 0) while training.
     """
 
-    def __init__(self, n_user_feats: int, n_item_feats: int, n_users: int, n_items: int, n_factors: int = 10,
-                 y_range: tuple[float, float] | None = (0, 5.5), id_dropout: float = 0.3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_user_feats: int,
+        n_item_feats: int,
+        n_users: int,
+        n_items: int,
+        n_factors: int = 10,
+        y_range: tuple[float, float] | None = (0, 5.5),
+        id_dropout: float = 0.3,
+    ) -> None:
         super().__init__()
         self.user_meta = nn.Linear(n_user_feats, n_factors + 1)  # factors and a bias, from metadata
         self.item_meta = nn.Linear(n_item_feats, n_factors + 1)
@@ -217,8 +233,13 @@ class ColdStartLearner(Learner):
 
     data: ColdStartData
 
-    def predict(self, user: Any, item: Any, user_meta: Mapping[str, Any] | None = None,  # type: ignore[override]
-                item_meta: Mapping[str, Any] | None = None) -> float:  # fmt: skip
+    def predict(
+        self,
+        user: Any,
+        item: Any,
+        user_meta: Mapping[str, Any] | None = None,  # type: ignore[override]
+        item_meta: Mapping[str, Any] | None = None,
+    ) -> float:
         """Rating of `item` by `user`. Metadata comes from the tables, or from `user_meta` / `item_meta` dicts
         (needed for ids the tables do not list)."""
         u_feats = self._features(self.data.user_features, user, user_meta, "user")
@@ -253,8 +274,15 @@ def cold_start_learner(
     **learner_kwargs: Any,
 ) -> ColdStartLearner:
     """A ColdStartLearner (MSE loss) over a ColdStartModel sized from the data."""
-    model = ColdStartModel(data.user_features.n_features, data.item_features.n_features, len(data.users),
-                           len(data.items), n_factors, y_range, id_dropout)  # fmt: skip
+    model = ColdStartModel(
+        data.user_features.n_features,
+        data.item_features.n_features,
+        len(data.users),
+        len(data.items),
+        n_factors,
+        y_range,
+        id_dropout,
+    )
     extra = [EmbeddingL2(emb_l2)] if emb_l2 > 0 else []
     learn = ColdStartLearner(model, data.dls, flat_mse, lr=lr, wd=wd, cbs=[*extra, *cbs], **learner_kwargs)
     learn.data = data
@@ -272,8 +300,13 @@ class ColdStartPredictor:
     def __init__(self, collab: CollabLearner, cold: ColdStartLearner) -> None:
         self.collab, self.cold = collab, cold
 
-    def predict(self, user: Any, item: Any, user_meta: Mapping[str, Any] | None = None,
-                item_meta: Mapping[str, Any] | None = None) -> Rating:  # fmt: skip
+    def predict(
+        self,
+        user: Any,
+        item: Any,
+        user_meta: Mapping[str, Any] | None = None,
+        item_meta: Mapping[str, Any] | None = None,
+    ) -> Rating:
         if user in self.collab.data.users and item in self.collab.data.items:
             return Rating(self.collab.predict(user, item), "collab")
         return Rating(self.cold.predict(user, item, user_meta, item_meta), "metadata")

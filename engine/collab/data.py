@@ -159,5 +159,16 @@ def collab_data(
     valid = TensorLoader(u[va], i[va], r[va], batch_size=valid_bs or max(bs, 1024))
     title_map = {_id_key(k): str(v) for k, v in (titles or {}).items()}
     rated = _rated_pairs(u.numpy(), i.numpy())
-    return CollabData(ratings, user_name, item_name, rating_name, users, items, train_idx, valid_idx,
-                      DataLoaders(train, valid), title_map, rated)  # fmt: skip
+    return CollabData(
+        ratings,
+        user_name,
+        item_name,
+        rating_name,
+        users,
+        items,
+        train_idx,
+        valid_idx,
+        DataLoaders(train, valid),
+        title_map,
+        rated,
+    )

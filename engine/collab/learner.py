@@ -160,13 +160,15 @@ class CollabLearner(Learner):
         """
         items = self.most_rated(top)
         ratings = self.data.ratings.groupby(self.data.item_name)[self.data.rating_name].agg(["mean", "size"])
-        table = pd.DataFrame({
-            "item": items,
-            "title": [self.data.title(i) for i in items],
-            "bias": self.bias(items, is_item=True).numpy(),
-            "mean_rating": ratings.loc[items, "mean"].to_numpy(),
-            "n_ratings": ratings.loc[items, "size"].to_numpy(),
-        })  # fmt: skip
+        table = pd.DataFrame(
+            {
+                "item": items,
+                "title": [self.data.title(i) for i in items],
+                "bias": self.bias(items, is_item=True).numpy(),
+                "mean_rating": ratings.loc[items, "mean"].to_numpy(),
+                "n_ratings": ratings.loc[items, "size"].to_numpy(),
+            }
+        )
         ordered = table.sort_values("bias", ascending=False).reset_index(drop=True)
         return ItemBiases(ordered.head(n), ordered.iloc[::-1].head(n).reset_index(drop=True))
 
@@ -219,8 +221,16 @@ def collab_learner(
     else:
         model = EmbeddingDotBias(data.n_users, data.n_items, n_factors, y_range)
     extra = [EmbeddingL2(emb_l2)] if emb_l2 > 0 else []
-    learn = CollabLearner(model, data.dls, flat_mse, lr=lr, wd=wd, metrics=metric_list(metrics), cbs=[*extra, *cbs],
-                          **learner_kwargs)  # fmt: skip
+    learn = CollabLearner(
+        model,
+        data.dls,
+        flat_mse,
+        lr=lr,
+        wd=wd,
+        metrics=metric_list(metrics),
+        cbs=[*extra, *cbs],
+        **learner_kwargs,
+    )
     learn.data = data
     return learn
 

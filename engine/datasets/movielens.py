@@ -18,14 +18,49 @@ import pandas as pd
 
 RATING_COLUMNS = ["user", "item", "rating", "timestamp"]
 ML100K_GENRES = [
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
-]  # fmt: skip
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+]
 ML100K_OCCUPATIONS = [
-    "administrator", "artist", "doctor", "educator", "engineer", "entertainment", "executive", "healthcare",
-    "homemaker", "lawyer", "librarian", "marketing", "none", "other", "programmer", "retired", "salesman",
-    "scientist", "student", "technician", "writer",
-]  # fmt: skip
+    "administrator",
+    "artist",
+    "doctor",
+    "educator",
+    "engineer",
+    "entertainment",
+    "executive",
+    "healthcare",
+    "homemaker",
+    "lawyer",
+    "librarian",
+    "marketing",
+    "none",
+    "other",
+    "programmer",
+    "retired",
+    "salesman",
+    "scientist",
+    "student",
+    "technician",
+    "writer",
+]
 
 
 @dataclass
@@ -119,8 +154,29 @@ def _generate_users(rng: np.random.Generator, n_users: int) -> pd.DataFrame:
 
 def _generate_items(rng: np.random.Generator, n_items: int) -> pd.DataFrame:
     year = np.clip(np.round(1998 - rng.gamma(1.2, 9.0, n_items)), 1922, 1998).astype(int)
-    genre_p = np.array([0.002, 0.15, 0.08, 0.025, 0.07, 0.30, 0.065, 0.03, 0.43, 0.013,
-                        0.014, 0.055, 0.033, 0.036, 0.147, 0.06, 0.15, 0.042, 0.016])  # fmt: skip
+    genre_p = np.array(
+        [
+            0.002,
+            0.15,
+            0.08,
+            0.025,
+            0.07,
+            0.30,
+            0.065,
+            0.03,
+            0.43,
+            0.013,
+            0.014,
+            0.055,
+            0.033,
+            0.036,
+            0.147,
+            0.06,
+            0.15,
+            0.042,
+            0.016,
+        ]
+    )
     flags = (rng.random((n_items, len(ML100K_GENRES))) < genre_p).astype(int)
     no_genre = flags.sum(1) == 0
     flags[no_genre, rng.choice(len(ML100K_GENRES), no_genre.sum(), p=genre_p / genre_p.sum())] = 1

@@ -16,9 +16,22 @@ import numpy as np
 import pandas as pd
 
 ADULT_COLUMNS = [
-    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
-    "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country", "salary",
-]  # fmt: skip
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "salary",
+]
 ADULT_CAT_NAMES = ["workclass", "education", "marital-status", "occupation", "relationship", "race"]
 ADULT_CONT_NAMES = ["age", "fnlwgt", "education-num"]
 
@@ -45,8 +58,16 @@ def read_adult_csv(path: str | Path) -> pd.DataFrame:
 def _read_uci_file(path: Path, skip_comment: bool) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"UCI adult: {path} does not exist")
-    df = pd.read_csv(path, header=None, names=ADULT_COLUMNS, skipinitialspace=True, na_values=["?"],
-                     skiprows=1 if skip_comment else 0, comment=None, skip_blank_lines=True)  # fmt: skip
+    df = pd.read_csv(
+        path,
+        header=None,
+        names=ADULT_COLUMNS,
+        skipinitialspace=True,
+        na_values=["?"],
+        skiprows=1 if skip_comment else 0,
+        comment=None,
+        skip_blank_lines=True,
+    )
     df = _strip_strings(df.dropna(subset=["salary"]))
     df["salary"] = df["salary"].str.rstrip(".")  # adult.test writes ">50K." and "<=50K."
     return df.reset_index(drop=True)
@@ -61,11 +82,28 @@ def read_uci_adult(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 # ---------------------------------------------------------------------------------------------- generators
 
 _WORKCLASSES = ["Private", "Self-emp-not-inc", "Self-emp-inc", "Federal-gov", "Local-gov", "State-gov"]
-_EDUCATION = [("HS-grad", 9), ("Some-college", 10), ("Bachelors", 13), ("Masters", 14), ("Assoc-voc", 11),
-              ("11th", 7), ("Doctorate", 16), ("Prof-school", 15)]  # fmt: skip
+_EDUCATION = [
+    ("HS-grad", 9),
+    ("Some-college", 10),
+    ("Bachelors", 13),
+    ("Masters", 14),
+    ("Assoc-voc", 11),
+    ("11th", 7),
+    ("Doctorate", 16),
+    ("Prof-school", 15),
+]
 _MARITAL = ["Married-civ-spouse", "Never-married", "Divorced", "Separated", "Widowed"]
-_OCCUPATIONS = ["Prof-specialty", "Craft-repair", "Exec-managerial", "Adm-clerical", "Sales",
-                "Other-service", "Machine-op-inspct", "Transport-moving", "Tech-support"]  # fmt: skip
+_OCCUPATIONS = [
+    "Prof-specialty",
+    "Craft-repair",
+    "Exec-managerial",
+    "Adm-clerical",
+    "Sales",
+    "Other-service",
+    "Machine-op-inspct",
+    "Transport-moving",
+    "Tech-support",
+]
 
 
 def _with_missing(rng: np.random.Generator, values: np.ndarray, fraction: float) -> np.ndarray:
@@ -91,26 +129,37 @@ def make_census(
     marital = rng.choice(_MARITAL, n_rows, p=[0.46, 0.33, 0.13, 0.04, 0.04])
     occupation = rng.choice(_OCCUPATIONS, n_rows)
     workclass = rng.choice(_WORKCLASSES, n_rows, p=[0.7, 0.08, 0.04, 0.04, 0.07, 0.07])
-    relationship = np.where(marital == "Married-civ-spouse", rng.choice(["Husband", "Wife"], n_rows, p=[0.85, 0.15]),
-                            rng.choice(["Not-in-family", "Own-child", "Unmarried"], n_rows))  # fmt: skip
+    relationship = np.where(
+        marital == "Married-civ-spouse",
+        rng.choice(["Husband", "Wife"], n_rows, p=[0.85, 0.15]),
+        rng.choice(["Not-in-family", "Own-child", "Unmarried"], n_rows),
+    )
     race = rng.choice(["White", "Black", "Asian-Pac-Islander", "Other"], n_rows, p=[0.85, 0.1, 0.03, 0.02])
-    logit = (-8.6 + 0.45 * education_num + 0.06 * np.minimum(age, 50) + 1.6 * (marital == "Married-civ-spouse")
-             + 0.8 * np.isin(occupation, ["Exec-managerial", "Prof-specialty"]) + rng.normal(0, 0.5, n_rows))  # fmt: skip
+    logit = (
+        -8.6
+        + 0.45 * education_num
+        + 0.06 * np.minimum(age, 50)
+        + 1.6 * (marital == "Married-civ-spouse")
+        + 0.8 * np.isin(occupation, ["Exec-managerial", "Prof-specialty"])
+        + rng.normal(0, 0.5, n_rows)
+    )
     salary = np.where(rng.random(n_rows) < 1 / (1 + np.exp(-logit)), ">=50k", "<50k")
     dates = pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.integers(0, 730, n_rows)), unit="D")
-    return pd.DataFrame({
-        "date": dates,
-        "age": _with_missing(rng, age, missing_frac).astype(float),
-        "workclass": workclass,
-        "fnlwgt": rng.lognormal(12, 0.5, n_rows).round(),
-        "education": education,
-        "education-num": _with_missing(rng, education_num, missing_frac).astype(float),
-        "marital-status": marital,
-        "occupation": _with_missing(rng, occupation, missing_frac),
-        "relationship": relationship,
-        "race": race,
-        "salary": salary,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "age": _with_missing(rng, age, missing_frac).astype(float),
+            "workclass": workclass,
+            "fnlwgt": rng.lognormal(12, 0.5, n_rows).round(),
+            "education": education,
+            "education-num": _with_missing(rng, education_num, missing_frac).astype(float),
+            "marital-status": marital,
+            "occupation": _with_missing(rng, occupation, missing_frac),
+            "relationship": relationship,
+            "race": race,
+            "salary": salary,
+        }
+    )
 
 
 def make_store_sales(
@@ -151,9 +200,19 @@ def make_store_sales(
     )
     sales = np.where(open_, np.round(sales), 0.0)
     dt = pd.DatetimeIndex(date)
-    return pd.DataFrame({
-        "store": store, "date": dt, "day_of_week": dow, "month": dt.month, "day": dt.day,
-        "promo": promo.astype(int), "state_holiday": state_holiday.astype(int),
-        "school_holiday": school_holiday.astype(int), "open": open_.astype(int),
-        "competition_distance": distance, "competition_open": competition_open.astype(int), "sales": sales,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "store": store,
+            "date": dt,
+            "day_of_week": dow,
+            "month": dt.month,
+            "day": dt.day,
+            "promo": promo.astype(int),
+            "state_holiday": state_holiday.astype(int),
+            "school_holiday": school_holiday.astype(int),
+            "open": open_.astype(int),
+            "competition_distance": distance,
+            "competition_open": competition_open.astype(int),
+            "sales": sales,
+        }
+    )

@@ -142,13 +142,45 @@ def read_labelled_folders(root: str | Path, pattern: str = "*.txt") -> TextSet:
 # ---- generated corpora -----------------------------------------------------------------------------------
 
 POSITIVE = (
-    "good", "great", "wonderful", "superb", "brilliant", "excellent", "lovely", "fantastic", "delightful",
-    "charming", "moving", "gripping", "beautiful", "clever", "fresh", "stunning", "touching", "splendid",
-)  # fmt: skip
+    "good",
+    "great",
+    "wonderful",
+    "superb",
+    "brilliant",
+    "excellent",
+    "lovely",
+    "fantastic",
+    "delightful",
+    "charming",
+    "moving",
+    "gripping",
+    "beautiful",
+    "clever",
+    "fresh",
+    "stunning",
+    "touching",
+    "splendid",
+)
 NEGATIVE = (
-    "bad", "awful", "terrible", "dull", "boring", "poor", "horrible", "weak", "clumsy", "tedious", "silly",
-    "bland", "messy", "dreadful", "lame", "flat", "painful", "shallow",
-)  # fmt: skip
+    "bad",
+    "awful",
+    "terrible",
+    "dull",
+    "boring",
+    "poor",
+    "horrible",
+    "weak",
+    "clumsy",
+    "tedious",
+    "silly",
+    "bland",
+    "messy",
+    "dreadful",
+    "lame",
+    "flat",
+    "painful",
+    "shallow",
+)
 _HAPPY = ("happy", "glad", "delighted", "pleased", "cheerful", "thrilled")
 _SAD = ("sad", "angry", "upset", "disappointed", "annoyed", "miserable")
 _GOOD_END = ("we smiled all the way home", "I would do it again", "everyone wanted more", "it made my day")
@@ -163,10 +195,23 @@ _TOPICS = {
     "party": ("the music", "the food", "the guests", "the games", "the decorations", "the cake"),
 }
 _MOVIE_PARTS = (
-    "the acting", "the plot", "the script", "the music", "the ending", "the cast", "the story", "the camera work",
-    "the dialogue", "the direction", "the lead actor", "the lead actress", "the soundtrack", "the pacing",
-    "the special effects", "the first hour",
-)  # fmt: skip
+    "the acting",
+    "the plot",
+    "the script",
+    "the music",
+    "the ending",
+    "the cast",
+    "the story",
+    "the camera work",
+    "the dialogue",
+    "the direction",
+    "the lead actor",
+    "the lead actress",
+    "the soundtrack",
+    "the pacing",
+    "the special effects",
+    "the first hour",
+)
 _PEOPLE = ("my sister", "my friend", "my father", "my mother", "a colleague", "my brother", "our neighbour")
 _WHEN = ("last night", "on sunday", "yesterday", "last week", "this morning", "on friday")
 _FILLER = (

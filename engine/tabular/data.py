@@ -67,9 +67,11 @@ def split_by_date(date_col: str, valid_from: Any = None, valid_pct: float = 0.2)
         if date_col not in df.columns:
             raise ValueError(f"split_by_date: no column '{date_col}' (columns: {list(df.columns)})")
         dates = pd.to_datetime(df[date_col])
-        cut = pd.Timestamp(valid_from) if valid_from is not None else dates.sort_values().iloc[
-            min(len(df) - 1, int(len(df) * (1 - valid_pct)))
-        ]  # fmt: skip
+        cut = (
+            pd.Timestamp(valid_from)
+            if valid_from is not None
+            else dates.sort_values().iloc[min(len(df) - 1, int(len(df) * (1 - valid_pct)))]
+        )
         valid = np.flatnonzero((dates >= cut).to_numpy())
         if len(valid) in (0, len(df)):
             raise ValueError(
@@ -221,7 +223,14 @@ def tabular_data(
     train_t, valid_t = torch.from_numpy(train_idx), torch.from_numpy(valid_idx_arr)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     # drop_last keeps BatchNorm away from a final batch of one row
-    train = TensorLoader(cats[train_t], conts[train_t], y[train_t], batch_size=bs, shuffle=True,
-                         drop_last=len(train_idx) > bs, generator=generator)  # fmt: skip
+    train = TensorLoader(
+        cats[train_t],
+        conts[train_t],
+        y[train_t],
+        batch_size=bs,
+        shuffle=True,
+        drop_last=len(train_idx) > bs,
+        generator=generator,
+    )
     valid = TensorLoader(cats[valid_t], conts[valid_t], y[valid_t], batch_size=valid_bs or 2 * bs)
     return TabularData(processor, y_name, classes, train_idx, valid_idx_arr, DataLoaders(train, valid))

@@ -61,8 +61,9 @@ class _RowPredictor:
         self.model.eval()
         try:
             with torch.no_grad():
-                out = self.model(torch.from_numpy(processed.cats).to(device),
-                                 torch.from_numpy(processed.conts).to(device))  # fmt: skip
+                out = self.model(
+                    torch.from_numpy(processed.cats).to(device), torch.from_numpy(processed.conts).to(device)
+                )
         finally:
             self.model.train(was_training)
         return out.float().cpu()
@@ -107,8 +108,15 @@ class TabularLearner(_RowPredictor, Learner):
         """Save weights, processor state, classes and model shape in one file (torch, weights_only-safe)."""
         file = Path(file)
         file.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": self.model.state_dict(), "processor": self.processor.state(),
-                    "classes": self.classes, "config": self.model_config}, file)  # fmt: skip
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "processor": self.processor.state(),
+                "classes": self.classes,
+                "config": self.model_config,
+            },
+            file,
+        )
         return file
 
 
@@ -123,9 +131,15 @@ def load_tabular(file: str | Path) -> TabularPredictor:
     """Load what TabularLearner.export saved, ready for `predict(row)` / `predict_frame(df)`."""
     state = torch.load(Path(file), map_location="cpu", weights_only=True)
     config = state["config"]
-    model = TabularModel([tuple(e) for e in config["emb_szs"]], config["n_cont"], config["out_sz"],
-                         config["layers"], config["ps"], config["embed_p"],
-                         tuple(config["y_range"]) if config["y_range"] else None)  # fmt: skip
+    model = TabularModel(
+        [tuple(e) for e in config["emb_szs"]],
+        config["n_cont"],
+        config["out_sz"],
+        config["layers"],
+        config["ps"],
+        config["embed_p"],
+        tuple(config["y_range"]) if config["y_range"] else None,
+    )
     model.load_state_dict(state["model"])
     return TabularPredictor(model.eval(), TabularProcessor.from_state(state["processor"]), state["classes"])
 
@@ -153,9 +167,15 @@ def tabular_learner(
         )
     sizes = get_emb_szs(data, emb_szs)
     out_sz = 1 if data.is_regression else len(data.classes or [])
-    config = {"emb_szs": [list(s) for s in sizes], "n_cont": len(data.cont_names), "out_sz": out_sz,
-              "layers": list(layers), "ps": ps if ps is None or isinstance(ps, float) else list(ps),
-              "embed_p": embed_p, "y_range": list(y_range) if y_range else None}  # fmt: skip
+    config = {
+        "emb_szs": [list(s) for s in sizes],
+        "n_cont": len(data.cont_names),
+        "out_sz": out_sz,
+        "layers": list(layers),
+        "ps": ps if ps is None or isinstance(ps, float) else list(ps),
+        "embed_p": embed_p,
+        "y_range": list(y_range) if y_range else None,
+    }
     model = TabularModel(sizes, len(data.cont_names), out_sz, layers, ps, embed_p, y_range)
     loss = loss_func or (regression_mse if data.is_regression else F.cross_entropy)
     learn = TabularLearner(model, data.dls, loss, metrics=metric_list(metrics), cbs=cbs, **learner_kwargs)

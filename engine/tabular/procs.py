@@ -122,8 +122,13 @@ class FillMissing(TabularProc):
         return df
 
     def state(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "fill_value": self.fill_value, "add_col": self.add_col,
-                "fill": dict(self.fill), "na_cols": list(self.na_cols)}  # fmt: skip
+        return {
+            "strategy": self.strategy,
+            "fill_value": self.fill_value,
+            "add_col": self.add_col,
+            "fill": dict(self.fill),
+            "na_cols": list(self.na_cols),
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.strategy, self.fill_value, self.add_col = (

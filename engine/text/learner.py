@@ -420,9 +420,16 @@ def language_model_learner(
     if alpha or beta:
         callbacks.append(RNNRegularizer(alpha, beta))
     learn = LMLearner(
-        model, data, flat_cross_entropy, metrics=metrics, splitter=lm_splitter, moms=moms,
-        mixed_precision=None, cbs=[*callbacks, *cbs], **kwargs,
-    )  # fmt: skip
+        model,
+        data,
+        flat_cross_entropy,
+        metrics=metrics,
+        splitter=lm_splitter,
+        moms=moms,
+        mixed_precision=None,
+        cbs=[*callbacks, *cbs],
+        **kwargs,
+    )
     if pretrained is not None:
         learn.load_pretrained(pretrained, models_home)
     return learn
@@ -459,6 +466,13 @@ def text_classifier_learner(
         lin_ftrs=lin_ftrs,
     )
     return TextClassifierLearner(
-        model, data, classifier_loss, metrics=metrics, splitter=classifier_splitter, moms=moms,
-        mixed_precision=mixed_precision, cbs=[RNNReset(), *cbs], **kwargs,
-    )  # fmt: skip
+        model,
+        data,
+        classifier_loss,
+        metrics=metrics,
+        splitter=classifier_splitter,
+        moms=moms,
+        mixed_precision=mixed_precision,
+        cbs=[RNNReset(), *cbs],
+        **kwargs,
+    )

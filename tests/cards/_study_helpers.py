@@ -52,9 +52,7 @@ class Clock:
         return self.now
 
 
-def answer_in_process(
-    store_path: str, pack_path: str, answers: int, rating: int, ready, go, results
-) -> None:  # fmt: skip
+def answer_in_process(store_path: str, pack_path: str, answers: int, rating: int, ready, go, results) -> None:
     """Worker for the two-process test: answer `answers` cards as fast as it can; put (rating, ids) on `results`."""
     pack = load_pack(pack_path)
     answered = []

@@ -100,4 +100,3 @@ def test_cardlab_doctor_reports_what_it_did(damaged_home: Home, capsys: pytest.C
     assert main(["--home", root, "stats"]) == 0
     assert main(["--home", root, "doctor"]) == 0
     assert "is sound" in capsys.readouterr().out
-

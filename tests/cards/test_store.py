@@ -25,8 +25,22 @@ def test_a_new_store_gets_the_current_schema_in_wal_mode_with_a_busy_timeout(tmp
 
 def test_rows_survive_reopening(tmp_path):
     path = tmp_path / "reviews.sqlite3"
-    row = CardRow("demo", "q0", "hash", state=2, step=None, stability=3.5, difficulty=6.0, due_ms=99,
-                  last_review_ms=50, reps=4, lapses=1, buried_until_ms=None, suspended=True, tags=("leech",))  # fmt: skip
+    row = CardRow(
+        "demo",
+        "q0",
+        "hash",
+        state=2,
+        step=None,
+        stability=3.5,
+        difficulty=6.0,
+        due_ms=99,
+        last_review_ms=50,
+        reps=4,
+        lapses=1,
+        buried_until_ms=None,
+        suspended=True,
+        tags=("leech",),
+    )
     with Store.open(path) as store, store.transaction():
         store.put_card_row(row)
         review_id = store.add_review(a_review())

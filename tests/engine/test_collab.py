@@ -38,8 +38,9 @@ def low_rank_ratings(n_users: int = 80, n_items: int = 60, rank: int = 3, seed: 
 def low_rank_learner():
     set_seed(0)
     torch.set_num_threads(1)
-    data = collab_data(low_rank_ratings(), valid_pct=0.1, seed=42, bs=128,
-                       titles={i: f"Film {i}" for i in range(100, 160)})  # fmt: skip
+    data = collab_data(
+        low_rank_ratings(), valid_pct=0.1, seed=42, bs=128, titles={i: f"Film {i}" for i in range(100, 160)}
+    )
     learn = collab_learner(data, n_factors=8, y_range=None, wd=0.0, emb_l2=1e-3, lr=3e-2)
     learn.fit_one_cycle(40, 3e-2)
     return learn
@@ -143,8 +144,12 @@ def test_movielens_readers(tmp_path: Path) -> None:
     (tmp_path / "u.data").write_text("196\t242\t3\t881250949\n186\t302\t3\t891717742\n")
     genres = ["unknown", "Action", "Comedy"]
     (tmp_path / "u.genre").write_text("".join(f"{g}|{i}\n" for i, g in enumerate(genres)) + "\n")
-    item_lines = ["242|Kolya (1996)|24-Jan-1997||http://x|0|0|1", "302|L.A. Confidential (1997)|01-Jan-1997||x|0|1|0",
-                  "267|unknown|||x|1|0|0", "1|Café Lumière (2003)|||x|0|0|1"]  # fmt: skip
+    item_lines = [
+        "242|Kolya (1996)|24-Jan-1997||http://x|0|0|1",
+        "302|L.A. Confidential (1997)|01-Jan-1997||x|0|1|0",
+        "267|unknown|||x|1|0|0",
+        "1|Café Lumière (2003)|||x|0|0|1",
+    ]
     (tmp_path / "u.item").write_bytes("\n".join(item_lines).encode("latin-1"))
     (tmp_path / "u.user").write_text("196|49|M|writer|55105\n186|39|F|executive|00000\n")
     ml = read_ml100k(tmp_path)

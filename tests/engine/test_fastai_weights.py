@@ -51,8 +51,10 @@ def fastai_state(model: AWDLSTMLanguageModel, old_copy: bool = False) -> dict[st
 
 def save_checkpoint(folder: Path, state: dict, itos: object = ITOS, wrapped: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": state, "opt": {"state": {}, "param_groups": [{"lr": 1e-3}]}} if wrapped else state,
-               folder / "lstm_fwd.pth")  # fmt: skip
+    torch.save(
+        {"model": state, "opt": {"state": {}, "param_groups": [{"lr": 1e-3}]}} if wrapped else state,
+        folder / "lstm_fwd.pth",
+    )
     (folder / "itos_wt103.pkl").write_bytes(pickle.dumps(itos))
     return folder
 

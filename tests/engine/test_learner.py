@@ -46,11 +46,29 @@ def test_event_order_for_one_epoch() -> None:
     log = EventLog()
     learn = linear_learner(n=80, bs=32, cbs=[log])  # 64 train rows -> 2 batches, 16 valid rows -> 1 batch
     learn.fit(1)
-    train_batch = ["before_batch", "after_pred", "after_loss", "before_backward", "after_backward", "after_step",
-                   "after_batch"]  # fmt: skip
+    train_batch = [
+        "before_batch",
+        "after_pred",
+        "after_loss",
+        "before_backward",
+        "after_backward",
+        "after_step",
+        "after_batch",
+    ]
     valid_batch = ["before_batch", "after_pred", "after_loss", "after_batch"]
-    expected = ["before_fit", "before_epoch", "before_train", *train_batch, *train_batch, "after_train",
-                "before_validate", *valid_batch, "after_validate", "after_epoch", "after_fit"]  # fmt: skip
+    expected = [
+        "before_fit",
+        "before_epoch",
+        "before_train",
+        *train_batch,
+        *train_batch,
+        "after_train",
+        "before_validate",
+        *valid_batch,
+        "after_validate",
+        "after_epoch",
+        "after_fit",
+    ]
     assert log.log == expected
 
 

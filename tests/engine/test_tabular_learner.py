@@ -34,8 +34,16 @@ def census_learner():
     set_seed(0)
     torch.set_num_threads(1)
     df = make_census(n_rows=1500, seed=3)
-    data = tabular_data(df, CATS, CONTS, "salary", [FillMissing, Categorify, Normalize],
-                        valid_idx=range(1200, 1500), bs=128, seed=0)  # fmt: skip
+    data = tabular_data(
+        df,
+        CATS,
+        CONTS,
+        "salary",
+        [FillMissing, Categorify, Normalize],
+        valid_idx=range(1200, 1500),
+        bs=128,
+        seed=0,
+    )
     learn = tabular_learner(data, layers=[32, 16], metrics=accuracy)
     learn.fit_one_cycle(4, 3e-2)
     return df, learn
@@ -51,8 +59,11 @@ def test_embedding_sizes_follow_the_category_counts_and_overrides() -> None:
     data = tabular_data(df, ["workclass", "race"], ["age"], "salary", valid_idx=range(150, 200))
     counts = data.processor.category_counts()
     sizes = get_emb_szs(data, {"race": 3})
-    assert sizes == [(counts["workclass"], emb_sz_rule(counts["workclass"])), (counts["race"], 3),
-                     (counts["age_na"], emb_sz_rule(counts["age_na"]))]  # fmt: skip
+    assert sizes == [
+        (counts["workclass"], emb_sz_rule(counts["workclass"])),
+        (counts["race"], 3),
+        (counts["age_na"], emb_sz_rule(counts["age_na"])),
+    ]
     model = TabularModel(sizes, n_cont=1, out_sz=2, layers=[8])
     assert [e.num_embeddings for e in model.embeds] == [s[0] for s in sizes]
     with pytest.raises(ValueError, match="not categorical"):
@@ -115,14 +126,24 @@ def test_regression_with_a_date_split_on_store_sales() -> None:
     sales = sales[sales["open"] == 1].reset_index(drop=True)
     sales["log_sales"] = np.log(sales["sales"])
     cats = ["store", "day_of_week", "promo", "month", "competition_open", "state_holiday"]
-    data = tabular_data(sales, cats, ["competition_distance"], "log_sales",
-                        splits=split_by_date("date", valid_pct=0.2), bs=64, seed=1)  # fmt: skip
+    data = tabular_data(
+        sales,
+        cats,
+        ["competition_distance"],
+        "log_sales",
+        splits=split_by_date("date", valid_pct=0.2),
+        bs=64,
+        seed=1,
+    )
     assert data.is_regression
     low, high = float(sales["log_sales"].min()), float(sales["log_sales"].max())
     learn = tabular_learner(data, layers=[32], y_range=(low - 0.5, high + 0.5))
     learn.fit_one_cycle(8, 2e-2)
-    baseline = float(((sales["log_sales"].iloc[data.valid_idx] - sales["log_sales"].iloc[data.train_idx].mean())
-                      ** 2).mean())  # fmt: skip
+    baseline = float(
+        (
+            (sales["log_sales"].iloc[data.valid_idx] - sales["log_sales"].iloc[data.train_idx].mean()) ** 2
+        ).mean()
+    )
     assert learn.validate()["valid_loss"] < 0.4 * baseline  # measured: about 0.17 x
     value, index, out = learn.predict(sales.iloc[0])
     assert index is None and low - 0.5 < value < high + 0.5

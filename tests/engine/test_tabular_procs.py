@@ -114,8 +114,15 @@ def test_splits() -> None:
 
 def test_tabular_data_builds_loaders_and_show_processed_explains_a_row() -> None:
     df = make_census(n_rows=300, seed=2)
-    data = tabular_data(df, ["workclass", "occupation"], ["age", "education-num"], "salary", PROCS,
-                        valid_idx=range(250, 300), bs=32)  # fmt: skip
+    data = tabular_data(
+        df,
+        ["workclass", "occupation"],
+        ["age", "education-num"],
+        "salary",
+        PROCS,
+        valid_idx=range(250, 300),
+        bs=32,
+    )
     cats, conts, y = next(iter(data.dls.train))
     assert cats.dtype.is_floating_point is False and cats.shape == (32, len(data.cat_names))
     assert conts.shape == (32, 2) and y.shape == (32,)

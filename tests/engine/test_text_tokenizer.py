@@ -35,8 +35,19 @@ def test_html_is_cleaned_up() -> None:
 
 def test_contractions_and_punctuation_are_split() -> None:
     assert tok("Don't stop, it's 3.5/10!") == [
-        "xxbos", "xxmaj", "do", "n't", "stop", ",", "it", "'s", "3.5", "/", "10", "!",
-    ]  # fmt: skip
+        "xxbos",
+        "xxmaj",
+        "do",
+        "n't",
+        "stop",
+        ",",
+        "it",
+        "'s",
+        "3.5",
+        "/",
+        "10",
+        "!",
+    ]
 
 
 def test_decode_gives_readable_text_back() -> None:

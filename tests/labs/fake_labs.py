@@ -49,13 +49,31 @@ def run_two_scales(ctx: LabContext) -> dict[str, object]:
                         stage="language model", step=step, epoch=0, loss=start - step / 100, series=series
                     )
                 )
-            ctx.emit(EpochRow(stage="language model", epoch=0, train_loss=start - 0.3, valid_loss=start - 0.2,
-                              metrics={"accuracy": 0.2, "perplexity": 120.0}, seconds=0.1, series=series))  # fmt: skip
+            ctx.emit(
+                EpochRow(
+                    stage="language model",
+                    epoch=0,
+                    train_loss=start - 0.3,
+                    valid_loss=start - 0.2,
+                    metrics={"accuracy": 0.2, "perplexity": 120.0},
+                    seconds=0.1,
+                    series=series,
+                )
+            )
     with ctx.stage("classifier"):
         for step in range(1, 31):
             ctx.emit(BatchLoss(stage="classifier", step=step, epoch=0, loss=0.05 / step, series="classifier"))
-        ctx.emit(EpochRow(stage="classifier", epoch=0, train_loss=0.01, valid_loss=0.012,
-                          metrics={"accuracy": 0.99}, seconds=0.1, series="classifier"))  # fmt: skip
+        ctx.emit(
+            EpochRow(
+                stage="classifier",
+                epoch=0,
+                train_loss=0.01,
+                valid_loss=0.012,
+                metrics={"accuracy": 0.99},
+                seconds=0.1,
+                series="classifier",
+            )
+        )
     verdict, outcome = VERDICTS[ctx.p.verdict]
     return {"accuracy": 0.99, "outcome": outcome, "verdict": verdict}
 

@@ -101,7 +101,9 @@ def test_a_lab_folder_reads_with_its_groups_and_its_code_loads_by_path(tmp_path:
         (('steps = ["train"]', 'steps = ["train"'), 6, "TOML syntax error"),
     ],
 )
-def test_problems_name_the_file_and_line(tmp_path: Path, change: tuple[str, str], line: int, message: str) -> None:
+def test_problems_name_the_file_and_line(
+    tmp_path: Path, change: tuple[str, str], line: int, message: str
+) -> None:
     folder = write_lab(tmp_path / "tiny", GOOD.replace(*change))
     with pytest.raises(LabFormatError) as caught:
         read_lab(folder, builtin_groups())

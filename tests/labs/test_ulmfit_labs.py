@@ -54,7 +54,11 @@ def test_quick_uses_few_labels_or_samples_real_reviews_and_full_reads_them_all(l
     else:
         assert 100 <= quick["real_docs"] <= 1000
         assert full["real_docs"] >= 50_000
-    assert full["pretrained"] == "wt103-fwd" and (full["emb_sz"], full["n_hid"], full["n_layers"]) == (400, 1152, 3)
+    assert full["pretrained"] == "wt103-fwd" and (full["emb_sz"], full["n_hid"], full["n_layers"]) == (
+        400,
+        1152,
+        3,
+    )
 
 
 def test_vocab_coverage_counts_words_not_special_tokens() -> None:
@@ -66,8 +70,9 @@ def test_vocab_coverage_counts_words_not_special_tokens() -> None:
 
 
 def run_lab(lab_id: str, home: Home, seed: int = 0, **overrides: object) -> LabRun:
-    run = LabRun(get_lab(lab_id), preset="smoke", seed=seed, home=home, runs_dir=home.runs_dir,
-                 overrides=overrides)  # fmt: skip
+    run = LabRun(
+        get_lab(lab_id), preset="smoke", seed=seed, home=home, runs_dir=home.runs_dir, overrides=overrides
+    )
     run.start()
     run.join(timeout=240)
     assert run.status == "finished", run.record.error

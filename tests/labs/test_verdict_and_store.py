@@ -39,9 +39,17 @@ def test_noise_is_the_standard_error_of_what_was_measured() -> None:
 
 
 def entry(name: str) -> ModelEntry:
-    return ModelEntry(name=name, kind="language model", corpus="10 stories", tokens_seen=100,
-                      config={"emb_sz": 4, "n_hid": 8, "n_layers": 1}, vocab_size=16,
-                      valid_perplexity=3.5, valid_accuracy=0.5, seed=0)  # fmt: skip
+    return ModelEntry(
+        name=name,
+        kind="language model",
+        corpus="10 stories",
+        tokens_seen=100,
+        config={"emb_sz": 4, "n_hid": 8, "n_layers": 1},
+        vocab_size=16,
+        valid_perplexity=3.5,
+        valid_accuracy=0.5,
+        seed=0,
+    )
 
 
 def test_store_round_trip_with_real_weights(tmp_path: Path) -> None:
@@ -94,7 +102,9 @@ def test_listing_the_store_does_not_import_torch() -> None:
 def test_sized_names_keep_one_entry_per_model_size() -> None:
     default = {"emb_sz": 64, "n_hid": 192, "n_layers": 2}
     assert sized_name("general-lm", default, default) == "general-lm"
-    assert sized_name("general-lm", {"emb_sz": 16, "n_hid": 32, "n_layers": 1}, default) == "general-lm-16x32x1"
+    assert (
+        sized_name("general-lm", {"emb_sz": 16, "n_hid": 32, "n_layers": 1}, default) == "general-lm-16x32x1"
+    )
 
 
 def test_models_cli_pretrains_lists_shows_and_removes(tmp_path: Path) -> None:

@@ -82,6 +82,8 @@ print(run.status, run.predictor("a b") if run.predictor else None, "torch" in sy
 
 
 def test_the_app_process_never_imports_torch() -> None:
-    out = subprocess.run([sys.executable, "-c", HARNESS], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", HARNESS], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["finished", "2", "words", "False"]

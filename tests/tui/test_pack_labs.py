@@ -89,7 +89,9 @@ def test_lab_ids_are_unique_across_packs_and_builtin_labs(capsys, tmp_path: Path
     second.write_text(second.read_text().replace("tiny-pack", "other-pack"))
     code, _, err = run(capsys, "pack", "check", str(first), str(second))
     assert code == 1
-    assert f'{tmp_path / "b" / "labs" / "tiny-lab" / "lab.toml"}:1: lab id "tiny-lab" is already used by ' in err
+    assert (
+        f'{tmp_path / "b" / "labs" / "tiny-lab" / "lab.toml"}:1: lab id "tiny-lab" is already used by ' in err
+    )
     assert f'the pack "tiny-pack" ({first})' in err
     builtin = write_pack(tmp_path / "c", lab_id="collab")
     code, _, err = run(capsys, "pack", "check", str(builtin))
@@ -99,20 +101,28 @@ def test_lab_ids_are_unique_across_packs_and_builtin_labs(capsys, tmp_path: Path
 def test_a_pack_lab_runs_only_once_trusted_and_asks_again_when_changed(capsys, tmp_path: Path) -> None:
     home = tmp_path / "home"
     pack = write_pack(home / "data" / "packs")
-    code, _, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save")
+    code, _, err = run(
+        capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save"
+    )
     assert code == 1 and "cardlab pack trust tiny-pack" in err and "--trust" in err
 
     code, out, _ = run(capsys, "--home", str(home), "pack", "trust", "tiny-pack")
     assert code == 0 and "lab.py" in out and "trusted tiny-pack" in out
     assert (home / "data" / "trusted-labs.json").is_file()
-    code, out, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save")
+    code, out, err = run(
+        capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save"
+    )
     assert code == 0, err
     assert "counted to 3" in out
 
     (pack.parent / "labs" / "tiny-lab" / "lab.py").write_text(CODE.replace("three", "3") + "# changed\n")
-    code, _, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save")
+    code, _, err = run(
+        capsys, "--home", str(home), "lab", "run", "tiny-lab", "--preset", "smoke", "--no-save"
+    )
     assert code == 1 and "cardlab pack trust tiny-pack" in err
-    code, _, err = run(capsys, "--home", str(home), "lab", "run", "tiny-lab", "--trust", "--preset", "smoke", "--no-save")
+    code, _, err = run(
+        capsys, "--home", str(home), "lab", "run", "tiny-lab", "--trust", "--preset", "smoke", "--no-save"
+    )
     assert code == 0, err
 
 

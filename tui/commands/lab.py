@@ -57,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     run.add_argument("--no-save", action="store_true", help="do not save the run")
-    run.add_argument("--trust", action="store_true", help="trust a pack's lab (its code runs as you) and run it")
+    run.add_argument(
+        "--trust", action="store_true", help="trust a pack's lab (its code runs as you) and run it"
+    )
     run.set_defaults(handler=run_lab)
 
     new = commands.add_parser("new", help="start a lab of your own: DIR/LAB_ID/lab.toml and lab.py")
@@ -135,7 +137,9 @@ def run_lab(args: argparse.Namespace) -> int:
     except LabError as error:
         print(f"cardlab lab run: {error}", file=sys.stderr)
         return EXIT_USAGE
-    console.print(f"[bold]{_escape(info.title)}[/]  ({_escape(info.id)}, preset {args.preset}, seed {args.seed})")
+    console.print(
+        f"[bold]{_escape(info.title)}[/]  ({_escape(info.id)}, preset {args.preset}, seed {args.seed})"
+    )
     return follow_to_end(run, console)
 
 

@@ -25,11 +25,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.add_argument("name")
     remove.set_defaults(handler=remove_model)
     pretrain = commands.add_parser("pretrain", help="pretrain a general language model now")
-    pretrain.add_argument("--corpus", default="generated", metavar="NAME|PATH",
-                          help="generated (default), a dataset name such as wikitext-2, or a path")  # fmt: skip
+    pretrain.add_argument(
+        "--corpus",
+        default="generated",
+        metavar="NAME|PATH",
+        help="generated (default), a dataset name such as wikitext-2, or a path",
+    )
     pretrain.add_argument("--name", default="general-lm", help="store name (default general-lm)")
-    pretrain.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                          help="e.g. pretrain_epochs=4, emb_sz=64")  # fmt: skip
+    pretrain.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="e.g. pretrain_epochs=4, emb_sz=64",
+    )
     pretrain.add_argument("--device", default="auto")
     pretrain.set_defaults(handler=pretrain_model)
 

@@ -48,8 +48,12 @@ class LabsScreen(Screen[None]):
         info = get_lab(lab_id)
         run = runs_of(self.app).get(lab_id)
         state = f"  [{run.status}]" if run is not None else ""
-        return Text.assemble((info.title, "bold"), (f"  {info.id}", "dim"), (state, "yellow"),
-                             ("\n  cards: " + ", ".join(info.card_ids), "dim"))  # fmt: skip
+        return Text.assemble(
+            (info.title, "bold"),
+            (f"  {info.id}", "dim"),
+            (state, "yellow"),
+            ("\n  cards: " + ", ".join(info.card_ids), "dim"),
+        )
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id:

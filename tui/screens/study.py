@@ -266,7 +266,11 @@ class StudyScreen(Screen[None]):
         if self.card is not None:
             where = f"{neutralize_controls(str(self.card.file))}:{self.card.line}"
             self.app.copy_to_clipboard(where)  # OSC 52: pasteable into an editor's "open file" prompt
-            notes = f"\n\ninstructor notes: {neutralize_controls(self.card.notes.strip())}" if self.card.notes else ""
+            notes = (
+                f"\n\ninstructor notes: {neutralize_controls(self.card.notes.strip())}"
+                if self.card.notes
+                else ""
+            )
             self.notify(Content(where + notes), title="Edit this card at (copied)", timeout=12)
 
     def action_lab(self) -> None:

@@ -455,8 +455,14 @@ def robust_top(series: Sequence[Series]) -> float | None:
     return values[int(0.98 * (len(values) - 1))] * 1.1
 
 
-def lr_finder_chart(lr_finder: Points, markers: Sequence[Marker], overlay_lr: Points = (), width: int = 60,
-                    height: int = 12, overlay_name: str = "previous run") -> Text:  # fmt: skip
+def lr_finder_chart(
+    lr_finder: Points,
+    markers: Sequence[Marker],
+    overlay_lr: Points = (),
+    width: int = 60,
+    height: int = 12,
+    overlay_name: str = "previous run",
+) -> Text:
     """Loss against a log-scaled learning rate, cut off a little above where the sweep began."""
     series = [Series(overlay_name, overlay_lr, OVERLAY_STYLE)] if overlay_lr else []
     series.append(Series("loss vs lr", lr_finder, "cyan"))

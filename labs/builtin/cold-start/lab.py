@@ -26,8 +26,13 @@ def run(ctx: LabContext) -> dict[str, object]:
             f"{source}. {len(new_users)} users are held out with all their ratings: to every model they are "
             f"new users, known only by their sign-up data (age, gender, occupation).",
         )
-        ctx.table("some new users", ["user", "age", "gender", "occupation"],
-                  ml.users[ml.users.user.isin(new_users[:5])][["user", "age", "gender", "occupation"]].itertuples(index=False))  # fmt: skip
+        ctx.table(
+            "some new users",
+            ["user", "age", "gender", "occupation"],
+            ml.users[ml.users.user.isin(new_users[:5])][["user", "age", "gender", "occupation"]].itertuples(
+                index=False
+            ),
+        )
 
     with ctx.stage("collab model"):
         ctx.reseed()
@@ -35,8 +40,18 @@ def run(ctx: LabContext) -> dict[str, object]:
         known = collab_data(
             ml.ratings.iloc[data.train_idx], valid_pct=0.1, seed=ctx.seed, bs=p.bs, titles=ml.titles()
         )
-        collab = ctx.watch(collab_learner(known, n_factors=40, y_range=(0, 5.5), wd=0.0, emb_l2=0.05, lr=2e-2,
-                                          device=ctx.device, path=ctx.work_dir))  # fmt: skip
+        collab = ctx.watch(
+            collab_learner(
+                known,
+                n_factors=40,
+                y_range=(0, 5.5),
+                wd=0.0,
+                emb_l2=0.05,
+                lr=2e-2,
+                device=ctx.device,
+                path=ctx.work_dir,
+            )
+        )
         collab.fit_one_cycle(p.epochs, 2e-2)
         first_item = ml.ratings["item"].iloc[data.valid_idx[0]]
         try:

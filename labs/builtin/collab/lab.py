@@ -52,7 +52,7 @@ def run(ctx: LabContext) -> dict[str, object]:
                 lr=p.lr,
                 device=ctx.device,
                 path=ctx.work_dir,
-            )  # fmt: skip
+            )
         )
         learn.fit_one_cycle(p.epochs, p.lr)
         return learn
@@ -89,8 +89,11 @@ def run(ctx: LabContext) -> dict[str, object]:
             ("most liked movies (highest bias)", best),
             ("least liked movies (lowest bias)", worst),
         ):
-            ctx.table(title, ["title", "bias", "mean rating", "ratings"],
-                      [[r.title, f"{r.bias:.2f}", f"{r.mean_rating:.2f}", r.n_ratings] for r in frame.itertuples()])  # fmt: skip
+            ctx.table(
+                title,
+                ["title", "bias", "mean rating", "ratings"],
+                [[r.title, f"{r.bias:.2f}", f"{r.mean_rating:.2f}", r.n_ratings] for r in frame.itertuples()],
+            )
         ctx.text(
             "A movie's bias is how much it is liked whoever watches it, after the factors account for taste: "
             "it can disagree with the raw mean rating.",

@@ -47,8 +47,11 @@ def run(ctx: LabContext) -> dict[str, object]:
         ctx.curve(name)
         data = tabular_data(history, CAT_NAMES, CONT_NAMES, TARGET, splits=splits, bs=p.bs, seed=ctx.seed)
         y_max = float(history[TARGET].max()) * 1.2
-        learn = ctx.watch(tabular_learner(data, layers=[200, 100], y_range=(0.0, y_max), device=ctx.device,
-                                          path=ctx.work_dir))  # fmt: skip
+        learn = ctx.watch(
+            tabular_learner(
+                data, layers=[200, 100], y_range=(0.0, y_max), device=ctx.device, path=ctx.work_dir
+            )
+        )
         learn.fit_one_cycle(p.epochs, p.lr)
         return learn
 

@@ -54,19 +54,30 @@ def fine_tune(ctx: LabContext, data, encoder: str, ratio: float, seed: int, labe
     with ctx.stage(stage):
         ctx.reseed(seed)  # the same head initialisation for every ratio
         ctx.curve(f"ratio {ratio:g}" + (f" · seed {seed}" if label else ""))
-        learn = text_classifier_learner(data, config=config_of(ctx), drop_mult=p.drop_mult, metrics=[accuracy],
-                                        device=ctx.device, path=ctx.work_dir)  # fmt: skip
+        learn = text_classifier_learner(
+            data,
+            config=config_of(ctx),
+            drop_mult=p.drop_mult,
+            metrics=[accuracy],
+            device=ctx.device,
+            path=ctx.work_dir,
+        )
         learn.load_encoder(encoder)
         ctx.watch(learn)
         learn.unfreeze()
         lr = ladder(p.lr, len(learn.layer_groups), ratio)
-        ctx.table(f"ratio {ratio:g}: fit_one_cycle({p.epochs}, slice({lr.start:.1e}, {lr.stop:.1e}))",
-                  ["layer group", "", "learning rate"], groups_table(learn, lr))  # fmt: skip
+        ctx.table(
+            f"ratio {ratio:g}: fit_one_cycle({p.epochs}, slice({lr.start:.1e}, {lr.stop:.1e}))",
+            ["layer group", "", "learning rate"],
+            groups_table(learn, lr),
+        )
         learn.fit_one_cycle(p.epochs, lr)
         return correct_per_example(learn)
 
 
-def report(ctx: LabContext, seeds: list[int], ratios: tuple[float, ...], per_seed: list[list[list[float]]]) -> dict[str, object]:  # fmt: skip
+def report(
+    ctx: LabContext, seeds: list[int], ratios: tuple[float, ...], per_seed: list[list[list[float]]]
+) -> dict[str, object]:
     names = choices(ctx)
     accuracies = [[sum(c) / len(c) for c in seed_runs] for seed_runs in per_seed]
     header, table = seed_table(seeds, [f"ratio {r:g}" for r in ratios], accuracies)

@@ -63,8 +63,9 @@ def run(ctx: LabContext) -> dict[str, object]:
             open_days, CAT_NAMES, CONT_NAMES, TARGET, valid_idx=valid_rows, bs=p.bs, seed=ctx.seed
         )
         y_range = (0.0, float(open_days[TARGET].max()) * 1.2)
-        tabular = ctx.watch(tabular_learner(data, layers=[200, 100], y_range=y_range, device=ctx.device,
-                                            path=ctx.work_dir))  # fmt: skip
+        tabular = ctx.watch(
+            tabular_learner(data, layers=[200, 100], y_range=y_range, device=ctx.device, path=ctx.work_dir)
+        )
         tabular.fit_one_cycle(p.epochs, p.lr)
         tabular_rmse = float(np.sqrt(tabular.validate()["valid_loss"]))
         tabular_errors = squared_errors(tabular)

@@ -85,8 +85,14 @@ def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, 
     def classifier(name: str) -> TextClassifierLearner:
         ctx.reseed(seed)
         ctx.curve(name + suffix)
-        learn = text_classifier_learner(data, config=config_of(ctx), drop_mult=p.drop_mult, metrics=[accuracy],
-                                        device=ctx.device, path=ctx.work_dir)  # fmt: skip
+        learn = text_classifier_learner(
+            data,
+            config=config_of(ctx),
+            drop_mult=p.drop_mult,
+            metrics=[accuracy],
+            device=ctx.device,
+            path=ctx.work_dir,
+        )
         learn.load_encoder(encoder)  # the vocabularies must match; it also freezes
         return ctx.watch(learn)
 
@@ -107,8 +113,11 @@ def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, 
         with ctx.stage(stage):
             if freeze_to is not None:
                 learn.freeze_to(freeze_to)
-            ctx.table(f"{stage}: fit_one_cycle({epochs}, {describe_lr(lr)}){suffix}", ["layer group", "", "learning rate"],
-                      groups_table(learn, lr))  # fmt: skip
+            ctx.table(
+                f"{stage}: fit_one_cycle({epochs}, {describe_lr(lr)}){suffix}",
+                ["layer group", "", "learning rate"],
+                groups_table(learn, lr),
+            )
             learn.fit_one_cycle(epochs, lr)
     gradual_correct = correct_per_example(learn)
     gradual = sum(gradual_correct) / len(gradual_correct)
@@ -118,8 +127,11 @@ def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, 
         at_once = classifier("all at once")
         at_once.unfreeze()
         lr = ladder(p.lr * rates[3], n_groups)
-        ctx.table(f"unfreeze(); fit_one_cycle({GRADUAL_EPOCHS}, {describe_lr(lr)}){suffix}",
-                  ["layer group", "", "learning rate"], groups_table(at_once, lr))  # fmt: skip
+        ctx.table(
+            f"unfreeze(); fit_one_cycle({GRADUAL_EPOCHS}, {describe_lr(lr)}){suffix}",
+            ["layer group", "", "learning rate"],
+            groups_table(at_once, lr),
+        )
         at_once.fit_one_cycle(GRADUAL_EPOCHS, lr)
         at_once_correct = correct_per_example(at_once)
     everything = sum(at_once_correct) / len(at_once_correct)
