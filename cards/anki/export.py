@@ -10,8 +10,10 @@ and importing into Anki updates the same notes, and `cardlab import anki` gets t
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from cards.anki import AnkiError
 from cards.anki.convert import LAB_TAG
@@ -114,14 +116,14 @@ def _one_per_note(pack: Pack) -> list[Card]:
 
 def _field(text: str, pack: Pack, media: dict[str, Path]) -> str:
     """The HTML of one field; images next to the pack go into the package under their file name."""
-    html = markdown_to_html(text)
+    rendered = markdown_to_html(text)
 
     def relink(match: re.Match) -> str:
-        source = match.group(2)
+        source = unquote(html.unescape(match.group(2)))  # markdown-it percent-encodes spaces
         path = (pack.path.parent / source).resolve()
         if "://" in source or not path.is_file():
             return match.group(0)
         media.setdefault(path.name, path)
         return f"{match.group(1)}{path.name}{match.group(3)}"
 
-    return _IMAGE_SRC.sub(relink, html)
+    return _IMAGE_SRC.sub(relink, rendered)

@@ -42,7 +42,7 @@ class _AnkiConverter(MarkdownConverter):
         if name not in self._media:
             return f"[image: {name}]" if name else ""
         self.referenced.append(name)
-        return f"![{name}]({self._folder}/{_link_target(name)})"
+        return f"![{name}]({_link_target(f'{self._folder}/{name}')})"
 
     def convert_sub(self, el, text, parent_tags):  # noqa: ANN001, ANN201
         return text
@@ -52,7 +52,7 @@ class _AnkiConverter(MarkdownConverter):
 
 
 def _link_target(name: str) -> str:
-    """A file name as a Markdown link target: wrapped in <> when it has spaces or parentheses."""
+    """A path as a Markdown link target: wrapped in <> when it has spaces or parentheses."""
     return f"<{name}>" if any(char in name for char in " ()<>") else name
 
 
@@ -74,4 +74,4 @@ def _sound(name: str, media: Collection[str], folder: str, referenced: list[str]
     if name not in media:
         return f"[sound: {name}]"
     referenced.append(name)
-    return f"[sound: {name}]({folder}/{_link_target(name)})"
+    return f"[sound: {name}]({_link_target(f'{folder}/{name}')})"

@@ -200,6 +200,8 @@ def _unzstd(raw: bytes, cap: int, what: str) -> bytes:
 
 
 def _unzstd_stream(source, out, cap: int, what: str) -> None:  # noqa: ANN001
+    """Decompress a zstd stream into `out` in bounded reads, so a bomb stops at `cap`. A stream cut
+    short yields what it holds without an error; the SQLite check that follows rejects a partial file."""
     zstandard = _zstd()
     written = 0
     try:
@@ -211,6 +213,8 @@ def _unzstd_stream(source, out, cap: int, what: str) -> None:  # noqa: ANN001
             out.write(chunk)
     except (zstandard.ZstdError, zipfile.BadZipFile, EOFError) as err:
         raise AnkiError(f"{what} is corrupt ({err})") from None
+    if written == 0:
+        raise AnkiError(f"{what} is empty or truncated")
 
 
 def _copy_capped(source, out, cap: int, what: str) -> None:  # noqa: ANN001
