@@ -116,7 +116,10 @@ def _add_note(
         made = _template_cards(base_id, notetype, fields, note_cards, tags, lab, target, result)
     else:
         result.unknown_types[notetype.name] += 1
-        made = _first_field_card(base_id, fields, note_cards, tags, lab, target, result)
+        if notetype.cloze:  # e.g. a renamed cloze type: its first field holds the deletions
+            made = _cloze_cards(base_id, fields, note_cards, tags, lab, target, result)
+        else:
+            made = _first_field_card(base_id, fields, note_cards, tags, lab, target, result)
     target.notes += made > 0
 
 
@@ -176,8 +179,7 @@ def _template_cards(base_id, notetype, fields, note_cards, tags, lab, target, re
         answer = [name for name in _template_fields(template.answer, typed=True) if name not in question]
         front = _join(by_name, question)
         back = _join(by_name, answer)
-        if not front or not back:
-            result.skipped_notes["a card with an empty front or back"] += 1
+        if not _basic_ok(front, back, result):
             continue
         card_id = base_id if card.ord == 0 else f"{base_id}-card{card.ord + 1}"
         target.pack.cards.append(NewCard(card_id, front, back, "basic", tags, lab))
@@ -189,12 +191,23 @@ def _template_cards(base_id, notetype, fields, note_cards, tags, lab, target, re
 def _first_field_card(base_id, fields, note_cards, tags, lab, target, result) -> int:  # noqa: ANN001
     front = fields[0] if fields else ""
     back = "\n\n".join(value for value in fields[1:] if value)
-    if not front or not back:
-        result.skipped_notes["a card with an empty front or back"] += 1
+    if not _basic_ok(front, back, result):
         return 0
     target.pack.cards.append(NewCard(base_id, front, back, "basic", tags, lab))
     _flag(target, min(note_cards, key=lambda card: card.ord), base_id)
     return 1
+
+
+def _basic_ok(front: str, back: str, result: Conversion) -> bool:
+    """Whether a basic card can be written: both sides, and no `{{c1::` on the front (a pack would
+    read it as a cloze card marked basic)."""
+    if not front or not back:
+        result.skipped_notes["a card with an empty front or back"] += 1
+        return False
+    if cloze.has_deletion_markers(front):
+        result.skipped_notes["a basic card whose front holds cloze deletions"] += 1
+        return False
+    return True
 
 
 def _template_fields(template: str, typed: bool) -> list[str]:
