@@ -7,7 +7,8 @@ A package is a zip archive holding:
 - `collection.anki21` (legacy 2) or `collection.anki2` (legacy 1, as genanki writes): plain SQLite;
 - `media`: the media map, zstd-compressed protobuf `MediaEntries` in modern packages (entry i is the
   zip member "i", itself zstd-compressed), JSON `{"0": "name.png"}` in legacy ones;
-- `meta` (modern and newer legacy exports): protobuf `PackageMetadata` (1 legacy 1, 2 legacy 2, 3 latest).
+- `meta` (modern and newer legacy exports): protobuf `PackageMetadata`, the version the member names
+  already tell, so it is not read.
 
 The newest collection present is always read, never the placeholder. Everything here is untrusted:
 member sizes are capped before and while decompressing, media names must be plain file names.

@@ -1,7 +1,8 @@
 """The few protobuf messages of an Anki package, read by hand.
 
-Modern packages wrap a handful of small protobuf messages (the package `meta`, the media map, note type
-and template configs). cardlab needs four or five fields of them; a 60-line reader of the wire format
+Modern packages wrap a handful of small protobuf messages (the media map, note type and template
+configs). cardlab needs five fields of them (media name and member, note type kind, question and answer
+formats); a 60-line reader of the wire format
 (varints and length-delimited fields) does that without the protobuf runtime and Anki's generated
 schema modules, which would be a large dependency for a few fields.
 """
