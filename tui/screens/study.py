@@ -18,9 +18,12 @@ from cards import cloze
 from cards.schedule import format_interval
 from cards.store import StoreError
 from tui.widgets.key_hints import KeyHints
+from tui.widgets.media import media_files, open_in_viewer, show_media
 from tui.widgets.safe_text import card_markdown_parser, literal, neutralize_controls, one_line
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from textual.await_complete import AwaitComplete
 
     from cards.pack import Card, Pack
@@ -67,6 +70,13 @@ class StudyScreen(Screen[None]):
             "e", "edit_location", "Where", id="study.where", tooltip="Show the card's pack file and line"
         ),
         Binding("l", "lab", "Lab", id="study.lab", tooltip="Open the runnable lab of this card"),
+        Binding(
+            "o",
+            "open_media",
+            "Media",
+            id="study.media",
+            tooltip="Open the card's images and sounds in the viewer",
+        ),
         Binding("escape", "leave", "Packs", id="study.leave", tooltip="Back to the list of packs"),
     ]
 
@@ -120,8 +130,8 @@ class StudyScreen(Screen[None]):
         self.query_one(ContentSwitcher).current = "card-view"
         front = self.query_one("#front", Markdown)
         self.set_class(card.type == "cloze", "-cloze")  # revealed, a cloze shows its filled-in text alone
-        done = front.update(neutralize_controls(cloze.render_front(card)))
-        self.query_one("#back", Markdown).update(neutralize_controls(cloze.render_back(card)))
+        done = front.update(neutralize_controls(show_media(cloze.render_front(card))))
+        self.query_one("#back", Markdown).update(neutralize_controls(show_media(cloze.render_back(card))))
         self.query_one("#card-notes", Static).update(self._notes(card))
         self.set_class(False, "-revealed")
         self.query_one("#card-scroll").scroll_home(animate=False)
@@ -206,6 +216,8 @@ class StudyScreen(Screen[None]):
             return self.card is not None
         if action == "lab":
             return self.card is not None and bool(self.card.lab)
+        if action == "open_media":
+            return self.card is not None and bool(self._media())
         return True
 
     def _not_saved(self, err: StoreError) -> None:
@@ -276,6 +288,22 @@ class StudyScreen(Screen[None]):
     def action_lab(self) -> None:
         if self.card is not None and self.card.lab:
             self.cardlab.action_open_lab(self.card.lab, self.card.id)
+
+    def _media(self) -> list[Path]:
+        """The card's media files; the back's only once it is revealed."""
+        if self.card is None:
+            return []
+        shown = self.card.front + ("\n" + self.card.back if self.revealed else "")
+        return media_files(shown, self.card.file)
+
+    def action_open_media(self) -> None:
+        for path in self._media():
+            try:
+                open_in_viewer(path)
+            except OSError as err:
+                self.notify(literal(f"cannot open {path.name}: {err}"), severity="warning")
+                return
+        self.notify(literal(", ".join(path.name for path in self._media())), title="Opened")
 
     def action_leave(self) -> None:
         self.cardlab.action_home()
