@@ -10,7 +10,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from cards.config import Config
@@ -22,6 +22,7 @@ from cards.store import NEW, REVIEW, Store
 FORECAST_DAYS = 30
 HEATMAP_DAYS = 26 * 7
 RETENTION_DAYS = 30
+RETENTION_MONTHS = 12
 _BUCKET_MS = 15 * 60 * 1000  # every zone's UTC offset is a multiple of 15 minutes
 
 
@@ -49,6 +50,17 @@ class CardRef:
 
 
 @dataclass(frozen=True)
+class MonthRetention:
+    month: date  # the first day of the month
+    answered: int  # answers to cards in the review state
+    recalled: int  # of them, not Again
+
+    @property
+    def retention(self) -> float:
+        return self.recalled / self.answered
+
+
+@dataclass(frozen=True)
 class Stats:
     generated_at: datetime
     today: date
@@ -61,6 +73,7 @@ class Stats:
     seconds_today: float  # time spent answering today
     retention: float | None  # share of review-state answers in the last 30 days that were not Again
     retention_reviews: int  # how many answers that share is based on
+    retention_by_month: list[MonthRetention]  # up to 12 months, to the latest answer in the review state
     forecast: list[tuple[date, int]]  # cards due on each of the next 30 days (overdue ones on today)
     heatmap: dict[date, int]  # reviews per study day, last 26 weeks (days with none are left out)
     packs: dict[str, PackStats]
@@ -119,6 +132,7 @@ def collect_stats(
         seconds_today=sum(spent or 0 for *_, spent in today_rows) / 1000,
         retention=retention,
         retention_reviews=retention_reviews,
+        retention_by_month=_retention_by_month(store, tz, config.rollover_hour, start_ms),
         forecast=[(day, scan.due_per_day[index]) for index, day in enumerate(forecast_days)],
         heatmap=_heatmap(store, today, start_ms),
         packs=pack_stats,
@@ -208,6 +222,40 @@ def _retention(store: Store, since_ms: int) -> tuple[float | None, int]:
     return (recalled / answered if answered else None), answered
 
 
+def _retention_by_month(
+    store: Store, tz: tzinfo | None, rollover_hour: int, start_ms: Callable[[date], int]
+) -> list[MonthRetention]:
+    """True retention per month of study days (the answers `_retention` counts), up to the 12 months
+    ending with the latest such answer (an imported history may have stopped long ago), oldest first."""
+    ((latest_ms,),) = store.query(
+        "SELECT max(reviewed_at_ms) FROM review_log INDEXED BY review_log_by_time WHERE state_before = ?",
+        (REVIEW,),
+    )
+    if latest_ms is None:
+        return []
+    last = study_day(from_ms(latest_ms), rollover_hour, tz).replace(day=1)
+    months = [_add_months(last, -back) for back in range(RETENTION_MONTHS - 1, -1, -1)]
+    bounds = [start_ms(_add_months(month, 1)) for month in months]
+    answered: Counter[date] = Counter()
+    recalled: Counter[date] = Counter()
+    buckets = store.query(
+        f"SELECT reviewed_at_ms / {_BUCKET_MS}, count(*), sum(rating > 1) FROM review_log "
+        "INDEXED BY review_log_by_time WHERE state_before = ? AND reviewed_at_ms >= ? GROUP BY 1",
+        (REVIEW, start_ms(months[0])),
+    )
+    for bucket, count, hits in buckets:
+        index = bisect_right(bounds, bucket * _BUCKET_MS)
+        if index < len(months):
+            answered[months[index]] += count
+            recalled[months[index]] += hits
+    return [MonthRetention(month, answered[month], recalled[month]) for month in months if answered[month]]
+
+
+def _add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def _heatmap(store: Store, today: date, start_ms: Callable[[date], int]) -> dict[date, int]:
     first = today - timedelta(days=HEATMAP_DAYS - 1)
     days = [first + timedelta(days=offset) for offset in range(HEATMAP_DAYS)]
@@ -248,6 +296,10 @@ def stats_to_json(stats: Stats) -> dict[str, Any]:
         "seconds_today": round(stats.seconds_today, 3),
         "retention_30d": stats.retention,
         "retention_30d_reviews": stats.retention_reviews,
+        "retention_by_month": [
+            {"month": m.month.strftime("%Y-%m"), "reviews": m.answered, "retention": round(m.retention, 4)}
+            for m in stats.retention_by_month
+        ],
         "forecast": [{"date": day.isoformat(), "due": count} for day, count in stats.forecast],
         "heatmap": {day.isoformat(): count for day, count in stats.heatmap.items()},
         "packs": {

@@ -11,6 +11,8 @@ from tui.commands import home_from_args
 from tui.safe_text import printable
 
 if TYPE_CHECKING:
+    from cards.fsrs_rs import WorkloadPoint
+    from cards.fsrs_stats import Calibration
     from cards.stats import Stats
 
 
@@ -86,6 +88,8 @@ def run_study(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from cards.config import ConfigError, load_config
     from cards.discover import discover_packs
+    from cards.fsrs_rs import FsrsUnavailable
+    from cards.fsrs_stats import calibration_to_json, collect_calibration, workload, workload_to_json
     from cards.stats import collect_stats, stats_to_json
     from cards.store import Store, StoreError
 
@@ -95,12 +99,19 @@ def run_stats(args: argparse.Namespace) -> int:
         packs, _ = discover_packs(home)
         with Store.open(home.store_path) as store:
             stats = collect_stats(store, packs, config)
-    except (ConfigError, StoreError) as err:
+            calibration = collect_calibration(store, config)
+        cards = sum(len(pack.cards) for pack in packs)
+        points = list(workload(config, cards, len(packs)))
+    except (ConfigError, StoreError, FsrsUnavailable) as err:
         return _fail(str(err))
     if args.json:
-        print(json.dumps(stats_to_json(stats), indent=2))
+        report = stats_to_json(stats)
+        report["calibration"] = calibration_to_json(calibration)
+        report["workload"] = workload_to_json(points, config, cards)
+        print(json.dumps(report, indent=2))
     else:
         print_stats(stats)
+        print_memory_stats(calibration, points, config.desired_retention)
     return 0
 
 
@@ -112,6 +123,7 @@ def print_stats(stats: Stats) -> None:
 
     from tui.screens.stats import retention_text, spent_text
     from tui.widgets.bars import render_bars
+    from tui.widgets.calibration import render_retention_by_month
     from tui.widgets.heatmap import render_heatmap
 
     console = Console(highlight=False)
@@ -140,11 +152,32 @@ def print_stats(stats: Stats) -> None:
     console.print(render_bars([count for _, count in stats.forecast]))
     console.print(Text("Reviews per day", style="bold"))
     console.print(render_heatmap(stats.heatmap, stats.today))
+    console.print(Text("True retention by month", style="bold"))
+    console.print(render_retention_by_month(stats.retention_by_month))
     if stats.orphaned:
         console.print(
             f"{len(stats.orphaned)} reviewed cards are no longer in any pack (history kept; --json lists them)",
             markup=False,
         )
+
+
+def print_memory_stats(calibration: Calibration | None, points: list[WorkloadPoint], current: float) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from tui.widgets.calibration import render_calibration
+    from tui.widgets.workload import render_workload
+
+    console = Console(highlight=False)
+    console.print(Text("Predicted vs actual recall", style="bold"))
+    console.print(render_calibration(calibration))
+    console.print(
+        Text(
+            f"Workload against desired retention (a simulated year, desired_retention = {current})",
+            style="bold",
+        )
+    )
+    console.print(render_workload(points, current))
 
 
 def run_optimize(args: argparse.Namespace) -> int:

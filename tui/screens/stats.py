@@ -1,22 +1,33 @@
-"""Statistics: today, true retention, the due forecast, the review heatmap, packs and orphaned history."""
+"""Statistics: today, true retention, the due forecast, the review heatmap, packs and orphaned history;
+then how well FSRS predicts this user (calibration), true retention by month, and the simulated workload
+against desired retention. Those last two need the whole history or fsrs-rs' simulator, so a worker
+thread computes them after the screen opens.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
+from cards.fsrs_rs import WorkloadPoint
+from cards.fsrs_stats import Calibration, collect_calibration, workload
 from cards.stats import Stats, collect_stats
+from cards.store import Store
 from tui.widgets.bars import BarChart
+from tui.widgets.calibration import CalibrationChart, render_retention_by_month
 from tui.widgets.heatmap import Heatmap
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
+from tui.widgets.workload import WorkloadChart
 
 if TYPE_CHECKING:
     from tui.app import CardlabApp
@@ -83,6 +94,10 @@ class StatsScreen(Screen[None]):
             yield Heatmap(id="heatmap", classes="panel")
             yield DataTable(id="pack-stats", cursor_type="none", zebra_stripes=True, classes="panel")
             yield Static(id="orphans", classes="panel")
+            yield CalibrationChart(id="calibration", classes="panel")
+            with Horizontal(id="stats-memory"):
+                yield Static(id="retention-months", classes="panel")
+                yield WorkloadChart(id="workload", classes="panel")
         yield KeyHints()
 
     def on_mount(self) -> None:
@@ -91,6 +106,9 @@ class StatsScreen(Screen[None]):
         self.query_one("#heatmap").border_title = "Reviews per day"
         self.query_one("#pack-stats").border_title = "Packs"
         self.query_one("#orphans").border_title = "Orphaned history"
+        self.query_one("#calibration").border_title = "Predicted vs actual recall"
+        self.query_one("#retention-months").border_title = "True retention by month"
+        self.query_one("#workload").border_title = "Workload against desired retention (a simulated year)"
         table = self.query_one("#pack-stats", DataTable)
         for label in ("Pack", "Cards", "Due", "New today", "Never seen", "Suspended", "Leeches", "Reviews"):
             table.add_column(label, key=label)
@@ -103,6 +121,10 @@ class StatsScreen(Screen[None]):
         self.query_one("#forecast", BarChart).update([count for _, count in stats.forecast])
         self.query_one("#heatmap", Heatmap).update(stats.heatmap, stats.today)
         self.query_one("#orphans", Static).update(orphans_text(stats))
+        self.query_one("#retention-months", Static).update(
+            render_retention_by_month(stats.retention_by_month)
+        )
+        self._compute_memory_stats()
         table = self.query_one("#pack-stats", DataTable)
         table.clear()
         for pack in stats.packs.values():
@@ -116,3 +138,30 @@ class StatsScreen(Screen[None]):
             )
             cells = [Text(str(n), justify="right") for n in (*numbers, pack.reviews_total)]
             table.add_row(Text(one_line(pack.pack_id)), *cells)
+
+    @work(thread=True, exclusive=True, group="memory-stats")
+    def _compute_memory_stats(self) -> None:
+        """Calibration over the whole history, then one simulated year per desired retention."""
+        app, worker = self.cardlab, get_current_worker()
+        config, packs = app.config, app.library.packs
+        with Store.open(app.store.path) as store:  # its own connection: SQLite's belong to one thread
+            found = collect_calibration(store, config)
+        if worker.is_cancelled:
+            return
+        app.call_from_thread(self._show_calibration, found)
+        points: list[WorkloadPoint] = []
+        for point in workload(config, sum(len(pack.cards) for pack in packs), len(packs)):
+            if worker.is_cancelled:  # the screen was left or refreshed: stop simulating
+                return
+            points.append(point)
+            app.call_from_thread(self._show_workload, list(points), False)
+        app.call_from_thread(self._show_workload, points, True)
+
+    def _show_calibration(self, found: Calibration | None) -> None:
+        if self.is_attached:
+            self.query_one("#calibration", CalibrationChart).update(found)
+
+    def _show_workload(self, points: list[WorkloadPoint], done: bool) -> None:
+        if self.is_attached:
+            chart = self.query_one("#workload", WorkloadChart)
+            chart.update(points, self.cardlab.config.desired_retention, done)
