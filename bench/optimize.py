@@ -35,6 +35,7 @@ import fsrs_rs_python  # noqa: E402
 from cards.fsrs_rs import predict, scored_answers, to_reviews  # noqa: E402
 from cards.optimize import optimize, review_histories, score  # noqa: E402
 from cards.paths import Home  # noqa: E402
+from cards.schedule import from_ms  # noqa: E402
 from cards.store import REVIEW, ReviewRow, Store  # noqa: E402
 
 ROLLOVER = timedelta(hours=4)
@@ -98,10 +99,10 @@ def py_fsrs_fit(store: Store) -> tuple[list[float], float]:
 
     logs = [
         fsrs.ReviewLog(
-            card_id=index, rating=fsrs.Rating(rating), review_datetime=moment, review_duration=None
+            card_id=index, rating=fsrs.Rating(rating), review_datetime=from_ms(at_ms), review_duration=None
         )
         for index, history in enumerate(review_histories(store), start=1)
-        for moment, rating in history
+        for at_ms, rating in history
     ]
     started = time.perf_counter()
     fitted = Optimizer(logs).compute_optimal_parameters()

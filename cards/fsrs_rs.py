@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-History = list[tuple[datetime, int]]  # (review time UTC, rating 1-4), oldest first
+History = list[tuple[int, int]]  # (review time in ms since the epoch, rating 1-4), oldest first
 Reviews = list[tuple[int, int]]  # (rating, whole days since the card's previous answer; 0 for the first)
+
+DAY_MS = 86_400_000
 
 
 class FsrsUnavailable(Exception):
@@ -37,33 +38,39 @@ def _binding() -> Any:
 def to_reviews(history: History) -> Reviews:
     """The card's answers as FSRS sees them: rating and whole days since the answer before."""
     reviews: Reviews = []
-    previous: datetime | None = None
-    for moment, rating in history:
-        reviews.append((rating, (moment - previous).days if previous is not None else 0))
-        previous = moment
+    previous: int | None = None
+    for at_ms, rating in history:
+        reviews.append((rating, (at_ms - previous) // DAY_MS if previous is not None else 0))
+        previous = at_ms
     return reviews
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
     """One answer the model is scored on: given a day or more after the card's previous answer."""
 
+    at_ms: int
     card: int  # index into the histories
     position: int  # index of the answer in the card's history (at least 1)
-    moment: datetime
     rating: int
     delta_t: int  # whole days since the previous answer (at least 1)
+    long_term: int  # answers a day or more after the one before, this one included (RMSE(bins) groups)
+    lapses: int  # earlier such answers that were Again
 
 
 def scored_answers(cards: Sequence[Reviews], histories: Sequence[History]) -> list[Scored]:
     """Every answer given at least a day after the card's previous one, oldest first (ties: by card)."""
-    scored = [
-        Scored(card, position, histories[card][position][0], rating, delta_t)
-        for card, reviews in enumerate(cards)
-        for position, (rating, delta_t) in enumerate(reviews)
-        if position > 0 and delta_t > 0
-    ]
-    scored.sort(key=lambda answer: (answer.moment, answer.card))
+    scored = []
+    for card, reviews in enumerate(cards):
+        long_term = lapses = 0
+        for position, (rating, delta_t) in enumerate(reviews):
+            if position == 0 or delta_t == 0:
+                continue
+            long_term += 1
+            scored.append(
+                Scored(histories[card][position][0], card, position, rating, delta_t, long_term, lapses)
+            )
+            lapses += rating == 1
+    scored.sort()
     return scored
 
 

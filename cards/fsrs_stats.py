@@ -5,19 +5,26 @@
 - Workload: fsrs-rs' simulator studies the packs' cards for a year under the study limits at each
   desired retention; time per day, answers per day and cards remembered at the end.
 
-Both take a moment on a large history (the stats screen computes them in a worker).
+With true retention by month, these take a while on a large history, and fsrs-rs holds Python's lock
+while it computes: the stats screen runs them in a child process, `python -m cards.fsrs_stats`, which
+reads one JSON request on stdin and prints one JSON line per result as it comes (`report`, `main`).
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from cards.config import Config
 from cards.fsrs_rs import WorkloadPoint, predict, scored_answers, simulate_workload, to_reviews
 from cards.metrics import CalibrationBin, calibration, log_loss, rmse_bin_key, rmse_bins
 from cards.optimize import review_histories
+from cards.stats import MonthRetention, retention_by_month
 from cards.store import Store
 
 WORKLOAD_RETENTIONS = (0.70, 0.75, 0.80, 0.85, 0.90, 0.95, 0.97)
@@ -48,7 +55,7 @@ def collect_calibration(store: Store, config: Config) -> Calibration | None:
         return None
     predictions = predict(cards, scored, parameters_in_use(config))
     recalled = [answer.rating > 1 for answer in scored]
-    keys = [rmse_bin_key(cards[answer.card][: answer.position + 1]) for answer in scored]
+    keys = [rmse_bin_key(answer.delta_t, answer.long_term, answer.lapses) for answer in scored]
     return Calibration(
         bins=calibration(predictions, recalled),
         reviews=len(scored),
@@ -115,3 +122,55 @@ def workload_to_json(points: Sequence[WorkloadPoint], config: Config, deck_size:
             for p in points
         ],
     }
+
+
+# -- the child process the stats screen runs --------------------------------------------------------
+
+
+def request(store_path: Path, config: Config, deck_size: int, packs: int) -> str:
+    """The JSON line that asks `python -m cards.fsrs_stats` for a report."""
+    return json.dumps(
+        {"store": str(store_path), "config": asdict(config), "cards": deck_size, "packs": packs}
+    )
+
+
+def report(line: str) -> Iterator[dict[str, Any]]:
+    """Answer a `request`: retention by month, then calibration, then each workload point."""
+    asked = json.loads(line)
+    values = {f.name: asked["config"][f.name] for f in fields(Config)}
+    config = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    with Store.open(asked["store"]) as store:
+        months = retention_by_month(store, config)
+        yield {"months": [{**asdict(m), "month": m.month.isoformat()} for m in months]}
+        found = collect_calibration(store, config)
+    yield {
+        "calibration": None if found is None else {**asdict(found), "bins": [asdict(b) for b in found.bins]}
+    }
+    for point in workload(config, asked["cards"], asked["packs"]):
+        yield {"workload": asdict(point)}
+
+
+def months_from(data: list[dict[str, Any]]) -> list[MonthRetention]:
+    return [MonthRetention(date.fromisoformat(m["month"]), m["answered"], m["recalled"]) for m in data]
+
+
+def calibration_from(data: dict[str, Any] | None) -> Calibration | None:
+    if data is None:
+        return None
+    return Calibration(**{**data, "bins": [CalibrationBin(**b) for b in data["bins"]]})
+
+
+def workload_point_from(data: dict[str, Any]) -> WorkloadPoint:
+    return WorkloadPoint(**data)
+
+
+def main() -> None:
+    try:
+        for answer in report(sys.stdin.readline()):
+            print(json.dumps(answer), flush=True)
+    except Exception as err:  # the screen shows it in one line; the child has no terminal of its own
+        print(json.dumps({"error": f"{type(err).__name__}: {err}"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

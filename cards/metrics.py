@@ -19,8 +19,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-Reviews = Sequence[tuple[int, int]]  # (rating, whole days since the previous answer)
-
 _EPSILON = 1e-9  # keeps log(0) out of the loss for a prediction of exactly 0 or 1
 CALIBRATION_BINS = 20
 
@@ -36,13 +34,11 @@ def log_loss(
     return total / sum(weights) if predictions else 0.0
 
 
-def rmse_bin_key(reviews: Reviews) -> tuple[int, int, int]:
-    """The (interval, length, lapses) group of the last answer in `reviews`, given the ones before it."""
-    delta_t = reviews[-1][1]
+def rmse_bin_key(delta_t: int, long_term: int, lapses: int) -> tuple[int, int, int]:
+    """The (interval, length, lapses) group of an answer `delta_t` days after the previous one, the
+    `long_term`-th answer a day or more after the one before it, after `lapses` such Again answers."""
     interval_bin = round(2.48 * 3.62 ** math.floor(math.log(delta_t, 3.62)) * 100)
-    length = sum(1 for _, days in reviews if days > 0) + 1
-    length_bin = round(1.99 * 1.89 ** math.floor(math.log(length, 1.89)))
-    lapses = sum(1 for rating, days in reviews[:-1] if rating == 1 and days > 0)
+    length_bin = round(1.99 * 1.89 ** math.floor(math.log(long_term + 1, 1.89)))
     lapse_bin = round(1.65 * 1.73 ** math.floor(math.log(lapses, 1.73))) if lapses else 0
     return interval_bin, length_bin, lapse_bin
 

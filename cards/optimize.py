@@ -20,7 +20,6 @@ from cards.fsrs_rs import FsrsUnavailable, History, Reviews, Scored, predict, sc
 from cards.fsrs_rs import fit as fsrs_rs_fit
 from cards.metrics import log_loss, rmse_bin_key, rmse_bins
 from cards.paths import Home
-from cards.schedule import from_ms
 from cards.store import Store
 
 __all__ = ["FsrsUnavailable", "NotEnoughReviews", "OptimizeResult", "optimize", "review_histories"]
@@ -71,7 +70,7 @@ class OptimizeResult:
 
 
 def review_histories(store: Store) -> list[History]:
-    """Every card's answers, oldest first, in a stable order (by pack and card id).
+    """Every card's answers (time in ms, rating), oldest first, in a stable order (by pack and card id).
 
     The one place that chooses which answers the optimizer and the calibration learn from.
     """
@@ -80,7 +79,7 @@ def review_histories(store: Store) -> list[History]:
         "SELECT pack_id, card_id, rating, reviewed_at_ms FROM review_log "
         "ORDER BY pack_id, card_id, reviewed_at_ms, id"
     ):
-        histories.setdefault((pack_id, card_id), []).append((from_ms(reviewed_at_ms), rating))
+        histories.setdefault((pack_id, card_id), []).append((reviewed_at_ms, rating))
     return list(histories.values())
 
 
@@ -103,7 +102,7 @@ def time_series_folds(count: int, splits: int = SPLITS) -> list[tuple[int, int, 
 
 def score(cards: Sequence[Reviews], answers: Sequence[Scored], predictions: Sequence[float]) -> Scores:
     recalled = [answer.rating > 1 for answer in answers]
-    keys = [rmse_bin_key(cards[answer.card][: answer.position + 1]) for answer in answers]
+    keys = [rmse_bin_key(answer.delta_t, answer.long_term, answer.lapses) for answer in answers]
     return Scores(log_loss(predictions, recalled), rmse_bins(predictions, recalled, keys))
 
 

@@ -10,7 +10,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cards.config import Config
@@ -73,7 +73,6 @@ class Stats:
     seconds_today: float  # time spent answering today
     retention: float | None  # share of review-state answers in the last 30 days that were not Again
     retention_reviews: int  # how many answers that share is based on
-    retention_by_month: list[MonthRetention]  # up to 12 months, to the latest answer in the review state
     forecast: list[tuple[date, int]]  # cards due on each of the next 30 days (overdue ones on today)
     heatmap: dict[date, int]  # reviews per study day, last 26 weeks (days with none are left out)
     packs: dict[str, PackStats]
@@ -132,7 +131,6 @@ def collect_stats(
         seconds_today=sum(spent or 0 for *_, spent in today_rows) / 1000,
         retention=retention,
         retention_reviews=retention_reviews,
-        retention_by_month=_retention_by_month(store, tz, config.rollover_hour, start_ms),
         forecast=[(day, scan.due_per_day[index]) for index, day in enumerate(forecast_days)],
         heatmap=_heatmap(store, today, start_ms),
         packs=pack_stats,
@@ -222,11 +220,16 @@ def _retention(store: Store, since_ms: int) -> tuple[float | None, int]:
     return (recalled / answered if answered else None), answered
 
 
-def _retention_by_month(
-    store: Store, tz: tzinfo | None, rollover_hour: int, start_ms: Callable[[date], int]
-) -> list[MonthRetention]:
+def retention_by_month(store: Store, config: Config) -> list[MonthRetention]:
     """True retention per month of study days (the answers `_retention` counts), up to the 12 months
-    ending with the latest such answer (an imported history may have stopped long ago), oldest first."""
+    ending with the latest such answer (an imported history may have stopped long ago), oldest first.
+
+    It reads the whole year's log, so the stats screen asks for it from its worker."""
+    tz, rollover_hour = config.tzinfo(), config.rollover_hour
+
+    def start_ms(day: date) -> int:
+        return to_ms(study_day_start(day, rollover_hour, tz))
+
     ((latest_ms,),) = store.query(
         "SELECT max(reviewed_at_ms) FROM review_log INDEXED BY review_log_by_time WHERE state_before = ?",
         (REVIEW,),
@@ -296,10 +299,6 @@ def stats_to_json(stats: Stats) -> dict[str, Any]:
         "seconds_today": round(stats.seconds_today, 3),
         "retention_30d": stats.retention,
         "retention_30d_reviews": stats.retention_reviews,
-        "retention_by_month": [
-            {"month": m.month.strftime("%Y-%m"), "reviews": m.answered, "retention": round(m.retention, 4)}
-            for m in stats.retention_by_month
-        ],
         "forecast": [{"date": day.isoformat(), "due": count} for day, count in stats.forecast],
         "heatmap": {day.isoformat(): count for day, count in stats.heatmap.items()},
         "packs": {
@@ -321,3 +320,10 @@ def stats_to_json(stats: Stats) -> dict[str, Any]:
         "leeches": [_ref_json(ref) for ref in stats.leeches],
         "suspended": [_ref_json(ref) for ref in stats.suspended],
     }
+
+
+def retention_by_month_to_json(months: list[MonthRetention]) -> list[dict[str, Any]]:
+    return [
+        {"month": m.month.strftime("%Y-%m"), "reviews": m.answered, "retention": round(m.retention, 4)}
+        for m in months
+    ]

@@ -15,7 +15,17 @@ import fsrs_rs_python
 import pytest
 from fsrs.scheduler import DEFAULT_PARAMETERS
 
-from cards.fsrs_rs import predict, scored_answers, to_reviews
+from cards.fsrs_rs import predict, scored_answers
+from cards.fsrs_rs import to_reviews as reviews_of_ms
+
+
+def ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def to_reviews(history: list[tuple[datetime, int]]) -> list[tuple[int, int]]:
+    return reviews_of_ms([(ms(moment), rating) for moment, rating in history])
+
 
 FORGETFUL = (0.05, 0.3, 0.6, 2.0, *DEFAULT_PARAMETERS[4:20], 0.4)
 START = datetime(2025, 3, 1, 9, tzinfo=UTC)
@@ -84,7 +94,7 @@ def test_predicted_recall_is_the_schedulers_retrievability():
     rng = random.Random(7)
     histories = [generated_history(rng, scheduler) for _ in range(200)]
     cards = [to_reviews(history) for history in histories]
-    scored = scored_answers(cards, histories)
+    scored = scored_answers(cards, [[(ms(t), r) for t, r in history] for history in histories])
     predicted = dict(zip(((s.card, s.position) for s in scored), predict(cards, scored, FORGETFUL)))
     assert len(predicted) > 300
     for index, history in enumerate(histories):

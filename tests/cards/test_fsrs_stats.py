@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import fsrs
 import pytest
 from fsrs.scheduler import DEFAULT_PARAMETERS
 
 from cards.config import Config
-from cards.fsrs_stats import collect_calibration, workload, workload_retentions
+from cards.fsrs_stats import (
+    calibration_from,
+    collect_calibration,
+    months_from,
+    request,
+    workload,
+    workload_point_from,
+    workload_retentions,
+)
 from cards.metrics import bin_range, calibration, calibration_bin, log_loss, rmse_bin_key, rmse_bins
-from cards.stats import collect_stats
+from cards.stats import retention_by_month
 from cards.store import LEARNING, NEW, REVIEW, ReviewRow, Store
 
+ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 1, 5, 10, tzinfo=UTC)
 # (card, days after START, rating): c1 is recalled twice, c2 lapses on day 3, c3 is answered twice on day 0
 LOG = [
@@ -105,9 +118,11 @@ def test_calibration_bins_follow_fsrs_rs_get_bin():
 
 
 def test_rmse_bins_groups_by_interval_length_and_lapses():
-    assert rmse_bin_key([(3, 0), (3, 1)]) == (248, 4, 0)
-    assert rmse_bin_key([(3, 0), (1, 5), (3, 2)]) == (248, 4, 2)  # one lapse before the answer
-    assert rmse_bin_key([(3, 0), (3, 4)]) == (898, 4, 0)  # 4 days: the next interval group
+    # as fsrs-rs' FSRSItem::r_matrix_index: (rating 3, day 0), (3, 1 day later) -> delta 1, 1 long-term answer
+    assert rmse_bin_key(1, 1, 0) == (248, 4, 0)
+    assert rmse_bin_key(2, 2, 1) == (248, 4, 2)  # (3, 0), (1, 5), (3, 2): one lapse before the answer
+    assert rmse_bin_key(4, 1, 0) == (898, 4, 0)  # 4 days: the next interval group
+    assert rmse_bin_key(30, 5, 3) == (3250, 7, 5)  # 2.48 * 3.62**2 * 100, 1.99 * 1.89**3, 1.65 * 1.73**2
     # two groups: one predicted perfectly on average, one off by 0.5; weighted by size (1 and 3)
     keys = [(1, 1, 0)] + [(2, 1, 0)] * 3
     value = rmse_bins([0.5, 1.0, 1.0, 1.0], [True, False, True, False], keys)
@@ -120,8 +135,7 @@ def test_retention_by_month_counts_review_state_answers_per_month(store):
     add_log(store, [("j", 0, 3), ("j", 10, 1), *march])
     add_log(store, [("new", 1, 3)], state_before=NEW)  # not a review-state answer
     add_log(store, [("learn", 2, 3)], state_before=LEARNING)
-    stats = collect_stats(store, [], Config(timezone="UTC"), clock=lambda: START + timedelta(days=200))
-    months = [(m.month, m.answered, m.recalled) for m in stats.retention_by_month]
+    months = [(m.month, m.answered, m.recalled) for m in retention_by_month(store, Config(timezone="UTC"))]
     assert months == [(date(2026, 1, 1), 2, 1), (date(2026, 3, 1), 8, 6)]
 
 
@@ -134,3 +148,33 @@ def test_workload_rises_with_desired_retention_and_marks_the_current_setting():
     assert high.minutes_per_day > low.minutes_per_day and high.reviews_per_day > low.reviews_per_day
     assert high.remembered > low.remembered
     assert all(0 < p.remembered <= 400 for p in points)
+
+
+def test_the_child_process_reports_what_the_functions_compute(store, tmp_path):
+    """`python -m cards.fsrs_stats` (what the stats screen runs): months, calibration, workload, in order."""
+    add_log(store)
+    config = Config(timezone="UTC", desired_retention=0.85)
+    child = subprocess.run(
+        [sys.executable, "-m", "cards.fsrs_stats"],
+        input=request(store.path, config, 50, 1) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    answers = [json.loads(line) for line in child.stdout.splitlines()]
+    assert [next(iter(a)) for a in answers] == ["months", "calibration"] + ["workload"] * 7
+    assert months_from(answers[0]["months"]) == retention_by_month(store, config)
+    assert calibration_from(answers[1]["calibration"]) == collect_calibration(store, config)
+    points = [workload_point_from(a["workload"]) for a in answers[2:]]
+    assert points == list(workload(config, 50, 1))
+
+    broken = subprocess.run(
+        [sys.executable, "-m", "cards.fsrs_stats"],
+        input=request(tmp_path, config, 50, 1) + "\n",  # a folder, not a store
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    (line,) = broken.stdout.splitlines()
+    assert "error" in json.loads(line) and "Traceback" not in broken.stdout

@@ -152,7 +152,7 @@ def test_metrics_are_fsrs_rs_own(store):
     cards, scored = items_of(store)
     predictions = predict(cards, scored, FORGETFUL)
     recalled = [answer.rating > 1 for answer in scored]
-    keys = [rmse_bin_key(cards[a.card][: a.position + 1]) for a in scored]
+    keys = [rmse_bin_key(a.delta_t, a.long_term, a.lapses) for a in scored]
     last = max(len(scored) - 1, 1)
     weights = [0.25 + 0.75 * (index / last) ** 3 for index in range(len(scored))]  # fsrs-rs' recency weights
 

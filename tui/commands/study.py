@@ -13,7 +13,7 @@ from tui.safe_text import printable
 if TYPE_CHECKING:
     from cards.fsrs_rs import WorkloadPoint
     from cards.fsrs_stats import Calibration
-    from cards.stats import Stats
+    from cards.stats import MonthRetention, Stats
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,7 +90,7 @@ def run_stats(args: argparse.Namespace) -> int:
     from cards.discover import discover_packs
     from cards.fsrs_rs import FsrsUnavailable
     from cards.fsrs_stats import calibration_to_json, collect_calibration, workload, workload_to_json
-    from cards.stats import collect_stats, stats_to_json
+    from cards.stats import collect_stats, retention_by_month, retention_by_month_to_json, stats_to_json
     from cards.store import Store, StoreError
 
     home = home_from_args(args)
@@ -99,6 +99,7 @@ def run_stats(args: argparse.Namespace) -> int:
         packs, _ = discover_packs(home)
         with Store.open(home.store_path) as store:
             stats = collect_stats(store, packs, config)
+            months = retention_by_month(store, config)
             calibration = collect_calibration(store, config)
         cards = sum(len(pack.cards) for pack in packs)
         points = list(workload(config, cards, len(packs)))
@@ -106,12 +107,13 @@ def run_stats(args: argparse.Namespace) -> int:
         return _fail(str(err))
     if args.json:
         report = stats_to_json(stats)
+        report["retention_by_month"] = retention_by_month_to_json(months)
         report["calibration"] = calibration_to_json(calibration)
         report["workload"] = workload_to_json(points, config, cards)
         print(json.dumps(report, indent=2))
     else:
         print_stats(stats)
-        print_memory_stats(calibration, points, config.desired_retention)
+        print_memory_stats(months, calibration, points, config.desired_retention)
     return 0
 
 
@@ -123,7 +125,6 @@ def print_stats(stats: Stats) -> None:
 
     from tui.screens.stats import retention_text, spent_text
     from tui.widgets.bars import render_bars
-    from tui.widgets.calibration import render_retention_by_month
     from tui.widgets.heatmap import render_heatmap
 
     console = Console(highlight=False)
@@ -152,8 +153,6 @@ def print_stats(stats: Stats) -> None:
     console.print(render_bars([count for _, count in stats.forecast]))
     console.print(Text("Reviews per day", style="bold"))
     console.print(render_heatmap(stats.heatmap, stats.today))
-    console.print(Text("True retention by month", style="bold"))
-    console.print(render_retention_by_month(stats.retention_by_month))
     if stats.orphaned:
         console.print(
             f"{len(stats.orphaned)} reviewed cards are no longer in any pack (history kept; --json lists them)",
@@ -161,14 +160,18 @@ def print_stats(stats: Stats) -> None:
         )
 
 
-def print_memory_stats(calibration: Calibration | None, points: list[WorkloadPoint], current: float) -> None:
+def print_memory_stats(
+    months: list[MonthRetention], calibration: Calibration | None, points: list[WorkloadPoint], current: float
+) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from tui.widgets.calibration import render_calibration
+    from tui.widgets.calibration import render_calibration, render_retention_by_month
     from tui.widgets.workload import render_workload
 
     console = Console(highlight=False)
+    console.print(Text("True retention by month", style="bold"))
+    console.print(render_retention_by_month(months))
     console.print(Text("Predicted vs actual recall", style="bold"))
     console.print(render_calibration(calibration))
     console.print(

@@ -6,7 +6,12 @@ thread computes them after the screen opens.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -19,9 +24,8 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from cards.fsrs_rs import WorkloadPoint
-from cards.fsrs_stats import Calibration, collect_calibration, workload
-from cards.stats import Stats, collect_stats
-from cards.store import Store
+from cards.fsrs_stats import Calibration, calibration_from, months_from, request, workload_point_from
+from cards.stats import MonthRetention, Stats, collect_stats
 from tui.widgets.bars import BarChart
 from tui.widgets.calibration import CalibrationChart, render_retention_by_month
 from tui.widgets.heatmap import Heatmap
@@ -33,6 +37,13 @@ if TYPE_CHECKING:
     from tui.app import CardlabApp
 
 ORPHANS_SHOWN = 20
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding `cards`, for the child
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def retention_text(stats: Stats) -> str:
@@ -96,7 +107,7 @@ class StatsScreen(Screen[None]):
             yield Static(id="orphans", classes="panel")
             yield CalibrationChart(id="calibration", classes="panel")
             with Horizontal(id="stats-memory"):
-                yield Static(id="retention-months", classes="panel")
+                yield Static(Content("Counting…"), id="retention-months", classes="panel")
                 yield WorkloadChart(id="workload", classes="panel")
         yield KeyHints()
 
@@ -121,10 +132,7 @@ class StatsScreen(Screen[None]):
         self.query_one("#forecast", BarChart).update([count for _, count in stats.forecast])
         self.query_one("#heatmap", Heatmap).update(stats.heatmap, stats.today)
         self.query_one("#orphans", Static).update(orphans_text(stats))
-        self.query_one("#retention-months", Static).update(
-            render_retention_by_month(stats.retention_by_month)
-        )
-        self._compute_memory_stats()
+        self.call_after_refresh(self._compute_memory_stats)  # the counts are drawn before it starts
         table = self.query_one("#pack-stats", DataTable)
         table.clear()
         for pack in stats.packs.values():
@@ -141,21 +149,47 @@ class StatsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="memory-stats")
     def _compute_memory_stats(self) -> None:
-        """Calibration over the whole history, then one simulated year per desired retention."""
+        """Retention by month, calibration, then one simulated year per desired retention, from a child
+        process (fsrs-rs holds Python's lock while it works, which would freeze this screen)."""
         app, worker = self.cardlab, get_current_worker()
-        config, packs = app.config, app.library.packs
-        with Store.open(app.store.path) as store:  # its own connection: SQLite's belong to one thread
-            found = collect_calibration(store, config)
-        if worker.is_cancelled:
-            return
-        app.call_from_thread(self._show_calibration, found)
-        points: list[WorkloadPoint] = []
-        for point in workload(config, sum(len(pack.cards) for pack in packs), len(packs)):
-            if worker.is_cancelled:  # the screen was left or refreshed: stop simulating
-                return
-            points.append(point)
-            app.call_from_thread(self._show_workload, list(points), False)
+        packs = app.library.packs
+        ask = request(app.store.path, app.config, sum(len(pack.cards) for pack in packs), len(packs))
+        child = subprocess.Popen(
+            [sys.executable, "-m", "cards.fsrs_stats"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=_child_env(),
+        )
+        try:
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.write(ask + "\n")
+            child.stdin.close()
+            points: list[WorkloadPoint] = []
+            for line in child.stdout:
+                if worker.is_cancelled:  # the screen was left or refreshed
+                    return
+                app.call_from_thread(self._show_answer, json.loads(line), points)
+        finally:
+            child.kill()
+            child.wait()
         app.call_from_thread(self._show_workload, points, True)
+
+    def _show_answer(self, answer: dict[str, Any], points: list[WorkloadPoint]) -> None:
+        if "months" in answer:
+            self._show_months(months_from(answer["months"]))
+        elif "calibration" in answer:
+            self._show_calibration(calibration_from(answer["calibration"]))
+        elif "workload" in answer:
+            points.append(workload_point_from(answer["workload"]))
+            self._show_workload(points, False)
+        elif "error" in answer and self.is_attached:
+            self.query_one("#calibration", CalibrationChart).failed(answer["error"])
+
+    def _show_months(self, months: list[MonthRetention]) -> None:
+        if self.is_attached:
+            self.query_one("#retention-months", Static).update(render_retention_by_month(months))
 
     def _show_calibration(self, found: Calibration | None) -> None:
         if self.is_attached:
@@ -163,5 +197,6 @@ class StatsScreen(Screen[None]):
 
     def _show_workload(self, points: list[WorkloadPoint], done: bool) -> None:
         if self.is_attached:
+            points = list(points)
             chart = self.query_one("#workload", WorkloadChart)
             chart.update(points, self.cardlab.config.desired_retention, done)

@@ -10,6 +10,7 @@ from textual.widget import Widget
 
 from cards.fsrs_stats import Calibration
 from cards.stats import MonthRetention
+from tui.widgets.safe_text import one_line
 
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
 BAR_WIDTH = 24
@@ -77,7 +78,7 @@ def render_retention_by_month(months: Sequence[MonthRetention], width: int = BAR
 
 
 class CalibrationChart(Widget):
-    """Predicted against actual recall; `update(bins)` redraws."""
+    """Predicted against actual recall; `update(found)` redraws, `failed(error)` says why there is none."""
 
     DEFAULT_CSS = """
     CalibrationChart { height: auto; width: auto; }
@@ -87,12 +88,19 @@ class CalibrationChart(Widget):
         super().__init__(id=id, classes=classes)
         self._found: Calibration | None = None
         self._done = False
+        self._error: str | None = None
 
     def update(self, found: Calibration | None) -> None:
         self._found, self._done = found, True
         self.refresh(layout=True)
 
+    def failed(self, error: str) -> None:
+        self._error, self._done = error, True
+        self.refresh(layout=True)
+
     def render(self) -> Text:
+        if self._error is not None:
+            return Text(f"Could not score the predictions: {one_line(self._error)}", style="red")
         if not self._done:
             return Text("Scoring the predictions…", style="dim")
         return render_calibration(self._found)
