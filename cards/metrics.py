@@ -15,6 +15,7 @@ benchmark's (open-spaced-repetition/srs-benchmark README, "Metrics"; fsrs4anki w
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ def log_loss(
     return total / sum(weights) if predictions else 0.0
 
 
+@functools.cache  # few distinct arguments, asked once per scored answer
 def rmse_bin_key(delta_t: int, long_term: int, lapses: int) -> tuple[int, int, int]:
     """The (interval, length, lapses) group of an answer `delta_t` days after the previous one, the
     `long_term`-th answer a day or more after the one before it, after `lapses` such Again answers."""

@@ -213,6 +213,11 @@ def run_optimize(args: argparse.Namespace) -> int:
         )
     else:
         print("The fit does not predict them better than the parameters in use: kept the current ones.")
+        if result.current != result.default:
+            print(
+                "(Parameters fitted earlier may have seen these newer reviews, which favours them; "
+                "the saved ones stay until a fit beats them.)"
+            )
     return 0
 
 
