@@ -163,7 +163,7 @@ class StatsScreen(Screen[None]):
             env=_child_env(),
         )
         try:
-            assert child.stdin is not None and child.stdout is not None
+            assert child.stdin is not None and child.stdout is not None  # both are pipes
             child.stdin.write(ask + "\n")
             child.stdin.close()
             points: list[WorkloadPoint] = []
@@ -197,6 +197,5 @@ class StatsScreen(Screen[None]):
 
     def _show_workload(self, points: list[WorkloadPoint], done: bool) -> None:
         if self.is_attached:
-            points = list(points)
             chart = self.query_one("#workload", WorkloadChart)
             chart.update(points, self.cardlab.config.desired_retention, done)
