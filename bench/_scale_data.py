@@ -8,6 +8,7 @@ that leave some cards learning, many reviews due today and the rest unseen.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,28 +127,44 @@ def make_scale_home(
 
 
 def simulate_history(
-    store: Store, n_cards: int, reviews_per_card: int, seed: int = 0, forgetting: float = 3.0
+    store: Store,
+    n_cards: int,
+    reviews_per_card: int,
+    seed: int = 0,
+    forgetting: float = 3.0,
+    student: Sequence[float] | None = None,
 ) -> int:
     """Write the review log of a simulated student who forgets faster than fsrs' defaults predict.
 
-    Each card is reviewed when fsrs says it is due (plus up to two days late); the student recalls it
-    with probability R**forgetting, R being fsrs' predicted retrievability. Returns the rows written.
+    Each card is reviewed when fsrs (default parameters) says it is due, plus up to two days late. The
+    student recalls it with probability R**forgetting, R being fsrs' predicted retrievability; or, given
+    `student` parameters, with the retrievability those parameters give (FSRS is then the true model).
+    Returns the rows written.
     """
     import fsrs
 
     rng = random.Random(seed)
     scheduler = fsrs.Scheduler(enable_fuzzing=False)
+    memory = fsrs.Scheduler(parameters=student, enable_fuzzing=False) if student else None
     start = datetime(2025, 1, 1, 9, tzinfo=UTC)
     rows = []
     for index in range(n_cards):
         card = fsrs.Card(card_id=0, due=start)
+        truth = fsrs.Card(card_id=0, due=start)
         moment = start + timedelta(hours=rng.randrange(0, 24 * 30))
         for _ in range(reviews_per_card):
             seen = card.last_review is not None
-            recall = scheduler.get_card_retrievability(card, moment) ** forgetting if seen else 0.7
+            if not seen:
+                recall = 0.7
+            elif memory is not None:
+                recall = memory.get_card_retrievability(truth, moment)
+            else:
+                recall = scheduler.get_card_retrievability(card, moment) ** forgetting
             rating = rng.choice((2, 3, 3, 4)) if rng.random() < recall else 1
             state_before = int(card.state) if seen else NEW
             card, _ = scheduler.review_card(card, fsrs.Rating(rating), review_datetime=moment)
+            if memory is not None:
+                truth, _ = memory.review_card(truth, fsrs.Rating(rating), review_datetime=moment)
             at_ms = round(moment.timestamp() * 1000)
             rows.append(
                 ReviewRow(

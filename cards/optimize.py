@@ -1,32 +1,34 @@
-"""`cardlab optimize`: fit the FSRS parameters to the user's own review history.
+"""`cardlab optimize`: fit the FSRS parameters to the user's own review history with fsrs-rs.
 
-fsrs' Optimizer needs torch and pandas; they are imported inside `optimize()` only, so studying never
-loads them. The log loss before and after is computed here in plain Python, the same way fsrs scores it:
-the predicted recall probability at each review made at least a day after the previous one.
+What the fit gains is measured on a time-series split, the way FSRS' benchmark measures it: the scored
+answers, oldest first, are cut into 6 equal segments; fold k fits on segments 0..k and predicts segment
+k+1 (fsrs-rs `TimeSeriesSplit`, 5 folds), so every prediction is for answers newer than all those its
+parameters were fitted on. The parameters in use predict the same answers. When the fitted ones predict
+them better (lower log loss), a fit on every answer is saved to config.toml; otherwise nothing changes.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
-
-import fsrs
-from fsrs.scheduler import DEFAULT_PARAMETERS
+from typing import Any
 
 from cards.config import load_config, save_config
+from cards.fsrs_rs import FsrsUnavailable, History, Reviews, Scored, predict, scored_answers, to_reviews
+from cards.fsrs_rs import fit as fsrs_rs_fit
+from cards.metrics import log_loss, rmse_bin_key, rmse_bins
 from cards.paths import Home
-from cards.schedule import from_ms
 from cards.store import Store
 
-MIN_REVIEWS = (
-    512  # fsrs' optimizer takes one gradient step per 512 scored reviews; fewer and it returns its defaults
-)
-MAX_SEQUENCE = 64  # fsrs' optimizer reads only each card's first 64 reviews
+__all__ = ["FsrsUnavailable", "NotEnoughReviews", "OptimizeResult", "optimize", "review_histories"]
 
-History = list[tuple[datetime, int]]  # (review time UTC, rating), oldest first
+SPLITS = 5  # folds of the time-series split, as fsrs-rs' evaluate_with_time_series_splits
+MIN_REVIEWS = 400  # scored answers: the first fold then fits on 66 (fsrs-rs trains beyond its
+# initial stabilities from 64) and the split predicts 333 held-out answers
+
+Fit = Callable[[Sequence[Reviews], Sequence[Scored]], list[float]]
 
 
 class NotEnoughReviews(Exception):
@@ -40,113 +42,148 @@ class NotEnoughReviews(Exception):
         )
 
 
-class OptimizerUnavailable(Exception):
-    """fsrs' optimizer (torch, pandas, tqdm) is not installed."""
+@dataclass(frozen=True)
+class Scores:
+    log_loss: float
+    rmse_bins: float
 
 
 @dataclass(frozen=True)
 class OptimizeResult:
     parameters: tuple[float, ...]  # what the scheduler uses from now on
-    fitted: tuple[float, ...]  # what the optimizer found (kept only if it lowers the log loss)
-    log_loss_before: float  # with the parameters in use before
-    log_loss_fitted: float  # with the fitted parameters
-    reviews_used: int
+    fitted: tuple[float, ...]  # fsrs-rs' fit on every scored answer (saved only if the split says so)
+    default: Scores  # fsrs' default parameters on the held-out answers
+    current: Scores  # the parameters in use before (the defaults when none were set)
+    split_fitted: Scores  # each fold's fit on the answers after it
+    reviews: int  # scored answers (a day or more after the card's previous answer)
+    held_out: int  # of them, predicted by the folds
+    fit_seconds: float  # fsrs-rs' compute_parameters on every answer
+    seconds: float  # the whole optimize: reading, the split's fits and scoring, the final fit
     saved: bool
     config_path: Path
 
     @property
     def improvement(self) -> float:
-        """Relative drop of the log loss: 0.05 means 5% lower."""
-        return (
-            (self.log_loss_before - self.log_loss_after) / self.log_loss_before
-            if self.log_loss_before
-            else 0.0
-        )
-
-    @property
-    def log_loss_after(self) -> float:
-        """With the parameters in use from now on."""
-        return self.log_loss_fitted if self.saved else self.log_loss_before
+        """Relative drop of the held-out log loss against the parameters in use: 0.05 means 5% lower."""
+        before = self.current.log_loss
+        return (before - self.split_fitted.log_loss) / before if before else 0.0
 
 
 def review_histories(store: Store) -> list[History]:
-    """Every card's answers, oldest first, in a stable order (by pack and card id)."""
+    """Every card's answers (time in ms, rating), oldest first, in a stable order (by pack and card id).
+
+    The one place that chooses which answers the optimizer and the calibration learn from.
+    """
     histories: dict[tuple[str, str], History] = {}
     for pack_id, card_id, rating, reviewed_at_ms in store.query(
         "SELECT pack_id, card_id, rating, reviewed_at_ms FROM review_log "
         "ORDER BY pack_id, card_id, reviewed_at_ms, id"
     ):
-        histories.setdefault((pack_id, card_id), []).append((from_ms(reviewed_at_ms), rating))
+        histories.setdefault((pack_id, card_id), []).append((reviewed_at_ms, rating))
     return list(histories.values())
 
 
-def scored_reviews(histories: list[History]) -> int:
-    """How many answers the optimizer learns from: those at least a day after the card's previous one."""
-    count = 0
-    for history in histories:
-        times = [moment for moment, _ in history[:MAX_SEQUENCE]]
-        count += sum(1 for earlier, later in zip(times, times[1:]) if (later - earlier).days > 0)
-    return count
+def time_series_folds(count: int, splits: int = SPLITS) -> list[tuple[int, int, int]]:
+    """(train_end, test_start, test_end) per fold over `count` answers sorted oldest first.
+
+    As fsrs-rs' `TimeSeriesSplit::split`: segments of count // (splits + 1); fold k trains on the first
+    k + 1 segments and tests on the next one, the last fold up to the end.
+    """
+    segment = count // (splits + 1)
+    if segment == 0:
+        return []
+    folds = []
+    for k in range(splits):
+        start = (k + 1) * segment
+        end = count if k == splits - 1 else (k + 2) * segment
+        folds.append((start, start, end))
+    return folds
 
 
-def log_loss(histories: list[History], parameters: tuple[float, ...] | list[float]) -> float:
-    """Mean binary cross-entropy of fsrs' recall prediction at each scored review."""
-    scheduler = fsrs.Scheduler(parameters=parameters, enable_fuzzing=False)
-    total, scored = 0.0, 0
-    for history in histories:
-        card = fsrs.Card(card_id=0, due=history[0][0])
-        for moment, rating in history[:MAX_SEQUENCE]:
-            if card.last_review is not None and (moment - card.last_review).days > 0:
-                predicted = min(max(scheduler.get_card_retrievability(card, moment), 1e-9), 1 - 1e-9)
-                recalled = rating > 1
-                total -= math.log(predicted if recalled else 1 - predicted)
-                scored += 1
-            card, _ = scheduler.review_card(card, fsrs.Rating(rating), review_datetime=moment)
-    return total / scored if scored else 0.0
+def score(cards: Sequence[Reviews], answers: Sequence[Scored], predictions: Sequence[float]) -> Scores:
+    recalled = [answer.rating > 1 for answer in answers]
+    keys = [rmse_bin_key(answer.delta_t, answer.long_term, answer.lapses) for answer in answers]
+    return Scores(log_loss(predictions, recalled), rmse_bins(predictions, recalled, keys))
 
 
-def _fit(histories: list[History]) -> tuple[float, ...]:
-    try:
-        from fsrs.optimizer import Optimizer  # imports torch and pandas: only here
-    except ImportError as err:
-        raise OptimizerUnavailable(
-            f'fsrs\' optimizer cannot load ({err}); install "fsrs[optimizer]"'
-        ) from err
-    logs = [
-        fsrs.ReviewLog(
-            card_id=index, rating=fsrs.Rating(rating), review_datetime=moment, review_duration=None
-        )
-        for index, history in enumerate(histories, start=1)
-        for moment, rating in history
-    ]
-    try:
-        fitted = Optimizer(logs).compute_optimal_parameters()
-    except ImportError as err:  # fsrs' stand-in class when torch, pandas or tqdm is missing
-        raise OptimizerUnavailable(str(err)) from err
-    return tuple(float(value) for value in fitted)
+def _split_predictions(cards: Sequence[Reviews], scored: Sequence[Scored], fit: Fit) -> list[float]:
+    """Each held-out answer predicted by the parameters fitted on the answers before its segment."""
+    predictions: list[float] = []
+    for train_end, test_start, test_end in time_series_folds(len(scored)):
+        parameters = fit(cards, scored[:train_end])
+        predictions += predict(cards, scored[test_start:test_end], parameters)
+    return predictions
 
 
-def optimize(
-    store: Store, home: Home, fit: Callable[[list[History]], tuple[float, ...]] = _fit
-) -> OptimizeResult:
-    """Fit parameters to the store's history; save them to the config when they predict it better."""
+def default_fit(relearning_steps: int) -> Fit:
+    from fsrs.scheduler import LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS
+
+    def fit(cards: Sequence[Reviews], scored: Sequence[Scored]) -> list[float]:
+        fitted = fsrs_rs_fit(cards, scored, relearning_steps)
+        # py-fsrs schedules with them and checks its own bounds; 6 decimals keep config.toml readable
+        bounds = zip(fitted, LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS)
+        return [round(min(max(value, low), high), 6) for value, low, high in bounds]
+
+    return fit
+
+
+def optimize(store: Store, home: Home, fit: Fit | None = None) -> OptimizeResult:
+    """Measure fsrs-rs' fit on a time-series split; save a fit on every answer when it predicts better."""
+    from fsrs.scheduler import DEFAULT_PARAMETERS
+
+    started = time.perf_counter()
     histories = review_histories(store)
-    have = scored_reviews(histories)
-    if have < MIN_REVIEWS:
-        raise NotEnoughReviews(MIN_REVIEWS, have)
+    cards = [to_reviews(history) for history in histories]
+    scored = scored_answers(cards, histories)
+    if len(scored) < MIN_REVIEWS:
+        raise NotEnoughReviews(MIN_REVIEWS, len(scored))
     config = load_config(home)
-    current = config.fsrs_parameters or DEFAULT_PARAMETERS
-    fitted = fit(histories)
-    before, after = log_loss(histories, current), log_loss(histories, fitted)
-    better = after < before
+    fit = fit or default_fit(max(1, len(config.relearning_steps_min)))
+    current = tuple(config.fsrs_parameters or DEFAULT_PARAMETERS)
+
+    held_out = scored[time_series_folds(len(scored))[0][1] :]
+    split_fitted = score(cards, held_out, _split_predictions(cards, scored, fit))
+    default_scores = score(cards, held_out, predict(cards, held_out, DEFAULT_PARAMETERS))
+    current_scores = (
+        default_scores
+        if current == tuple(DEFAULT_PARAMETERS)
+        else score(cards, held_out, predict(cards, held_out, current))
+    )
+    fit_started = time.perf_counter()
+    fitted = tuple(fit(cards, scored))
+    fit_seconds = time.perf_counter() - fit_started
+    better = split_fitted.log_loss < current_scores.log_loss
     if better:
         save_config(home, replace(config, fsrs_parameters=fitted))
     return OptimizeResult(
-        parameters=fitted if better else tuple(current),
+        parameters=fitted if better else current,
         fitted=fitted,
-        log_loss_before=before,
-        log_loss_fitted=after,
-        reviews_used=have,
+        default=default_scores,
+        current=current_scores,
+        split_fitted=split_fitted,
+        reviews=len(scored),
+        held_out=len(held_out),
+        fit_seconds=fit_seconds,
+        seconds=time.perf_counter() - started,
         saved=better,
         config_path=home.config_path,
     )
+
+
+def result_to_json(result: OptimizeResult) -> dict[str, Any]:
+    return {
+        "reviews": result.reviews,
+        "held_out": result.held_out,
+        "seconds": round(result.seconds, 4),
+        "fit_seconds": round(result.fit_seconds, 4),
+        "log_loss_default": round(result.default.log_loss, 6),
+        "log_loss_current": round(result.current.log_loss, 6),
+        "log_loss_fitted": round(result.split_fitted.log_loss, 6),
+        "rmse_bins_default": round(result.default.rmse_bins, 6),
+        "rmse_bins_current": round(result.current.rmse_bins, 6),
+        "rmse_bins_fitted": round(result.split_fitted.rmse_bins, 6),
+        "saved": result.saved,
+        "config": str(result.config_path),
+        "params": [round(value, 6) for value in result.fitted],
+        "params_in_use": [round(value, 6) for value in result.parameters],
+    }

@@ -22,6 +22,7 @@ from cards.store import NEW, REVIEW, Store
 FORECAST_DAYS = 30
 HEATMAP_DAYS = 26 * 7
 RETENTION_DAYS = 30
+RETENTION_MONTHS = 12
 _BUCKET_MS = 15 * 60 * 1000  # every zone's UTC offset is a multiple of 15 minutes
 
 
@@ -46,6 +47,17 @@ class CardRef:
     card_id: str
     reviews: int
     last_review: datetime | None
+
+
+@dataclass(frozen=True)
+class MonthRetention:
+    month: date  # the first day of the month
+    answered: int  # answers to cards in the review state
+    recalled: int  # of them, not Again
+
+    @property
+    def retention(self) -> float:
+        return self.recalled / self.answered
 
 
 @dataclass(frozen=True)
@@ -208,6 +220,45 @@ def _retention(store: Store, since_ms: int) -> tuple[float | None, int]:
     return (recalled / answered if answered else None), answered
 
 
+def retention_by_month(store: Store, config: Config) -> list[MonthRetention]:
+    """True retention per month of study days (the answers `_retention` counts), up to the 12 months
+    ending with the latest such answer (an imported history may have stopped long ago), oldest first.
+
+    It reads the whole year's log, so the stats screen asks for it from its worker."""
+    tz, rollover_hour = config.tzinfo(), config.rollover_hour
+
+    def start_ms(day: date) -> int:
+        return to_ms(study_day_start(day, rollover_hour, tz))
+
+    ((latest_ms,),) = store.query(
+        "SELECT max(reviewed_at_ms) FROM review_log INDEXED BY review_log_by_time WHERE state_before = ?",
+        (REVIEW,),
+    )
+    if latest_ms is None:
+        return []
+    last = study_day(from_ms(latest_ms), rollover_hour, tz).replace(day=1)
+    months = [_add_months(last, -back) for back in range(RETENTION_MONTHS - 1, -1, -1)]
+    bounds = [start_ms(_add_months(month, 1)) for month in months]
+    answered: Counter[date] = Counter()
+    recalled: Counter[date] = Counter()
+    buckets = store.query(
+        f"SELECT reviewed_at_ms / {_BUCKET_MS}, count(*), sum(rating > 1) FROM review_log "
+        "INDEXED BY review_log_by_time WHERE state_before = ? AND reviewed_at_ms >= ? GROUP BY 1",
+        (REVIEW, start_ms(months[0])),
+    )
+    for bucket, count, hits in buckets:
+        index = bisect_right(bounds, bucket * _BUCKET_MS)
+        if index < len(months):
+            answered[months[index]] += count
+            recalled[months[index]] += hits
+    return [MonthRetention(month, answered[month], recalled[month]) for month in months if answered[month]]
+
+
+def _add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def _heatmap(store: Store, today: date, start_ms: Callable[[date], int]) -> dict[date, int]:
     first = today - timedelta(days=HEATMAP_DAYS - 1)
     days = [first + timedelta(days=offset) for offset in range(HEATMAP_DAYS)]
@@ -269,3 +320,10 @@ def stats_to_json(stats: Stats) -> dict[str, Any]:
         "leeches": [_ref_json(ref) for ref in stats.leeches],
         "suspended": [_ref_json(ref) for ref in stats.suspended],
     }
+
+
+def retention_by_month_to_json(months: list[MonthRetention]) -> list[dict[str, Any]]:
+    return [
+        {"month": m.month.strftime("%Y-%m"), "reviews": m.answered, "retention": round(m.retention, 4)}
+        for m in months
+    ]

@@ -107,3 +107,52 @@ def test_heatmap_levels_and_layout() -> None:
     assert [row.split()[-1] for row in rows[2:4]] == ["░", "█"]  # Wednesday 2 reviews, Thursday 8
     assert rows[4].split() == ["·"], "days after today stay blank"
     assert render_heatmap({}, date(2026, 1, 1), weeks=1).plain.count("·") >= 4
+
+
+def seed_scored_history(home_dir: Path) -> None:
+    """The sample pack answered on two days, so answers on the second are scored."""
+    home = make_home(home_dir, {"sample.toml": SAMPLE_PACK})
+    sample = [pack for pack in discover_packs(home)[0] if pack.id == "sample"]
+    with Store.open(home.store_path) as store:
+        for day in (NOW - timedelta(days=6), NOW - timedelta(days=3), NOW):
+            session = StudySession(store, sample, load_config(home), clock=fixed_clock(day))
+            while (card := session.next_card()) is not None:
+                session.answer(card, 3, duration_ms=5000)
+
+
+def test_stats_shows_calibration_retention_by_month_and_workload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_scored_history(tmp_path)
+    assert main(["--home", str(tmp_path), "stats"]) == 0
+    out = capsys.readouterr().out
+    assert "Predicted vs actual recall" in out and "fsrs' default parameters" in out
+    assert "True retention by month" in out and "Workload against desired retention" in out
+    now_rows = [line for line in out.splitlines() if "◀ now" in line]
+    assert len(now_rows) == 1 and now_rows[0].split()[0] == "90%"
+
+    assert main(["--home", str(tmp_path), "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    calibration = stats["calibration"]
+    assert calibration["parameters"] == "default" and calibration["reviews"] > 0
+    assert sum(b["reviews"] for b in calibration["bins"]) == calibration["reviews"]
+    assert all(b["from"] <= b["predicted"] < b["to"] and 0 <= b["actual"] <= 1 for b in calibration["bins"])
+    workload = stats["workload"]
+    assert workload["desired_retention"] == 0.9 and 0.9 in [
+        p["desired_retention"] for p in workload["points"]
+    ]
+    assert workload["cards"] == sum(pack["cards"] for pack in stats["packs"].values())
+    months = stats["retention_by_month"]
+    assert months and all(set(m) == {"month", "reviews", "retention"} for m in months)
+
+
+def test_stats_without_history_says_there_is_nothing_to_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_home(tmp_path, {"sample.toml": SAMPLE_PACK})
+    assert main(["--home", str(tmp_path), "stats"]) == 0
+    out = capsys.readouterr().out
+    assert "No answers to score yet" in out and "No reviews of cards in the review state yet" in out
+    assert main(["--home", str(tmp_path), "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["calibration"] is None and stats["retention_by_month"] == []

@@ -70,5 +70,17 @@ def test_study_back(app: CardlabApp, snap_compare) -> None:
     assert snap_compare(app, press=["enter", "space"], terminal_size=SIZE)
 
 
+async def open_stats_and_wait(pilot) -> None:
+    """The stats screen once its worker (calibration, workload) is done: its panels set the scroll height."""
+    await pilot.press("s")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def test_stats_screen(app: CardlabApp, snap_compare) -> None:
-    assert snap_compare(app, press=["s"], terminal_size=SIZE)
+    assert snap_compare(app, run_before=open_stats_and_wait, terminal_size=SIZE)
+
+
+def test_stats_screen_calibration_and_workload(app: CardlabApp, snap_compare) -> None:
+    """The lower half: predicted vs actual recall, retention by month, workload with the setting marked."""
+    assert snap_compare(app, run_before=open_stats_and_wait, terminal_size=(120, 64))

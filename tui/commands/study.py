@@ -11,7 +11,9 @@ from tui.commands import home_from_args
 from tui.safe_text import printable
 
 if TYPE_CHECKING:
-    from cards.stats import Stats
+    from cards.fsrs_rs import WorkloadPoint
+    from cards.fsrs_stats import Calibration
+    from cards.stats import MonthRetention, Stats
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,9 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     optimize = subparsers.add_parser(
         "optimize",
         help="fit the FSRS parameters to your own reviews",
-        description="Fit FSRS' parameters to your review history with fsrs' optimizer and save them to "
-        "config.toml when they predict your history better than the ones in use.",
+        description="Fit FSRS' parameters to your review history with fsrs-rs (the optimizer Anki ships), "
+        "measure them on a time-series split (fit on older reviews, predict newer ones) and save them to "
+        "config.toml only when they predict held-out reviews better than the ones in use.",
     )
+    optimize.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
     _home_option(optimize)
     optimize.set_defaults(handler=run_optimize)
 
@@ -84,7 +88,9 @@ def run_study(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from cards.config import ConfigError, load_config
     from cards.discover import discover_packs
-    from cards.stats import collect_stats, stats_to_json
+    from cards.fsrs_rs import FsrsUnavailable
+    from cards.fsrs_stats import calibration_to_json, collect_calibration, workload, workload_to_json
+    from cards.stats import collect_stats, retention_by_month, retention_by_month_to_json, stats_to_json
     from cards.store import Store, StoreError
 
     home = home_from_args(args)
@@ -93,12 +99,21 @@ def run_stats(args: argparse.Namespace) -> int:
         packs, _ = discover_packs(home)
         with Store.open(home.store_path) as store:
             stats = collect_stats(store, packs, config)
-    except (ConfigError, StoreError) as err:
+            months = retention_by_month(store, config)
+            calibration = collect_calibration(store, config)
+        cards = sum(len(pack.cards) for pack in packs)
+        points = list(workload(config, cards, len(packs)))
+    except (ConfigError, StoreError, FsrsUnavailable) as err:
         return _fail(str(err))
     if args.json:
-        print(json.dumps(stats_to_json(stats), indent=2))
+        report = stats_to_json(stats)
+        report["retention_by_month"] = retention_by_month_to_json(months)
+        report["calibration"] = calibration_to_json(calibration)
+        report["workload"] = workload_to_json(points, config, cards)
+        print(json.dumps(report, indent=2))
     else:
         print_stats(stats)
+        print_memory_stats(months, calibration, points, config.desired_retention)
     return 0
 
 
@@ -145,30 +160,64 @@ def print_stats(stats: Stats) -> None:
         )
 
 
+def print_memory_stats(
+    months: list[MonthRetention], calibration: Calibration | None, points: list[WorkloadPoint], current: float
+) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from tui.widgets.calibration import render_calibration, render_retention_by_month
+    from tui.widgets.workload import render_workload
+
+    console = Console(highlight=False)
+    console.print(Text("True retention by month", style="bold"))
+    console.print(render_retention_by_month(months))
+    console.print(Text("Predicted vs actual recall", style="bold"))
+    console.print(render_calibration(calibration))
+    console.print(
+        Text(
+            f"Workload against desired retention (a simulated year, desired_retention = {current})",
+            style="bold",
+        )
+    )
+    console.print(render_workload(points, current))
+
+
 def run_optimize(args: argparse.Namespace) -> int:
-    from cards.optimize import NotEnoughReviews, OptimizerUnavailable, optimize
+    from cards.optimize import FsrsUnavailable, NotEnoughReviews, optimize, result_to_json
     from cards.store import Store, StoreError
 
     home = home_from_args(args)
     try:
         with Store.open(home.store_path) as store:
             result = optimize(store, home)
-    except NotEnoughReviews as err:
+    except (NotEnoughReviews, FsrsUnavailable, StoreError) as err:
         return _fail(str(err))
-    except OptimizerUnavailable as err:
-        return _fail(f"fsrs' optimizer is not available ({err}); install fsrs[optimizer]")
-    except StoreError as err:
-        return _fail(str(err))
-    before, fitted = result.log_loss_before, result.log_loss_fitted
-    print(f"Fitted FSRS parameters on {result.reviews_used} reviews.")
+    if args.json:
+        print(json.dumps(result_to_json(result), indent=2))
+        return 0
+    print(
+        f"Fitted FSRS parameters on {result.reviews} reviews in {result.fit_seconds:.2f} s "
+        f"({result.seconds:.2f} s in all, with the time-series split)."
+    )
+    print(f"Predicting the {result.held_out} newer reviews from fits on the older ones:")
+    rows = [("defaults", result.default), ("fitted", result.split_fitted)]
+    if result.current != result.default:
+        rows.insert(1, ("in use", result.current))
+    for label, scores in rows:
+        print(f"  {label:<9} log loss {scores.log_loss:.4f}  RMSE(bins) {scores.rmse_bins:.4f}")
     if result.saved:
         print(
-            f"Log loss {before:.4f} -> {fitted:.4f} ({result.improvement:.1%} lower); saved to {result.config_path}"
+            f"The fit predicts them better ({result.improvement:.1%} lower log loss than the parameters in "
+            f"use): saved to {printable(str(result.config_path))}"
         )
     else:
-        print(
-            f"Log loss {before:.4f} with the parameters in use, {fitted:.4f} with the fitted ones: kept the current ones."
-        )
+        print("The fit does not predict them better than the parameters in use: kept the current ones.")
+        if result.current != result.default:
+            print(
+                "(Parameters fitted earlier may have seen these newer reviews, which favours them; "
+                "the saved ones stay until a fit beats them.)"
+            )
     return 0
 
 

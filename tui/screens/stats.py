@@ -1,27 +1,49 @@
-"""Statistics: today, true retention, the due forecast, the review heatmap, packs and orphaned history."""
+"""Statistics: today, true retention, the due forecast, the review heatmap, packs and orphaned history;
+then how well FSRS predicts this user (calibration), true retention by month, and the simulated workload
+against desired retention. Those last two need the whole history or fsrs-rs' simulator, so a worker
+thread computes them after the screen opens.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
-from cards.stats import Stats, collect_stats
+from cards.fsrs_rs import WorkloadPoint
+from cards.fsrs_stats import Calibration, calibration_from, months_from, request, workload_point_from
+from cards.stats import MonthRetention, Stats, collect_stats
 from tui.widgets.bars import BarChart
+from tui.widgets.calibration import CalibrationChart, render_retention_by_month
 from tui.widgets.heatmap import Heatmap
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
+from tui.widgets.workload import WorkloadChart
 
 if TYPE_CHECKING:
     from tui.app import CardlabApp
 
 ORPHANS_SHOWN = 20
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding `cards`, for the child
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def retention_text(stats: Stats) -> str:
@@ -83,6 +105,10 @@ class StatsScreen(Screen[None]):
             yield Heatmap(id="heatmap", classes="panel")
             yield DataTable(id="pack-stats", cursor_type="none", zebra_stripes=True, classes="panel")
             yield Static(id="orphans", classes="panel")
+            yield CalibrationChart(id="calibration", classes="panel")
+            with Horizontal(id="stats-memory"):
+                yield Static(Content("Counting…"), id="retention-months", classes="panel")
+                yield WorkloadChart(id="workload", classes="panel")
         yield KeyHints()
 
     def on_mount(self) -> None:
@@ -91,6 +117,9 @@ class StatsScreen(Screen[None]):
         self.query_one("#heatmap").border_title = "Reviews per day"
         self.query_one("#pack-stats").border_title = "Packs"
         self.query_one("#orphans").border_title = "Orphaned history"
+        self.query_one("#calibration").border_title = "Predicted vs actual recall"
+        self.query_one("#retention-months").border_title = "True retention by month"
+        self.query_one("#workload").border_title = "Workload against desired retention (a simulated year)"
         table = self.query_one("#pack-stats", DataTable)
         for label in ("Pack", "Cards", "Due", "New today", "Never seen", "Suspended", "Leeches", "Reviews"):
             table.add_column(label, key=label)
@@ -103,6 +132,7 @@ class StatsScreen(Screen[None]):
         self.query_one("#forecast", BarChart).update([count for _, count in stats.forecast])
         self.query_one("#heatmap", Heatmap).update(stats.heatmap, stats.today)
         self.query_one("#orphans", Static).update(orphans_text(stats))
+        self.call_after_refresh(self._compute_memory_stats)  # the counts are drawn before it starts
         table = self.query_one("#pack-stats", DataTable)
         table.clear()
         for pack in stats.packs.values():
@@ -116,3 +146,56 @@ class StatsScreen(Screen[None]):
             )
             cells = [Text(str(n), justify="right") for n in (*numbers, pack.reviews_total)]
             table.add_row(Text(one_line(pack.pack_id)), *cells)
+
+    @work(thread=True, exclusive=True, group="memory-stats")
+    def _compute_memory_stats(self) -> None:
+        """Retention by month, calibration, then one simulated year per desired retention, from a child
+        process (fsrs-rs holds Python's lock while it works, which would freeze this screen)."""
+        app, worker = self.cardlab, get_current_worker()
+        packs = app.library.packs
+        ask = request(app.store.path, app.config, sum(len(pack.cards) for pack in packs), len(packs))
+        child = subprocess.Popen(
+            [sys.executable, "-m", "cards.fsrs_stats"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=_child_env(),
+        )
+        try:
+            assert child.stdin is not None and child.stdout is not None  # both are pipes
+            child.stdin.write(ask + "\n")
+            child.stdin.close()
+            points: list[WorkloadPoint] = []
+            for line in child.stdout:
+                if worker.is_cancelled:  # the screen was left or refreshed
+                    return
+                app.call_from_thread(self._show_answer, json.loads(line), points)
+        finally:
+            child.kill()
+            child.wait()
+        app.call_from_thread(self._show_workload, points, True)
+
+    def _show_answer(self, answer: dict[str, Any], points: list[WorkloadPoint]) -> None:
+        if "months" in answer:
+            self._show_months(months_from(answer["months"]))
+        elif "calibration" in answer:
+            self._show_calibration(calibration_from(answer["calibration"]))
+        elif "workload" in answer:
+            points.append(workload_point_from(answer["workload"]))
+            self._show_workload(points, False)
+        elif "error" in answer and self.is_attached:
+            self.query_one("#calibration", CalibrationChart).failed(answer["error"])
+
+    def _show_months(self, months: list[MonthRetention]) -> None:
+        if self.is_attached:
+            self.query_one("#retention-months", Static).update(render_retention_by_month(months))
+
+    def _show_calibration(self, found: Calibration | None) -> None:
+        if self.is_attached:
+            self.query_one("#calibration", CalibrationChart).update(found)
+
+    def _show_workload(self, points: list[WorkloadPoint], done: bool) -> None:
+        if self.is_attached:
+            chart = self.query_one("#workload", WorkloadChart)
+            chart.update(points, self.cardlab.config.desired_retention, done)
