@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.commands import home_from_args
+from tui.safe_text import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -134,8 +135,8 @@ def run_lab(args: argparse.Namespace) -> int:
             runs_dir=None if args.no_save else home.runs_dir,
             home=home,
         )
-    except LabError as error:
-        print(f"cardlab lab run: {error}", file=sys.stderr)
+    except LabError as error:  # may quote a --data file's header: printed escaped
+        print(f"cardlab lab run: {printable(error, one_line=True)}", file=sys.stderr)
         return EXIT_USAGE
     console.print(
         f"[bold]{_escape(info.title)}[/]  ({_escape(info.id)}, preset {args.preset}, seed {args.seed})"
