@@ -69,7 +69,10 @@ class Check:
         return list(dict.fromkeys(name for _, name in found))
 
     def holds(self, values: Mapping[str, object]) -> bool:
-        return bool(_evaluate(ast.parse(self.require, mode="eval").body, values))
+        try:
+            return bool(_evaluate(ast.parse(self.require, mode="eval").body, values))
+        except ArithmeticError:  # a division by a parameter that is 0: the values cannot work
+            return False
 
     def message(self, values: Mapping[str, object]) -> str:
         shown = ", ".join(f"{name}={values[name]}" for name in self.names())
@@ -78,7 +81,7 @@ class Check:
 
 
 def parse_check(require: object, known: Collection[str]) -> str | None:
-    """The problem with `require` as a check over the parameters `known`, or None when it is fine."""
+    """The problem with `require` as a check over the number parameters `known`, or None when it is fine."""
     if not isinstance(require, str) or not require.strip():
         return 'require must be a comparison of parameters, e.g. require = "a < b"'
     try:
@@ -89,7 +92,9 @@ def parse_check(require: object, known: Collection[str]) -> str | None:
         return f"require {require!r} must be a comparison (<, <=, >, >=, ==, !=)"
     for node in ast.walk(tree.body):
         if isinstance(node, ast.Name) and node.id not in known:
-            return f"require {require!r}: no parameter {node.id!r}"
+            return f"require {require!r}: no int or float parameter {node.id!r}"
+        if isinstance(node, ast.Constant) and not isinstance(node.value, int | float):
+            return f"require {require!r}: {node.value!r} is not a number"
         if not isinstance(node, _ALLOWED):
             return f"require {require!r}: only parameters, numbers, + - * / // and comparisons are allowed"
     return None

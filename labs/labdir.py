@@ -299,7 +299,7 @@ def _checks(src: _Source, entries: object, params: list[Param]) -> tuple[Check, 
         src.add((), "checks", 'checks must be [[checks]] tables with require = "a < b"')
         return ()
     checks: list[Check] = []
-    known = {param.name for param in params}
+    known = {param.name for param in params if param.type in ("int", "float")}
     for index, entry in enumerate(entries):
         where = ("checks", index)
         src.unknown(entry, where, _CHECK_KEYS)

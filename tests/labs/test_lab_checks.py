@@ -154,7 +154,7 @@ def test_a_check_in_lab_toml_is_validated_with_its_line(tmp_path: Path) -> None:
     with pytest.raises(LabFormatError) as caught:
         read_lab(folder, {})
     text = str(caught.value)
-    assert "no parameter 'nope'" in text and "must be a comparison" in text
+    assert "no int or float parameter 'nope'" in text and "must be a comparison" in text
     assert all(problem.line > 1 for problem in caught.value.problems)
 
 
@@ -163,6 +163,13 @@ def test_a_preset_breaking_the_labs_own_check_is_a_lab_toml_problem(tmp_path: Pa
     folder = write_lab(tmp_path / "tiny", GOOD.replace('[[params]]\ninclude = "seeds"\n', "") + checks)
     with pytest.raises(LabFormatError, match="preset smoke: epochs=1: needs epochs > 1 \\(two at least\\)"):
         read_lab(folder, {})
+
+
+def test_a_check_dividing_by_a_zero_parameter_fails_as_a_check() -> None:
+    from labs.checks import Check, check_values
+
+    with pytest.raises(LabError, match="a=1, b=0: needs a / b < 2"):
+        check_values((Check("a / b < 2"),), {"a": 1, "b": 0}, generated=True)
 
 
 def test_a_generated_only_check_does_not_apply_to_real_data() -> None:
