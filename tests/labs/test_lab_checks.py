@@ -140,12 +140,30 @@ def test_a_well_formed_file_passes_and_alternative_column_names_count(tmp_path: 
     shape.check(tmp_path)  # a folder holding ratings.csv (fastai's ML_SAMPLE)
 
 
+BEYOND_THE_CAP = "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18\n"  # a row pandas fails on, if it reads it
+
+
 def test_the_smoke_preset_caps_the_ratings_read_from_a_big_file(tmp_path: Path) -> None:
     from labs._movielens import load_movielens
 
-    path = ratings_csv(tmp_path, 5000)
+    path = ratings_csv(tmp_path, 2000)
+    with path.open("a") as file:
+        file.write(BEYOND_THE_CAP * 100)
     ml, source = load_movielens(path, 60, 80, get_lab("collab").resolve("smoke")["ratings"], seed=0)
     assert len(ml.ratings) == 2000 and "at most 2000" in source
+
+
+def test_the_tabular_labs_read_at_most_rows_of_adult_csv(tmp_path: Path) -> None:
+    from engine.datasets.tabular import ADULT_COLUMNS
+    from labs._census import load_census
+
+    row = (
+        "39,State-gov,77516,Bachelors,13,Never-married,Adm-clerical,Not-in-family,White,Male,0,0,40,US,<50k\n"
+    )
+    path = tmp_path / "adult.csv"
+    path.write_text(",".join(ADULT_COLUMNS) + "\n" + row * 600 + BEYOND_THE_CAP)
+    frame, _ = load_census(path, get_lab("tabular").resolve("smoke")["rows"], seed=0)
+    assert len(frame) == 600
 
 
 def test_a_check_in_lab_toml_is_validated_with_its_line(tmp_path: Path) -> None:
