@@ -80,7 +80,9 @@ def _readable_copy(path: Path) -> Path:
     """A copy of the store to read from (the damaged file is never opened for writing). A truncated file
     claims more pages than it holds, which makes SQLite refuse every page: the copy claims only its own."""
     data = bytearray(path.read_bytes())
-    if data.startswith(b"SQLite format 3\x00") and len(data) >= 100:
+    if not data.startswith(_MAGIC) and (header := _rebuilt_header(data)) is not None:
+        data[:100] = header
+    if data.startswith(_MAGIC) and len(data) >= 100:
         page_size = int.from_bytes(data[16:18], "big")
         page_size = 65536 if page_size == 1 else page_size
         pages = len(data) // page_size if page_size >= 512 else 0
@@ -93,6 +95,31 @@ def _readable_copy(path: Path) -> Path:
     if wal.exists():
         copy.with_name(copy.name + "-wal").write_bytes(wal.read_bytes())
     return copy
+
+
+_MAGIC = b"SQLite format 3\x00"
+_BTREE_PAGE_TYPES = {2, 5, 10, 13}  # the first byte of every b-tree page: interior/leaf, index/table
+
+
+def _rebuilt_header(data: bytearray) -> bytes | None:
+    """A file header for pages whose own header is overwritten: the first page size at which every
+    page (past the 100-byte header on page 1) starts like a b-tree page. The rest of the header gets
+    SQLite's defaults (UTF-8, no free list: the free pages are simply not read)."""
+    for size in (4096, 1024, 2048, 8192, 16384, 32768, 65536, 512):
+        pages = len(data) // size
+        offsets = [100, *(size * page for page in range(1, min(pages, 64)))]
+        if pages and all(data[offset] in _BTREE_PAGE_TYPES for offset in offsets):
+            header = bytearray(_MAGIC + bytes(84))
+            header[16:18] = (size if size < 65536 else 1).to_bytes(2, "big")
+            header[18:24] = bytes(
+                [1, 1, 0, 64, 32, 32]
+            )  # rollback journal, no reserved bytes, fixed fractions
+            header[28:32] = pages.to_bytes(4, "big")
+            header[40:44] = (1).to_bytes(4, "big")  # schema cookie
+            header[44:48] = (4).to_bytes(4, "big")  # schema format
+            header[56:60] = (1).to_bytes(4, "big")  # text encoding: UTF-8
+            return bytes(header)
+    return None
 
 
 def _scan(db: sqlite3.Connection, sql: str, what: str, report: Recovery) -> Iterator[tuple]:

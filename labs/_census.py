@@ -31,7 +31,7 @@ def load_census(data: Path | None, rows: int, seed: int) -> tuple[pd.DataFrame, 
         frame = pd.concat([train, test], ignore_index=True)
         return frame.head(rows), f"UCI adult from {data} (first {min(rows, len(frame))} rows)"
     csv = data / "adult.csv" if data.is_dir() else data
-    frame = read_adult_csv(csv)
+    frame = read_adult_csv(csv, nrows=rows)  # a big file costs no more than `rows` of it
     return frame.head(rows), f"fastai adult.csv from {csv} (first {min(rows, len(frame))} rows)"
 
 

@@ -10,12 +10,13 @@ from engine.datasets.movielens import MovieLens, make_movielens, read_movielens
 def load_movielens(
     data: Path | None, users: int, items: int, ratings: int, seed: int
 ) -> tuple[MovieLens, str]:
-    """(data, where it came from); `data` is an ml-100k folder or a ratings CSV."""
+    """(data, where it came from); `data` is an ml-100k folder or a ratings CSV, of which at most `ratings`
+    rows are read (so the smoke preset stays small on a big file)."""
     if data is None:
         ml = make_movielens(n_users=users, n_items=items, n_ratings=ratings, seed=seed)
         return ml, f"{ratings} generated ratings ({users} users, {items} movies, MovieLens-shaped)"
-    ml = read_movielens(data)
-    return ml, f"{len(ml.ratings)} ratings from {data}"
+    ml = read_movielens(data, nrows=ratings)
+    return ml, f"{len(ml.ratings)} ratings from {data} (at most {ratings}: the ratings parameter)"
 
 
 def matrix_corner(ml: MovieLens, size: int = 8) -> tuple[list[str], list[list[str]]]:

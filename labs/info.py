@@ -9,13 +9,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from labs.checks import Check, DataShape, check_values
 from labs.errors import LabError
 
 LESSON_PACK_ID = "fastai-lesson4"
 PRESET_NAMES = ("smoke", "quick", "full")
 DEFAULT_PRESET = "quick"
 
-ParamType = Literal["int", "float", "str", "bool", "choice"]
+ParamType = Literal["int", "float", "str", "bool", "choice", "ints"]  # ints: "200,100", each in min..max
 ParamValue = int | float | str | bool
 
 
@@ -62,14 +63,29 @@ class Param:
                 raise LabError(f"{self.name}: expected true or false, got {value!r}")
         elif not isinstance(value, str):
             raise LabError(f"{self.name}: expected text, got {value!r}")
+        elif self.type == "ints":
+            return ",".join(str(self._in_range(number)) for number in self._integers(value))
         if self.type == "choice" and value not in self.choices:
             raise LabError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if self.min is not None and value < self.min:
-                raise LabError(f"{self.name}: {value} is below the minimum {self.min:g}")
-            if self.max is not None and value > self.max:
-                raise LabError(f"{self.name}: {value} is above the maximum {self.max:g}")
+            return self._in_range(value)
         return value
+
+    def _in_range(self, value: int | float) -> int | float:
+        if self.min is not None and value < self.min:
+            raise LabError(f"{self.name}: {value} is below the minimum {self.min:g}")
+        if self.max is not None and value > self.max:
+            raise LabError(f"{self.name}: {value} is above the maximum {self.max:g}")
+        return value
+
+    def _integers(self, text: str) -> list[int]:
+        parts = [part.strip() for part in text.split(",")]
+        if parts == [""]:
+            return []
+        try:
+            return [int(part) for part in parts]
+        except ValueError:
+            raise LabError(f"{self.name}: {text!r} is not comma-separated integers, e.g. 200,100") from None
 
 
 def _parse_bool(text: str) -> bool:
@@ -102,6 +118,8 @@ class LabInfo:
     steps: tuple[str, ...] = field(default=())  # stage names, in order, for the lab screen's steps list
     full_data: str | None = None  # the real dataset (`cardlab data fetch NAME`) the `full` preset trains on
     folder: Path | None = None  # the lab's folder (lab.toml, lab.py), None for a lab that is a module
+    checks: tuple[Check, ...] = ()  # constraints between parameters, checked by `resolve`
+    data_shape: DataShape | None = None  # what `--data` must hold (labs.checks), checked before a run
 
     def param(self, name: str) -> Param:
         for param in self.params:
@@ -111,9 +129,14 @@ class LabInfo:
         raise LabError(f"lab {self.id!r} has no parameter {name!r} (it has: {known})")
 
     def resolve(
-        self, preset: str = DEFAULT_PRESET, overrides: Mapping[str, object] | None = None
+        self,
+        preset: str = DEFAULT_PRESET,
+        overrides: Mapping[str, object] | None = None,
+        generated: bool | None = None,
     ) -> dict[str, ParamValue]:
-        """The parameter values of `preset`, with `overrides` on top, all checked."""
+        """The parameter values of `preset`, with `overrides` on top, all checked, and the lab's checks
+        between them (`generated`: the lab makes its own data, so checks on its size apply too; None:
+        as a run without `--data` would)."""
         if preset not in self.presets:
             raise LabError(f"unknown preset {preset!r}; choose one of {', '.join(self.presets)}")
         values: dict[str, ParamValue] = {p.name: p.default for p in self.params}
@@ -121,7 +144,15 @@ class LabInfo:
         for name, value in (overrides or {}).items():
             param = self.param(name)
             values[name] = param.parse(value) if isinstance(value, str) and param.type != "str" else value
-        return {name: self.param(name).check(value) for name, value in values.items()}
+        checked = {name: self.param(name).check(value) for name, value in values.items()}
+        check_values(
+            self.checks, checked, self.generates_data(preset, None) if generated is None else generated
+        )
+        return checked
+
+    def generates_data(self, preset: str, data: object) -> bool:
+        """Whether a run makes its own data: no `--data`, and not the full preset's real dataset."""
+        return data is None and not (preset == "full" and self.full_data)
 
     def parse_assignments(self, assignments: list[str]) -> dict[str, ParamValue]:
         """`["lr=0.01", "epochs=2"]` (from `--set`) to checked values."""

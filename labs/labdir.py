@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any, get_args
 
 from cards.pack import Problem, _syntax_problem
+from labs.checks import Check, DataShape, parse_check
 from labs.errors import LabError
 from labs.info import PRESET_NAMES, LabInfo, Param, ParamType, ParamValue, Question, make_presets
 
@@ -44,7 +45,11 @@ _LAB_KEYS = {
     "question",
     "params",
     "presets",
+    "checks",
+    "data",
 }
+_CHECK_KEYS = {"require", "why", "generated_only"}
+_DATA_KEYS = {"columns", "min_rows", "csv_name", "folder_files", "folder_only"}
 _PARAM_KEYS = {"name", "type", "default", "help", "min", "max", "choices"}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -278,11 +283,69 @@ def read_lab(folder: Path, groups: Mapping[str, ParamGroup], namespace: str = BU
         steps=src.strings(data, (), "steps"),
         full_data=src.text(data, (), "full_data", required=False) or None,
         folder=folder.resolve(),
+        checks=_checks(src, data.get("checks", []), params),
+        data_shape=_data_shape(src, data.get("data")),
     )
+    _presets_pass_checks(src, info)
     if not (folder / CODE_FILE).is_file():
         src.add((), "id", f"the lab's code is missing: {folder / CODE_FILE} with a run(ctx) function")
     src.raise_problems()
     return info
+
+
+def _checks(src: _Source, entries: object, params: list[Param]) -> tuple[Check, ...]:
+    """The `[[checks]]` tables: constraints between parameters (labs.checks)."""
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        src.add((), "checks", 'checks must be [[checks]] tables with require = "a < b"')
+        return ()
+    checks: list[Check] = []
+    known = {param.name for param in params if param.type in ("int", "float")}
+    for index, entry in enumerate(entries):
+        where = ("checks", index)
+        src.unknown(entry, where, _CHECK_KEYS)
+        if (problem := parse_check(entry.get("require"), known)) is not None:
+            src.add(where, "require", problem)
+            continue
+        why = src.text(entry, where, "why", required=False)
+        if not isinstance(only := entry.get("generated_only", False), bool):
+            src.add(where, "generated_only", "generated_only must be true or false")
+            continue
+        checks.append(Check(entry["require"], why, only))
+    return tuple(checks)
+
+
+def _presets_pass_checks(src: _Source, info: LabInfo) -> None:
+    """Every preset must satisfy the lab's own checks: a preset that cannot run is a lab.toml problem."""
+    for preset in PRESET_NAMES:
+        try:
+            info.resolve(preset)
+        except LabError as error:
+            src.add(("presets", preset), "", f"preset {preset}: {error}")
+
+
+def _data_shape(src: _Source, table: object) -> DataShape | None:
+    """`[data]`: what a `--data` file or folder must hold."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        src.add((), "data", "data must be a [data] table")
+        return None
+    where = ("data",)
+    src.unknown(table, where, _DATA_KEYS)
+    min_rows = table.get("min_rows", 1)
+    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
+        src.add(where, "min_rows", "min_rows must be a positive integer")
+        min_rows = 1
+    if not isinstance(folder_only := table.get("folder_only", False), bool):
+        src.add(where, "folder_only", "folder_only must be true or false")
+        folder_only = False
+    return DataShape(
+        columns=src.strings(table, where, "columns"),
+        min_rows=min_rows,
+        csv_name=src.text(table, where, "csv_name", required=False) or None,
+        folder_files=src.strings(table, where, "folder_files"),
+        folder_only=folder_only,
+    )
 
 
 def _question(src: _Source, table: object) -> Question | None:

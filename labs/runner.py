@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from labs.checks import check_run_data
 from labs.errors import LabError
 from labs.events import TERMINAL_EVENTS, Cancelled, Failed, Finished, LabEvent, StageStarted, event_from_dict
 from labs.info import DEFAULT_PRESET, LabInfo
@@ -52,7 +53,9 @@ class LabRun:
     ) -> None:
         self.info = info
         self.preset = preset
-        self.params = info.resolve(preset, overrides)  # raises LabError before any process starts
+        # Both raise LabError before any process starts: bad values, broken checks, a --data of the wrong shape.
+        self.params = info.resolve(preset, overrides, generated=info.generates_data(preset, data))
+        check_run_data(info, data, home)
         self.runs_dir = runs_dir
         self.run_id = new_run_id(info.id)
         self.spec = RunSpec(

@@ -109,20 +109,22 @@ def read_users(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="|", header=None, names=["user", "age", "gender", "occupation", "zip"])
 
 
-def read_ml100k(folder: str | Path) -> MovieLens:
-    """An ml-100k folder: `u.data` ratings (tab-separated) plus `u.item`, `u.user`, `u.genre` if present."""
+def read_ml100k(folder: str | Path, nrows: int | None = None) -> MovieLens:
+    """An ml-100k folder: `u.data` ratings (tab-separated; the first `nrows`) plus `u.item`, `u.user`,
+    `u.genre` if present."""
     folder = Path(folder)
     ratings_path = _require(folder / "u.data", "MovieLens-100k ratings")
-    ratings = pd.read_csv(ratings_path, sep="\t", header=None, names=RATING_COLUMNS)
+    ratings = pd.read_csv(ratings_path, sep="\t", header=None, names=RATING_COLUMNS, nrows=nrows)
     genres = read_genres(folder / "u.genre") if (folder / "u.genre").exists() else ML100K_GENRES
     items = read_items(folder / "u.item", genres) if (folder / "u.item").exists() else None
     users = read_users(folder / "u.user") if (folder / "u.user").exists() else None
     return MovieLens(ratings, items, users, genres)
 
 
-def read_ratings_csv(path: str | Path) -> pd.DataFrame:
-    """fastai's ML_SAMPLE `ratings.csv` (userId, movieId, rating, timestamp) as user, item, rating, timestamp."""
-    frame = pd.read_csv(_require(Path(path), "ratings CSV"))
+def read_ratings_csv(path: str | Path, nrows: int | None = None) -> pd.DataFrame:
+    """fastai's ML_SAMPLE `ratings.csv` (userId, movieId, rating, timestamp) as user, item, rating, timestamp;
+    the first `nrows` rows when given."""
+    frame = pd.read_csv(_require(Path(path), "ratings CSV"), nrows=nrows)
     frame = frame.rename(columns={"userId": "user", "movieId": "item"})
     missing = [c for c in ("user", "item", "rating") if c not in frame.columns]
     if missing:
@@ -132,10 +134,13 @@ def read_ratings_csv(path: str | Path) -> pd.DataFrame:
     return frame[RATING_COLUMNS]
 
 
-def read_movielens(path: str | Path) -> MovieLens:
-    """An ml-100k folder or a ratings CSV file."""
+def read_movielens(path: str | Path, nrows: int | None = None) -> MovieLens:
+    """An ml-100k folder, a ratings CSV file or the folder holding one (fastai's ML_SAMPLE), at most
+    `nrows` ratings when given."""
     path = Path(path)
-    return read_ml100k(path) if path.is_dir() else MovieLens(read_ratings_csv(path))
+    if path.is_dir() and not (path / "u.data").exists() and (path / "ratings.csv").is_file():
+        path = path / "ratings.csv"
+    return read_ml100k(path, nrows) if path.is_dir() else MovieLens(read_ratings_csv(path, nrows))
 
 
 # ---------------------------------------------------------------------------------------------- generator

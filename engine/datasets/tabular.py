@@ -43,12 +43,13 @@ def _strip_strings(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def read_adult_csv(path: str | Path) -> pd.DataFrame:
-    """fastai's ADULT_SAMPLE `adult.csv` (header row, target `salary` as `<50k` / `>=50k`)."""
+def read_adult_csv(path: str | Path, nrows: int | None = None) -> pd.DataFrame:
+    """fastai's ADULT_SAMPLE `adult.csv` (header row, target `salary` as `<50k` / `>=50k`); the first
+    `nrows` rows when given."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"adult.csv: {path} does not exist")
-    df = pd.read_csv(path, skipinitialspace=True, na_values=["?"])
+    df = pd.read_csv(path, skipinitialspace=True, na_values=["?"], nrows=nrows)
     missing = [c for c in ADULT_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: not fastai's adult.csv layout, missing columns {missing}")

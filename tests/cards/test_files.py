@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,17 +14,7 @@ from cards.files import write_atomic
 from cards.pack import load_pack
 from cards.paths import Home
 from tests.cards.test_pack import VALID
-
-
-def fill_the_disk(monkeypatch: pytest.MonkeyPatch) -> None:
-    """From now on os.write stores a few bytes, then fails with ENOSPC, as on a full disk."""
-    real_write = os.write
-
-    def write(descriptor: int, data: bytes) -> int:
-        real_write(descriptor, bytes(data[:10]))
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "write", write)
+from tests.faults import fill_the_disk
 
 
 @pytest.fixture

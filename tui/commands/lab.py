@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.commands import home_from_args
+from tui.safe_text import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -97,7 +98,7 @@ def list_labs(args: argparse.Namespace) -> int:
     console = _console()
     table = Table("id", "title", "cards", box=None, header_style="bold")
     for info in all_labs():  # Text: a pack's lab titles are shown as written, never as markup
-        table.add_row(Text(info.id), Text(info.title), Text(", ".join(info.card_ids)))
+        table.add_row(*(Text(printable(cell)) for cell in (info.id, info.title, ", ".join(info.card_ids))))
     console.print(table)
     if args.params:
         for info in all_labs():
@@ -105,7 +106,7 @@ def list_labs(args: argparse.Namespace) -> int:
             params = Table("parameter", "smoke", "quick", "full", "help", box=None, header_style="dim")
             for param in info.params:
                 values = [str(info.resolve(preset)[param.name]) for preset in ("smoke", "quick", "full")]
-                params.add_row(*(Text(cell) for cell in (param.name, *values, param.help)))
+                params.add_row(*(Text(printable(cell)) for cell in (param.name, *values, param.help)))
             console.print(params)
     return 0
 
@@ -134,8 +135,8 @@ def run_lab(args: argparse.Namespace) -> int:
             runs_dir=None if args.no_save else home.runs_dir,
             home=home,
         )
-    except LabError as error:
-        print(f"cardlab lab run: {error}", file=sys.stderr)
+    except LabError as error:  # may quote a --data file's header: printed escaped
+        print(f"cardlab lab run: {printable(error, one_line=True)}", file=sys.stderr)
         return EXIT_USAGE
     console.print(
         f"[bold]{_escape(info.title)}[/]  ({_escape(info.id)}, preset {args.preset}, seed {args.seed})"
@@ -294,7 +295,7 @@ class EventPrinter:
         console = self.console
         if isinstance(event, StageStarted):
             self._columns = None
-            console.print(f"\n[bold cyan]▶ {_escape(event.name)}[/]")
+            console.print(f"\n[bold cyan]▶ {_escape(event.name)}[/]")  # _escape: markup and controls
         elif isinstance(event, EpochRow):
             self._print_epoch(event)
         elif isinstance(event, TextOutput):
@@ -319,7 +320,7 @@ class EventPrinter:
         columns = ["epoch", "train_loss", "valid_loss", *row.metrics, "time"]
         label = epoch_stage(row)
         if label != self._stage and label != row.stage:  # a stage training several curves: name each
-            self.console.print(Text(f"· {row.series}", style="cyan"))
+            self.console.print(Text(f"· {printable(row.series)}", style="cyan"))
             self._columns = None
         self._stage = label
         if columns != self._columns:
@@ -333,26 +334,27 @@ class EventPrinter:
 
         style = {"explanation": "italic", "prediction": "green", "generated": "magenta"}.get(event.kind, "")
         if event.title:
-            self.console.print(Text(event.title, style="bold"))
-        self.console.print(Text(event.text, style=style))
+            self.console.print(Text(printable(event.title), style="bold"))
+        self.console.print(Text(printable(event.text), style=style))
 
 
 def _escape(text: str) -> str:
+    """`text` for a Rich markup string: its own markup escaped, its control characters shown escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(printable(text))
 
 
 def _rich_table(event):
     from rich.table import Table
     from rich.text import Text
 
-    # Text, not str: Rich parses str cells as markup, and these are the lab's.
-    table = Table(title=Text(event.title), title_justify="left", box=None, header_style="bold")
+    # Text, not str: Rich parses str cells as markup, and these are the lab's (and its data's).
+    table = Table(title=Text(printable(event.title)), title_justify="left", box=None, header_style="bold")
     for column in event.columns:
-        table.add_column(Text(column))
+        table.add_column(Text(printable(column)))
     for row in event.rows:
-        table.add_row(*(Text(cell) for cell in row))
+        table.add_row(*(Text(printable(cell)) for cell in row))
     return table
 
 
@@ -397,8 +399,9 @@ def _print_header(record: RunRecord, console: Console) -> None:
 
     console.print(Text.assemble((record.run_id, "bold"), f": {record.lab_id}, {record.status}"))
     setup = f"preset {record.preset}, seed {record.seed}, device {record.device}, data {_data_of(record)}"
-    console.print(Text(setup))
-    console.print(Text("params: " + ", ".join(f"{k}={v}" for k, v in record.params.items()), style="dim"))
+    console.print(Text(printable(setup)))
+    params = ", ".join(f"{k}={v}" for k, v in record.params.items())
+    console.print(Text(printable(f"params: {params}"), style="dim"))
 
 
 def _data_of(record: RunRecord) -> str:

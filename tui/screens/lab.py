@@ -50,7 +50,7 @@ from labs.events import (
 from labs.registry import DEFAULT_PRESET, PRESET_NAMES, LabError, LabInfo, get_lab
 from tui.widgets.loss_chart import LossChart, Marker, kinds_of
 from tui.widgets.run_text import epoch_stage, run_report
-from tui.widgets.safe_text import one_line
+from tui.widgets.safe_text import neutralize_controls, one_line
 
 if TYPE_CHECKING:
     from cards.paths import Home
@@ -374,15 +374,20 @@ class LabScreen(Screen[None]):
             event.kind, ""
         )
         if event.title:
-            self._log(Text(event.title, style="bold"))
-        self._log(Text(event.text, style=style))
+            self._log(Text(neutralize_controls(event.title), style="bold"))
+        self._log(Text(neutralize_controls(event.text), style=style))
 
     def _write_table(self, event: TableOutput) -> None:
         from rich.table import Table
 
-        table = Table(*event.columns, title=event.title, title_justify="left", box=None, header_style="bold")
+        # Text, never str: Rich would read a column named "[bold]" as markup. Controls shown, not sent.
+        table = Table(
+            title=Text(neutralize_controls(event.title)), title_justify="left", box=None, header_style="bold"
+        )
+        for column in event.columns:
+            table.add_column(Text(neutralize_controls(column)))
         for row in event.rows:
-            table.add_row(*(Text(cell) for cell in row))
+            table.add_row(*(Text(neutralize_controls(cell)) for cell in row))
         self._log(table)
 
     def _log(self, renderable: object) -> None:

@@ -123,8 +123,13 @@ def window_loaders(frame: pd.DataFrame, window: int, valid_days: int, bs: int, s
                 inputs.append(values[day - window : day, store])
                 targets.append(values[day, store])
                 in_valid.append(day >= first_valid_day)
+    if all(in_valid):  # a --data series too short for the window (generated ones are checked in lab.toml)
+        raise ValueError(
+            f"window={window}: the series has {len(series)} days, too few for {window} days of history "
+            f"plus {valid_days} validation days and some to train on"
+        )
     x, y = torch.tensor(np.array(inputs)), torch.tensor(np.array(targets))
-    valid = torch.tensor(in_valid)
+    valid = torch.tensor(in_valid, dtype=torch.bool)
     generator = torch.Generator().manual_seed(seed)
     train_loader = TensorLoader(x[~valid], y[~valid], batch_size=bs, shuffle=True, generator=generator)
     return DataLoaders(train_loader, TensorLoader(x[valid], y[valid], batch_size=2 * bs))

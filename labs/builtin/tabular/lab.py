@@ -76,7 +76,7 @@ def run(ctx: LabContext) -> dict[str, object]:
             )
 
     with ctx.stage("model"):
-        layers = [int(size) for size in p.layers.split(",") if size.strip()]
+        layers = [int(size) for size in p.layers.split(",") if size]  # checked: comma-separated ints
         learn = ctx.watch(
             tabular_learner(data, layers=layers, metrics=accuracy, device=ctx.device, path=ctx.work_dir)
         )
