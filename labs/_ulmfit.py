@@ -63,7 +63,7 @@ PRETRAIN = PretrainRecipe()
 # of 70 tokens per step (the global batch grows with the processes, as the lesson's bs=64 per GPU). The
 # ETA assumes 25k tokens/s per GPU for the lesson's 400/1152/3 AWD-LSTM in bf16 (an assumption, not a
 # measurement: bench/ddp.py --device cuda measures it) and 85% scaling: WikiText-103's 103M tokens x 10
-# epochs take 1.03e9 / (8 x 25k x 0.85) = 6,060 s, about 1.7 h on 8 GPUs (13.7 h on one).
+# epochs take 1.03e9 / (8 x 25k x 0.85) = 6,060 s, about 1.7 h on 8 GPUs (11.4 h on one).
 WIKITEXT_BS_PER_PROCESS = 64
 WIKITEXT_LR = 1e-2
 GPU_TOKENS_PER_SECOND = 25_000.0
