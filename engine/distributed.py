@@ -174,10 +174,8 @@ def distributed_context(
         if not any(isinstance(cb, DistributedTrainer) for cb in learn.cbs):
             added = learn.add_cb(DistributedTrainer(find_unused_parameters))
         yield learn
-    except DistributedError:
-        raise
     except Exception as error:
-        raise explain(error) from error
+        _raise_explained(error)
     finally:
         if added is not None:
             learn.remove_cb(added)
@@ -255,10 +253,15 @@ def write_on_main(write: Callable[[], T]) -> T | None:
 def _guarded(op: Callable[[], object]) -> None:
     try:
         op()
-    except DistributedError:
-        raise
     except Exception as error:
-        raise explain(error) from error
+        _raise_explained(error)
+
+
+def _raise_explained(error: Exception) -> None:
+    explained = explain(error)
+    if explained is error:
+        raise error
+    raise explained from error
 
 
 # ---- who is gone ------------------------------------------------------------------------------------------
