@@ -53,6 +53,21 @@ class TensorLoader:
         for start in range(0, stop, bs):
             yield tuple(t[start : start + bs] for t in tensors)
 
+    def batch_indices(self, seed: int | None = None) -> list[Tensor]:
+        """The rows of each batch this epoch; `seed` draws the order from it instead of the loader's own
+        generator (so that every process of a distributed run draws the same one)."""
+        if not self.shuffle:
+            order = torch.arange(self.n)
+        else:
+            generator = self.generator if seed is None else torch.Generator().manual_seed(seed)
+            order = torch.randperm(self.n, generator=generator)
+        bs = self.batch_size
+        return [order[start : start + bs] for start in range(0, len(self) * bs, bs)]
+
+    def collate(self, rows: Tensor | Sequence[int]) -> tuple[Tensor, ...]:
+        index = torch.as_tensor(rows, dtype=torch.long, device=self.tensors[0].device)
+        return tuple(t[index] for t in self.tensors)
+
     def to(self, device: torch.device | str) -> TensorLoader:
         """Move the whole data set to `device` once (then per-batch device moves are free)."""
         self.tensors = tuple(t.to(device) for t in self.tensors)

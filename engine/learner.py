@@ -39,6 +39,7 @@ from engine.callbacks.mixed_precision import MixedPrecision
 from engine.callbacks.recorder import Recorder
 from engine.callbacks.schedule import OneCycle
 from engine.data import DataLoaders
+from engine.distributed import distributed_context, distributed_trainer_if_launched, write_on_main
 from engine.metrics import Metric, metric_list
 from engine.optim import (
     LrSpec,
@@ -68,7 +69,8 @@ class Learner:
     training loss), Recorder (`learn.recorder`); MixedPrecision when `mixed_precision` is set. `lr` is a float,
     ``slice(hi)``, ``slice(lo, hi)`` or one value per layer group (see engine.optim.lr_ladder). The optimizer
     is built at the first fit, one param group per layer group from `splitter`, and rebuilt (fresh state)
-    after freeze_to / freeze / unfreeze.
+    after freeze_to / freeze / unfreeze. Under torchrun (WORLD_SIZE > 1) a DistributedTrainer is attached too
+    (see engine.distributed), and `with learn.distributed():` trains with DDP explicitly.
     """
 
     def __init__(
@@ -89,8 +91,10 @@ class Learner:
         moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
         train_bn: bool = True,
     ) -> None:
+        distributed = distributed_trainer_if_launched(device)  # joins the group: picks this rank's GPU
         self.device = pick_device(device)
         self.model = model.to(self.device)
+        self.model_wrapper: nn.Module | None = None  # what the loop calls instead of `model` (DDP) if set
         self.dls, self.loss_func, self.opt_func = dls, loss_func, opt_func
         self.lr, self.wd, self.moms, self.train_bn = lr, wd, moms, train_bn
         self.layer_groups = check_layer_groups(model, (splitter or all_params_splitter)(model))
@@ -112,6 +116,8 @@ class Learner:
         defaults: list[Callback] = [DeviceCallback(self.device), NaNGuard(), self.recorder]
         if mixed_precision:
             defaults.append(MixedPrecision(mixed_precision))
+        if distributed is not None:
+            defaults.append(distributed)
         for cb in (*defaults, *cbs):
             self.add_cb(cb)
 
@@ -167,6 +173,11 @@ class Learner:
         if self.loss is not self._loss_seen:
             self._loss_seen, self._loss_value = self.loss, self.loss.item()
         return self._loss_value
+
+    @loss_value.setter
+    def loss_value(self, value: float) -> None:
+        """The float the callbacks read for this batch (DistributedTrainer: the mean over the ranks)."""
+        self._loss_seen, self._loss_value = self.loss, value
 
     @property
     def batch_size(self) -> int:
@@ -256,7 +267,7 @@ class Learner:
             for handler in handlers["before_batch"]:
                 handler()
             batch = self.batch
-            self.pred = self.model(*batch[:-1])
+            self.pred = (self.model if self.model_wrapper is None else self.model_wrapper)(*batch[:-1])
             for handler in handlers["after_pred"]:
                 handler()
             self.loss = self.loss_func(self.pred, batch[-1])
@@ -361,7 +372,7 @@ class Learner:
             "model": self.model.state_dict(),
             "opt": self.opt.state_dict() if with_opt and self.opt else None,
         }
-        torch.save(state, file)
+        write_on_main(lambda: torch.save(state, file))  # every rank holds the same weights
         return file
 
     def load(self, name: str, with_opt: bool = True, strict: bool = True) -> Learner:
@@ -373,6 +384,13 @@ class Learner:
         if with_opt and state.get("opt") is not None:
             self.create_opt().load_state_dict(state["opt"])
         return self
+
+    def distributed(
+        self, timeout: float | None = None, find_unused_parameters: bool = False
+    ) -> contextlib.AbstractContextManager[Learner]:
+        """`with learn.distributed(): learn.fit(...)` trains with DistributedDataParallel (fastai's
+        `distrib_ctx`); run the script with torchrun. See engine.distributed."""
+        return distributed_context(self, timeout, find_unused_parameters)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={type(self.model).__name__}, device={self.device}, groups={len(self.layer_groups)})"

@@ -11,6 +11,7 @@ do the same with the model store (`labs.model_store`):
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass, field, replace
@@ -53,9 +54,20 @@ class PretrainRecipe:
     drop_mult: float = 0.1
     seed: int = 0  # fixed: one general model for every lab and seed, as WikiText-103 is one corpus
     tokens_per_second: float = 60_000.0  # measured on 2 CPU cores at the labs' size, for the ETA
+    where: str = "on two CPU cores"  # what tokens_per_second is for, in the ETA's words
 
 
 PRETRAIN = PretrainRecipe()
+
+# Pretraining on WikiText (`ulmfit-lm --data wikitext-103`), sized for GPUs: every process reads 64 rows
+# of 70 tokens per step (the global batch grows with the processes, as the lesson's bs=64 per GPU). The
+# ETA assumes 25k tokens/s per GPU for the lesson's 400/1152/3 AWD-LSTM in bf16 (an assumption, not a
+# measurement: bench/ddp.py --device cuda measures it) and 85% scaling: WikiText-103's 103M tokens x 10
+# epochs take 1.03e9 / (8 x 25k x 0.85) = 6,060 s, about 1.7 h on 8 GPUs (11.4 h on one).
+WIKITEXT_BS_PER_PROCESS = 64
+WIKITEXT_LR = 1e-2
+GPU_TOKENS_PER_SECOND = 25_000.0
+SCALING = 0.85
 
 
 def config_of(ctx: LabContext) -> AWDLSTMConfig:
@@ -179,17 +191,18 @@ def pretrain_general(
     recipe: PretrainRecipe = PRETRAIN,
     texts: list[str] | None = None,
     corpus: str | None = None,
+    is_valid: list[bool] | None = None,
 ) -> ModelEntry:
-    """Pretrain a general language model once (on generated stories unless `texts` are given) and
-    publish it in the store."""
+    """Pretrain a general language model once (on generated stories unless `texts` are given; `is_valid`
+    marks a corpus's own validation texts, else 5% are held out) and publish it in the store."""
     if texts is None:
         texts = generate_general_corpus(recipe.docs, seed=recipe.seed)
         corpus = f"{recipe.docs} generated general stories"
-    data = lm_data(texts, bs=recipe.bs, bptt=recipe.bptt, valid_pct=0.05, seed=recipe.seed)
+    data = lm_data(texts, bs=recipe.bs, bptt=recipe.bptt, valid_pct=0.05, seed=recipe.seed, is_valid=is_valid)
     tokens = data.train.tokens_per_epoch * recipe.epochs
     minutes = tokens / recipe.tokens_per_second / 60
     ctx.text(
-        f"Pretraining the general language model once: about {max(minutes, 0.1):.1f} min on two CPU cores "
+        f"Pretraining the general language model once: about {max(minutes, 0.1):.1f} min {recipe.where} "
         f"({corpus}, {recipe.epochs} epochs); later labs reuse it from the model store.",
         kind="explanation",
     )
@@ -218,6 +231,42 @@ def pretrain_general(
     return entry
 
 
+def wikitext_folder(data: Path | None) -> Path | None:
+    """`data` when it is a WikiText corpus (`cardlab data fetch wikitext-103`): a folder with wiki.train.tokens."""
+    return data if data is not None and (data / "wiki.train.tokens").is_file() else None
+
+
+def pretrain_on_wikitext(ctx: LabContext, folder: Path) -> tuple[Path, str]:
+    """The lesson's first step: a language model pretrained on WikiText (once; then reused from the store)."""
+    from engine.datasets.text import read_wikitext
+
+    store = store_of(ctx)
+    name = sized_name(f"general-lm-{folder.name}", _sizes(ctx), LAB_SIZES)
+    entry = store.find(name)
+    if entry is None:
+        train = read_wikitext(folder / "wiki.train.tokens")
+        valid_file = folder / "wiki.valid.tokens"
+        valid = read_wikitext(valid_file) if valid_file.is_file() else []
+        processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        on_gpu = ctx.device.startswith("cuda")
+        recipe = replace(
+            PRETRAIN,
+            docs=len(train),
+            epochs=ctx.p.pretrain_epochs,
+            lr=WIKITEXT_LR,
+            bs=WIKITEXT_BS_PER_PROCESS * processes,
+            bptt=ctx.p.bptt,
+            tokens_per_second=GPU_TOKENS_PER_SECOND * processes * (SCALING if processes > 1 else 1.0)
+            if on_gpu
+            else PRETRAIN.tokens_per_second,
+            where=f"on {processes} GPU(s), assuming 25k tokens/s each" if on_gpu else PRETRAIN.where,
+        )
+        corpus = f"{folder.name}: {len(train)} articles ({len(valid)} held out)"
+        texts, is_valid = train + valid, [False] * len(train) + [True] * len(valid)
+        entry = pretrain_general(ctx, store, name, recipe, texts, corpus, is_valid if valid else None)
+    return store.weights_path(name), entry.describe()
+
+
 @dataclass
 class FineTuned:
     """A fine-tuned language model, measured on the held-out texts before and after (batch by batch)."""
@@ -239,10 +288,11 @@ def fine_tune_lm(
     bptt: int,
     drop_mult: float = 0.3,
     corpus: str = "reviews",
+    start: tuple[str | Path, str] | None = None,
 ) -> FineTuned:
-    """The pretrained LM fine-tuned on `texts`, saved as `fine_tuned_enc` (encoder, LM and vocab) in the
-    store for the next lab."""
-    pretrained, described = pretrained_lm(ctx)
+    """The pretrained LM (`start`: weights and how to say so; default `pretrained_lm`) fine-tuned on `texts`,
+    saved as `fine_tuned_enc` (encoder, LM and vocab) in the store for the next lab."""
+    pretrained, described = start or pretrained_lm(ctx)
     ctx.text(f"language_model_learner(data_lm, pretrained=...): {described}", kind="explanation")
     ctx.curve("review LM (fine-tuning)")
     data = lm_data(texts, bs=ctx.p.bs, bptt=bptt, is_valid=is_valid, seed=ctx.seed)

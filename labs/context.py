@@ -16,6 +16,7 @@ process, so the app never loads torch.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 import threading
@@ -42,6 +43,7 @@ from labs.events import (
     TextKind,
     TextOutput,
 )
+from labs.launch import process_rank
 from labs.spec import RunSpec
 
 if TYPE_CHECKING:
@@ -68,7 +70,9 @@ class _CancelCheck(Callback):
         self._cancel = cancel_event
 
     def before_batch(self) -> None:
-        if self._cancel.is_set():
+        from engine.distributed import agreed_stop
+
+        if agreed_stop(self.learn, self._cancel.is_set()):  # every rank stops at the same batch
             raise LabCancelled
 
 
@@ -109,7 +113,13 @@ class LabContext:
         from engine.utils import pick_device, set_seed
 
         set_seed(self.seed)
-        self.device = str(pick_device(self.requested_device))
+        if self.distributed:
+            from engine.distributed import rank_device, setup
+
+            setup(self.requested_device)  # nccl on this rank's GPU, else gloo; left by the worker
+            self.device = str(rank_device(self.requested_device))
+        else:
+            self.device = str(pick_device(self.requested_device))
         if self.spec.cpu_threads:
             self._set_cpu_threads(self.spec.cpu_threads)
         elif self.device == "cpu" and self.preset != "full":
@@ -149,15 +159,31 @@ class LabContext:
     # -- reporting ----------------------------------------------------------------------------------
 
     def emit(self, event: LabEvent) -> None:
-        self._emit(event)
+        if self.is_main:
+            self._emit(event)
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
     def check_cancelled(self) -> None:
-        if self._cancel.is_set():
+        cancelled = self._cancel.is_set()
+        if self.distributed:  # only rank 0 hears the app: every rank agrees at the same step of the lab
+            from engine.distributed import any_rank
+
+            cancelled = any_rank(cancelled)
+        if cancelled:
             raise LabCancelled
+
+    @property
+    def distributed(self) -> bool:
+        """The lab runs on several processes (torchrun); see docs/distributed.md."""
+        return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 of a distributed run (or the only process): the one that writes files and reports."""
+        return process_rank() == 0
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

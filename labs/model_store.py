@@ -21,6 +21,7 @@ from typing import Any
 
 from labs.errors import LabError
 from labs.files import write_atomic
+from labs.launch import process_rank
 
 GENERAL_LM = "general-lm"  # the language model pretrained on the generated general corpus
 FINE_TUNED_ENC = "fine_tuned_enc"  # the lesson's name for the encoder of the LM fine-tuned on the reviews
@@ -101,10 +102,13 @@ class ModelStore:
         return entry
 
     def record(self, entry: ModelEntry) -> ModelEntry:
-        """Publish an entry whose weights are already at `weights_path(entry.name)`."""
+        """Publish an entry whose weights are already at `weights_path(entry.name)`. In a distributed run
+        rank 0 alone writes it (as it alone saved the weights)."""
+        entry.cardlab_version = entry.cardlab_version or _version()
+        if process_rank() != 0:
+            return entry
         if not self.weights_path(entry.name).is_file():
             raise FileNotFoundError(f"save the weights of {entry.name!r} before recording it")
-        entry.cardlab_version = entry.cardlab_version or _version()
         write_atomic(self._meta_path(entry.name), json.dumps(asdict(entry), indent=2) + "\n")
         return entry
 

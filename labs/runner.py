@@ -5,6 +5,8 @@ with its own cursor, so a lab screen that is closed and reopened replays the run
 `cancel()` stops the lab at its next training batch (or its next stage), and kills its process if it
 has not ended within `CANCEL_GRACE` seconds. The app never imports torch: only the lab's process does.
 A lab that crashes its process (a segfault, `os._exit`) leaves a Failed run, not a dead app.
+With a `labs.launch.Launch` of several processes the child is torchrun, whose rank 0 sends the events;
+a node without rank 0 gets none and saves no run (rank 0's node saves it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from labs.checks import check_run_data
 from labs.errors import LabError
 from labs.events import TERMINAL_EVENTS, Cancelled, Failed, Finished, LabEvent, StageStarted, event_from_dict
 from labs.info import DEFAULT_PRESET, LabInfo
+from labs.launch import SPEC_ENV, Launch, torchrun_failure
 from labs.runs import RunRecord, new_run_id, save_run
 from labs.spec import RunSpec
 
@@ -50,8 +53,12 @@ class LabRun:
         runs_dir: Path | None = None,
         home: Any | None = None,
         cpu_threads: int | None = None,
+        launch: Launch | None = None,
     ) -> None:
         self.info = info
+        self.launch = launch if launch is not None and launch.distributed else None
+        if self.launch is not None and not self.launch.reports:
+            runs_dir = None  # the node holding rank 0 saves the run
         self.preset = preset
         # Both raise LabError before any process starts: bad values, broken checks, a --data of the wrong shape.
         self.params = info.resolve(preset, overrides, generated=info.generates_data(preset, data))
@@ -118,17 +125,21 @@ class LabRun:
             raise RuntimeError("a LabRun starts only once; make a new one to run again")
         self.status = "running"
         self._started_at = time.perf_counter()
+        command, env = [sys.executable, "-m", "labs.worker"], _child_env()
+        if self.launch is not None:  # every rank reads the spec from its environment
+            command, env[SPEC_ENV] = self.launch.command(), self.spec.to_json()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "labs.worker"],
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
-            env=_child_env(),
+            env=env,
             start_new_session=True,  # Ctrl-C reaches the app, which cancels; not the lab directly
         )
-        self._send(self.spec.to_json())
+        if self.launch is None:
+            self._send(self.spec.to_json())
         # Daemons: quitting the app must not wait for them.
         threading.Thread(target=self._read_events, name=f"lab-{self.info.id}", daemon=True).start()
         threading.Thread(target=self._read_stderr, name=f"lab-{self.info.id}-err", daemon=True).start()
@@ -240,8 +251,15 @@ class LabRun:
         if self._cancel.is_set():
             self._end("cancelled", Cancelled(stage=self._last_stage(), at=round(self.elapsed(), 4)))
             return
+        at = round(self.elapsed(), 4)
+        if self.launch is not None and not self.launch.reports and returncode == 0:
+            self.result = {}
+            self._end("finished", Finished(result={}, seconds=at, at=at))  # rank 0's node has the events
+            return
         how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
         error = f"the lab's process died: {how}"
+        if self.launch is not None:
+            error = torchrun_failure("".join(self._stderr_tail)) or f"torchrun ended with {how}"
         self._end(
             "failed", Failed(error=error, traceback="".join(self._stderr_tail), at=round(self.elapsed(), 4))
         )

@@ -9,6 +9,10 @@ The protocol, one JSON object per line:
 After a Finished with a predictor the worker stays alive, answering predictions, until it is told to
 quit or its stdin closes. A closed stdin also cancels a run: the app is gone. The lab's own prints go to
 stderr, so that nothing but protocol lines reaches stdout.
+
+Under torchrun (`labs.launch`) every rank runs this, reading the RunSpec from the environment; rank 0 alone
+reads stdin and writes the protocol, the others write nothing there (their failures go to stderr and
+their exit code, which torchrun reports).
 """
 
 from __future__ import annotations
@@ -116,6 +120,8 @@ def describe_failure(error: BaseException, kind: FailureKind) -> str:
     from engine.datasets.catalog import DatasetError
     from labs.context import LabDataMissing
 
+    if "engine.distributed" in sys.modules:  # a failed collective: name the rank that was lost
+        error = sys.modules["engine.distributed"].explain(error)
     text = str(error) or type(error).__name__
     if kind == "diverged":
         return f"training diverged: {text}. Try a lower learning rate (lr) or run lr-find first."
@@ -123,9 +129,14 @@ def describe_failure(error: BaseException, kind: FailureKind) -> str:
         return f"out of memory: {text}. Try a smaller batch size (bs) or the quick preset."
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
-    if isinstance(error, LabError | LabDataMissing | DatasetError):  # their message says what to do
+    if isinstance(error, LabError | LabDataMissing | DatasetError | _DistributedError()):  # says what to do
         return text
     return f"{type(error).__name__}: {text}"
+
+
+def _DistributedError() -> type[BaseException]:  # noqa: N802 - a type, looked up only when needed
+    module = sys.modules.get("engine.distributed")
+    return module.DistributedError if module is not None else LabError
 
 
 def serve_predictions(predict: Any, requests: queue.Queue[str | None], channel: Channel) -> None:
@@ -137,12 +148,20 @@ def serve_predictions(predict: Any, requests: queue.Queue[str | None], channel: 
 
 
 def main() -> int:
-    channel = Channel(protocol_stdout())
-    spec = RunSpec.from_json(sys.stdin.readline())
+    from labs.launch import SPEC_ENV, process_rank
+
+    stream = protocol_stdout()
+    if process_rank() != 0:
+        return run_silently(RunSpec.from_json(os.environ[SPEC_ENV]))
+    channel = Channel(stream)
+    spec = RunSpec.from_json(os.environ.get(SPEC_ENV) or sys.stdin.readline())
     cancel = threading.Event()
     requests: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=read_commands, args=(sys.stdin, cancel, requests), daemon=True).start()
-    terminal, ctx = run_lab(spec, channel, cancel)
+    try:
+        terminal, ctx = run_lab(spec, channel, cancel)
+    finally:
+        leave_process_group()
     predictor = ctx.predictor if ctx is not None and isinstance(terminal, Finished) else None
     if predictor is not None:
         channel.send({"predictor": True})  # before Finished: the screen offers the box when it sees that
@@ -152,6 +171,27 @@ def main() -> int:
     if ctx is not None:
         ctx.cleanup()
     return 0
+
+
+def run_silently(spec: RunSpec) -> int:
+    """A rank other than 0: train along, report nothing; a failure goes to stderr and the exit code."""
+    channel = Channel(open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the run
+    try:
+        terminal, ctx = run_lab(spec, channel, threading.Event())
+    finally:
+        leave_process_group()
+    if ctx is not None:
+        ctx.cleanup()
+    if isinstance(terminal, Failed):
+        print(f"rank {os.environ.get('RANK')}: {terminal.error}\n{terminal.traceback}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def leave_process_group() -> None:
+    """destroy_process_group once the lab's code is done, however it ended (if torch was ever loaded)."""
+    if "engine.distributed" in sys.modules:
+        sys.modules["engine.distributed"].teardown()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import math
 from torch import nn
 
 from engine.callbacks.core import Callback, CancelFitException
+from engine.distributed import agreed_stop
 from engine.utils import CancelToken
 
 
@@ -37,7 +38,8 @@ class NaNGuard(Callback):
 
 class CancelOnToken(Callback):
     """Stops the fit at the next batch (train or valid) once `token.cancel()` is called from any thread.
-    The fit then returns normally with `learn.cancelled == True` (after_fit still runs)."""
+    The fit then returns normally with `learn.cancelled == True` (after_fit still runs). In a distributed
+    run every rank stops at the same training batch once any rank's token is cancelled."""
 
     order = -200
 
@@ -45,7 +47,7 @@ class CancelOnToken(Callback):
         self.token = token
 
     def before_batch(self) -> None:
-        if self.token.cancelled:
+        if agreed_stop(self.learn, self.token.cancelled):
             raise CancelFitException()
 
 

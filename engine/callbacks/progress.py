@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from engine.callbacks.core import Callback
+from engine.distributed import is_main_process
 from engine.events import BatchEnded, EpochEnded, EpochStarted, Event, FitEnded, FitStarted, ValidationStarted
 
 
@@ -15,7 +16,8 @@ class EventStream(Callback):
     """Call `on_event(event)` with `engine.events` records as training runs.
 
     `on_event` runs on the training thread: keep it quick (e.g. `queue.put`). BatchEnded is sent every
-    `every` training steps (and for the first); the other events always.
+    `every` training steps (and for the first); the other events always. In a distributed run only rank 0
+    sends events (the others train silently).
     """
 
     order = 90  # after the Recorder, whose values the events carry
@@ -25,6 +27,8 @@ class EventStream(Callback):
             raise ValueError(f"every must be >= 1, got {every}")
         self.on_event, self.every = on_event, every
         self._start = 0.0
+        if not is_main_process():
+            self.on_event = _ignore
 
     def before_fit(self) -> None:
         learn = self.learn
@@ -57,6 +61,10 @@ class EventStream(Callback):
         self.on_event(FitEnded(self.learn.cancelled, message, time.perf_counter() - self._start))
 
 
+def _ignore(event: Event) -> None:
+    pass
+
+
 def format_value(value: Any) -> str:
     if value is None:
         return "-"
@@ -79,6 +87,8 @@ class ProgressPrinter(Callback):
         self.file = file
 
     def _print(self, cells: list[str]) -> None:
+        if not is_main_process():  # one table for a distributed run, not one per rank
+            return
         print(
             "  ".join(cell.ljust(max(len(c), 10)) for cell, c in zip(cells, self._columns)).rstrip(),
             file=self.file or sys.stdout,

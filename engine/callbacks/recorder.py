@@ -90,6 +90,14 @@ class Recorder(Callback):
         key = self._mom_key
         self.moms.append(group["betas"][0] if key == "betas" else group[key] if key else 0.0)
 
+    def reduce_valid(self, reduce_sum: Callable[[list[float]], list[float]]) -> None:
+        """Replace this pass's loss and metric totals by their sums over every process (DistributedTrainer
+        calls it before `after_validate`), so the averages are over the whole validation set."""
+        metric_sums = [float(t.item() if isinstance(t, Tensor) else t) for t in self._metric_sums]
+        totals = reduce_sum([self._valid_sum, float(self._valid_count), *metric_sums])
+        self._valid_sum, self._valid_count = totals[0], int(round(totals[1]))
+        self._metric_sums = list(totals[2:])
+
     def after_validate(self) -> None:
         count = self._valid_count
         if count == 0:

@@ -51,18 +51,25 @@ class LMDataLoader:
         """Input tokens the model reads in one pass (bs x row length)."""
         return self.bs * self.row_len
 
-    def _stream(self) -> Tensor:
-        order = self._rng.permutation(len(self.docs)) if self.shuffle else range(len(self.docs))
+    def _stream(self, seed: int | None = None) -> Tensor:
+        rng = self._rng if seed is None else np.random.default_rng(seed)
+        order = rng.permutation(len(self.docs)) if self.shuffle else range(len(self.docs))
         return torch.from_numpy(np.concatenate([self.docs[i] for i in order]))
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        stream = self._stream()
-        used = self.bs * self.row_len
-        inputs = stream[:used].view(self.bs, self.row_len)
-        targets = stream[1 : used + 1].view(self.bs, self.row_len)
-        for start in range(0, self.row_len, self.bptt):
-            stop = start + self.bptt
-            yield inputs[:, start:stop].contiguous(), targets[:, start:stop].contiguous()
+        return self.iter_rows(0, self.bs)
+
+    def iter_rows(self, first: int, stop: int, seed: int | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """Batches of rows [first, stop) only: a contiguous slice of the epoch's stream, as one process of a
+        distributed run reads it. `seed` orders the documents instead of the loader's own generator."""
+        stream = self._stream(seed)
+        rows, length = stop - first, self.row_len
+        offset = first * length
+        inputs = stream[offset : offset + rows * length].view(rows, length)
+        targets = stream[offset + 1 : offset + rows * length + 1].view(rows, length)
+        for start in range(0, length, self.bptt):
+            end = start + self.bptt
+            yield inputs[:, start:end].contiguous(), targets[:, start:end].contiguous()
 
     def __repr__(self) -> str:
         return f"LMDataLoader({self.n_tokens} tokens, bs={self.bs}, bptt={self.bptt}, shuffle={self.shuffle})"
@@ -115,25 +122,35 @@ class SortedPadLoader:
     def __len__(self) -> int:
         return math.ceil(len(self.docs) / self.bs)
 
-    def _batches(self) -> list[np.ndarray]:
+    @property
+    def batch_size(self) -> int:
+        return self.bs
+
+    def batch_indices(self, seed: int | None = None) -> list[np.ndarray]:
+        """The documents of each batch this epoch; `seed` shuffles from it instead of the loader's own
+        generator (every process of a distributed run then draws the same batches)."""
         bs = self.bs
         if not self.shuffle:
             order = np.argsort(-self.lengths, kind="stable")
             return [order[i : i + bs] for i in range(0, len(order), bs)]
-        order = self._rng.permutation(len(self.docs))
+        rng = self._rng if seed is None else np.random.default_rng(seed)
+        order = rng.permutation(len(self.docs))
         pool = bs * 50
         pools = [order[i : i + pool] for i in range(0, len(order), pool)]
         order = np.concatenate([p[np.argsort(-self.lengths[p], kind="stable")] for p in pools])
         batches = [order[i : i + bs] for i in range(0, len(order), bs)]
         longest = max(range(len(batches)), key=lambda b: self.lengths[batches[b]].max())
         rest = [b for b in range(len(batches)) if b != longest]
-        rest = [rest[i] for i in self._rng.permutation(len(rest))]
+        rest = [rest[i] for i in rng.permutation(len(rest))]
         return [batches[longest]] + [batches[b] for b in rest]
 
+    def collate(self, rows: np.ndarray) -> tuple[Tensor, Tensor]:
+        x = pad_chunked([self.docs[i] for i in rows], self.pad_index, self.bptt)
+        return x, self.labels[torch.from_numpy(np.asarray(rows, dtype=np.int64))]
+
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        for rows in self._batches():
-            x = pad_chunked([self.docs[i] for i in rows], self.pad_index, self.bptt)
-            yield x, self.labels[torch.from_numpy(rows)]
+        for rows in self.batch_indices():
+            yield self.collate(rows)
 
     def __repr__(self) -> str:
         return f"SortedPadLoader({len(self.docs)} docs, bs={self.bs}, shuffle={self.shuffle})"

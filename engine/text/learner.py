@@ -33,6 +33,7 @@ from engine.callbacks.core import Callback
 from engine.callbacks.mixed_precision import MixedPrecision
 from engine.datasets.catalog import CATALOG
 from engine.datasets.fetch import HomeLike, dataset_path
+from engine.distributed import write_on_main
 from engine.learner import Learner
 from engine.metrics import Metric
 from engine.text.awd_lstm import (
@@ -50,6 +51,12 @@ from engine.text.vocab import FAKE_TOKEN, Vocab
 from engine.utils import save_atomic
 
 TEXT_MOMS = (0.8, 0.7, 0.8)
+
+
+def _save_on_main(state: dict[str, Any], file: Path) -> Path:
+    """Rank 0 alone writes a distributed run's file (every rank holds the same weights); the others wait."""
+    write_on_main(lambda: save_atomic(state, file))
+    return file
 
 
 def classifier_loss(pred: Tensor, targ: Tensor) -> Tensor:
@@ -219,7 +226,7 @@ class TextLearner(Learner):
         }
         if include_lm:
             state["model"] = self.model.state_dict()
-        return save_atomic(state, self._models_file(name))
+        return _save_on_main(state, self._models_file(name))
 
     def load_encoder(self, name: str | Path) -> TextLearner:
         """Load an encoder saved by `save_encoder`, then `freeze()` (as fastai does) so the next fit trains
@@ -307,7 +314,7 @@ class LMLearner(TextLearner):
     def save_pretrained(self, name: str | Path) -> Path:
         """Save the whole language model with its vocab, to start another corpus's LM from it."""
         state = {"model": self.model.state_dict(), "vocab": self.vocab.to_list()}
-        return save_atomic(state, self._models_file(name))
+        return _save_on_main(state, self._models_file(name))
 
     def load_pretrained(self, name: str | Path, models_home: HomeLike | None = None) -> dict[str, int]:
         """Load a pretrained LM into this learner's vocab: shared tokens keep their rows, new ones get the

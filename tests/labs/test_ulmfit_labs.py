@@ -127,3 +127,23 @@ def test_the_classifier_explains_an_inconclusive_run_as_no_clear_answer() -> Non
     assert "does not show here" in lost
     won = ulmfit_classifier.explain(0.8, judge(claim, 0.05, 0.01), n_seeds=1, labels=60)
     assert "as the card says" in won
+
+
+def test_ulmfit_lm_pretrains_on_a_wikitext_folder_first(tmp_path: Path) -> None:
+    """`--data wikitext-103`: the lesson's first step, a model pretrained on WikiText, stored and reused."""
+    from engine.datasets.text import generate_general_corpus
+
+    folder = tmp_path / "wikitext-tiny"
+    folder.mkdir()
+    stories = generate_general_corpus(70, seed=0)
+    for name, part in (("wiki.train.tokens", stories[:60]), ("wiki.valid.tokens", stories[60:])):
+        text = "".join(f" = Article {i} = \n\n {story} \n\n" for i, story in enumerate(part))
+        (folder / name).write_text(text, encoding="utf-8")
+    home = Home.at(tmp_path / "home").ensure()
+    run = LabRun(get_lab("ulmfit-lm"), preset="smoke", home=home, data=str(folder)).start()
+    run.join(timeout=240)
+    assert run.status == "finished", run.record.error
+    entry = ModelStore.for_home(home).get("general-lm-wikitext-tiny-16x32x1")
+    assert entry.corpus == "wikitext-tiny: 60 articles (10 held out)"
+    assert "starting from 'general-lm-wikitext-tiny-16x32x1'" in texts_of(run)
+    assert ModelStore.for_home(home).get("fine_tuned_enc-16x32x1").parent.endswith("16x32x1.pth")

@@ -309,3 +309,25 @@ async def test_an_inconclusive_run_gives_no_clear_answer_instead_of_a_check(tmp_
         assert "this run: no clear answer on this run  (you predicted hurts)" in log
         assert "✓" not in log and "✗" not in log
         assert "→ inconclusive: effect +0.01 ± 0.03, within the noise" in log
+
+
+@run_async
+async def test_a_machine_with_several_gpus_offers_one_process_per_gpu(tmp_path: Path, monkeypatch) -> None:
+    from textual.widgets import Select
+
+    from labs import launch
+
+    monkeypatch.setattr(launch, "gpu_count", lambda: 1)
+    app = lab_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_lab(app, pilot, "test-counting")
+        assert not screen.query("#nproc") and screen._launch() == launch.Launch()  # one GPU or none
+    monkeypatch.setattr(launch, "gpu_count", lambda: 4)
+    app = lab_app(tmp_path / "again")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_lab(app, pilot, "test-counting")
+        choice = screen.query_one("#nproc", Select)
+        assert [str(label) for label, _ in choice._options] == ["1", "2", "3", "4"]
+        choice.value = 4
+        await pilot.pause()
+        assert screen._launch() == launch.Launch(nproc=4)

@@ -57,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="override a parameter",
     )
     run.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    _add_launch_arguments(run)
     run.add_argument("--no-save", action="store_true", help="do not save the run")
     run.add_argument(
         "--trust", action="store_true", help="trust a pack's lab (its code runs as you) and run it"
@@ -71,6 +72,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("run_id", metavar="RUN_ID", nargs="?", help="a saved run's id")
     show.add_argument("--lab", help="only list runs of this lab")
     show.set_defaults(handler=show_run)
+
+
+def _add_launch_arguments(run: argparse.ArgumentParser) -> None:
+    """torchrun's options, passed through (see docs/distributed.md)."""
+    group = run.add_argument_group("several processes (torchrun; docs/distributed.md)")
+    group.add_argument(
+        "--nproc", type=int, default=1, metavar="N", help="processes on this machine, one per GPU"
+    )
+    group.add_argument("--nnodes", type=int, default=1, metavar="N", help="machines taking part (default 1)")
+    group.add_argument("--node-rank", type=int, default=0, metavar="R", help="this machine's index, 0 first")
+    group.add_argument("--master-addr", default="127.0.0.1", metavar="HOST", help="node 0's address")
+    group.add_argument("--master-port", type=int, default=29500, metavar="PORT", help="node 0's free port")
+
+
+def _launch(args: argparse.Namespace):
+    from labs.launch import Launch
+
+    return Launch(args.nproc, args.nnodes, args.node_rank, args.master_addr, args.master_port)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -125,6 +144,7 @@ def run_lab(args: argparse.Namespace) -> int:
         if not _trusted(home, args.lab_id, trust=args.trust):
             return EXIT_FAILED
         overrides = info.parse_assignments(args.assignments)
+        launch = _launch(args)
         run = LabRun(
             info,
             preset=args.preset,
@@ -134,14 +154,36 @@ def run_lab(args: argparse.Namespace) -> int:
             data=args.data,
             runs_dir=None if args.no_save else home.runs_dir,
             home=home,
+            launch=launch,
         )
     except LabError as error:  # may quote a --data file's header: printed escaped
         print(f"cardlab lab run: {printable(error, one_line=True)}", file=sys.stderr)
         return EXIT_USAGE
+    processes = f", {launch.nproc * launch.nnodes} processes" if launch.distributed else ""
     console.print(
-        f"[bold]{_escape(info.title)}[/]  ({_escape(info.id)}, preset {args.preset}, seed {args.seed})"
+        f"[bold]{_escape(info.title)}[/]  ({_escape(info.id)}, preset {args.preset}, seed {args.seed}{processes})"
     )
+    if launch.distributed and not launch.reports:
+        return _follow_silent_node(run, launch.node_rank, console)
     return follow_to_end(run, console)
+
+
+def _follow_silent_node(run: LabRun, node_rank: int, console: Console) -> int:
+    """A node without rank 0 trains along; node 0 shows the events and saves the run."""
+    console.print(f"node {node_rank}: training along; node 0 shows the progress and saves the run")
+    run.start()
+    try:
+        run.join()
+    except KeyboardInterrupt:
+        run.cancel()
+        run.join(timeout=30)
+        return EXIT_INTERRUPTED
+    if run.status == "finished":
+        console.print(f"node {node_rank}: its processes finished")
+        return 0
+    error = run.record.error or "failed"
+    console.print(f"[red]node {node_rank}: {_escape(error)}[/]")
+    return EXIT_FAILED
 
 
 def new_lab(args: argparse.Namespace) -> int:

@@ -54,6 +54,7 @@ from tui.widgets.safe_text import neutralize_controls, one_line
 
 if TYPE_CHECKING:
     from cards.paths import Home
+    from labs.launch import Launch
     from labs.runner import LabRun
 
 DRAIN_INTERVAL = 0.1  # seconds between reads of the run's events
@@ -173,11 +174,28 @@ class LabScreen(Screen[None]):
         )
         yield Label("device")
         yield Select([(name, name) for name in DEVICES], value="auto", allow_blank=False, id="device")
+        yield from self._compose_processes()
         for param in self.info.params:
             yield Label(
                 Text(f"{param.name}  ", style="bold") + Text(param.help, style="dim"), classes="param-help"
             )
             yield Input(id=f"param-{param.name}", classes="param", tooltip=param.help)
+
+    def _compose_processes(self) -> ComposeResult:
+        """On a machine with several GPUs: how many processes (one per GPU, torchrun) train the lab."""
+        from labs.launch import gpu_count
+
+        gpus = gpu_count()
+        if gpus > 1:
+            yield Label("processes (one per GPU)")
+            choices = [(str(n), n) for n in range(1, gpus + 1)]
+            yield Select(choices, value=1, allow_blank=False, id="nproc", tooltip="torchrun --nproc-per-node")
+
+    def _launch(self) -> Launch:
+        from labs.launch import Launch
+
+        chosen = self.query("#nproc")
+        return Launch(nproc=int(chosen.first(Select).value)) if chosen else Launch()
 
     def on_mount(self) -> None:
         self._fill_params(DEFAULT_PRESET)
@@ -230,6 +248,7 @@ class LabScreen(Screen[None]):
                 device=str(self.query_one("#device", Select).value),
                 runs_dir=self.home.runs_dir,
                 home=self.home,
+                launch=self._launch(),
             )
         except LabError as error:
             self._set_status(Text(str(error), style="bold red"))

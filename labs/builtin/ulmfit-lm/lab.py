@@ -11,13 +11,15 @@ The lesson's notebook:
     learn.save_encoder("fine_tuned_enc")
 
 The pretrained model comes from the model store (made once, the first time a lab needs it), and
-`fine_tuned_enc` goes back there for `ulmfit-classifier` and `discriminative-lr`.
+`fine_tuned_enc` goes back there for `ulmfit-classifier` and `discriminative-lr`. With `--data
+wikitext-103` (or another WikiText folder) the lab first pretrains on it, as fastai did once, and stores
+that model; the reviews are then the full preset's IMDb when it is fetched, else generated ones.
 """
 
 from __future__ import annotations
 
 from labs._evidence import paired_noise
-from labs._ulmfit import fine_tune_lm, load_reviews, pretrained_lm
+from labs._ulmfit import fine_tune_lm, load_reviews, pretrain_on_wikitext, pretrained_lm, wikitext_folder
 from labs.context import LabContext
 from labs.verdict import judge, outcome_for
 
@@ -27,12 +29,25 @@ CLAIM = (
 )
 
 
+def _imdb_if_fetched(ctx: LabContext):
+    """With WikiText as --data, the full preset's reviews are IMDb when it is fetched; else generated."""
+    if ctx.preset != "full":
+        return None
+    try:
+        return ctx.resolve_data(ctx.info.full_data or "imdb")
+    except Exception:
+        ctx.text("IMDb is not fetched (`cardlab data fetch imdb`): fine-tuning on generated reviews.")
+        return None
+
+
 def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
+    corpus = wikitext_folder(ctx.data)
     with ctx.stage("data"):
-        n_docs = p.real_docs if ctx.data is not None else p.review_docs
+        review_data = ctx.data if corpus is None else _imdb_if_fetched(ctx)
+        n_docs = p.real_docs if review_data is not None else p.review_docs
         labelled = n_docs // 3
-        reviews = load_reviews(ctx.data, labelled, p.valid_docs, n_docs - labelled, ctx.seed)
+        reviews = load_reviews(review_data, labelled, p.valid_docs, n_docs - labelled, ctx.seed)
         train = reviews.train_texts + (reviews.lm_texts if p.use_all_text else [])
         ctx.text(reviews.source)
         ctx.text(
@@ -47,13 +62,13 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
 
     with ctx.stage("pretrained model"):
-        _, described = pretrained_lm(ctx)
-        ctx.text(f"starting from {described}", kind="explanation")
+        start = pretrain_on_wikitext(ctx, corpus) if corpus is not None else pretrained_lm(ctx)
+        ctx.text(f"starting from {start[1]}", kind="explanation")
 
     with ctx.stage("fine-tune on the reviews"):
         texts = train + reviews.valid_texts
         is_valid = [False] * len(train) + [True] * len(reviews.valid_texts)
-        tuned = fine_tune_lm(ctx, texts, is_valid, p.finetune_epochs, p.lr, p.bptt, p.drop_mult)
+        tuned = fine_tune_lm(ctx, texts, is_valid, p.finetune_epochs, p.lr, p.bptt, p.drop_mult, start=start)
         learn, before, after = tuned.learn, tuned.before, tuned.after
         ctx.table(
             "on held-out reviews",
