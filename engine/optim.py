@@ -76,16 +76,6 @@ def set_hyper(opt: torch.optim.Optimizer, name: str, values: Sequence[float]) ->
         raise ValueError(f"unknown hyper-parameter {name!r}: use 'lr', 'wd' or 'mom'")
 
 
-def get_hyper(opt: torch.optim.Optimizer, name: str) -> list[float]:
-    if name == "lr":
-        return [g["lr"] for g in opt.param_groups]
-    if name == "wd":
-        return [g.get("weight_decay", 0.0) for g in opt.param_groups]
-    if name == "mom":
-        return [g["betas"][0] if "betas" in g else g.get("momentum", 0.0) for g in opt.param_groups]
-    raise ValueError(f"unknown hyper-parameter {name!r}: use 'lr', 'wd' or 'mom'")
-
-
 def lr_ladder(lr: LrSpec, n_groups: int) -> list[float]:
     """Per-group learning rates from the lesson's notations.
 

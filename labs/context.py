@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.callbacks.core import Callback
 from engine.events import BatchEnded, EpochEnded, FitEnded, FitStarted
+from engine.utils import format_number
 from labs.events import (
     ArtifactSaved,
     BatchLoss,
@@ -151,10 +152,6 @@ class LabContext:
     def emit(self, event: LabEvent) -> None:
         self._emit(event)
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     def check_cancelled(self) -> None:
         if self._cancel.is_set():
             raise LabCancelled
@@ -177,7 +174,9 @@ class LabContext:
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.emit(
             TableOutput(
-                title=title, columns=list(columns), rows=[[format_cell(c) for c in row] for row in rows]
+                title=title,
+                columns=list(columns),
+                rows=[[format_number(c, trim_zeros=True) for c in row] for row in rows],
             )
         )
 
@@ -320,24 +319,8 @@ def _float_or_none(value: object) -> float | None:
 
 
 def _seconds(value: object) -> float:
-    """Epoch time as the engine gives it: seconds, or a "mm:ss" string like the notebooks print."""
-    if _is_number(value):
-        return float(value)  # type: ignore[arg-type]
-    if isinstance(value, str) and ":" in value:
-        minutes, _, seconds = value.partition(":")
-        try:
-            return int(minutes) * 60 + float(seconds)
-        except ValueError:
-            return 0.0
-    return 0.0
-
-
-def format_cell(value: Any) -> str:
-    if isinstance(value, float):
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-            return f"{value:.2e}"
-        return f"{value:.4f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:.1f}"
-    return str(value)
+    """Epoch time as the engine's Recorder gives it: seconds."""
+    return float(value) if _is_number(value) else 0.0  # type: ignore[arg-type]
 
 
 def resolve_data(value: str, home: object | None) -> Path:
