@@ -54,7 +54,7 @@ from engine.optim import (
 )
 from engine.utils import CancelToken, pick_device
 
-Splitter = Callable[[nn.Module], Sequence[Sequence[nn.Parameter]]]
+Splitter = Callable[[Any], Sequence[Sequence[nn.Parameter]]]  # takes the learner's model
 CallbackLike = Callback | CancelToken
 
 
@@ -106,7 +106,7 @@ class Learner:
         self.epoch = self.n_epoch = self.iter = self.n_iter = self.train_iter = 0
         self.batch: tuple[Any, ...] = ()
         self.pred: Any = None
-        self.loss: Tensor | None = None
+        self.loss: Tensor = torch.tensor(float("nan"))  # what backward uses; set every batch
         self.fit_error: BaseException | None = None
         self._loss_seen: Tensor | None = None
         self._loss_value = float("nan")
@@ -281,13 +281,13 @@ class Learner:
 
     def _backward(self) -> None:
         loss = self.loss if self.grad_scaler is None else self.grad_scaler.scale(self.loss)
-        loss.backward()  # type: ignore[union-attr]
+        loss.backward()
 
     def _step(self) -> None:
         if self.grad_scaler is None:
             self.opt.step()  # type: ignore[union-attr]
         else:
-            self.grad_scaler.step(self.opt)
+            self.grad_scaler.step(self.opt)  # type: ignore[arg-type]
             self.grad_scaler.update()
 
     # ---- optimizer and layer groups ---------------------------------------------------------------------

@@ -47,6 +47,7 @@ from labs.spec import RunSpec
 
 if TYPE_CHECKING:
     from engine.callbacks.lr_finder import LRFindResult
+    from engine.datasets.fetch import HasDatasetsDir
     from engine.learner import Learner
 
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events; the last step of a fit always reports
@@ -315,20 +316,20 @@ def _is_number(value: object) -> bool:
 
 
 def _float_or_none(value: object) -> float | None:
-    return float(value) if _is_number(value) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _seconds(value: object) -> float:
     """Epoch time as the engine's Recorder gives it: seconds."""
-    return float(value) if _is_number(value) else 0.0  # type: ignore[arg-type]
+    return _float_or_none(value) or 0.0
 
 
-def resolve_data(value: str, home: object | None) -> Path:
+def resolve_data(value: str, home: HasDatasetsDir | None) -> Path:
     """`--data NAME|PATH`: the name of a cached dataset (`cardlab data fetch NAME`) or a file or folder."""
     from engine.datasets.fetch import resolve_data_arg
 
     if home is None:
         from cards.paths import Home
 
-        home = Home.resolve()
+        return Path(resolve_data_arg(value, Home.resolve()))
     return Path(resolve_data_arg(value, home))

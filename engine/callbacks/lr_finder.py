@@ -70,7 +70,7 @@ class LRFinder(Callback):
     def before_batch(self) -> None:
         if self.learn.training:
             lr = exp_anneal(self.start_lr, self.end_lr, self.learn.train_iter / (self.num_it - 1))
-            set_hyper(self.learn.opt, "lr", [lr] * len(self.learn.opt.param_groups))
+            set_hyper(self.opt, "lr", [lr] * len(self.opt.param_groups))
 
     def before_backward(self) -> None:
         if not math.isfinite(self.learn.loss_value):
@@ -82,7 +82,7 @@ class LRFinder(Callback):
             return
         self._ema = self.beta * self._ema + (1 - self.beta) * learn.loss_value
         smooth = self._ema / (1 - self.beta ** (len(self.losses) + 1))
-        self.lrs.append(learn.opt.param_groups[-1]["lr"])
+        self.lrs.append(self.opt.param_groups[-1]["lr"])
         self.losses.append(smooth)
         self._best = min(self._best, smooth)
         if self.stop_div and (smooth > 4 * self._best or not math.isfinite(smooth)):

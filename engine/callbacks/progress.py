@@ -39,7 +39,7 @@ class EventStream(Callback):
         if not learn.training or learn.train_iter % self.every:
             return
         recorder = learn.recorder
-        lr = learn.opt.param_groups[-1]["lr"]
+        lr = self.opt.param_groups[-1]["lr"]
         self.on_event(BatchEnded(learn.train_iter, learn.epoch, learn.loss_value, recorder.smooth_loss, lr))
 
     def after_epoch(self) -> None:

@@ -352,7 +352,7 @@ class WarmStartBatchNorm1d(nn.BatchNorm1d):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or int(self.num_batches_tracked) > 0:
+        if not self.training or self.num_batches_tracked is None or int(self.num_batches_tracked) > 0:
             return super().forward(x)
         momentum, self.momentum = self.momentum, 1.0
         try:
