@@ -252,9 +252,9 @@ class StudySession:
     def _enqueue(self, row: CardRow) -> None:
         category = self._category(row)
         if category == "learning":
-            heapq.heappush(self._learning, (row.due_ms, row.key))
+            heapq.heappush(self._learning, (_due_ms(row), row.key))
         elif category == "review":
-            heapq.heappush(self._days[row.pack_id].reviews, (row.due_ms, row.card_id))
+            heapq.heappush(self._days[row.pack_id].reviews, (_due_ms(row), row.card_id))
 
     def _replace_row(self, key: Key, row: CardRow | None) -> None:
         """Apply a card's new stored state (None: no row) to the counts and queues."""
@@ -382,7 +382,7 @@ class StudySession:
         now_ms = to_ms(self._roll_over_if_needed())
         if self.next_card() is not None:
             return from_ms(now_ms)
-        candidates = []
+        candidates: list[int] = []
         for pack_id, day in self._days.items():
             order = self._order[pack_id]
             for card_id, state, available_ms in self._store.scheduled_rows(pack_id):
@@ -407,7 +407,7 @@ class StudySession:
         now = self._now()
         row = self._row(self._key(card))
         return {
-            int(rating): from_ms(self._next_row(card, row, rating, now).due_ms) - now for rating in Rating
+            int(rating): from_ms(_due_ms(self._next_row(card, row, rating, now))) - now for rating in Rating
         }
 
     def answer(self, card: Card, rating: int, duration_ms: int) -> None:
@@ -431,7 +431,7 @@ class StudySession:
                     state_after=after.state,
                     reviewed_at_ms=to_ms(now),
                     duration_ms=duration_ms,
-                    due_after_ms=after.due_ms,
+                    due_after_ms=_due_ms(after),
                     stability_after=after.stability,
                     difficulty_after=after.difficulty,
                 )
@@ -590,3 +590,10 @@ def _fuzzed_days(days: int, seed: str) -> int:
     low = min(low, high)
     draw = int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big") / 2**64
     return min(low + int(draw * (high - low + 1)), high)
+
+
+def _due_ms(row: CardRow) -> int:
+    """When an answered card is due; only a card never answered has no due time."""
+    if row.due_ms is None:
+        raise ValueError(f"card {row.card_id!r} of pack {row.pack_id!r} is scheduled but has no due time")
+    return row.due_ms

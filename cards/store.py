@@ -393,7 +393,10 @@ class Store:
         params = (pack_id, NEW, day_start_ms)
         # One joined string is split in C, about twice as fast as a row per id; card ids never hold newlines
         # (they are slugs), and the count check falls back to rows if one ever does.
-        joined, count = self._row(f"SELECT group_concat(card_id, char(10)), count(*) {query}", params)
+        joined, count = self._row(f"SELECT group_concat(card_id, char(10)), count(*) {query}", params) or (
+            "",
+            0,
+        )
         ids = set(joined.split("\n")) if joined else set()
         if len(ids) != count:
             ids = {card_id for (card_id,) in self._rows(f"SELECT card_id {query}", params)}
@@ -432,7 +435,9 @@ class Store:
             f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 11)})",
             _review_values(review),
         )
-        return int(cursor.lastrowid)
+        if cursor.lastrowid is None:  # an INSERT always sets it
+            raise StoreError(f"the review of {review.card_id!r} was not stored in {self.path}")
+        return cursor.lastrowid
 
     def add_reviews(self, reviews: Iterable[ReviewRow]) -> None:
         self._db.executemany(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -77,20 +77,31 @@ class TensorLoader:
         return f"TensorLoader(n={self.n}, batch_size={self.batch_size}, shuffle={self.shuffle})"
 
 
+class Loader(Protocol):
+    """What the Learner needs of a loader: batches to iterate over, and how many there are."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+
 class DataLoaders:
     """A train loader and an optional valid loader."""
+
+    train: Loader
+    valid: Loader | None
 
     def __init__(self, train: Iterable[Any], valid: Iterable[Any] | None = None) -> None:
         for name, loader in (("train", train), ("valid", valid)):
             if loader is not None and not hasattr(loader, "__len__"):
                 raise TypeError(f"the {name} loader must have __len__ (got {type(loader).__name__})")
-        self.train = train
-        self.valid = valid
+        self.train = train  # type: ignore[assignment]  # __len__ checked above
+        self.valid = valid  # type: ignore[assignment]
 
-    def __getitem__(self, i: int) -> Iterable[Any] | None:
+    def __getitem__(self, i: int) -> Loader | None:
         return (self.train, self.valid)[i]
 
-    def __iter__(self) -> Iterator[Iterable[Any] | None]:
+    def __iter__(self) -> Iterator[Loader | None]:
         return iter((self.train, self.valid))
 
     @classmethod

@@ -18,24 +18,12 @@ class FitStarted:
 
 
 @dataclass(frozen=True)
-class EpochStarted:
-    epoch: int
-    n_epoch: int
-
-
-@dataclass(frozen=True)
 class BatchEnded:
     step: int  # global training step, counting from 0 over the whole fit
     epoch: int
     loss: float
     smooth_loss: float  # debiased exponential moving average, beta=0.98
     lr: float  # learning rate of the last layer group
-
-
-@dataclass(frozen=True)
-class ValidationStarted:
-    epoch: int
-    n_batches: int
 
 
 @dataclass(frozen=True)
@@ -50,4 +38,4 @@ class FitEnded:
     elapsed: float  # seconds
 
 
-Event = FitStarted | EpochStarted | BatchEnded | ValidationStarted | EpochEnded | FitEnded
+Event = FitStarted | BatchEnded | EpochEnded | FitEnded

@@ -16,6 +16,8 @@ any other exception (e.g. TrainingDiverged) propagates after ``after_fit`` has r
 from __future__ import annotations
 
 import contextlib
+import copy
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from engine.callbacks.core import (
 )
 from engine.callbacks.device import DeviceCallback
 from engine.callbacks.guards import CancelOnToken, NaNGuard
-from engine.callbacks.lr_finder import LRFindResult, lr_find
+from engine.callbacks.lr_finder import LRFinder, LRFindResult, suggest
 from engine.callbacks.mixed_precision import MixedPrecision
 from engine.callbacks.recorder import Recorder
 from engine.callbacks.schedule import OneCycle
@@ -53,7 +55,7 @@ from engine.optim import (
 )
 from engine.utils import CancelToken, pick_device
 
-Splitter = Callable[[nn.Module], Sequence[Sequence[nn.Parameter]]]
+Splitter = Callable[[Any], Sequence[Sequence[nn.Parameter]]]  # takes the learner's model
 CallbackLike = Callback | CancelToken
 
 
@@ -108,7 +110,7 @@ class Learner:
         self.epoch = self.n_epoch = self.iter = self.n_iter = self.train_iter = 0
         self.batch: tuple[Any, ...] = ()
         self.pred: Any = None
-        self.loss: Tensor | None = None
+        self.loss: Tensor = torch.tensor(float("nan"))  # what backward uses; set every batch
         self.fit_error: BaseException | None = None
         self._loss_seen: Tensor | None = None
         self._loss_value = float("nan")
@@ -222,12 +224,14 @@ class Learner:
         self.fit(n_epoch, lr=lr_max, wd=wd, cbs=[sched, *cbs])
 
     def _fit(self, n_epoch: int) -> None:
+        # The fit level differs on purpose: after_fit runs however fit ends (done, cancelled or failed),
+        # so callbacks can always report the ending; `cancelled` and `fit_error` are set before it runs.
         self.n_epoch, self.epoch, self.train_iter = n_epoch, 0, 0
         self.cancelled, self.fit_error, self.in_fit = False, None, True
         try:
             self("before_fit")
             for self.epoch in range(n_epoch):
-                self._one_epoch()
+                self._with_events("epoch", self._one_epoch, CancelEpochException)
         except CancelFitException:
             self.cancelled = True
         except BaseException as err:
@@ -237,69 +241,64 @@ class Learner:
             self.in_fit = False
             self("after_fit")
 
-    def _one_epoch(self) -> None:
+    def _with_events(self, level: str, body: Callable[[], None], cancel: type[Exception]) -> None:
+        """before_<level>, the body, after_<level>; `cancel` raised inside ends this level only."""
         try:
-            self("before_epoch")
-            self._run_stage(training=True, dl=self.dls.train)
-            if self.dls.valid is not None:
-                self._run_stage(training=False, dl=self.dls.valid)
-            self("after_epoch")
-        except CancelEpochException:
+            self(f"before_{level}")
+            body()
+            self(f"after_{level}")
+        except cancel:
             pass
+
+    def _one_epoch(self) -> None:
+        self._run_stage(training=True, dl=self.dls.train)
+        if self.dls.valid is not None:
+            self._run_stage(training=False, dl=self.dls.valid)
 
     def _run_stage(self, training: bool, dl: Iterable[Any]) -> None:
         self.training, self.dl, self.n_iter, self.iter = training, dl, len(dl), 0  # type: ignore[arg-type]
         self.model.train(training)
-        stage, cancel = ("train", CancelTrainException) if training else ("validate", CancelValidException)
-        try:
-            self(f"before_{stage}")
-            with contextlib.nullcontext() if training else torch.no_grad():
-                for self.iter, batch in enumerate(dl):
-                    self.batch = batch if isinstance(batch, tuple) else tuple(batch)
-                    self._one_batch()
-            self(f"after_{stage}")
-        except cancel:
-            pass
+        if training:
+            self._with_events("train", self._all_batches, CancelTrainException)
+        else:
+            self._with_events("validate", self._all_batches, CancelValidException)
+
+    def _all_batches(self) -> None:
+        with contextlib.nullcontext() if self.training else torch.no_grad():
+            for self.iter, batch in enumerate(self.dl):  # noqa: B020 (the learner's own counter, on purpose)
+                self.batch = batch if isinstance(batch, tuple) else tuple(batch)
+                self._one_batch()
 
     def _one_batch(self) -> None:
-        handlers = self._handlers
-        try:
-            for handler in handlers["before_batch"]:
-                handler()
-            batch = self.batch
-            self.pred = (self.model if self.model_wrapper is None else self.model_wrapper)(*batch[:-1])
-            for handler in handlers["after_pred"]:
-                handler()
-            self.loss = self.loss_func(self.pred, batch[-1])
-            for handler in handlers["after_loss"]:
-                handler()
-            if self.training:
-                for handler in handlers["before_backward"]:
-                    handler()
-                self._backward()
-                for handler in handlers["after_backward"]:
-                    handler()
-                self._step()
-                for handler in handlers["after_step"]:
-                    handler()
-                self.opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
-            for handler in handlers["after_batch"]:
-                handler()
-        except CancelBatchException:
-            if self.training:
-                self.opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+        self._with_events("batch", self._do_one_batch, CancelBatchException)
         if self.training:
             self.train_iter += 1
 
+    def _do_one_batch(self) -> None:
+        self.pred = (self.model if self.model_wrapper is None else self.model_wrapper)(*self.batch[:-1])
+        self("after_pred")
+        self.loss = self.loss_func(self.pred, self.batch[-1])
+        self("after_loss")
+        if not self.training:
+            return
+        try:
+            self("before_backward")
+            self._backward()
+            self("after_backward")
+            self._step()
+            self("after_step")
+        finally:  # also when a callback cancels the batch after backward: no gradient leaks into the next
+            self.opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+
     def _backward(self) -> None:
         loss = self.loss if self.grad_scaler is None else self.grad_scaler.scale(self.loss)
-        loss.backward()  # type: ignore[union-attr]
+        loss.backward()
 
     def _step(self) -> None:
         if self.grad_scaler is None:
             self.opt.step()  # type: ignore[union-attr]
         else:
-            self.grad_scaler.step(self.opt)
+            self.grad_scaler.step(self.opt)  # type: ignore[arg-type]
             self.grad_scaler.update()
 
     # ---- optimizer and layer groups ---------------------------------------------------------------------
@@ -359,8 +358,24 @@ class Learner:
     def lr_find(
         self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True
     ) -> LRFindResult:
-        """Exponential lr sweep; restores model and optimizer afterwards. See engine.callbacks.lr_finder."""
-        return lr_find(self, start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div)
+        """Exponential lr sweep (engine.callbacks.lr_finder), then restore the weights and optimizer state."""
+        finder = LRFinder(start_lr, end_lr, num_it, stop_div)
+        had_opt = self.opt is not None
+        opt = self.create_opt()
+        model_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        opt_state = copy.deepcopy(opt.state_dict())
+        try:
+            self.fit(math.ceil(num_it / max(len(self.dls.train), 1)), cbs=[finder])
+        finally:
+            self.model.load_state_dict(model_state)
+            if had_opt:
+                opt.load_state_dict(opt_state)
+            else:
+                self.opt = None
+            if finder.stopped_itself:  # its own stop is no cancellation; a CancelToken's stays visible
+                self.cancelled = False
+        valley, steep, minimum = suggest(finder.lrs, finder.losses)
+        return LRFindResult(finder.lrs, finder.losses, valley=valley, steep=steep, minimum=minimum)
 
     # ---- persistence -------------------------------------------------------------------------------------
 

@@ -37,11 +37,19 @@ def adamw(
     Uses the fused kernel (one kernel for all params: the fastest on CPU and CUDA) and falls back to the
     foreach one where this device or torch build has no fused AdamW."""
     param_groups = [{"params": group} for group in groups]
-    hypers = {"lr": lr, "betas": (mom, sqr_mom), "eps": eps, "weight_decay": wd}
     try:
-        return torch.optim.AdamW(param_groups, fused=True, **hypers)
+        return torch.optim.AdamW(
+            param_groups, lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd, fused=True
+        )
     except (RuntimeError, ValueError):
-        return torch.optim.AdamW([{"params": group} for group in groups], foreach=True, **hypers)
+        return torch.optim.AdamW(
+            [{"params": group} for group in groups],
+            lr=lr,
+            betas=(mom, sqr_mom),
+            eps=eps,
+            weight_decay=wd,
+            foreach=True,
+        )
 
 
 def sgd(groups: LayerGroups, lr: float = 1e-2, wd: float = 0.0, mom: float = 0.9) -> torch.optim.Optimizer:
@@ -74,16 +82,6 @@ def set_hyper(opt: torch.optim.Optimizer, name: str, values: Sequence[float]) ->
                 group["momentum"] = value
     else:
         raise ValueError(f"unknown hyper-parameter {name!r}: use 'lr', 'wd' or 'mom'")
-
-
-def get_hyper(opt: torch.optim.Optimizer, name: str) -> list[float]:
-    if name == "lr":
-        return [g["lr"] for g in opt.param_groups]
-    if name == "wd":
-        return [g.get("weight_decay", 0.0) for g in opt.param_groups]
-    if name == "mom":
-        return [g["betas"][0] if "betas" in g else g.get("momentum", 0.0) for g in opt.param_groups]
-    raise ValueError(f"unknown hyper-parameter {name!r}: use 'lr', 'wd' or 'mom'")
 
 
 def lr_ladder(lr: LrSpec, n_groups: int) -> list[float]:
@@ -125,13 +123,13 @@ def lr_ladder(lr: LrSpec, n_groups: int) -> list[float]:
 # ---- layer groups and freezing --------------------------------------------------------------------------
 
 
-def check_layer_groups(model: nn.Module, groups: LayerGroups) -> LayerGroups:
+def check_layer_groups(model: nn.Module, groups: Sequence[Sequence[nn.Parameter]]) -> LayerGroups:
     """Validate a splitter's output: no parameter twice, every trainable parameter in some group."""
-    groups = [list(g) for g in groups]
-    if not groups or any(len(g) == 0 for g in groups):
+    checked = [list(g) for g in groups]
+    if not checked or any(len(g) == 0 for g in checked):
         raise ValueError("the splitter must return a non-empty list of non-empty parameter lists")
     seen: set[int] = set()
-    for i, group in enumerate(groups):
+    for i, group in enumerate(checked):
         for p in group:
             if id(p) in seen:
                 raise ValueError(
@@ -141,7 +139,7 @@ def check_layer_groups(model: nn.Module, groups: LayerGroups) -> LayerGroups:
     missing = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in seen]
     if missing:
         raise ValueError(f"the splitter leaves trainable parameters out of every group: {missing[:5]}")
-    return groups
+    return checked
 
 
 def norm_param_ids(model: nn.Module) -> set[int]:

@@ -5,6 +5,7 @@ torch is imported inside the functions that need it so `CancelToken` stays impor
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import tempfile
@@ -84,9 +85,6 @@ class CancelToken:
     def cancel(self) -> None:
         self._event.set()
 
-    def reset(self) -> None:
-        self._event.clear()
-
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
@@ -118,3 +116,20 @@ def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
     import torch
 
     return write_atomic(path, lambda handle: torch.save(obj, handle))
+
+
+def format_number(value: object, digits: int = 4, trim_zeros: bool = False) -> str:
+    """How cardlab prints a metric or a table cell, everywhere: `digits` decimals; scientific notation for
+    magnitudes below 1e-3 or from 1e5 on (so a learning rate of 3e-05 is not "0.0000"); an em dash for a
+    missing value; with `trim_zeros`, "0.5" rather than "0.5000". Anything that is not a float: str()."""
+    if value is None:
+        return "—"
+    if not isinstance(value, float):
+        return str(value)
+    if value != 0 and math.isfinite(value) and not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.2e}"
+    text = f"{value:.{digits}f}"
+    if trim_zeros and "." in text:
+        text = text.rstrip("0")
+        text += "0" if text.endswith(".") else ""
+    return text

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.callbacks.core import Callback
 from engine.events import BatchEnded, EpochEnded, FitEnded, FitStarted
+from engine.utils import format_number
 from labs.events import (
     ArtifactSaved,
     BatchLoss,
@@ -48,6 +49,7 @@ from labs.spec import RunSpec
 
 if TYPE_CHECKING:
     from engine.callbacks.lr_finder import LRFindResult
+    from engine.datasets.fetch import HasDatasetsDir
     from engine.learner import Learner
 
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events; the last step of a fit always reports
@@ -162,10 +164,6 @@ class LabContext:
         if self.is_main:
             self._emit(event)
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     def check_cancelled(self) -> None:
         cancelled = self._cancel.is_set()
         if self.distributed:  # only rank 0 hears the app: every rank agrees at the same step of the lab
@@ -203,7 +201,9 @@ class LabContext:
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.emit(
             TableOutput(
-                title=title, columns=list(columns), rows=[[format_cell(c) for c in row] for row in rows]
+                title=title,
+                columns=list(columns),
+                rows=[[format_number(c, trim_zeros=True) for c in row] for row in rows],
             )
         )
 
@@ -342,36 +342,20 @@ def _is_number(value: object) -> bool:
 
 
 def _float_or_none(value: object) -> float | None:
-    return float(value) if _is_number(value) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _seconds(value: object) -> float:
-    """Epoch time as the engine gives it: seconds, or a "mm:ss" string like the notebooks print."""
-    if _is_number(value):
-        return float(value)  # type: ignore[arg-type]
-    if isinstance(value, str) and ":" in value:
-        minutes, _, seconds = value.partition(":")
-        try:
-            return int(minutes) * 60 + float(seconds)
-        except ValueError:
-            return 0.0
-    return 0.0
+    """Epoch time as the engine's Recorder gives it: seconds."""
+    return _float_or_none(value) or 0.0
 
 
-def format_cell(value: Any) -> str:
-    if isinstance(value, float):
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-            return f"{value:.2e}"
-        return f"{value:.4f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:.1f}"
-    return str(value)
-
-
-def resolve_data(value: str, home: object | None) -> Path:
+def resolve_data(value: str, home: HasDatasetsDir | None) -> Path:
     """`--data NAME|PATH`: the name of a cached dataset (`cardlab data fetch NAME`) or a file or folder."""
     from engine.datasets.fetch import resolve_data_arg
 
     if home is None:
         from cards.paths import Home
 
-        home = Home.resolve()
+        return Path(resolve_data_arg(value, Home.resolve()))
     return Path(resolve_data_arg(value, home))

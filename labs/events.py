@@ -50,15 +50,6 @@ class EpochRow(LabEvent):
     series: str = "train"
 
 
-def format_metric(value: object) -> str:
-    """An epoch-row cell as the lab screen and `cardlab lab run` show it: 4 decimals, an em dash if missing."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
 @dataclass
 class LrFinderPoint(LabEvent):
     lr: float

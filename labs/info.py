@@ -139,7 +139,7 @@ class LabInfo:
         as a run without `--data` would)."""
         if preset not in self.presets:
             raise LabError(f"unknown preset {preset!r}; choose one of {', '.join(self.presets)}")
-        values: dict[str, ParamValue] = {p.name: p.default for p in self.params}
+        values: dict[str, object] = {p.name: p.default for p in self.params}
         values.update(self.presets[preset])
         for name, value in (overrides or {}).items():
             param = self.param(name)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from cards.pack import Problem, _syntax_problem
 from labs.checks import Check, DataShape, parse_check
@@ -162,6 +162,7 @@ def _param(src: _Source, table: dict[str, Any], where: tuple[Any, ...]) -> Param
     if kind not in get_args(ParamType):
         src.add(where, "type", f"type must be one of {', '.join(get_args(ParamType))}, got {kind!r}")
         return None
+    kind = cast(ParamType, kind)
     bounds = {key: table[key] for key in ("min", "max") if key in table}
     for key, value in bounds.items():
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -41,7 +41,6 @@ __all__ = [
     "all_labs",
     "get_lab",
     "known_lab_ids",
-    "labs_for_card",
     "load_run_function",
 ]
 
@@ -84,13 +83,6 @@ def get_lab(lab_id: str) -> LabInfo:
         close = difflib.get_close_matches(lab_id, _BY_ID, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise LabError(f"unknown lab {lab_id!r}; {hint}known labs: {', '.join(sorted(_BY_ID))}") from None
-
-
-def labs_for_card(card_id: str, pack_id: str = LESSON_PACK_ID) -> tuple[LabInfo, ...]:
-    """Labs that teach a card of the bundled pack (a card's own `lab` link names its main one)."""
-    if pack_id != LESSON_PACK_ID:
-        return ()
-    return tuple(lab for lab in _BY_ID.values() if card_id in lab.card_ids)
 
 
 RunFunction = Callable[["LabContext"], Any]

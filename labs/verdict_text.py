@@ -79,7 +79,7 @@ def verdict_lines(result: Mapping[str, Any] | None) -> list[Line]:
 
 def has_outcome(result: Mapping[str, Any] | None) -> bool:
     """Whether the run answers the question at all (old runs of labs without a question do not)."""
-    return bool(result) and ("outcome" in result or verdict_of(result) is not None)
+    return result is not None and bool(result) and ("outcome" in result or verdict_of(result) is not None)
 
 
 def clear_outcome(result: Mapping[str, Any] | None) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    import torch
+
     from engine.learner import Learner
 
 # Every event the Learner fires, in the order they happen in one epoch. A callback handles an event by
@@ -41,6 +43,13 @@ class Callback:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    @property
+    def opt(self) -> torch.optim.Optimizer:
+        """The learner's optimizer: fit builds it before the first event, so every event handler has one."""
+        if self.learn.opt is None:
+            raise RuntimeError(f"{self.name} read the optimizer outside fit, before it was built")
+        return self.learn.opt
 
     def __repr__(self) -> str:
         return f"{self.name}(order={self.order})"

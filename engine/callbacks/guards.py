@@ -32,7 +32,7 @@ class NaNGuard(Callback):
         learn = self.learn
         value = learn.loss_value
         if not math.isfinite(value):
-            lr = learn.opt.param_groups[-1]["lr"]
+            lr = self.opt.param_groups[-1]["lr"]
             raise TrainingDiverged(step=learn.train_iter, lr=lr, loss=value, epoch=learn.epoch)
 
 
@@ -64,6 +64,6 @@ class GradientClip(Callback):
     def after_backward(self) -> None:
         learn = self.learn
         if learn.grad_scaler is not None:
-            learn.grad_scaler.unscale_(learn.opt)
-        params = [p for group in learn.opt.param_groups for p in group["params"] if p.grad is not None]
+            learn.grad_scaler.unscale_(self.opt)
+        params = [p for group in self.opt.param_groups for p in group["params"] if p.grad is not None]
         nn.utils.clip_grad_norm_(params, self.max_norm)

@@ -11,19 +11,14 @@ loss is still mostly noise):
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.callbacks.core import Callback, CancelFitException, CancelValidException
 from engine.optim import set_hyper
 from engine.schedules import exp_anneal
-
-if TYPE_CHECKING:
-    from engine.learner import Learner
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,7 @@ class LRFinder(Callback):
     def before_batch(self) -> None:
         if self.learn.training:
             lr = exp_anneal(self.start_lr, self.end_lr, self.learn.train_iter / (self.num_it - 1))
-            set_hyper(self.learn.opt, "lr", [lr] * len(self.learn.opt.param_groups))
+            set_hyper(self.opt, "lr", [lr] * len(self.opt.param_groups))
 
     def before_backward(self) -> None:
         if not math.isfinite(self.learn.loss_value):
@@ -87,7 +82,7 @@ class LRFinder(Callback):
             return
         self._ema = self.beta * self._ema + (1 - self.beta) * learn.loss_value
         smooth = self._ema / (1 - self.beta ** (len(self.losses) + 1))
-        self.lrs.append(learn.opt.param_groups[-1]["lr"])
+        self.lrs.append(self.opt.param_groups[-1]["lr"])
         self.losses.append(smooth)
         self._best = min(self._best, smooth)
         if self.stop_div and (smooth > 4 * self._best or not math.isfinite(smooth)):
@@ -136,27 +131,3 @@ def _longest_descent(losses: np.ndarray) -> tuple[int, int]:
                 length[i], first[i] = length[j] + 1, first[j]
     end = int(np.argmax(length))
     return first[end], end
-
-
-def lr_find(
-    learn: Learner, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True
-) -> LRFindResult:
-    """Run the sweep on `learn`, then restore its model weights and optimizer state."""
-    finder = LRFinder(start_lr, end_lr, num_it, stop_div)
-    had_opt = learn.opt is not None
-    opt = learn.create_opt()
-    model_state = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
-    opt_state = copy.deepcopy(opt.state_dict())
-    n_epoch = math.ceil(num_it / max(len(learn.dls.train), 1))
-    try:
-        learn.fit(n_epoch, cbs=[finder])
-    finally:
-        learn.model.load_state_dict(model_state)
-        if had_opt:
-            opt.load_state_dict(opt_state)
-        else:
-            learn.opt = None
-        if finder.stopped_itself:  # its own stop is no cancellation; a CancelToken's would stay visible
-            learn.cancelled = False
-    valley, steep, minimum = suggest(finder.lrs, finder.losses)
-    return LRFindResult(finder.lrs, finder.losses, valley=valley, steep=steep, minimum=minimum)

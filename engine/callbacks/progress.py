@@ -9,7 +9,8 @@ from typing import Any, TextIO
 
 from engine.callbacks.core import Callback
 from engine.distributed import is_main_process
-from engine.events import BatchEnded, EpochEnded, EpochStarted, Event, FitEnded, FitStarted, ValidationStarted
+from engine.events import BatchEnded, EpochEnded, Event, FitEnded, FitStarted
+from engine.utils import format_number
 
 
 class EventStream(Callback):
@@ -37,20 +38,13 @@ class EventStream(Callback):
         columns = tuple(learn.recorder.columns)
         self.on_event(FitStarted(learn.n_epoch, steps, learn.n_epoch * steps, columns))
 
-    def before_epoch(self) -> None:
-        self.on_event(EpochStarted(self.learn.epoch, self.learn.n_epoch))
-
     def after_batch(self) -> None:
         learn = self.learn
         if not learn.training or learn.train_iter % self.every:
             return
         recorder = learn.recorder
-        lr = learn.opt.param_groups[-1]["lr"]
+        lr = self.opt.param_groups[-1]["lr"]
         self.on_event(BatchEnded(learn.train_iter, learn.epoch, learn.loss_value, recorder.smooth_loss, lr))
-
-    def before_validate(self) -> None:
-        if self.learn.in_fit:
-            self.on_event(ValidationStarted(self.learn.epoch, self.learn.n_iter))
 
     def after_epoch(self) -> None:
         self.on_event(EpochEnded(dict(self.learn.recorder.rows[-1])))
@@ -63,14 +57,6 @@ class EventStream(Callback):
 
 def _ignore(event: Event) -> None:
     pass
-
-
-def format_value(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.6f}"
-    return str(value)
 
 
 def format_time(seconds: float) -> str:
@@ -101,5 +87,7 @@ class ProgressPrinter(Callback):
 
     def after_epoch(self) -> None:
         row = self.learn.recorder.rows[-1]
-        cells = [format_time(row[c]) if c == "time" else format_value(row.get(c)) for c in self._columns]
+        cells = [
+            format_time(row[c]) if c == "time" else format_number(row.get(c), digits=6) for c in self._columns
+        ]
         self._print(cells)

@@ -53,7 +53,7 @@ class Recorder(Callback):
     def before_fit(self) -> None:
         self.losses, self.smooth_losses, self.lrs, self.moms, self.rows = [], [], [], [], []
         self._ema = 0.0
-        group = self.learn.opt.param_groups[-1]
+        group = self.opt.param_groups[-1]
         self._mom_key = "betas" if "betas" in group else ("momentum" if "momentum" in group else None)
 
     def before_epoch(self) -> None:
@@ -85,7 +85,7 @@ class Recorder(Callback):
         self.smooth_losses.append(self._ema / (1 - self.beta ** len(self.losses)))
         self._train_sum += value * bs
         self._train_count += bs
-        group = self.learn.opt.param_groups[-1]
+        group = self.opt.param_groups[-1]
         self.lrs.append(group["lr"])
         key = self._mom_key
         self.moms.append(group["betas"][0] if key == "betas" else group[key] if key else 0.0)

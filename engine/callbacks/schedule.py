@@ -25,7 +25,7 @@ class ParamScheduler(Callback):
     def before_fit(self) -> None:
         total = self.total_steps or self.learn.n_epoch * len(self.learn.dls.train)
         self._last = max(total - 1, 1)
-        n_groups = len(self.learn.opt.param_groups)
+        n_groups = len(self.opt.param_groups)
         for name, fns in self.scheds.items():
             if len(fns) != n_groups:
                 raise ValueError(f"{len(fns)} {name!r} schedules for {n_groups} param groups")
@@ -34,7 +34,7 @@ class ParamScheduler(Callback):
         if not self.learn.training:
             return
         pos = min(self.learn.train_iter / self._last, 1.0)
-        opt = self.learn.opt
+        opt = self.opt
         for name, fns in self.scheds.items():
             set_hyper(opt, name, [fn(pos) for fn in fns])
 
@@ -51,11 +51,11 @@ class OneCycle(ParamScheduler):
         moms: tuple[float, float, float] | None = (0.95, 0.85, 0.95),
     ) -> None:
         validate_one_cycle(div, div_final, pct_start)
-        lr_fns = [
+        lr_fns: list[Schedule] = [
             partial(one_cycle_lr, lr_max=lr, div=div, div_final=div_final, pct_start=pct_start)
             for lr in lr_maxes
         ]
         scheds: dict[str, list[Schedule]] = {"lr": lr_fns}
         if moms is not None:
-            scheds["mom"] = [partial(one_cycle_mom, moms=tuple(moms), pct_start=pct_start)] * len(lr_maxes)
+            scheds["mom"] = [partial(one_cycle_mom, moms=moms, pct_start=pct_start)] * len(lr_maxes)
         super().__init__(scheds)

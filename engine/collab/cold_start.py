@@ -233,11 +233,11 @@ class ColdStartLearner(Learner):
 
     data: ColdStartData
 
-    def predict(
+    def predict(  # type: ignore[override]  # takes metadata for unseen ids
         self,
         user: Any,
         item: Any,
-        user_meta: Mapping[str, Any] | None = None,  # type: ignore[override]
+        user_meta: Mapping[str, Any] | None = None,
         item_meta: Mapping[str, Any] | None = None,
     ) -> float:
         """Rating of `item` by `user`. Metadata comes from the tables, or from `user_meta` / `item_meta` dicts

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import pandas as pd
 import torch
@@ -66,17 +66,21 @@ class EmbeddingL2(Callback):
             raise ValueError(f"EmbeddingL2 coef must be >= 0, not {coef}")
         self.coef = coef
 
+    @property
+    def model(self) -> EmbeddingDotBias | EmbeddingNN:
+        return cast(EmbeddingDotBias | EmbeddingNN, self.learn.model)
+
     def before_fit(self) -> None:
-        self.learn.model.keep_rows = True
+        self.model.keep_rows = True
 
     def after_fit(self) -> None:
-        self.learn.model.keep_rows = False
-        self.learn.model._last = None
+        self.model.keep_rows = False
+        self.model._last = None
 
     def after_loss(self) -> None:
         if not self.learn.training or self.coef == 0:
             return
-        rows = self.learn.model.embeddings_used(*self.learn.xb)
+        rows = self.model.embeddings_used(*self.learn.xb)
         penalty = sum(r.pow(2).sum() for r in rows) / self.learn.batch_size
         self.learn.loss = self.learn.loss + self.coef * penalty
 
@@ -90,6 +94,7 @@ class CollabLearner(Learner):
     """A Learner over CollabData with rating predictions, recommendations and interpretation helpers."""
 
     data: CollabData
+    model: EmbeddingDotBias | EmbeddingNN
 
     # ---- predictions --------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 from urllib.parse import urlparse
 
 from engine.datasets.catalog import (
@@ -59,7 +59,8 @@ StageCallback = Callable[[str], None]  # "download", "check", "extract"
 
 
 class HasDatasetsDir(Protocol):
-    datasets_dir: Path
+    @property
+    def datasets_dir(self) -> Path: ...
 
 
 HomeLike = HasDatasetsDir | str | os.PathLike[str]
@@ -393,7 +394,7 @@ def _member_path(dest: Path, name: str) -> Path | None:
     return dest.joinpath(*parts) if parts else None
 
 
-def _write_file(source: BinaryIO, path: Path, budget: _Budget) -> None:
+def _write_file(source: IO[bytes], path: Path, budget: _Budget) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as out:
         while chunk := source.read(CHUNK_BYTES):  # counted as it comes: declared sizes can lie
@@ -431,7 +432,11 @@ def _extract_tar_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Pat
         raise UnsafeArchive(f"archive member {member.name!r} is a device or pipe, not a plain file")
 
 
-def _drain(stream: BinaryIO | None) -> None:
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def _drain(stream: _Readable | None) -> None:
     """Read a compressed tar to its very end: gzip checks its CRC only there, and the archive's
     hash may cover just its first MiB."""
     while stream is not None and stream.read(CHUNK_BYTES * 16):

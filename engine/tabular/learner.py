@@ -68,7 +68,7 @@ class _RowPredictor:
             self.model.train(was_training)
         return out.float().cpu()
 
-    def predict(self, row: Mapping[str, Any] | pd.Series) -> Prediction:  # type: ignore[override]
+    def predict(self, row: Mapping[str, Any] | pd.Series) -> Prediction:
         """(label, class index, class probabilities) for one row given as a dict or a pandas row.
 
         Missing values, absent columns and never-seen categories are handled by the fitted procs and
@@ -99,6 +99,7 @@ class TabularLearner(_RowPredictor, Learner):
     """A Learner over TabularData that predicts from raw rows."""
 
     data: TabularData
+    model_config: dict[str, Any]  # the TabularModel's arguments, saved by export to rebuild it
 
     def show_processed(self, row: Mapping[str, Any] | pd.Series) -> pd.DataFrame:
         """The row after the procs (see TabularData.show_processed)."""

@@ -13,7 +13,7 @@ Regularisation, all scaled by `drop_mult`: `embed_p` drops whole words from the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -81,9 +81,6 @@ class AWDLSTMConfig:
         probs = {n: min(getattr(self, n) * drop_mult, 0.95) for n in _DROPOUT_FIELDS}
         return replace(self, **probs)
 
-    def to_dict(self) -> dict[str, float | int | bool]:
-        return asdict(self)
-
 
 _DROPOUT_FIELDS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
 
@@ -106,10 +103,6 @@ def config_from_state_dict(state: Mapping[str, Tensor], base: AWDLSTMConfig | No
         tie_weights=tied,
         out_bias="decoder.linear.bias" in state,
     )
-
-
-def _sizes_match(a: AWDLSTMConfig, b: AWDLSTMConfig) -> bool:
-    return (a.emb_sz, a.n_hid, a.n_layers) == (b.emb_sz, b.n_hid, b.n_layers)
 
 
 class RNNDropout(nn.Module):
@@ -359,7 +352,7 @@ class WarmStartBatchNorm1d(nn.BatchNorm1d):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or int(self.num_batches_tracked) > 0:
+        if not self.training or self.num_batches_tracked is None or int(self.num_batches_tracked) > 0:
             return super().forward(x)
         momentum, self.momentum = self.momentum, 1.0
         try:

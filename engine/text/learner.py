@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -95,11 +95,15 @@ class RNNRegularizer(Callback):
     def __init__(self, alpha: float = 2.0, beta: float = 1.0) -> None:
         self.alpha, self.beta = alpha, beta
 
+    @property
+    def model(self) -> AWDLSTMLanguageModel:
+        return cast(AWDLSTMLanguageModel, self.learn.model)
+
     def before_fit(self) -> None:
-        self.learn.model.keep_activations = True
+        self.model.keep_activations = True
 
     def after_fit(self) -> None:
-        self.learn.model.keep_activations = False
+        self.model.keep_activations = False
 
     def after_loss(self) -> None:
         activations = getattr(self.learn.model, "activations", None)
@@ -384,7 +388,8 @@ class TextClassifierLearner(TextLearner):
         finally:
             self.model.train(was_training)
         index = int(probs.argmax())
-        return self.dls.classes[index], index, probs
+        classes = self.dls.classes or []  # a classifier's loaders always name their classes
+        return classes[index], index, probs
 
 
 def _check_data(data: TextDataLoaders, want_lm: bool) -> None:

@@ -36,7 +36,7 @@ def _chunk_loss_and_grad(logits: Tensor, target: Tensor, n_rows: int, grad_out: 
 
 class _ChunkedCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:
         n_rows = logits.size(0)
         losses = torch.empty(n_rows, dtype=torch.float32, device=logits.device)
         grad = torch.empty_like(logits) if ctx.needs_input_grad[0] else None
@@ -48,7 +48,7 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
         return losses.mean()
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:
         (grad,) = ctx.saved_tensors
         if grad_output.item() == 1.0:  # the usual case (loss + penalties): no pass over the gradient
             return grad, None

@@ -5,8 +5,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.optim import get_hyper, lr_ladder
+from engine.optim import lr_ladder
 from tests.engine._synthetic import classification_learner
+
+
+def get_hyper(opt: torch.optim.Optimizer, name: str) -> list[float]:
+    """Read back what engine.optim.set_hyper wrote, per param group."""
+    if name == "lr":
+        return [g["lr"] for g in opt.param_groups]
+    if name == "wd":
+        return [g.get("weight_decay", 0.0) for g in opt.param_groups]
+    if name == "mom":
+        return [g["betas"][0] if "betas" in g else g.get("momentum", 0.0) for g in opt.param_groups]
+    raise ValueError(f"unknown hyper-parameter {name!r}: use 'lr', 'wd' or 'mom'")
 
 
 def snapshot(learn) -> list[list[torch.Tensor]]:

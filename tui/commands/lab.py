@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from labs.info import DEFAULT_PRESET, PRESET_NAMES
 from tui.commands import home_from_args
 from tui.safe_text import printable
 
@@ -42,9 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("lab_id", metavar="ID", help="lab id (see `cardlab lab list`)")
     run.add_argument(
         "--preset",
-        default="quick",
-        choices=("smoke", "quick", "full"),
-        help="size of the run (default quick)",
+        default=DEFAULT_PRESET,
+        choices=PRESET_NAMES,
+        help=f"size of the run (default {DEFAULT_PRESET})",
     )
     run.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     run.add_argument("--data", metavar="NAME|PATH", help="a real dataset: a cached dataset name or a path")
@@ -122,9 +123,9 @@ def list_labs(args: argparse.Namespace) -> int:
     if args.params:
         for info in all_labs():
             console.print(f"\n[bold]{_escape(info.id)}[/]")
-            params = Table("parameter", "smoke", "quick", "full", "help", box=None, header_style="dim")
+            params = Table("parameter", *PRESET_NAMES, "help", box=None, header_style="dim")
             for param in info.params:
-                values = [str(info.resolve(preset)[param.name]) for preset in ("smoke", "quick", "full")]
+                values = [str(info.resolve(preset)[param.name]) for preset in PRESET_NAMES]
                 params.add_row(*(Text(printable(cell)) for cell in (param.name, *values, param.help)))
             console.print(params)
     return 0
@@ -356,7 +357,7 @@ class EventPrinter:
     def _print_epoch(self, row) -> None:
         from rich.text import Text
 
-        from labs.events import format_metric
+        from engine.utils import format_number
         from tui.widgets.run_text import epoch_stage
 
         columns = ["epoch", "train_loss", "valid_loss", *row.metrics, "time"]
@@ -369,7 +370,7 @@ class EventPrinter:
             self._columns = columns
             self.console.print("  ".join(f"{c:>10}" for c in columns), style="bold")
         values = [row.epoch, row.train_loss, row.valid_loss, *row.metrics.values(), f"{row.seconds:.1f}s"]
-        self.console.print("  ".join(f"{format_metric(v):>10}" for v in values))
+        self.console.print("  ".join(f"{format_number(v):>10}" for v in values))
 
     def _print_text(self, event) -> None:
         from rich.text import Text

@@ -31,6 +31,7 @@ from textual.widgets import (
     Static,
 )
 
+from engine.utils import format_number
 from labs.events import (
     ArtifactSaved,
     BatchLoss,
@@ -45,7 +46,6 @@ from labs.events import (
     StageStarted,
     TableOutput,
     TextOutput,
-    format_metric,
 )
 from labs.registry import DEFAULT_PRESET, PRESET_NAMES, LabError, LabInfo, get_lab
 from tui.widgets.loss_chart import LossChart, Marker, kinds_of
@@ -379,10 +379,10 @@ class LabScreen(Screen[None]):
         values = {
             "stage": epoch_stage(row),
             "epoch": str(row.epoch),
-            "train_loss": format_metric(row.train_loss),
-            "valid_loss": format_metric(row.valid_loss),
+            "train_loss": format_number(row.train_loss),
+            "valid_loss": format_number(row.valid_loss),
             "time": f"{row.seconds:.1f}s",
-            **{name: format_metric(value) for name, value in row.metrics.items()},
+            **{name: format_number(value) for name, value in row.metrics.items()},
         }
         # Text, not str: the table parses str cells as markup, and stage and curve names are the lab's.
         table.add_row(*(Text(one_line(values.get(name, ""))) for name in self._epoch_columns))
