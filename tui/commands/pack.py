@@ -1,4 +1,4 @@
-"""`cardlab pack check|add|list` (also spelled `cardlab packs ...`).
+"""`cardlab pack check|add|remove|list` (also spelled `cardlab packs ...`).
 
 Output contract: summaries go to stdout; each problem is one `file:line[:column]: message` line on stderr.
 Exit codes: 0 all packs valid, 1 some pack has problems, 2 usage error (e.g. a path that does not exist).
@@ -40,15 +40,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     add = actions.add_parser(
         "add",
-        help="validate a pack and copy it into your packs folder",
+        help="validate a pack and copy (or link) it into your packs",
         description="Validate FILE and copy it into your packs folder as <pack id>.toml, so cardlab "
-        "studies it. Refuses an invalid pack or a pack id that is already taken.",
+        "studies it; with --link, cardlab reads the pack (a file, or a folder of them) where it is, so "
+        "its author's edits show at once. Refuses an invalid pack or a pack id that is already taken.",
     )
-    add.add_argument("file", metavar="FILE", help="the pack .toml file")
+    add.add_argument("file", metavar="PATH", help="the pack .toml file (with --link: or a folder of them)")
     add.add_argument(
-        "--replace", action="store_true", help="update your pack with the same id (review history is kept)"
+        "--replace",
+        action="store_true",
+        help="update your pack with the same id, copied or linked (review history is kept)",
+    )
+    add.add_argument(
+        "--link", action="store_true", help="read the pack where it is instead of copying it (for authors)"
     )
     add.set_defaults(handler=add_command)
+
+    remove = actions.add_parser(
+        "remove",
+        help="forget one of your packs (copied or linked); its review history is kept",
+        description="Forget pack ID: delete its copy in your packs folder, or forget its link. Review "
+        "history is never deleted, so adding the pack back brings it back. Bundled packs cannot be removed.",
+    )
+    remove.add_argument("pack_id", metavar="ID", help="the id of one of your packs")
+    remove.set_defaults(handler=remove_command)
 
     listing = actions.add_parser(
         "list",
@@ -191,25 +206,47 @@ def trust_command(args: argparse.Namespace) -> int:
 
 
 def add_command(args: argparse.Namespace) -> int:
-    from cards.discover import add_pack
+    from cards.discover import add_pack, discover_packs, link_pack
     from cards.paths import Home
 
-    if not Path(args.file).is_file():
+    if args.link:
+        if not Path(args.file).exists():
+            return _usage_error("pack add", f"no such file or folder: {args.file}")
+    elif not Path(args.file).is_file():
         return _usage_error("pack add", f"no such file: {args.file}")
     from labs.packlabs import pack_lab_ids_line
 
-    if pack_lab_ids_line(Path(args.file))[1]:
+    if not args.link and pack_lab_ids_line(Path(args.file))[1]:
         return _usage_error(
-            "pack add", "this pack ships labs: copy its file and its lab folders into your packs folder"
+            "pack add",
+            "this pack ships labs: link it with --link, or copy its file and lab folders into your packs folder",
         )
     home = Home.resolve(args.home)
     try:
-        destination = add_pack(home, args.file, _known_labs(), replace=args.replace)
+        if args.link:
+            packs, replaced = link_pack(home, args.file, _known_labs(), replace=args.replace)
+        else:
+            taken = {pack.id for pack in discover_packs(home)[0]}
+            packs = [load_pack(add_pack(home, args.file, _known_labs(), replace=args.replace))]
+            replaced = packs[0].id in taken
     except PackError as error:
         _report(error.problems)
         return EXIT_PROBLEMS
-    pack = load_pack(destination)
-    print(printable(f"added {summary(pack)}"))
+    verb = ("replaced" if replaced else "added") + (" (linked)" if args.link else "")
+    for pack in packs:
+        print(printable(f"{verb} {summary(pack)}"))
+    return EXIT_OK
+
+
+def remove_command(args: argparse.Namespace) -> int:
+    from cards.discover import PackRemoveError, remove_pack
+
+    try:
+        done = remove_pack(home_from_args(args), args.pack_id)
+    except PackRemoveError as error:
+        print(printable(f"cardlab pack remove: {error}"), file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(printable(done))
     return EXIT_OK
 
 
