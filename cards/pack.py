@@ -36,7 +36,7 @@ FORMAT = 1
 MAX_PROBLEMS_PER_FILE = 100
 CARD_TYPES = ("basic", "cloze")
 PACK_KEYS = ("id", "title", "version", "authors", "description", "license", "format", "labs")
-CARD_KEYS = ("id", "type", "front", "back", "tags", "lab", "source", "notes")
+CARD_KEYS = ("id", "type", "front", "back", "tags", "lab", "source", "notes", "was")
 ROOT_KEYS = ("pack", "cards")
 
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -88,6 +88,8 @@ class Pack:
     path: Path
     cards: tuple[Card, ...]
     labs: tuple[str, ...] = ()  # folders of lab folders, relative to the pack file (`labs = ["labs/"]`)
+    # (old card id, new card id) for each id a card names in `was = [...]`: history to move (cards.renames)
+    renames: tuple[tuple[str, str], ...] = ()
 
     @property
     def lab_dirs(self) -> tuple[Path, ...]:
@@ -373,6 +375,7 @@ class _Checker:
         self.known_labs = known_labs
         self.problems: list[Problem] = []
         self.more = 0  # problems past MAX_PROBLEMS_PER_FILE: counted, not described
+        self._claims: list[tuple[list[str], TableLines, list[Card]]] = []  # each card's `was`, lines, cards
 
     def add(self, line: int, message: str | Callable[[], str]) -> None:
         """Record a problem; `message` may be a function, so a costly hint is only built when shown."""
@@ -399,7 +402,7 @@ class _Checker:
         cards = self._cards(data.get("cards"), header["id"] if header else "")
         if header is None or cards is None:
             return None
-        return Pack(path=self.path, cards=cards, **header)
+        return Pack(path=self.path, cards=cards, renames=self._renames(), **header)
 
     def _unknown_keys(
         self, table: dict[str, Any], allowed: tuple[str, ...], lines: TableLines, where: str
@@ -553,7 +556,36 @@ class _Checker:
                 else:
                     first_line[note_id] = lines.line_of("id")
             result.extend(made)
+        self._check_claims(first_line)
         return tuple(result)
+
+    def _check_claims(self, note_lines: dict[str, int]) -> None:
+        """A `was` id must have left the pack, and only one card may claim it."""
+        claimed_by: dict[str, str] = {}
+        for was, lines, made in self._claims:
+            new_id = made[0].note_id if made else "?"
+            for old in was:
+                if old in note_lines:
+                    message = (
+                        f'was = ["{old}"] names a card that is still in this pack (line {note_lines[old]}): '
+                        f'history only moves from an id that left the pack; remove "{old}" from was'
+                    )
+                    self.add(lines.line_of("was"), message)
+                elif old in claimed_by:
+                    message = f'"{old}" is already in the was of card "{claimed_by[old]}": only one card can take its history'
+                    self.add(lines.line_of("was"), message)
+                else:
+                    claimed_by[old] = new_id
+
+    def _renames(self) -> tuple[tuple[str, str], ...]:
+        """(old card id, new card id) pairs; a cloze note's `was` renames each of its deletions' cards."""
+        pairs = []
+        for was, _, made in self._claims:
+            for old in was:
+                for card in made:
+                    old_id = old if card.cloze_index is None else f"{old}#c{card.cloze_index}"
+                    pairs.append((old_id, card.id))
+        return tuple(pairs)
 
     def _card(self, table: dict[str, Any], lines: TableLines, pack_id: str) -> list[Card]:
         given_id = table.get("id")
@@ -568,6 +600,7 @@ class _Checker:
         lab = self._lab(table, lines, where)
         source = self._text(table, "source", lines, where, required=False)
         notes = self._text(table, "notes", lines, where, required=False)
+        was = self._was(table, lines, where)
         numbers = self._cloze_numbers(card_type, front, lines)
         if len(self.problems) != before or note_id is None or front is None or card_type is None:
             return []
@@ -589,18 +622,30 @@ class _Checker:
         }
         if card_type == "basic":
             values["content_hash"] = content_hash("basic", front, back or "", None)
-            return [_card_from_fields(values)]
-        return [
-            _card_from_fields(
-                {
-                    **values,
-                    "id": f"{note_id}#c{number}",
-                    "cloze_index": number,
-                    "content_hash": content_hash("cloze", front, back or "", number),
-                }
-            )
-            for number in numbers
-        ]
+            made = [_card_from_fields(values)]
+        else:
+            made = [
+                _card_from_fields(
+                    {
+                        **values,
+                        "id": f"{note_id}#c{number}",
+                        "cloze_index": number,
+                        "content_hash": content_hash("cloze", front, back or "", number),
+                    }
+                )
+                for number in numbers
+            ]
+        if was:
+            self._claims.append((was, lines, made))
+        return made
+
+    def _was(self, table: dict[str, Any], lines: TableLines, where: str) -> list[str]:
+        """The card's former ids (`was = ["old-id"]`), each a slug."""
+        was = self._string_list(table, "was", lines, where, required=False) or []
+        for old in was:
+            if not _SLUG.fullmatch(old):
+                self.add(lines.line_of("was"), f'was "{old}" is not a valid card id: {_slug_hint(old)}')
+        return was
 
     def _card_type(self, table: dict[str, Any], lines: TableLines) -> str | None:
         if "type" not in table:
@@ -672,9 +717,9 @@ class _Checker:
 
 # --- the validated-pack cache ---------------------------------------------------------------------------
 
-LOADER_VERSION = 2  # bump when validation or the Card/Pack fields change: older cache files then miss
+LOADER_VERSION = 3  # bump when validation or the Card/Pack fields change: older cache files then miss
 _CARD_FIELDS = tuple(field.name for field in fields(Card))
-_PACK_FIELDS = ("id", "title", "version", "authors", "description", "license", "labs")
+_PACK_FIELDS = ("id", "title", "version", "authors", "description", "license", "labs", "renames")
 # A file changed again within this long of being read may keep its mtime (coarse file-system clocks):
 # such a cache entry is only trusted after comparing the file's content digest.
 _RACY_NS = 2_000_000_000

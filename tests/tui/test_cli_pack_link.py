@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +16,7 @@ import pytest
 from cards.discover import discover_packs
 from cards.paths import Home
 from cards.store import REVIEW, CardRow, Store
-from tests.tui.test_cli_pack import VALID, run
+from tests.tui.test_cli_pack import ROOT, VALID, run
 
 
 def cli(capsys: pytest.CaptureFixture[str], home: Path, *argv: str) -> tuple[int, list[str], list[str]]:
@@ -115,3 +121,39 @@ def test_remove_forgets_a_pack_but_keeps_its_history(
     ]
     code, _, err = cli(capsys, home, "pack", "remove", "nope")
     assert code == 1 and err == ["cardlab pack remove: no pack with id 'nope' (your packs: none)"]
+
+
+def test_check_watch_checks_again_on_every_save_and_ctrl_c_exits_130(tmp_path: Path) -> None:
+    source = tmp_path / "capitals.toml"
+    source.write_text(VALID)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "pack", "check", "--watch", str(source)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    output = b""
+
+    def wait_for(text: str) -> None:
+        nonlocal output
+        deadline = time.monotonic() + 20
+        while text.encode() not in output:
+            assert time.monotonic() < deadline, output.decode()
+            if select.select([process.stdout], [], [], 0.1)[0]:
+                output += os.read(process.stdout.fileno(), 65536)
+
+    try:
+        wait_for("watching for saves")
+        assert output.decode().startswith("capitals 1.2.0: 3 cards")
+        source.write_text(VALID.replace('title = "Capitals"', "title = Capitals"))
+        wait_for("TOML syntax error")
+        assert "saved: checking again" in output.decode()
+        source.write_text(VALID.replace('title = "Capitals"', 'title = "Capitals!"'))
+        wait_for("checking again\ncapitals 1.2.0")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 130
+    finally:
+        process.kill()
+        process.wait()

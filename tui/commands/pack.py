@@ -10,12 +10,18 @@ import argparse
 import sys
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cards.pack import Pack, PackError, Problem, duplicate_pack_message, expand_paths, load_pack, pack_id_line
 from tui.commands import home_from_args
+
+if TYPE_CHECKING:
+    from cards.paths import Home
 from tui.safe_text import printable
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+# How often `pack check --watch` looks for saves (stat polling, as the app does: see cards/watch.py).
+WATCH_INTERVAL_S = 0.5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit status: 0 all valid, 1 problems found, 2 usage error.",
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="a pack .toml file or a folder of them")
+    check.add_argument(
+        "--watch",
+        action="store_true",
+        help="check again every time a file is saved (or one is added to a folder); ctrl+c ends it",
+    )
     check.set_defaults(handler=check_command)
 
     add = actions.add_parser(
@@ -128,6 +139,34 @@ def check_command(args: argparse.Namespace) -> int:
     files = expand_paths(args.paths)
     if not files:
         return _usage_error("pack check", "no .toml files in " + ", ".join(args.paths))
+    if args.watch:
+        return _watch(args.paths, home_from_args(args))
+    return _check_files(files, home_from_args(args))
+
+
+def _watch(paths: list[str], home: Home) -> int:
+    """Check, then check again after every save, until ctrl+c (which the CLI turns into exit 130)."""
+    import time
+
+    from cards.watch import FileWatch
+
+    files = expand_paths(paths)
+    watch = FileWatch(files)
+    _check_files(files, home)
+    print("watching for saves (ctrl+c to stop)", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(WATCH_INTERVAL_S)
+        current = expand_paths(paths)
+        watch.add(current)
+        if watch.changed() or current != files:  # a file saved, or one added to or gone from a folder
+            files = current
+            print(printable(f"--- {time.strftime('%H:%M:%S')} saved: checking again"), flush=True)
+            _check_files(files, home)
+            sys.stdout.flush()
+            sys.stderr.flush()
+
+
+def _check_files(files: list[Path], home: Home) -> int:
     pack_labs, problems = _labs_of_packs(files)
     known_labs = set(_known_labs()) | pack_labs
     first_use: dict[str, Path] = {}
@@ -144,8 +183,26 @@ def check_command(args: argparse.Namespace) -> int:
             continue
         first_use[pack.id] = file
         print(printable(summary(pack)))
+        _report_renames(home, pack)
     _report(problems)
     return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def _report_renames(home: Home, pack: Pack) -> None:
+    """Warn about likely renames that would orphan review history (no exit status: the pack is valid)."""
+    from cards.renames import rename_hints
+    from cards.store import Store, StoreError
+
+    if not home.store_path.exists():
+        return
+    try:
+        with Store.open(home.store_path) as store:
+            hints = rename_hints(store, pack)
+    except StoreError:
+        return  # a damaged store is `cardlab doctor`'s business, not the pack check's
+    for hint in hints:
+        where = f"{hint.file}:{hint.line}"
+        print(printable(f"{where}: warning: {hint.message}"), file=sys.stderr)
 
 
 def _labs_of_packs(files: list[Path]) -> tuple[set[str], list[Problem]]:
@@ -235,6 +292,7 @@ def add_command(args: argparse.Namespace) -> int:
     verb = ("replaced" if replaced else "added") + (" (linked)" if args.link else "")
     for pack in packs:
         print(printable(f"{verb} {summary(pack)}"))
+        _report_renames(home, pack)
     return EXIT_OK
 
 
