@@ -157,3 +157,15 @@ def test_check_watch_checks_again_on_every_save_and_ctrl_c_exits_130(tmp_path: P
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_linked_pack_can_ship_labs_and_be_trusted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder, home = tmp_path / "course", tmp_path / "home"
+    assert cli(capsys, home, "pack", "new", str(folder), "--id", "course")[0] == 0
+    code, out, _ = cli(capsys, home, "pack", "add", "--link", str(folder))
+    assert code == 0 and out[0].startswith("added (linked) course 0.1.0")
+    code, out, _ = cli(capsys, home, "pack", "trust", "course")
+    assert code == 0 and out[-1] == "trusted course"
+    assert any(line.endswith(str(folder / "labs" / "course-line" / "lab.py")) for line in out)

@@ -241,7 +241,10 @@ def new_command(args: argparse.Namespace) -> int:
     print(f"wrote {pack} and its lab in {pack.parent / 'labs'}; check it with: cardlab pack check {pack}")
     packs_dir = home_from_args(args).packs_dir
     if packs_dir.resolve() not in (pack.parent.resolve(), pack.parent.parent.resolve()):
-        print(f"to study it and run its lab, put the folder {pack.parent} in your packs folder {packs_dir}")
+        print(
+            f"to study it and run its lab: cardlab pack add --link {pack.parent} "
+            f"(or put the folder in your packs folder {packs_dir})"
+        )
     return EXIT_OK
 
 
@@ -281,7 +284,8 @@ def add_command(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home)
     try:
         if args.link:
-            packs, replaced = link_pack(home, args.file, _known_labs(), replace=args.replace)
+            known_labs = _linkable_labs(Path(args.file))
+            packs, replaced = link_pack(home, args.file, known_labs, replace=args.replace)
         else:
             taken = {pack.id for pack in discover_packs(home)[0]}
             packs = [load_pack(add_pack(home, args.file, _known_labs(), replace=args.replace))]
@@ -294,6 +298,17 @@ def add_command(args: argparse.Namespace) -> int:
         print(printable(f"{verb} {summary(pack)}"))
         _report_renames(home, pack)
     return EXIT_OK
+
+
+def _linkable_labs(target: Path) -> set[str]:
+    """The lab ids a linked pack's cards may name: the installed labs and those it ships; PackError
+    for problems in its labs' lab.toml files."""
+    from cards.links import Link, linked_pack_files
+
+    pack_labs, problems = _labs_of_packs(linked_pack_files([Link(target.resolve(), ())]))
+    if problems:
+        raise PackError(problems)
+    return set(_known_labs()) | pack_labs
 
 
 def remove_command(args: argparse.Namespace) -> int:
