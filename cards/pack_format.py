@@ -372,7 +372,7 @@ class _Checker:
         lab = self._lab(table, lines, where)
         source = self._text(table, "source", lines, where, required=False)
         notes = self._text(table, "notes", lines, where, required=False)
-        was = self._was(table, lines, where)
+        was = self._was(table, lines, where) if "was" in table else None  # rare: skip the calls
         numbers = self._cloze_numbers(card_type, front, lines)
         if len(self.problems) != before or note_id is None or front is None or card_type is None:
             return []
