@@ -1,49 +1,24 @@
-"""Packs: one TOML file of cards (see docs/packs.md), loaded and validated.
+"""Packs: one TOML file of cards (see docs/packs.md), the data model and how a file is loaded.
 
 `load_pack` either returns a `Pack` or raises `PackError` listing every problem found, each with the file,
-line (and column where tomllib gives one), what is wrong and how to fix it.
-
-Given a `cache_dir`, a pack that loaded without problems is also written there in a compact form (marshal of
-plain dicts), keyed by the file's resolved path, size, mtime, ctime and inode (plus its content digest when
-it was modified just before being read), the known labs and `LOADER_VERSION`; the next load of the
-unchanged file is rebuilt from it without parsing or validating again (see `_PackCache`).
-tomllib, json and the line index are imported only when a file is actually parsed.
+line (and column where tomllib gives one), what is wrong and how to fix it. The rules a file must follow,
+and the messages that say how to fix it, are in `cards.pack_format`. Given a `cache_dir`, a valid pack is
+also cached and later loads of the unchanged file skip parsing and validating: `cards.pack_cache`, which
+explains its speed tricks. Both are imported only when needed (a cache hit never imports the rules, nor
+tomllib, json or the line index).
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import marshal
-import os
-import re
 import time
-import zlib
-from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from functools import partial
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from cards import cloze
-
-if TYPE_CHECKING:  # the line index is only needed when a file is parsed, not on a cache hit
-    from cards._lines import SourceLines, StringIndex, TableLines
-
-FORMAT = 1
+FORMAT = 1  # the pack file format this cardlab reads (`format = 1`)
 # A file with 100k broken cards must not take seconds to report: only this many problems are described.
 MAX_PROBLEMS_PER_FILE = 100
-CARD_TYPES = ("basic", "cloze")
-PACK_KEYS = ("id", "title", "version", "authors", "description", "license", "format", "labs")
-CARD_KEYS = ("id", "type", "front", "back", "tags", "lab", "source", "notes")
-ROOT_KEYS = ("pack", "cards")
-
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_TAG = re.compile(r"[\w][\w:/.+-]*")
-_IDENT = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
-_SEMVER = re.compile(rf"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-{_IDENT})?(?:\+{_IDENT})?")
-_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -64,19 +39,6 @@ class Card:
     content_hash: str  # sha256 of (type, front, back, cloze_index); "edited" when it changes
 
 
-_new_object = object.__new__
-_set_attribute = object.__setattr__
-
-
-def _card_from_fields(fields: dict[str, Any]) -> Card:
-    """The Card whose attributes are `fields` (every Card field, in field order, as __init__ would set
-    them). Skips the frozen __init__, which makes one object.__setattr__ call per field: most of the cost
-    of building 100,000 cards."""
-    card = _new_object(Card)
-    _set_attribute(card, "__dict__", fields)
-    return card
-
-
 @dataclass(frozen=True)
 class Pack:
     id: str
@@ -88,6 +50,8 @@ class Pack:
     path: Path
     cards: tuple[Card, ...]
     labs: tuple[str, ...] = ()  # folders of lab folders, relative to the pack file (`labs = ["labs/"]`)
+    # (old card id, new card id) for each id a card names in `was = [...]`: history to move (cards.renames)
+    renames: tuple[tuple[str, str], ...] = ()
 
     @property
     def lab_dirs(self) -> tuple[Path, ...]:
@@ -210,48 +174,22 @@ def pack_id_line(path: str | Path) -> int:
 
 
 def _load(path: Path, known_labs: Collection[str] | None, cache_dir: Path | None) -> tuple[Pack, int]:
-    cache = _PackCache.open(cache_dir, path, known_labs) if cache_dir is not None else None
+    from cards.pack_cache import PackCache, collector_paused
+
+    cache = PackCache.open(cache_dir, path, known_labs) if cache_dir is not None else None
     cached = cache.read(path) if cache is not None else None
     if cached is not None:
         return cached
     read_ns = time.time_ns()
     raw = _read_bytes(path)
     text = _decode(path, raw)
-    with _collector_paused():
-        pack, id_line = _parse_and_check(path, text, known_labs)
+    from cards.pack_format import parse_and_check
+
+    with collector_paused():
+        pack, id_line = parse_and_check(path, text, known_labs)
     if cache is not None:
         cache.write(pack, id_line, raw, read_ns)
     return pack, id_line
-
-
-def _parse_and_check(path: Path, text: str, known_labs: Collection[str] | None) -> tuple[Pack, int]:
-    """The pack and the line of its id, or PackError listing every problem."""
-    from cards._lines import index_lines, index_tables
-
-    data = _parse_toml(path, text)
-    cards = data.get("cards")
-    quick = index_tables(text, len(cards)) if isinstance(cards, list) else None
-    checker = _Checker(path, text, quick or index_lines(text), known_labs)
-    pack = checker.check(data)
-    if checker.problems and quick is not None:  # the quick index lacks the key lines problems cite
-        checker = _Checker(path, text, index_lines(text), known_labs)
-        pack = checker.check(data)
-    if checker.problems or pack is None:
-        raise PackError(checker.all_problems())
-    return pack, checker.lines.pack_table().line_of("id")
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building a pack: its millions of new objects (TOML
-    tables, strings, cards) hold no reference cycles, yet would trigger repeated full collections."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -274,501 +212,3 @@ def _decode(path: Path, raw: bytes) -> str:
         bad = raw[error.start : error.start + 1].hex()
         message = f"the file is not UTF-8 text (byte 0x{bad}): save it with UTF-8 encoding"
         raise PackError([Problem(path, line, column, message)]) from None
-
-
-def _parse_toml(path: Path, text: str) -> dict[str, Any]:
-    import tomllib  # ~8 ms to import: not needed when the pack comes from the cache
-
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise PackError([_syntax_problem(path, text, str(error))]) from None
-    except ValueError as error:  # e.g. an integer literal longer than Python's digit limit
-        raise PackError([Problem(path, 1, None, f"invalid TOML value: {error}")]) from None
-    except RecursionError:
-        message = "arrays or inline tables are nested too deeply to read"
-        raise PackError([Problem(path, 1, None, message)]) from None
-
-
-_ONE_LINE_STRING = 'a "..." or \'...\' string ends on its line: close it, or use """ for several lines'
-# tomllib's reason (a substring of it) -> how to fix it; first match wins.
-_SYNTAX_HINTS = (
-    ("Illegal character '\\n'", _ONE_LINE_STRING),
-    ('Expected "\'"', _ONE_LINE_STRING),
-    (
-        "Unterminated string",
-        'close the string with the quote that opened it (""" for text over several lines)',
-    ),
-    ("Invalid value", 'text must be quoted: key = "text" (""" for several lines)'),
-    ("Expected '=' after a key", "write key = value, one pair per line"),
-    ("Invalid statement", "each line is key = value, a [table] or [[cards]] header, or a # comment"),
-    (
-        "Invalid initial character for a key",
-        "keys are bare words or quoted; an inline { } table has no trailing comma",
-    ),
-    ("twice", "a [table] may appear only once: start each card with [[cards]], in double brackets"),
-    (
-        "Cannot overwrite",
-        "this key is already set in this table: start the next card with a new [[cards]] header",
-    ),
-    ("Expected ']]'", "close the header with two brackets: [[cards]]"),
-    ("Unescaped '\\'", "write \\\\ for a backslash inside \"...\", or use '...' or '''...''' strings"),
-    ("Unclosed array", 'close the array with ] (tags = ["nlp", "tabular"])'),
-    ("Illegal character", "control characters must be escaped; use \\t or \\n, or remove the character"),
-)
-
-
-def _syntax_problem(path: Path, text: str, error: str) -> Problem:
-    position = _TOML_POSITION.search(error)
-    reason = error[: position.start()] if position else error
-    if position and position.group(1):
-        line, column = int(position.group(1)), int(position.group(2))
-    elif position:  # "at end of document"
-        line, column = max(1, text.count("\n") + (0 if text.endswith("\n") else 1)), None
-    else:
-        line, column = 1, None
-    hint = next((hint for needle, hint in _SYNTAX_HINTS if needle in reason), None)
-    message = f"TOML syntax error: {reason}" + (f"; {hint}" if hint else "")
-    return Problem(path, line, column, message)
-
-
-# --- validation ---------------------------------------------------------------------------------------
-
-
-def _type_name(value: object) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
-    if isinstance(value, dict):
-        return "a table"
-    return names.get(type(value), "a date/time")
-
-
-def _unknown_key_message(key: str, where: str, allowed: Iterable[str]) -> str:
-    return f'unknown key "{key}" {where}: {_did_you_mean(key, allowed)}'
-
-
-def _did_you_mean(key: str, allowed: Iterable[str]) -> str:
-    import difflib  # only needed on this error path
-
-    options = sorted(allowed)
-    close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
-    if close:
-        return f'did you mean "{close[0]}"?'
-    return "allowed keys: " + ", ".join(options)
-
-
-def _slug_hint(value: str) -> str:
-    suggestion = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
-    example = f'e.g. "{suggestion}"' if suggestion and suggestion != value else 'e.g. "lesson-4"'
-    return f"use lowercase letters, digits and single hyphens ({example})"
-
-
-class _Checker:
-    """Validates parsed TOML against the pack format, collecting every problem with its line."""
-
-    def __init__(self, path: Path, text: str, lines: SourceLines, known_labs: Collection[str] | None) -> None:
-        self.path = path
-        self.text = text
-        self.lines = lines
-        self._strings: StringIndex | None = None
-        self.known_labs = known_labs
-        self.problems: list[Problem] = []
-        self.more = 0  # problems past MAX_PROBLEMS_PER_FILE: counted, not described
-
-    def add(self, line: int, message: str | Callable[[], str]) -> None:
-        """Record a problem; `message` may be a function, so a costly hint is only built when shown."""
-        if len(self.problems) >= MAX_PROBLEMS_PER_FILE:
-            self.more += 1
-            return
-        text = message() if callable(message) else message
-        self.problems.append(Problem(self.path, max(1, line), None, text))
-
-    def all_problems(self) -> list[Problem]:
-        """The problems in line order, then one that says how many more were not described."""
-        problems = sorted(self.problems, key=lambda p: (p.line, p.column or 0))
-        if self.more:
-            last = problems[-1].line if problems else 1
-            shown = f"only the first {MAX_PROBLEMS_PER_FILE} are listed"
-            problems.append(
-                Problem(self.path, last, None, f"and {self.more} more problems in this file ({shown})")
-            )
-        return problems
-
-    def check(self, data: dict[str, Any]) -> Pack | None:
-        self._unknown_keys(data, ROOT_KEYS, self.lines.root, "at the top level")
-        header = self._pack_header(data.get("pack"))
-        cards = self._cards(data.get("cards"), header["id"] if header else "")
-        if header is None or cards is None:
-            return None
-        return Pack(path=self.path, cards=cards, **header)
-
-    def _unknown_keys(
-        self, table: dict[str, Any], allowed: tuple[str, ...], lines: TableLines, where: str
-    ) -> None:
-        for key in table:
-            if key not in allowed:
-                self.add(lines.line_of(key), partial(_unknown_key_message, key, where, allowed))
-
-    # [pack]
-
-    def _pack_header(self, table: object) -> dict[str, Any] | None:
-        if table is None:
-            example = 'id = "my-pack", title, version = "1.0.0", authors, description and format = 1'
-            self.add(1, f"missing [pack] table: add one with {example}")
-            return None
-        lines = self.lines.pack_table()
-        if not isinstance(table, dict):
-            self.add(lines.header, f"pack must be a table, not {_type_name(table)}: write a [pack] header")
-            return None
-        self._unknown_keys(table, PACK_KEYS, lines, "in [pack]")
-        self._format(table, lines)
-        pack_id = self._slug(table, "id", lines, "[pack]")
-        title = self._text(table, "title", lines, "[pack]", required=True)
-        version = self._version(table, lines)
-        authors = self._string_list(table, "authors", lines, "[pack]", required=True)
-        description = self._text(table, "description", lines, "[pack]", required=True)
-        license_ = self._text(table, "license", lines, "[pack]", required=False)
-        labs = self._string_list(table, "labs", lines, "[pack]", required=False)
-        fields = (pack_id, title, version, authors, description)
-        if any(value is None for value in fields):
-            return None
-        return {
-            "id": pack_id,
-            "title": title,
-            "version": version,
-            "authors": tuple(authors or ()),
-            "description": description,
-            "license": license_ or None,
-            "labs": tuple(labs or ()),
-        }
-
-    def _format(self, table: dict[str, Any], lines: TableLines) -> None:
-        line = lines.line_of("format")
-        if "format" not in table:
-            self.add(lines.header, f"[pack] is missing format: add format = {FORMAT}")
-            return
-        value = table["format"]
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.add(line, f"format must be an integer, not {_type_name(value)}: write format = {FORMAT}")
-        elif value != FORMAT:
-            newer = " (a newer cardlab may read it)" if value > FORMAT else ""
-            self.add(line, f"unsupported format {value}: this cardlab reads format = {FORMAT}{newer}")
-
-    def _version(self, table: dict[str, Any], lines: TableLines) -> str | None:
-        version = self._text(table, "version", lines, "[pack]", required=True)
-        if version is not None and not _SEMVER.fullmatch(version):
-            hint = 'use semantic versioning MAJOR.MINOR.PATCH, e.g. version = "1.0.0"'
-            self.add(lines.line_of("version"), f'version "{version}" is not a semantic version: {hint}')
-            return None
-        return version
-
-    # shared field checks
-
-    def _present(
-        self, table: dict[str, Any], key: str, lines: TableLines, where: str, required: bool
-    ) -> bool:
-        if key in table:
-            return True
-        if required:
-            self.add(lines.header, f'{where} is missing required key "{key}": add {key} = ...')
-        return False
-
-    def _text(
-        self, table: dict[str, Any], key: str, lines: TableLines, where: str, required: bool
-    ) -> str | None:
-        if not self._present(table, key, lines, where, required):
-            return None
-        value = table[key]
-        if not isinstance(value, str):
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            hint = f'put it in quotes: {key} = "{value}"' if numeric else "use a quoted string"
-            self.add(lines.line_of(key), f"{key} must be a string, not {_type_name(value)}: {hint}")
-            return None
-        if required and not value.strip():
-            self.add(lines.line_of(key), f"{key} is empty: write the {key}")
-            return None
-        return value
-
-    def _slug(
-        self, table: dict[str, Any], key: str, lines: TableLines, where: str, required: bool = True
-    ) -> str | None:
-        value = self._text(table, key, lines, where, required)
-        if value is None or (not required and value == ""):
-            return None
-        if not _SLUG.fullmatch(value):
-            self.add(lines.line_of(key), f'{key} "{value}" is not a valid id: {_slug_hint(value)}')
-            return None
-        return value
-
-    def _string_list(
-        self, table: dict[str, Any], key: str, lines: TableLines, where: str, required: bool
-    ) -> list[str] | None:
-        if not self._present(table, key, lines, where, required):
-            return None
-        value = table[key]
-        if isinstance(value, list) and value and all(type(item) is str and item.strip() for item in value):
-            return value  # the usual case, checked in one pass
-        line = lines.line_of(key)
-        example = f'{key} = ["first", "second"]'
-        if not isinstance(value, list):
-            self.add(line, f"{key} must be an array of strings, not {_type_name(value)}: write {example}")
-            return None
-        if any(not isinstance(item, str) or not item.strip() for item in value):
-            self.add(line, f"{key} must contain only non-empty strings: write {example}")
-            return None
-        if required and not value:
-            self.add(line, f"{key} is empty: write {example}")
-            return None
-        return value
-
-    # [[cards]]
-
-    def _cards(self, cards: object, pack_id: str) -> tuple[Card, ...] | None:
-        if cards is None:
-            self.add(
-                self.lines.root.line_of("cards"), "the pack has no cards: add a [[cards]] table per card"
-            )
-            return None
-        if not isinstance(cards, list) or not all(isinstance(card, dict) for card in cards):
-            line = self.lines.root.line_of("cards")
-            self.add(line, "cards must be an array of tables: start each card with a [[cards]] header")
-            return None
-        if not cards:
-            self.add(
-                self.lines.root.line_of("cards"), "the pack has no cards: add a [[cards]] table per card"
-            )
-            return None
-        first_line: dict[str, int] = {}
-        result: list[Card] = []
-        for index, table in enumerate(cards):
-            lines = self.lines.card_table(index)
-            made = self._card(table, lines, pack_id)
-            note_id = table.get("id")
-            if isinstance(note_id, str) and note_id:
-                if note_id in first_line:
-                    message = (
-                        f'duplicate card id "{note_id}": the same id is first used at line {first_line[note_id]}; '
-                        "card ids must be unique within a pack"
-                    )
-                    self.add(lines.line_of("id"), message)
-                else:
-                    first_line[note_id] = lines.line_of("id")
-            result.extend(made)
-        return tuple(result)
-
-    def _card(self, table: dict[str, Any], lines: TableLines, pack_id: str) -> list[Card]:
-        given_id = table.get("id")
-        where = f'card "{given_id}"' if isinstance(given_id, str) and given_id else "this card"
-        self._unknown_keys(table, CARD_KEYS, lines, "in [[cards]]")
-        before = len(self.problems)
-        note_id = self._slug(table, "id", lines, where)
-        card_type = self._card_type(table, lines)
-        front = self._text(table, "front", lines, where, required=True)
-        back = self._text(table, "back", lines, where, required=card_type == "basic")
-        tags = self._tags(table, lines, where)
-        lab = self._lab(table, lines, where)
-        source = self._text(table, "source", lines, where, required=False)
-        notes = self._text(table, "notes", lines, where, required=False)
-        numbers = self._cloze_numbers(card_type, front, lines)
-        if len(self.problems) != before or note_id is None or front is None or card_type is None:
-            return []
-        values = {
-            "pack_id": pack_id,
-            "id": note_id,
-            "note_id": note_id,
-            "type": card_type,
-            "front": front,
-            "back": back or "",
-            "tags": tuple(tags or ()),
-            "lab": lab,
-            "source": source or None,
-            "notes": notes or None,
-            "file": self.path,
-            "line": lines.header,
-            "cloze_index": None,
-            "content_hash": "",
-        }
-        if card_type == "basic":
-            values["content_hash"] = content_hash("basic", front, back or "", None)
-            return [_card_from_fields(values)]
-        return [
-            _card_from_fields(
-                {
-                    **values,
-                    "id": f"{note_id}#c{number}",
-                    "cloze_index": number,
-                    "content_hash": content_hash("cloze", front, back or "", number),
-                }
-            )
-            for number in numbers
-        ]
-
-    def _card_type(self, table: dict[str, Any], lines: TableLines) -> str | None:
-        if "type" not in table:
-            return "basic"
-        value = table["type"]
-        if value not in CARD_TYPES:
-            shown = f'"{value}"' if isinstance(value, str) else _type_name(value)
-            self.add(
-                lines.line_of("type"),
-                f'type {shown} is not a card type: use type = "basic" or type = "cloze"',
-            )
-            return None
-        return value
-
-    def _tags(self, table: dict[str, Any], lines: TableLines, where: str) -> list[str] | None:
-        tags = self._string_list(table, "tags", lines, where, required=False)
-        for tag in tags or ():
-            if not _TAG.fullmatch(tag):
-                self.add(
-                    lines.line_of("tags"), f'tag "{tag}" has spaces or symbols: use e.g. "transfer-learning"'
-                )
-        return tags
-
-    def _lab(self, table: dict[str, Any], lines: TableLines, where: str) -> str | None:
-        if "lab" in table and table["lab"] == "":
-            self.add(lines.line_of("lab"), "lab is empty: name a lab id or remove the key")
-            return None
-        lab = self._slug(table, "lab", lines, where, required=False)
-        if lab is None or self.known_labs is None or lab in self.known_labs:
-            return lab
-        self.add(lines.line_of("lab"), lambda: f'unknown lab "{lab}": {self._lab_hint(lab)}')
-        return None
-
-    def _lab_hint(self, lab: str) -> str:
-        import difflib
-
-        known = sorted(self.known_labs or ())
-        if not known:
-            return "no labs are installed; remove the lab key"
-        close = difflib.get_close_matches(lab, known, n=1, cutoff=0.6)
-        if close:
-            return f'did you mean "{close[0]}"?'
-        return "known labs: " + ", ".join(known)
-
-    def _cloze_numbers(self, card_type: str | None, front: str | None, lines: TableLines) -> list[int]:
-        if front is None or card_type is None:
-            return []
-        if card_type == "basic":
-            if cloze.has_deletion_markers(front):
-                message = 'front has cloze deletions ({{c1::...}}) but the card is basic: add type = "cloze"'
-                self.add(lines.line_of("front"), message)
-            return []
-        deletions, issues = cloze.parse(front)
-        for issue in issues:
-            self.add(self._line_in_string(front, issue.offset, lines.line_of("front")), issue.message)
-        if not deletions and not issues:
-            self.add(lines.line_of("front"), f"cloze card has no deletions: mark answers as {cloze.EXAMPLE}")
-        return sorted({deletion.number for deletion in deletions})
-
-    def _line_in_string(self, value: str, offset: int, key_line: int) -> int:
-        """The source line of `value[offset]`: escapes and line continuations make it differ from
-        counting newlines in the decoded value."""
-        if self._strings is None:
-            from cards._lines import StringIndex
-
-            self._strings = StringIndex(self.text)
-        return self._strings.line_of(value, offset, key_line) or key_line
-
-
-# --- the validated-pack cache ---------------------------------------------------------------------------
-
-LOADER_VERSION = 2  # bump when validation or the Card/Pack fields change: older cache files then miss
-_CARD_FIELDS = tuple(field.name for field in fields(Card))
-_PACK_FIELDS = ("id", "title", "version", "authors", "description", "license", "labs")
-# A file changed again within this long of being read may keep its mtime (coarse file-system clocks):
-# such a cache entry is only trusted after comparing the file's content digest.
-_RACY_NS = 2_000_000_000
-# What reading an absent, truncated, corrupt or foreign cache file can raise: each one is just a miss.
-_UNUSABLE_CACHE = (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError)
-
-
-class _PackCache:
-    """One cache file per (pack file, known labs), valid only while the file is unchanged.
-
-    Unchanged means the same size, mtime, ctime and inode as when it was read (ctime and inode catch a
-    copy or rename that keeps the mtime; like git's index). When the file was modified shortly before it
-    was read, a later edit could keep its mtime, so that entry is trusted only if the content digest
-    matches too. An unreadable, corrupt or foreign cache file is a miss, replaced on the next good load.
-    """
-
-    def __init__(self, file: Path, key: tuple[Any, ...], stamp: tuple[int, ...] | None) -> None:
-        self.file = file
-        self.key = key  # loader version, resolved path, known labs
-        self.stamp = stamp  # the pack file's size, mtime, ctime, inode now (None: cannot stat it)
-
-    @classmethod
-    def open(cls, folder: Path, path: Path, known_labs: Collection[str] | None) -> _PackCache:
-        labs = None if known_labs is None else tuple(sorted(set(known_labs)))
-        resolved = str(path.resolve())
-        key = (LOADER_VERSION, resolved, labs)
-        name = hashlib.sha256(repr(key).encode("utf-8")).hexdigest()[:32]
-        try:
-            info = os.stat(resolved)
-            stamp: tuple[int, ...] | None = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-        except OSError:
-            stamp = None  # the loader reports the missing file
-        return cls(folder / f"{name}.marshal", key, stamp)
-
-    def read(self, path: Path) -> tuple[Pack, int] | None:
-        """The cached pack (its cards naming `path`) if it still matches the file, else None."""
-        if self.stamp is None:
-            return None
-        try:
-            with open(self.file, "rb") as stream:
-                key, stamp, digest, checksum = marshal.load(stream)
-                if key != self.key or stamp != self.stamp:
-                    return None
-                blob = stream.read()
-            if zlib.crc32(blob) != checksum:
-                return None
-            if digest is not None and hashlib.sha256(Path(self.key[1]).read_bytes()).digest() != digest:
-                return None
-            return _unpack(path, blob)
-        except _UNUSABLE_CACHE:
-            return None
-
-    def write(self, pack: Pack, id_line: int, raw: bytes, read_ns: int) -> None:
-        """Store `pack` atomically; a cache that cannot be written is skipped."""
-        from cards.files import write_atomic
-
-        if self.stamp is None or self.stamp[0] != len(raw):
-            return  # the file changed while it was read
-        racy = max(self.stamp[1], self.stamp[2]) > read_ns - _RACY_NS
-        digest = hashlib.sha256(raw).digest() if racy else None
-        blob = marshal.dumps(_pack_to_cache(pack, id_line))
-        header = marshal.dumps((self.key, self.stamp, digest, zlib.crc32(blob)))
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.file, header + blob)
-        except OSError:
-            pass  # e.g. a read-only cache folder or a full disk: loading still works, only uncached
-
-
-def _pack_to_cache(pack: Pack, id_line: int) -> tuple[Any, ...]:
-    """Plain values only: the header tuple, the id line and one field dict per card (its file left out)."""
-    shared_tags: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal tag tuples are written once
-    cards = []
-    for card in pack.cards:
-        values = dict(vars(card))
-        values["file"] = None
-        values["tags"] = shared_tags.setdefault(card.tags, card.tags)
-        cards.append(values)
-    header = tuple(getattr(pack, name) for name in _PACK_FIELDS)
-    return header, id_line, cards
-
-
-def _unpack(path: Path, blob: bytes) -> tuple[Pack, int]:
-    """Rebuild the Pack; each card gets the field dict marshal already built (as `_card_from_fields`,
-    inlined: this loop runs once per card)."""
-    with _collector_paused():
-        header, id_line, card_fields = marshal.loads(blob)
-        if not card_fields or card_fields[0].keys() != set(_CARD_FIELDS):
-            raise ValueError("cached card fields do not match Card")
-        cards: list[Card] = []
-        append = cards.append
-        for values in card_fields:
-            values["file"] = path
-            card = _new_object(Card)
-            _set_attribute(card, "__dict__", values)
-            append(card)
-    return Pack(**dict(zip(_PACK_FIELDS, header)), path=path, cards=tuple(cards)), id_line

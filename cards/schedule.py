@@ -194,31 +194,58 @@ class StudySession:
         self._learning: list[tuple[int, Key]] = []  # heap of (due_ms, key)
         self._days: dict[str, _PackDay] = {}
         for pack in self.packs:
-            order = self._order[pack.id]
-            new_done, reviews_done = done.get(pack.id, (0, 0))
-            not_new = self._store.unavailable_as_new(pack.id, self._day_start_ms)
-            orphans = len(not_new.difference(order))  # history of cards since removed from the pack
-            day = _PackDay(
-                new_left=max(0, self.config.new_per_day - new_done),
-                reviews_left=max(0, self.config.reviews_per_day - reviews_done),
-                not_new=not_new,
-                unseen=len(order) - (len(not_new) - orphans),
-            )
-            self._days[pack.id] = day
-            for card_id, state, due_ms in self._store.due_entries(
-                pack.id, self._day_start_ms, self._day_end_ms
-            ):
-                if card_id in order:
-                    category = "review" if state == REVIEW else "learning"
-                    self._loaded[(pack.id, card_id)] = category
-                    self._count(category, day, +1)
-                    if category == "review":
-                        day.reviews.append((due_ms, card_id))
-                    else:
-                        self._learning.append((due_ms, (pack.id, card_id)))
+            self._load_pack_day(pack, done.get(pack.id, (0, 0)))
         heapq.heapify(self._learning)
-        for day in self._days.values():
-            heapq.heapify(day.reviews)
+
+    def _load_pack_day(self, pack: Pack, done: tuple[int, int]) -> None:
+        """One pack's queues and counts for today; `done` is (new introduced, reviews answered) today."""
+        order = self._order[pack.id]
+        new_done, reviews_done = done
+        not_new = self._store.unavailable_as_new(pack.id, self._day_start_ms)
+        orphans = len(not_new.difference(order))  # history of cards since removed from the pack
+        day = _PackDay(
+            new_left=max(0, self.config.new_per_day - new_done),
+            reviews_left=max(0, self.config.reviews_per_day - reviews_done),
+            not_new=not_new,
+            unseen=len(order) - (len(not_new) - orphans),
+        )
+        self._days[pack.id] = day
+        for card_id, state, due_ms in self._store.due_entries(pack.id, self._day_start_ms, self._day_end_ms):
+            if card_id in order:
+                category = "review" if state == REVIEW else "learning"
+                self._loaded[(pack.id, card_id)] = category
+                self._count(category, day, +1)
+                if category == "review":
+                    day.reviews.append((due_ms, card_id))
+                else:
+                    self._learning.append((due_ms, (pack.id, card_id)))
+        heapq.heapify(day.reviews)
+
+    def replace_pack(self, pack: Pack) -> None:
+        """Study the new version of one of this session's packs (same id; its file was saved).
+
+        Every answer is already in the store, so the pack's day is simply read again from it: counts and
+        limits carry on, the session's summary is kept, and undo steps keep working for the cards the
+        pack still has (showing their new text). Steps for cards that left the pack are dropped.
+        """
+        if pack.id not in self._packs_by_id:
+            raise ValueError(f"pack {pack.id!r} is not in this study session")
+        self._roll_over_if_needed()
+        self.packs = tuple(pack if other.id == pack.id else other for other in self.packs)
+        self._packs_by_id[pack.id] = pack
+        order = {card.id: index for index, card in enumerate(pack.cards)}
+        self._order[pack.id] = order
+        for cache in (self._rows, self._loaded):
+            for key in [key for key in cache if key[0] == pack.id]:
+                del cache[key]
+        self._learning = [entry for entry in self._learning if entry[1][0] != pack.id]
+        self._load_pack_day(pack, self._store.answered_since(self._day_start_ms).get(pack.id, (0, 0)))
+        heapq.heapify(self._learning)
+        self._undo = [
+            replace(entry, card=pack.cards[order[entry.card.id]]) if entry.card.pack_id == pack.id else entry
+            for entry in self._undo
+            if entry.card.pack_id != pack.id or entry.card.id in order
+        ]
 
     def _category(self, row: CardRow | None) -> str | None:
         """Which of today's counts a card belongs to: "new", "learning", "review" or None."""

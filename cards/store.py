@@ -425,6 +425,21 @@ class Store:
             _card_values(row),
         )
 
+    def move_card_history(self, pack_id: str, old: str, new: str) -> int:
+        """Give card `new` the state and review log of card `old`, if `new` has none of its own (inside a
+        `transaction()`); the number of reviews moved (0: nothing to move, or `new` already has history)."""
+        taken = self._row(
+            "SELECT (SELECT count(*) FROM card_state WHERE pack_id = ?1 AND card_id = ?2) + "
+            "(SELECT count(*) FROM review_log WHERE pack_id = ?1 AND card_id = ?2)",
+            (pack_id, new),
+        )
+        if taken and taken[0]:
+            return 0
+        where, params = "WHERE pack_id = ? AND card_id = ?", (new, pack_id, old)
+        self._db.execute(f"UPDATE card_state SET card_id = ? {where}", params)
+        moved = self._db.execute(f"UPDATE review_log SET card_id = ? {where}", params).rowcount
+        return moved
+
     def delete_card_row(self, pack_id: str, card_id: str) -> None:
         self._db.execute("DELETE FROM card_state WHERE pack_id = ? AND card_id = ?", (pack_id, card_id))
 

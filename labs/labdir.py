@@ -22,7 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast, get_args
 
-from cards.pack import Problem, _syntax_problem
+from cards.pack import Problem
+from cards.pack_format import syntax_problem
 from labs.checks import Check, DataShape, parse_check
 from labs.errors import LabError
 from labs.info import PRESET_NAMES, LabInfo, Param, ParamType, ParamValue, Question, make_presets
@@ -109,7 +110,7 @@ class _Source:
         try:
             self.data: dict[str, Any] = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            raise LabFormatError([_syntax_problem(path, text, str(error))]) from None
+            raise LabFormatError([syntax_problem(path, text, str(error))]) from None
         self.lines = key_lines(text)
 
     def line(self, table: tuple[Any, ...], key: str = "") -> int:

@@ -129,12 +129,12 @@ def pack_lab_ids_line(pack_path: Path) -> tuple[str, tuple[Path, ...]]:
 
 
 def home_pack_labs(home: Any) -> tuple[dict[str, list[PackLab]], list[Problem]]:
-    """The labs of the user's packs (`<home>/packs/*.toml` with `labs = [...]`), by pack id."""
-    from cards.discover import user_pack_paths
+    """The labs of the user's packs (`<home>/packs/*.toml` and linked packs with `labs = [...]`), by pack id."""
+    from cards.discover import linked_pack_paths, user_pack_paths
 
     by_pack: dict[str, list[PackLab]] = {}
     problems: list[Problem] = []
-    for path in user_pack_paths(home):
+    for path in user_pack_paths(home) + linked_pack_paths(home):
         pack_id, folders = pack_lab_ids_line(path)
         if not pack_id or not folders:
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +23,12 @@ from textual.screen import Screen
 from cards.config import Config, load_config
 from cards.discover import discover_packs, pack_cache_dir
 from cards.files import write_atomic
-from cards.pack import Pack, load_pack
+from cards.pack import Pack, PackError, Problem, load_pack
 from cards.paths import Home
+from cards.renames import apply_renames, rename_hints
 from cards.schedule import StudySession, utc_now
 from cards.store import Store
+from cards.watch import FileWatch
 from tui.widgets.safe_text import one_line
 
 Clock = Callable[[], datetime]
@@ -34,6 +36,9 @@ Clock = Callable[[], datetime]
 # `bench/study_startup.py` sets this to a file path: the app writes the wall-clock time at which the
 # first card is on screen into it, then exits.
 BENCH_FIRST_CARD_ENV = "CARDLAB_BENCH_FIRST_CARD"
+# How often the app looks for saved pack files (stat polling, see cards/watch.py for why): a saved card
+# shows its new text within this long plus the reload.
+WATCH_INTERVAL_S = 0.5
 
 
 class StartupError(Exception):
@@ -46,9 +51,35 @@ class Library:
 
     packs: tuple[Pack, ...]
     errors: tuple[str, ...]  # one "file:line: message" line per problem
+    problem_files: tuple[Path, ...] = ()  # the files those problems are in (watched for a fix)
 
     def pack(self, pack_id: str) -> Pack | None:
         return next((pack for pack in self.packs if pack.id == pack_id), None)
+
+    def pack_at(self, path: Path) -> Pack | None:
+        return next((pack for pack in self.packs if pack.path == path), None)
+
+    def files(self) -> list[Path]:
+        """Every pack file the app read: the packs loaded and the files with problems."""
+        return list(dict.fromkeys([*(pack.path for pack in self.packs), *self.problem_files]))
+
+    def with_pack(self, pack: Pack) -> Library:
+        """The library with `pack` in place of the version loaded from its file; that file's problems gone."""
+        packs = tuple(pack if other.path == pack.path else other for other in self.packs)
+        if self.pack_at(pack.path) is None:
+            packs += (pack,)
+        return self.with_problems(pack.path, ())._replace_packs(packs)
+
+    def with_problems(self, path: Path, problems: Iterable[Problem]) -> Library:
+        """The library with `path`'s problems replaced by `problems` (its last good pack stays)."""
+        prefix = f"{path}:"
+        kept = tuple(line for line in self.errors if not line.startswith(prefix))
+        lines = tuple(str(problem) for problem in problems)
+        files = tuple(file for file in self.problem_files if file != path) + ((path,) if lines else ())
+        return Library(self.packs, kept + lines, files)
+
+    def _replace_packs(self, packs: tuple[Pack, ...]) -> Library:
+        return Library(packs, self.errors, self.problem_files)
 
 
 class CardlabCommands(Provider):
@@ -112,6 +143,7 @@ class CardlabApp(App[int]):
         config: Config,
         clock: Clock | None = None,
         start_pack: str | None = None,
+        watch_interval: float | None = WATCH_INTERVAL_S,
     ) -> None:
         super().__init__()
         self.home = home
@@ -121,6 +153,8 @@ class CardlabApp(App[int]):
         self.clock = clock
         self.start_pack = start_pack
         self._bench_output = os.environ.get(BENCH_FIRST_CARD_ENV)
+        self.watch_interval = watch_interval  # None: pack files are not watched
+        self._pack_files = FileWatch(library.files())
 
     def now(self) -> datetime:
         return (self.clock or utc_now)()
@@ -135,6 +169,82 @@ class CardlabApp(App[int]):
             self.action_study(self.start_pack)  # the home screen is built only when the user goes back
         else:
             self.action_home()
+        if self.watch_interval is not None:
+            self.set_interval(self.watch_interval, self.check_pack_files, name="watch packs")
+
+    # -- live packs -----------------------------------------------------------------------------
+
+    def check_pack_files(self) -> None:
+        """Reload every pack file saved since the last check."""
+        for path in self._pack_files.changed():
+            self._reload_pack_file(path)
+
+    def _reload_pack_file(self, path: Path) -> None:
+        """Load `path` again: its new version replaces the old one everywhere, or, when it no longer
+        checks, its problems are shown while the last good version stays loaded."""
+        old = self.library.pack_at(path)
+        try:
+            pack = load_pack(path, cache_dir=pack_cache_dir(self.home))
+            self._check_replaceable(pack, old)
+        except PackError as error:
+            self.library = self.library.with_problems(path, error.problems)
+            self._broadcast(old.id if old else None, None)
+            self._notify_problems(path, old, error.problems)
+            return
+        self.library = self.library.with_pack(pack)
+        self._follow_renames(pack)
+        self._broadcast(pack.id, pack)
+        self.notify(f"reloaded {one_line(pack.title)}", timeout=3, markup=False)
+
+    def _follow_renames(self, pack: Pack) -> None:
+        """Move the history its `was` keys name (before any screen reads the store again), and point out
+        renames that lack one."""
+        from cards.store import StoreError
+
+        try:
+            moved = apply_renames(self.store, pack)
+            hints = rename_hints(self.store, pack)
+        except StoreError as err:
+            self.notify(one_line(str(err)), title="Not saved", severity="error", timeout=15, markup=False)
+            return
+        for move in moved:
+            text = f"{move.reviews} reviews of `{move.old}` now belong to `{move.new}`"
+            self.notify(one_line(text), title="History moved", timeout=8, markup=False)
+        for hint in hints:
+            self.notify(
+                one_line(hint.message), title="Renamed?", severity="warning", timeout=20, markup=False
+            )
+
+    def _check_replaceable(self, pack: Pack, old: Pack | None) -> None:
+        """A saved file whose pack id changed, or now clashes with another pack, is not swapped in:
+        review history belongs to pack ids."""
+        from cards.pack import pack_id_line
+
+        if old is not None and pack.id != old.id:
+            message = (
+                f'the pack id changed from "{old.id}" to "{pack.id}": the loaded version stays; restart '
+                "cardlab to study it under its new id (review history is kept per pack id)"
+            )
+            raise PackError([Problem(pack.path, pack_id_line(pack.path), None, message)])
+        other = self.library.pack(pack.id)
+        if other is not None and other.path != pack.path:
+            from cards.pack import duplicate_pack_message
+
+            message = duplicate_pack_message(pack.id, other.path, pack_id_line(other.path))
+            raise PackError([Problem(pack.path, pack_id_line(pack.path), None, message)])
+
+    def _broadcast(self, pack_id: str | None, pack: Pack | None) -> None:
+        from tui.messages import PackReloaded
+
+        for screen in self.screen_stack:
+            screen.post_message(PackReloaded(pack_id, pack))
+
+    def _notify_problems(self, path: Path, old: Pack | None, problems: list[Problem]) -> None:
+        shown = "\n".join(one_line(str(problem)) for problem in problems[:3])
+        more = f"\n… {len(problems) - 3} more on the home screen" if len(problems) > 3 else ""
+        kept = "the last good version stays loaded" if old else "it is not loaded"
+        title = f"{one_line(path.name)} no longer checks: {kept}"
+        self.notify(shown + more, title=title, severity="error", timeout=12, markup=False)
 
     def on_unmount(self) -> None:
         self.store.close()
@@ -229,14 +339,17 @@ class CardlabApp(App[int]):
 
 def _load_library(home: Home, pack_filter: str | None) -> tuple[Library, str | None]:
     """All discovered packs, plus the pack file named by `pack_filter` when it is a path."""
-    packs, problems = discover_packs(home)
-    library = Library(tuple(packs), tuple(str(problem) for problem in problems))
+    packs, errors = discover_packs(home)
+    problems = [problem for error in errors for problem in error.problems]
+    library = Library(
+        tuple(packs),
+        tuple(str(problem) for problem in problems),
+        tuple(dict.fromkeys(problem.file for problem in problems)),
+    )
     if pack_filter is None:
         return library, None
     path = Path(pack_filter).expanduser()
     if pack_filter.endswith(".toml") or path.is_file():
-        from cards.pack import PackError
-
         try:
             extra = load_pack(path, cache_dir=pack_cache_dir(home))
         except PackError as err:
@@ -244,7 +357,7 @@ def _load_library(home: Home, pack_filter: str | None) -> tuple[Library, str | N
         except OSError as err:
             raise StartupError(f"{path}: cannot read the pack: {err.strerror or err}") from None
         others = tuple(pack for pack in library.packs if pack.id != extra.id)
-        return Library(others + (extra,), library.errors), extra.id
+        return Library(others + (extra,), library.errors, library.problem_files), extra.id
     if library.pack(pack_filter) is None:
         known = ", ".join(pack.id for pack in library.packs) or "none"
         raise StartupError(
@@ -253,7 +366,12 @@ def _load_library(home: Home, pack_filter: str | None) -> tuple[Library, str | N
     return library, pack_filter
 
 
-def create_app(home: Home, pack_filter: str | None = None, clock: Clock | None = None) -> CardlabApp:
+def create_app(
+    home: Home,
+    pack_filter: str | None = None,
+    clock: Clock | None = None,
+    watch_interval: float | None = WATCH_INTERVAL_S,
+) -> CardlabApp:
     """The app on `home`: every pack, or straight into studying `pack_filter` (a pack id or a TOML path).
 
     Raises StartupError with a message for the user when the settings, the pack or the store are
@@ -270,6 +388,10 @@ def create_app(home: Home, pack_filter: str | None = None, clock: Clock | None =
     library, start_pack = _load_library(home, pack_filter)
     try:
         store = Store.open(home.store_path)
+        for pack in library.packs:
+            apply_renames(store, pack)  # nothing to do (no query) unless a card says `was = [...]`
     except StoreError as err:
         raise StartupError(str(err)) from None
-    return CardlabApp(home, library, store, config, clock=clock, start_pack=start_pack)
+    return CardlabApp(
+        home, library, store, config, clock=clock, start_pack=start_pack, watch_interval=watch_interval
+    )

@@ -388,7 +388,7 @@ def test_brackets_inside_multiline_strings_do_not_confuse_line_numbers(tmp_path:
     assert (problem.line, problem.message) == (
         19,
         'unknown key "bogus" in [[cards]]: allowed keys: '
-        + ", ".join(sorted(("id", "type", "front", "back", "tags", "lab", "source", "notes"))),
+        + ", ".join(sorted(("id", "type", "front", "back", "tags", "lab", "source", "notes", "was"))),
     )
 
 

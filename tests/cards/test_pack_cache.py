@@ -21,6 +21,8 @@ import pytest
 
 import cards._lines as lines_module
 import cards.pack as pack_module
+import cards.pack_cache
+import cards.pack_format
 from cards.discover import bundled_pack_paths, discover_packs, pack_cache_dir
 from cards.pack import Card, content_hash, load_pack, load_packs
 from cards.paths import Home
@@ -48,13 +50,13 @@ def pack_file(tmp_path: Path) -> Path:
 def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
     """The files the loader actually parsed (a cache hit parses nothing)."""
     parsed: list[Path] = []
-    real_parse = pack_module._parse_toml
+    real_parse = cards.pack_format._parse_toml
 
     def counting_parse(path: Path, text: str) -> dict[str, object]:
         parsed.append(path)
         return real_parse(path, text)
 
-    monkeypatch.setattr(pack_module, "_parse_toml", counting_parse)
+    monkeypatch.setattr(cards.pack_format, "_parse_toml", counting_parse)
     yield parsed
 
 
@@ -113,7 +115,7 @@ def test_a_file_changed_just_after_it_was_read_is_checked_by_content(
     path.write_text(VALID.replace('"Paris"', '"Lyon!"'), encoding="utf-8")
     real_stat = os.stat
     monkeypatch.setattr(
-        pack_module.os, "stat", lambda p, *a, **k: frozen_stat if Path(p) == path else real_stat(p)
+        cards.pack_cache.os, "stat", lambda p, *a, **k: frozen_stat if Path(p) == path else real_stat(p)
     )
 
     assert any(card.back == "Lyon!" for card in load_pack(path, cache_dir=cache).cards)

@@ -1,4 +1,4 @@
-"""`cardlab pack check|add|list` (also spelled `cardlab packs ...`).
+"""`cardlab pack check|add|remove|list` (also spelled `cardlab packs ...`).
 
 Output contract: summaries go to stdout; each problem is one `file:line[:column]: message` line on stderr.
 Exit codes: 0 all packs valid, 1 some pack has problems, 2 usage error (e.g. a path that does not exist).
@@ -10,12 +10,18 @@ import argparse
 import sys
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cards.pack import Pack, PackError, Problem, duplicate_pack_message, expand_paths, load_pack, pack_id_line
 from tui.commands import home_from_args
+
+if TYPE_CHECKING:
+    from cards.paths import Home
 from tui.safe_text import printable
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+# How often `pack check --watch` looks for saves (stat polling, as the app does: see cards/watch.py).
+WATCH_INTERVAL_S = 0.5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,19 +42,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit status: 0 all valid, 1 problems found, 2 usage error.",
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="a pack .toml file or a folder of them")
+    check.add_argument(
+        "--watch",
+        action="store_true",
+        help="check again every time a file is saved (or one is added to a folder); ctrl+c ends it",
+    )
     check.set_defaults(handler=check_command)
 
     add = actions.add_parser(
         "add",
-        help="validate a pack and copy it into your packs folder",
+        help="validate a pack and copy (or link) it into your packs",
         description="Validate FILE and copy it into your packs folder as <pack id>.toml, so cardlab "
-        "studies it. Refuses an invalid pack or a pack id that is already taken.",
+        "studies it; with --link, cardlab reads the pack (a file, or a folder of them) where it is, so "
+        "its author's edits show at once. Refuses an invalid pack or a pack id that is already taken.",
     )
-    add.add_argument("file", metavar="FILE", help="the pack .toml file")
+    add.add_argument("file", metavar="PATH", help="the pack .toml file (with --link: or a folder of them)")
     add.add_argument(
-        "--replace", action="store_true", help="update your pack with the same id (review history is kept)"
+        "--replace",
+        action="store_true",
+        help="update your pack with the same id, copied or linked (review history is kept)",
+    )
+    add.add_argument(
+        "--link", action="store_true", help="read the pack where it is instead of copying it (for authors)"
     )
     add.set_defaults(handler=add_command)
+
+    remove = actions.add_parser(
+        "remove",
+        help="forget one of your packs (copied or linked); its review history is kept",
+        description="Forget pack ID: delete its copy in your packs folder, or forget its link. Review "
+        "history is never deleted, so adding the pack back brings it back. Bundled packs cannot be removed.",
+    )
+    remove.add_argument("pack_id", metavar="ID", help="the id of one of your packs")
+    remove.set_defaults(handler=remove_command)
 
     listing = actions.add_parser(
         "list",
@@ -113,6 +139,34 @@ def check_command(args: argparse.Namespace) -> int:
     files = expand_paths(args.paths)
     if not files:
         return _usage_error("pack check", "no .toml files in " + ", ".join(args.paths))
+    if args.watch:
+        return _watch(args.paths, home_from_args(args))
+    return _check_files(files, home_from_args(args))
+
+
+def _watch(paths: list[str], home: Home) -> int:
+    """Check, then check again after every save, until ctrl+c (which the CLI turns into exit 130)."""
+    import time
+
+    from cards.watch import FileWatch
+
+    files = expand_paths(paths)
+    watch = FileWatch(files)
+    _check_files(files, home)
+    print("watching for saves (ctrl+c to stop)", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(WATCH_INTERVAL_S)
+        current = expand_paths(paths)
+        watch.add(current)
+        if watch.changed() or current != files:  # a file saved, or one added to or gone from a folder
+            files = current
+            print(printable(f"--- {time.strftime('%H:%M:%S')} saved: checking again"), flush=True)
+            _check_files(files, home)
+            sys.stdout.flush()
+            sys.stderr.flush()
+
+
+def _check_files(files: list[Path], home: Home) -> int:
     pack_labs, problems = _labs_of_packs(files)
     known_labs = set(_known_labs()) | pack_labs
     first_use: dict[str, Path] = {}
@@ -129,8 +183,26 @@ def check_command(args: argparse.Namespace) -> int:
             continue
         first_use[pack.id] = file
         print(printable(summary(pack)))
+        _report_renames(home, pack)
     _report(problems)
     return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def _report_renames(home: Home, pack: Pack) -> None:
+    """Warn about likely renames that would orphan review history (no exit status: the pack is valid)."""
+    from cards.renames import rename_hints
+    from cards.store import Store, StoreError
+
+    if not home.store_path.exists():
+        return
+    try:
+        with Store.open(home.store_path) as store:
+            hints = rename_hints(store, pack)
+    except StoreError:
+        return  # a damaged store is `cardlab doctor`'s business, not the pack check's
+    for hint in hints:
+        where = f"{hint.file}:{hint.line}"
+        print(printable(f"{where}: warning: {hint.message}"), file=sys.stderr)
 
 
 def _labs_of_packs(files: list[Path]) -> tuple[set[str], list[Problem]]:
@@ -169,7 +241,10 @@ def new_command(args: argparse.Namespace) -> int:
     print(f"wrote {pack} and its lab in {pack.parent / 'labs'}; check it with: cardlab pack check {pack}")
     packs_dir = home_from_args(args).packs_dir
     if packs_dir.resolve() not in (pack.parent.resolve(), pack.parent.parent.resolve()):
-        print(f"to study it and run its lab, put the folder {pack.parent} in your packs folder {packs_dir}")
+        print(
+            f"to study it and run its lab: cardlab pack add --link {pack.parent} "
+            f"(or put the folder in your packs folder {packs_dir})"
+        )
     return EXIT_OK
 
 
@@ -191,25 +266,60 @@ def trust_command(args: argparse.Namespace) -> int:
 
 
 def add_command(args: argparse.Namespace) -> int:
-    from cards.discover import add_pack
+    from cards.discover import add_pack, discover_packs, link_pack
     from cards.paths import Home
 
-    if not Path(args.file).is_file():
+    if args.link:
+        if not Path(args.file).exists():
+            return _usage_error("pack add", f"no such file or folder: {args.file}")
+    elif not Path(args.file).is_file():
         return _usage_error("pack add", f"no such file: {args.file}")
     from labs.packlabs import pack_lab_ids_line
 
-    if pack_lab_ids_line(Path(args.file))[1]:
+    if not args.link and pack_lab_ids_line(Path(args.file))[1]:
         return _usage_error(
-            "pack add", "this pack ships labs: copy its file and its lab folders into your packs folder"
+            "pack add",
+            "this pack ships labs: link it with --link, or copy its file and lab folders into your packs folder",
         )
     home = Home.resolve(args.home)
     try:
-        destination = add_pack(home, args.file, _known_labs(), replace=args.replace)
+        if args.link:
+            known_labs = _linkable_labs(Path(args.file))
+            packs, replaced = link_pack(home, args.file, known_labs, replace=args.replace)
+        else:
+            taken = {pack.id for pack in discover_packs(home)[0]}
+            packs = [load_pack(add_pack(home, args.file, _known_labs(), replace=args.replace))]
+            replaced = packs[0].id in taken
     except PackError as error:
         _report(error.problems)
         return EXIT_PROBLEMS
-    pack = load_pack(destination)
-    print(printable(f"added {summary(pack)}"))
+    verb = ("replaced" if replaced else "added") + (" (linked)" if args.link else "")
+    for pack in packs:
+        print(printable(f"{verb} {summary(pack)}"))
+        _report_renames(home, pack)
+    return EXIT_OK
+
+
+def _linkable_labs(target: Path) -> set[str]:
+    """The lab ids a linked pack's cards may name: the installed labs and those it ships; PackError
+    for problems in its labs' lab.toml files."""
+    from cards.links import Link, linked_pack_files
+
+    pack_labs, problems = _labs_of_packs(linked_pack_files([Link(target.resolve(), ())]))
+    if problems:
+        raise PackError(problems)
+    return set(_known_labs()) | pack_labs
+
+
+def remove_command(args: argparse.Namespace) -> int:
+    from cards.discover import PackRemoveError, remove_pack
+
+    try:
+        done = remove_pack(home_from_args(args), args.pack_id)
+    except PackRemoveError as error:
+        print(printable(f"cardlab pack remove: {error}"), file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(printable(done))
     return EXIT_OK
 
 

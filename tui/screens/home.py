@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from tui.messages import PackReloaded
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
 
@@ -84,6 +85,12 @@ class HomeScreen(Screen[None]):
             else "no packs found"
         )
         self.query_one("#hint", Static).update(hint)
+
+    def on_pack_reloaded(self, message: PackReloaded) -> None:
+        """A pack file was saved: new counts, and its problems (or their absence) in the box."""
+        self._show_errors()
+        if self.is_current:
+            self.refresh_counts()
 
     def _show_errors(self) -> None:
         errors = self.cardlab.library.errors

@@ -17,6 +17,7 @@ from textual.widgets import Button, ContentSwitcher, Markdown, Rule, Static
 from cards import cloze
 from cards.schedule import format_interval
 from cards.store import StoreError
+from tui.messages import PackReloaded
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.media import media_files, open_in_viewer, show_media
 from tui.widgets.safe_text import card_markdown_parser, literal, neutralize_controls, one_line
@@ -284,6 +285,28 @@ class StudyScreen(Screen[None]):
                 else ""
             )
             self.notify(Content(where + notes), title="Edit this card at (copied)", timeout=12)
+
+    # -- live packs -----------------------------------------------------------------------------
+
+    def on_pack_reloaded(self, message: PackReloaded) -> None:
+        """The pack's file was saved: the card on screen shows its new text (revealed stays revealed),
+        or the next card comes when it left the pack; the session, counts and undo carry on."""
+        if message.pack is None or message.pack.id != self.pack.id:
+            return
+        self.pack = message.pack
+        self.session.replace_pack(message.pack)
+        if self.card is None:
+            self.show_next()
+            return
+        card = next((card for card in self.pack.cards if card.id == self.card.id), None)
+        if card is None:
+            self.show_next()
+            return
+        revealed, shown_at = self.revealed, self._shown_at
+        self.show_card(card)
+        self._shown_at = shown_at  # the answer's duration still counts from when the card first showed
+        if revealed:
+            self.action_reveal()
 
     def action_lab(self) -> None:
         if self.card is not None and self.card.lab:
