@@ -138,7 +138,7 @@ def report(line: str) -> Iterator[dict[str, Any]]:
     """Answer a `request`: retention by month, then calibration, then each workload point."""
     asked = json.loads(line)
     values = {f.name: asked["config"][f.name] for f in fields(Config)}
-    config = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    config = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})  # type: ignore[arg-type]  # the request holds a Config as JSON
     with Store.open(asked["store"]) as store:
         months = retention_by_month(store, config)
         yield {"months": [{**asdict(m), "month": m.month.isoformat()} for m in months]}

@@ -150,7 +150,7 @@ def _unpack(path: Path, blob: bytes) -> tuple[Pack, int]:
         header, id_line, card_fields = marshal.loads(blob)
         if not card_fields or card_fields[0].keys() != set(_CARD_FIELDS):
             raise ValueError("cached card fields do not match Card")
-        cards = []
+        cards: list[Card] = []
         append = cards.append
         for values in card_fields:
             values["file"] = path

@@ -418,8 +418,8 @@ class ShardedLMLoader:
             per_rank = _check_divides(dl.bs, world, "language model's batch size (bs)")
             self.rows = range(my_rank * per_rank, (my_rank + 1) * per_rank)
         else:  # validation: as even as it goes, some ranks may get none
-            self.rows = np.array_split(np.arange(dl.bs), world)[my_rank]
-            self.rows = range(int(self.rows[0]), int(self.rows[-1]) + 1) if len(self.rows) else range(0)
+            mine = np.array_split(np.arange(dl.bs), world)[my_rank]
+            self.rows = range(int(mine[0]), int(mine[-1]) + 1) if len(mine) else range(0)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -451,7 +451,7 @@ class _EpochSampler(DistributedSampler):
 def _shard_torch_loader(dl: DataLoader, my_rank: int, world: int, seed: int, train: bool) -> DataLoader:
     if dl.batch_size is None:
         raise TypeError("cannot split a DataLoader with a batch_sampler across processes: give it batch_size")
-    options = dict(
+    options: dict[str, Any] = dict(
         collate_fn=dl.collate_fn, num_workers=dl.num_workers, pin_memory=dl.pin_memory, drop_last=dl.drop_last
     )
     if not train:  # every row once: a strided subset, no padding
@@ -459,7 +459,7 @@ def _shard_torch_loader(dl: DataLoader, my_rank: int, world: int, seed: int, tra
         return DataLoader(subset, batch_size=max(1, math.ceil(dl.batch_size / world)), **options)
     per_rank = _check_divides(dl.batch_size, world, "batch size")
     shuffle = isinstance(dl.sampler, RandomSampler)
-    sampler = _EpochSampler(dl.dataset, world, my_rank, shuffle=shuffle, seed=seed)  # type: ignore[arg-type]
+    sampler = _EpochSampler(dl.dataset, world, my_rank, shuffle=shuffle, seed=seed)
     return DataLoader(dl.dataset, batch_size=per_rank, sampler=sampler, **options)
 
 

@@ -25,7 +25,7 @@ import operator
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labs.errors import LabError
 
@@ -113,7 +113,7 @@ _ALLOWED = (
 )
 
 
-def _evaluate(node: ast.AST, values: Mapping[str, object]) -> object:
+def _evaluate(node: ast.AST, values: Mapping[str, object]) -> Any:  # numbers; comparisons give bools
     if isinstance(node, ast.Compare):
         left = _evaluate(node.left, values)
         for op, right_node in zip(node.ops, node.comparators):

@@ -80,7 +80,8 @@ def export_anki(packs: list[Pack], out: str | Path) -> tuple[int, int]:
     import genanki
 
     basic, cloze = _models()
-    decks, media, notes = [], {}, 0
+    decks, notes = [], 0
+    media: dict[str, Path] = {}
     for pack in packs:
         deck = genanki.Deck(deck_id(pack.id), pack.title, description=pack.description)
         for card in _one_per_note(pack):

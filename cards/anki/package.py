@@ -69,9 +69,10 @@ class Package:
         self.close()
 
     def close(self) -> None:
-        if getattr(self, "database", None) is not None:
-            self.database.close()
-            self.database = None
+        database = getattr(self, "database", None)
+        if database is not None:
+            database.close()
+            del self.database
         self._zip.close()
         shutil.rmtree(self._folder, ignore_errors=True)
 

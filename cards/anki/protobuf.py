@@ -37,6 +37,7 @@ def fields(data: bytes) -> dict[int, list[int | bytes]]:
     while position < len(data):
         key, position = _varint(data, position)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == VARINT:
             value, position = _varint(data, position)
         elif wire == LENGTH:
