@@ -1,16 +1,17 @@
 """The cardlab Textual app: one factory, `create_app`, shared by the `cardlab` command and the tests.
 
-The app is thin: it loads the packs, opens the review store, holds the `StudySession` and pushes
-screens. Everything that decides what to study lives in `cards`; nothing here imports torch or pandas.
+The app is thin: it loads the packs, opens the review store, holds the services the screens use
+(`tui.services`: packs, store, settings, clock, lab runs) and navigates between screens through its
+actions. Everything that decides what to study lives in `cards`; nothing here imports torch or pandas.
+Quitting stops every lab still training and saves its partial run first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from textual.app import App
@@ -23,13 +24,12 @@ from textual.screen import Screen
 from cards.config import Config, load_config
 from cards.discover import discover_packs, pack_cache_dir
 from cards.files import write_atomic
-from cards.pack import Pack, load_pack
+from cards.pack import load_pack
 from cards.paths import Home
-from cards.schedule import StudySession, utc_now
 from cards.store import Store
+from tui.services import Clock, Library, Services
+from tui.store_errors import ShowsStoreErrors
 from tui.widgets.safe_text import one_line
-
-Clock = Callable[[], datetime]
 
 # `bench/study_startup.py` sets this to a file path: the app writes the wall-clock time at which the
 # first card is on screen into it, then exits.
@@ -38,17 +38,6 @@ BENCH_FIRST_CARD_ENV = "CARDLAB_BENCH_FIRST_CARD"
 
 class StartupError(Exception):
     """The app cannot start (unknown pack, unreadable store...); the message is for the user."""
-
-
-@dataclass(frozen=True)
-class Library:
-    """What the app studies: the packs that loaded and the problems of those that did not."""
-
-    packs: tuple[Pack, ...]
-    errors: tuple[str, ...]  # one "file:line: message" line per problem
-
-    def pack(self, pack_id: str) -> Pack | None:
-        return next((pack for pack in self.packs if pack.id == pack_id), None)
 
 
 class CardlabCommands(Provider):
@@ -97,7 +86,7 @@ def _lab_titles() -> list[tuple[str, str]]:
     return [(info.id, info.title) for info in all_labs()]
 
 
-class CardlabApp(App[int]):
+class CardlabApp(ShowsStoreErrors, App[int]):
     TITLE = "cardlab"
     COMMANDS = App.COMMANDS | {CardlabCommands}
     BINDINGS = [
@@ -114,21 +103,21 @@ class CardlabApp(App[int]):
         start_pack: str | None = None,
     ) -> None:
         super().__init__()
-        self.home = home
-        self.library = library
-        self.store = store
-        self.config = config
-        self.clock = clock
+        self.services = Services(home, library, store, config, clock)
         self.start_pack = start_pack
         self._bench_output = os.environ.get(BENCH_FIRST_CARD_ENV)
 
-    def now(self) -> datetime:
-        return (self.clock or utc_now)()
+    @property
+    def home(self) -> Home:
+        return self.services.home
 
-    def new_session(self, packs: tuple[Pack, ...] | None = None) -> StudySession:
-        """A study session over `packs` (default: all of them), on this app's store and clock."""
-        chosen = list(self.library.packs if packs is None else packs)
-        return StudySession(self.store, chosen, self.config, clock=self.clock or utc_now)
+    @property
+    def library(self) -> Library:
+        return self.services.library
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
 
     def on_mount(self) -> None:
         if self.start_pack is not None:
@@ -136,7 +125,15 @@ class CardlabApp(App[int]):
         else:
             self.action_home()
 
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q); a lab still training is cancelled and its partial run saved first."""
+        if self.services.lab_runs.running():
+            self.notify("stopping the running lab and saving its run…", timeout=10)
+            await asyncio.to_thread(self.services.lab_runs.stop_all)
+        self.exit()
+
     def on_unmount(self) -> None:
+        self.services.lab_runs.stop_all()  # however the app ends: no lab process or reader outlives it
         self.store.close()
 
     def action_study(self, pack_id: str) -> None:
@@ -175,7 +172,7 @@ class CardlabApp(App[int]):
         from tui.screens.labs import LabsScreen
 
         self._know_pack_labs()
-        self.push_screen(LabsScreen(self.home))
+        self.push_screen(LabsScreen())
 
     def action_open_lab(self, lab_id: str, card_id: str | None = None) -> None:
         from tui.screens.lab import LabScreen
@@ -219,8 +216,8 @@ class CardlabApp(App[int]):
         folder = get_lab(lab_id).folder or Path()
         self.push_screen(TrustLab(pack_id, folder, found[1]), callback=answered)
 
-    def first_card_shown(self) -> None:
-        """Called by the study screen once a card is painted; ends a start-up benchmark run."""
+    def on_study_screen_first_card_shown(self) -> None:
+        """The study screen painted its first card: the end of a start-up benchmark run."""
         if self._bench_output:
             write_atomic(self._bench_output, repr(time.time()))
             self._bench_output = None

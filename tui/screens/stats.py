@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,13 +11,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from cards.stats import Stats, collect_stats
+from tui.services import services_of
+from tui.store_errors import ShowsStoreErrors
 from tui.widgets.bars import BarChart
 from tui.widgets.heatmap import Heatmap
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
-
-if TYPE_CHECKING:
-    from tui.app import CardlabApp
 
 ORPHANS_SHOWN = 20
 
@@ -63,16 +60,12 @@ def orphans_text(stats: Stats) -> Content:
     return literal("\n".join(lines))
 
 
-class StatsScreen(Screen[None]):
+class StatsScreen(ShowsStoreErrors, Screen[None]):
     CSS_PATH = "stats.tcss"
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="stats.back", tooltip="Back to the previous screen"),
         Binding("r", "refresh_stats", "Refresh", id="stats.refresh", tooltip="Recount from the review store"),
     ]
-
-    @property
-    def cardlab(self) -> CardlabApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(Content.assemble(("Statistics", "bold $accent")), id="stats-title")
@@ -97,8 +90,8 @@ class StatsScreen(Screen[None]):
         self.action_refresh_stats()
 
     def action_refresh_stats(self) -> None:
-        app = self.cardlab
-        stats = collect_stats(app.store, app.library.packs, app.config, clock=app.now)
+        services = services_of(self)
+        stats = collect_stats(services.store, services.library.packs, services.config, clock=services.now)
         self.query_one("#overview", Static).update(overview(stats))
         self.query_one("#forecast", BarChart).update([count for _, count in stats.forecast])
         self.query_one("#heatmap", Heatmap).update(stats.heatmap, stats.today)

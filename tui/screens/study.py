@@ -11,12 +11,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Markdown, Rule, Static
 
 from cards import cloze
 from cards.schedule import format_interval
 from cards.store import StoreError
+from tui.services import services_of
+from tui.store_errors import ShowsStoreErrors
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import card_markdown_parser, literal, neutralize_controls, one_line
 
@@ -25,7 +28,6 @@ if TYPE_CHECKING:
 
     from cards.pack import Card, Pack
     from cards.schedule import SessionSummary, StudySession
-    from tui.app import CardlabApp
 
 GRADES = ((1, "Again"), (2, "Hard"), (3, "Good"), (4, "Easy"))
 
@@ -48,7 +50,7 @@ def counts_line(pack_title: str, new: int, learning: int, review: int) -> Conten
     )
 
 
-class StudyScreen(Screen[None]):
+class StudyScreen(ShowsStoreErrors, Screen[None]):
     CSS_PATH = "study.tcss"
     BINDINGS = [
         Binding(
@@ -67,8 +69,11 @@ class StudyScreen(Screen[None]):
             "e", "edit_location", "Where", id="study.where", tooltip="Show the card's pack file and line"
         ),
         Binding("l", "lab", "Lab", id="study.lab", tooltip="Open the runnable lab of this card"),
-        Binding("escape", "leave", "Packs", id="study.leave", tooltip="Back to the list of packs"),
+        Binding("escape", "app.home", "Packs", id="study.leave", tooltip="Back to the list of packs"),
     ]
+
+    class FirstCardShown(Message):
+        """The first card is on screen (a start-up benchmark run ends here)."""
 
     def __init__(self, pack: Pack) -> None:
         super().__init__()
@@ -77,10 +82,6 @@ class StudyScreen(Screen[None]):
         self.revealed = False
         self._shown_at = 0.0
         self._first_card_reported = False
-
-    @property
-    def cardlab(self) -> CardlabApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
@@ -102,7 +103,7 @@ class StudyScreen(Screen[None]):
         yield KeyHints()
 
     def on_mount(self) -> None:
-        self.session: StudySession = self.cardlab.new_session((self.pack,))
+        self.session: StudySession = services_of(self).new_session((self.pack,))
         self.show_next()
 
     # -- showing --------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ class StudyScreen(Screen[None]):
 
     async def _report_first_card(self, markdown_ready: AwaitComplete) -> None:
         await markdown_ready
-        self.call_after_refresh(self.cardlab.first_card_shown)
+        self.call_after_refresh(self.post_message, self.FirstCardShown())
 
     def _notes(self, card: Card) -> Content:
         # `notes` are for instructors: they show with the card's location (`e`), not to every student.
@@ -174,8 +175,9 @@ class StudyScreen(Screen[None]):
     def _done_text(self) -> Content:
         summary = self.session.summary()
         next_due = summary.next_due
-        now = self.cardlab.now()
-        tz = self.cardlab.config.tzinfo()
+        services = services_of(self)
+        now = services.now()
+        tz = services.config.tzinfo()
         when = (
             "No card is scheduled yet"
             if next_due is None
@@ -273,12 +275,9 @@ class StudyScreen(Screen[None]):
             )
             self.notify(Content(where + notes), title="Edit this card at (copied)", timeout=12)
 
-    def action_lab(self) -> None:
+    async def action_lab(self) -> None:
         if self.card is not None and self.card.lab:
-            self.cardlab.action_open_lab(self.card.lab, self.card.id)
-
-    def action_leave(self) -> None:
-        self.cardlab.action_home()
+            await self.app.run_action(f"open_lab({self.card.lab!r}, {self.card.id!r})")
 
     @on(Button.Pressed, "#reveal")
     def _reveal_pressed(self) -> None:
