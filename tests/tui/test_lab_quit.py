@@ -4,12 +4,12 @@ whole at 80×24; a review store that breaks while the app runs is a notice, not 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 from textual.app import App
 from textual.widgets import Label
 
+from labs.runner import LabRun
 from labs.runs import list_runs
 from tests.tui.study_helpers import run_async
 from tests.tui.test_lab_screen import fake_labs, lab_app, lab_screen, wait_until  # noqa: F401
@@ -31,12 +31,12 @@ async def start_long_run(app: CardlabApp, pilot) -> LabScreen:
     return screen
 
 
-def assert_stopped_and_saved(app: CardlabApp, run_id: str) -> None:
+def assert_stopped_and_saved(app: CardlabApp, run: LabRun) -> None:
     (record,) = list_runs(app.home.runs_dir)
-    assert record.run_id == run_id and record.status == "cancelled"
+    assert record.run_id == run.run_id and record.status == "cancelled"
     assert record.curves["train"], "the batches before quitting are in the saved run"
-    leftovers = [thread.name for thread in threading.enumerate() if thread.name.startswith(("lab-", "stop-"))]
-    assert leftovers == [], leftovers
+    assert run._process is not None and run._process.poll() is not None, "the lab's process outlived the app"
+    assert not any(reader.is_alive() for reader in run._readers), "a reader thread outlived the app"
 
 
 @run_async
@@ -46,9 +46,8 @@ async def test_ctrl_q_on_the_lab_screen_saves_the_run_and_exits_0(tmp_path: Path
         run = (await start_long_run(app, pilot)).lab_run
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: app._exit)
-    assert app.return_code == 0
-    assert run is not None and run._process is not None and run._process.poll() is not None
-    assert_stopped_and_saved(app, run.run_id)
+    assert app.return_code == 0 and run is not None
+    assert_stopped_and_saved(app, run)
 
 
 @run_async
@@ -63,7 +62,7 @@ async def test_keep_running_then_quit_from_the_packs_saves_the_run(tmp_path: Pat
         await pilot.press("q")
         await wait_until(pilot, lambda: app._exit)
     assert app.return_code == 0 and run.status == "cancelled"
-    assert_stopped_and_saved(app, run.run_id)
+    assert_stopped_and_saved(app, run)
 
 
 @run_async
