@@ -216,7 +216,7 @@ def follow_to_end(run: LabRun, console: Console | None = None) -> int:
     interrupts = CtrlC(run)
     try:
         with interrupts.handled():
-            _follow(run, console)
+            _follow(run, console, interrupts)
     except KeyboardInterrupt:  # before the lab's process started, or where SIGINT cannot be handled
         interrupts.count += 1
     with interrupts.handled():
@@ -240,6 +240,19 @@ class CtrlC:
     def __init__(self, run: LabRun) -> None:
         self.run = run
         self.count = 0
+        self._starting = False
+        self._deferred = False
+
+    def start(self) -> None:
+        """Start the run; a Ctrl-C meanwhile is acted on once the process has its spec and readers."""
+        self._starting = True
+        try:
+            self.run.start()
+        finally:
+            self._starting = False
+        if self._deferred:
+            self._deferred = False
+            self._interrupted(signal.SIGINT, None)
 
     @contextlib.contextmanager
     def handled(self) -> Iterator[None]:
@@ -253,6 +266,9 @@ class CtrlC:
             signal.signal(signal.SIGINT, previous)
 
     def _interrupted(self, signum: int, frame: object) -> None:
+        if self._starting:
+            self._deferred = True
+            return
         if not self.run.started:
             raise KeyboardInterrupt  # nothing runs yet: stop where we are
         self.count += 1
@@ -271,7 +287,7 @@ def _say(text: str) -> None:
         pass
 
 
-def _follow(run: LabRun, console: Console) -> None:
+def _follow(run: LabRun, console: Console, interrupts: CtrlC) -> None:
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     from labs.events import Progress as ProgressEvent
@@ -281,28 +297,13 @@ def _follow(run: LabRun, console: Console) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
-        with _interrupts_deferred():
-            run.start()  # a Ctrl-C now waits until the process and its readers exist
+        interrupts.start()
         for event in run.iter_events():
             if isinstance(event, ProgressEvent):
                 bar.update(task, completed=event.done, total=max(event.total, 1))
             elif isinstance(event, StageStarted):
                 bar.update(task, description=event.name)
             printer.print(event)
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """SIGINT held back (where the platform can) until the block ends, then raised as usual."""
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None:
-        yield
-        return
-    mask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        mask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _report_saved(run: LabRun, console: Console) -> bool:
