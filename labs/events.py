@@ -145,10 +145,15 @@ def event_to_dict(event: LabEvent) -> dict[str, Any]:
     return {"type": type(event).__name__, **asdict(event)}
 
 
+def event_type(name: object) -> type[LabEvent] | None:
+    """The event class called `name` (an event dict's "type"); None for a type this version lacks."""
+    return _EVENT_TYPES.get(name) if isinstance(name, str) else None
+
+
 def event_from_dict(data: dict[str, Any]) -> LabEvent:
     """The inverse of `event_to_dict`; unknown keys (from a newer cardlab) are dropped."""
     kind = data.get("type")
-    cls = _EVENT_TYPES.get(str(kind))
+    cls = event_type(kind)
     if cls is None:
         raise ValueError(f"unknown lab event type {kind!r}")
     names = {f.name for f in fields(cls)}

@@ -3,7 +3,9 @@
 Consumers (the lab screen, `cardlab lab run`) read the events with `events_since(cursor)`, each
 with its own cursor, so a lab screen that is closed and reopened replays the run from the start.
 `cancel()` stops the lab at its next training batch (or its next stage), and kills its process if it
-has not ended within `CANCEL_GRACE` seconds. The app never imports torch: only the lab's process does.
+has not ended within `CANCEL_GRACE` seconds. `stop()` is the way out for a caller that is about to exit:
+cancel, wait (bounded), kill, save the partial run and wait for the process and the reader threads, so
+nothing of the run outlives the caller. The app never imports torch: only the lab's process does.
 A lab that crashes its process (a segfault, `os._exit`) leaves a Failed run, not a dead app.
 With a `labs.launch.Launch` of several processes the child is torchrun, whose rank 0 sends the events;
 a node without rank 0 gets none and saves no run (rank 0's node saves it).
@@ -36,6 +38,8 @@ RunStatus = Literal["pending", "running", "finished", "failed", "cancelled"]
 Predictor = Callable[[str], str]
 
 CANCEL_GRACE = 1.5  # seconds a cancelled lab has to stop by itself before its process is ended
+STOP_TIMEOUT = 5.0  # seconds `stop()` waits for a cancelled lab before it kills the process
+KILL_WAIT = 2.0  # seconds to wait for a killed process, its last event and its reader threads
 PREDICT_TIMEOUT = 120.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding `labs`, for the child
 
@@ -80,6 +84,7 @@ class LabRun:
         self.status: RunStatus = "pending"
         self.result: dict[str, object] | None = None
         self.saved_path: Path | None = None
+        self.save_error: OSError | None = None  # why the record could not be saved (a full disk...)
         self.predictor: Predictor | None = None  # set when the lab can predict user input after training
         self.record = RunRecord(
             run_id=self.run_id,
@@ -100,6 +105,7 @@ class LabRun:
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._predict_lock = threading.Lock()
         self._stderr_tail: deque[str] = deque(maxlen=40)
+        self._readers: list[threading.Thread] = []
         self._started_at = 0.0
 
     @property
@@ -138,11 +144,15 @@ class LabRun:
             env=env,
             start_new_session=True,  # Ctrl-C reaches the app, which cancels; not the lab directly
         )
-        if self.launch is None:
+        if self.launch is None:  # under torchrun the ranks read the spec from the environment
             self._send(self.spec.to_json())
-        # Daemons: quitting the app must not wait for them.
-        threading.Thread(target=self._read_events, name=f"lab-{self.info.id}", daemon=True).start()
-        threading.Thread(target=self._read_stderr, name=f"lab-{self.info.id}-err", daemon=True).start()
+        # Daemons, so a caller that forgets `stop()` can still exit; `stop()` joins them.
+        self._readers = [
+            threading.Thread(target=self._read_events, name=f"lab-{self.info.id}", daemon=True),
+            threading.Thread(target=self._read_stderr, name=f"lab-{self.info.id}-err", daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
         return self
 
     def cancel(self) -> None:
@@ -155,6 +165,33 @@ class LabRun:
     def close(self) -> None:
         """End the lab's process (it may be waiting to answer predictions)."""
         self._send(json.dumps({"quit": True}))
+
+    def kill(self) -> None:
+        """End the lab's process now; a run still going ends as cancelled (or failed, if not cancelled)."""
+        if self._process is not None and self._process.poll() is None:
+            _stop(self._process)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Cancel the run if it is going, wait up to `timeout` seconds for it to end, then kill its process;
+        the partial run is saved as cancelled. Returns once the process and the reader threads are gone
+        (a few seconds at most), so that nothing of this run is running when the caller exits."""
+        if self._process is None:
+            return
+        self.cancel()
+        if not self.join(timeout):
+            self.kill()
+        self.close()
+        try:
+            self._process.wait(KILL_WAIT)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+        self.join(KILL_WAIT)
+        for reader in self._readers:
+            reader.join(KILL_WAIT)
+
+    @property
+    def started(self) -> bool:
+        return self._process is not None
 
     @property
     def cancel_requested(self) -> bool:
@@ -221,6 +258,7 @@ class LabRun:
             self._handle(line)
         if not self.done:  # the process ended without a last event
             self._end_without_event(self._process.wait())
+        self._replies.put({"prediction_error": "the lab's process has ended"})  # wakes a waiting predictor
 
     def _handle(self, line: str) -> None:
         try:
@@ -297,8 +335,9 @@ class LabRun:
             try:
                 self.saved_path = save_run(self.runs_dir, self.record)
             except OSError as error:
-                self.saved_path = None
+                self.saved_path, self.save_error = None, error
                 self.record.error = f"{self.record.error or ''} (run not saved: {error})".strip()
+                _remove_if_empty(self.runs_dir / self.run_id)
         with self._changed:
             self.status = status
             self._changed.notify_all()
@@ -311,6 +350,14 @@ def _child_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """An unsaved run leaves no empty folder behind (the lab's process makes it for its files)."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (the lab saved files there), or never made
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:

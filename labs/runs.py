@@ -3,6 +3,9 @@
 A record keeps what a student wants to see again or compare with: the parameters, the per-epoch
 metrics, the loss curve (down-sampled), the lr-finder curve, the texts and tables the lab printed,
 and how the run ended. Torch-free, so listing runs is cheap.
+
+Records are checked when read (`labs.json_shape`): a `run.json` with a missing field, a null status or a
+curve of strings is a `DamagedRun` with the reason, listed as damaged, never a crash further on.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from labs.events import (
     BatchLoss,
@@ -26,8 +29,10 @@ from labs.events import (
     Progress,
     event_from_dict,
     event_to_dict,
+    event_type,
 )
 from labs.files import write_atomic
+from labs.json_shape import ShapeError, conform_fields
 
 RUN_FILE = "run.json"
 RECORD_VERSION = 1
@@ -35,6 +40,12 @@ MAX_CURVE_POINTS = 2000
 
 # Per-step events are summarised into curves; everything else is kept as it was emitted.
 _SUMMARISED = (BatchLoss, LrFinderPoint, Progress)
+
+RecordStatus = Literal["running", "finished", "failed", "cancelled"]
+
+
+class RunRecordError(ValueError):
+    """A saved run that cannot be read: the message says which file and what is wrong with it."""
 
 
 @dataclass
@@ -47,7 +58,7 @@ class RunRecord:
     seed: int
     data: str | None
     started: str  # ISO 8601, UTC
-    status: str = "running"  # running | finished | failed | cancelled
+    status: RecordStatus = "running"
     seconds: float = 0.0
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -93,14 +104,43 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
-        data = json.loads(text)
+        """The record in `text`, every field checked; RunRecordError names the first one that is wrong."""
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise RunRecordError(f"not JSON ({error})") from None
         if not isinstance(data, dict) or "run_id" not in data:
-            raise ValueError("not a cardlab run record")
-        data["lr_finder"] = [tuple(point) for point in data.get("lr_finder", [])]
-        for key in ("curves", "valid_curves"):
-            data[key] = {name: [tuple(p) for p in points] for name, points in dict(data.get(key, {})).items()}
-        known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in data.items() if key in known})
+            raise RunRecordError("not a cardlab run record")
+        try:
+            checked = conform_fields(cls, data)
+            checked["epochs"] = [
+                asdict(EpochRow(**conform_fields(EpochRow, row, f"epochs[{i}]")))
+                for i, row in enumerate(checked.get("epochs", []))
+            ]
+            checked["events"] = _checked_events(checked.get("events", []))
+        except ShapeError as error:
+            raise RunRecordError(str(error)) from None
+        return cls(**checked)
+
+
+def _checked_events(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events of known types, checked; those of types this version does not know (a newer cardlab's) are
+    left out, as the screens could not show them anyway."""
+    events = []
+    for i, item in enumerate(items):
+        cls = event_type(item.get("type"))
+        if cls is not None:
+            events.append(event_to_dict(cls(**conform_fields(cls, item, f"events[{i}]"))))
+    return events
+
+
+@dataclass(frozen=True)
+class DamagedRun:
+    """A run folder whose `run.json` cannot be read, and why."""
+
+    run_id: str  # the folder's name
+    path: Path
+    reason: str
 
 
 def downsample(points: list[tuple[Any, float]], limit: int) -> list[tuple[Any, float]]:
@@ -126,27 +166,49 @@ def save_run(runs_dir: Path, record: RunRecord) -> Path:
 
 
 def load_run(runs_dir: Path, run_id: str) -> RunRecord:
+    """The saved run `run_id`; FileNotFoundError if there is none, RunRecordError if it is damaged."""
     path = runs_dir / run_id / RUN_FILE
     if not path.is_file():
         raise FileNotFoundError(
-            f"no saved run {run_id!r} in {runs_dir} (see `cardlab lab show` for the list)"
+            f"no saved run {run_id!r} in {runs_dir} (see `cardlab lab runs` for the list)"
         )
-    return RunRecord.from_json(path.read_text(encoding="utf-8"))
+    try:
+        return read_record(path)
+    except RunRecordError as error:
+        raise RunRecordError(f"the saved run {run_id!r} is damaged: {path}: {error}") from None
 
 
-def list_runs(runs_dir: Path, lab_id: str | None = None) -> list[RunRecord]:
-    """Saved runs, newest first; unreadable folders are skipped."""
+def read_record(path: Path) -> RunRecord:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RunRecordError("not UTF-8 text") from None
+    except OSError as error:
+        raise RunRecordError(f"cannot read it: {error.strerror or error}") from None
+    return RunRecord.from_json(text)
+
+
+def scan_runs(runs_dir: Path, lab_id: str | None = None) -> tuple[list[RunRecord], list[DamagedRun]]:
+    """Saved runs (of `lab_id`), newest first, and the damaged ones (those whose folder names the lab)."""
     if not runs_dir.is_dir():
-        return []
-    records = []
+        return [], []
+    records, damaged = [], []
     for path in runs_dir.glob(f"*/{RUN_FILE}"):
         try:
-            record = RunRecord.from_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, TypeError):
+            record = read_record(path)
+        except RunRecordError as error:
+            if lab_id is None or f"-{lab_id}-" in path.parent.name:
+                damaged.append(DamagedRun(path.parent.name, path, str(error)))
             continue
         if lab_id is None or record.lab_id == lab_id:
             records.append(record)
-    return sorted(records, key=lambda r: (r.started, r.run_id), reverse=True)
+    records.sort(key=lambda r: (r.started, r.run_id), reverse=True)
+    return records, sorted(damaged, key=lambda d: d.run_id, reverse=True)
+
+
+def list_runs(runs_dir: Path, lab_id: str | None = None) -> list[RunRecord]:
+    """Saved runs, newest first; damaged records are left out (`scan_runs` lists them)."""
+    return scan_runs(runs_dir, lab_id)[0]
 
 
 def previous_run(runs_dir: Path, lab_id: str, exclude: str | None = None) -> RunRecord | None:

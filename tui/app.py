@@ -1,16 +1,17 @@
 """The cardlab Textual app: one factory, `create_app`, shared by the `cardlab` command and the tests.
 
-The app is thin: it loads the packs, opens the review store, holds the `StudySession` and pushes
-screens. Everything that decides what to study lives in `cards`; nothing here imports torch or pandas.
+The app is thin: it loads the packs, opens the review store, holds the services the screens use
+(`tui.services`: packs, store, settings, clock, lab runs) and navigates between screens through its
+actions. Everything that decides what to study lives in `cards`; nothing here imports torch or pandas.
+Quitting stops every lab still training and saves its partial run first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
@@ -26,12 +27,11 @@ from cards.files import write_atomic
 from cards.pack import Pack, PackError, Problem, load_pack
 from cards.paths import Home
 from cards.renames import apply_renames, rename_hints
-from cards.schedule import StudySession, utc_now
 from cards.store import Store
 from cards.watch import FileWatch
+from tui.services import Clock, Library, Services
+from tui.store_errors import ShowsStoreErrors
 from tui.widgets.safe_text import one_line
-
-Clock = Callable[[], datetime]
 
 # `bench/study_startup.py` sets this to a file path: the app writes the wall-clock time at which the
 # first card is on screen into it, then exits.
@@ -43,43 +43,6 @@ WATCH_INTERVAL_S = 0.5
 
 class StartupError(Exception):
     """The app cannot start (unknown pack, unreadable store...); the message is for the user."""
-
-
-@dataclass(frozen=True)
-class Library:
-    """What the app studies: the packs that loaded and the problems of those that did not."""
-
-    packs: tuple[Pack, ...]
-    errors: tuple[str, ...]  # one "file:line: message" line per problem
-    problem_files: tuple[Path, ...] = ()  # the files those problems are in (watched for a fix)
-
-    def pack(self, pack_id: str) -> Pack | None:
-        return next((pack for pack in self.packs if pack.id == pack_id), None)
-
-    def pack_at(self, path: Path) -> Pack | None:
-        return next((pack for pack in self.packs if pack.path == path), None)
-
-    def files(self) -> list[Path]:
-        """Every pack file the app read: the packs loaded and the files with problems."""
-        return list(dict.fromkeys([*(pack.path for pack in self.packs), *self.problem_files]))
-
-    def with_pack(self, pack: Pack) -> Library:
-        """The library with `pack` in place of the version loaded from its file; that file's problems gone."""
-        packs = tuple(pack if other.path == pack.path else other for other in self.packs)
-        if self.pack_at(pack.path) is None:
-            packs += (pack,)
-        return self.with_problems(pack.path, ())._replace_packs(packs)
-
-    def with_problems(self, path: Path, problems: Iterable[Problem]) -> Library:
-        """The library with `path`'s problems replaced by `problems` (its last good pack stays)."""
-        prefix = f"{path}:"
-        kept = tuple(line for line in self.errors if not line.startswith(prefix))
-        lines = tuple(str(problem) for problem in problems)
-        files = tuple(file for file in self.problem_files if file != path) + ((path,) if lines else ())
-        return Library(self.packs, kept + lines, files)
-
-    def _replace_packs(self, packs: tuple[Pack, ...]) -> Library:
-        return Library(packs, self.errors, self.problem_files)
 
 
 class CardlabCommands(Provider):
@@ -128,7 +91,7 @@ def _lab_titles() -> list[tuple[str, str]]:
     return [(info.id, info.title) for info in all_labs()]
 
 
-class CardlabApp(App[int]):
+class CardlabApp(ShowsStoreErrors, App[int]):
     TITLE = "cardlab"
     COMMANDS = App.COMMANDS | {CardlabCommands}
     BINDINGS = [
@@ -146,23 +109,27 @@ class CardlabApp(App[int]):
         watch_interval: float | None = WATCH_INTERVAL_S,
     ) -> None:
         super().__init__()
-        self.home = home
-        self.library = library
-        self.store = store
-        self.config = config
-        self.clock = clock
+        self.services = Services(home, library, store, config, clock)
         self.start_pack = start_pack
         self._bench_output = os.environ.get(BENCH_FIRST_CARD_ENV)
         self.watch_interval = watch_interval  # None: pack files are not watched
         self._pack_files = FileWatch(library.files())
 
-    def now(self) -> datetime:
-        return (self.clock or utc_now)()
+    @property
+    def home(self) -> Home:
+        return self.services.home
 
-    def new_session(self, packs: tuple[Pack, ...] | None = None) -> StudySession:
-        """A study session over `packs` (default: all of them), on this app's store and clock."""
-        chosen = list(self.library.packs if packs is None else packs)
-        return StudySession(self.store, chosen, self.config, clock=self.clock or utc_now)
+    @property
+    def library(self) -> Library:
+        return self.services.library
+
+    @library.setter
+    def library(self, library: Library) -> None:  # a pack file was saved: its new version, or its problems
+        self.services.library = library
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
 
     def on_mount(self) -> None:
         if self.start_pack is not None:
@@ -246,7 +213,15 @@ class CardlabApp(App[int]):
         title = f"{one_line(path.name)} no longer checks: {kept}"
         self.notify(shown + more, title=title, severity="error", timeout=12, markup=False)
 
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q); a lab still training is cancelled and its partial run saved first."""
+        if self.services.lab_runs.running():
+            self.notify("stopping the running lab and saving its run…", timeout=10)
+            await asyncio.to_thread(self.services.lab_runs.stop_all)
+        self.exit()
+
     def on_unmount(self) -> None:
+        self.services.lab_runs.stop_all()  # however the app ends: no lab process or reader outlives it
         self.store.close()
 
     def action_study(self, pack_id: str) -> None:
@@ -285,7 +260,7 @@ class CardlabApp(App[int]):
         from tui.screens.labs import LabsScreen
 
         self._know_pack_labs()
-        self.push_screen(LabsScreen(self.home))
+        self.push_screen(LabsScreen())
 
     def action_open_lab(self, lab_id: str, card_id: str | None = None) -> None:
         from tui.screens.lab import LabScreen
@@ -329,8 +304,8 @@ class CardlabApp(App[int]):
         folder = get_lab(lab_id).folder or Path()
         self.push_screen(TrustLab(pack_id, folder, found[1]), callback=answered)
 
-    def first_card_shown(self) -> None:
-        """Called by the study screen once a card is painted; ends a start-up benchmark run."""
+    def on_study_screen_first_card_shown(self) -> None:
+        """The study screen painted its first card: the end of a start-up benchmark run."""
         if self._bench_output:
             write_atomic(self._bench_output, repr(time.time()))
             self._bench_output = None

@@ -62,8 +62,8 @@ def test_bad_arguments_exit_2_with_a_message(fake_labs: None, capsys, tmp_path: 
 
 
 def test_ctrl_c_cancels_the_run_and_exits_130(fake_labs: None, monkeypatch, capsys, tmp_path: Path) -> None:
-    def interrupted(run: LabRun, console: object) -> None:
-        run.start()
+    def interrupted(run: LabRun, console: object, interrupts: lab_command.CtrlC) -> None:
+        interrupts.start()
         raise KeyboardInterrupt
 
     monkeypatch.setattr(lab_command, "_follow", interrupted)

@@ -16,7 +16,7 @@ from labs import registry
 from tests.labs.fake_labs import COUNTING, FAILING, TWO_SCALES, VERDICT_CLAIM
 from tests.tui.study_helpers import SIZE, fixed_clock, make_home, run_async, write_pack
 from tui.app import CardlabApp, create_app
-from tui.screens.lab import LabScreen, LeaveRunningLab, runs_of
+from tui.screens.lab import LabScreen, LeaveRunningLab
 from tui.screens.study import StudyScreen
 from tui.widgets.loss_chart import LossChart
 
@@ -130,7 +130,7 @@ async def test_leaving_keeps_the_run_going_and_reopening_replays_it(tmp_path: Pa
         assert isinstance(app.screen, LeaveRunningLab)
         await pilot.press("k")
         assert isinstance(app.screen, StudyScreen)
-        run = runs_of(app)["test-counting"]
+        run = app.services.lab_runs.get("test-counting")
         assert not run.done, "keep running means the lab goes on in the background"
         await pilot.press("l")
         reopened = lab_screen(app)
@@ -225,7 +225,7 @@ async def test_the_labs_list_opens_the_highlighted_lab(tmp_path: Path) -> None:
     app = lab_app(tmp_path)
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
-        app.push_screen(LabsScreen(app.home))
+        app.push_screen(LabsScreen())
         await pilot.pause()
         assert "learning rate" in str(app.screen.query_one("#lab-summary").render())  # lr-find comes first
         await pilot.press("down", "enter")

@@ -176,3 +176,60 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
     except OSError:
         return True
+
+
+# `cardlab` with one more lab, last in the labs list: the counting test lab, slowed down so it is still
+# training when the test quits.
+CARDLAB_WITH_A_SLOW_LAB = """
+import dataclasses, sys
+from labs import registry
+from labs.info import make_presets
+from tests.labs.fake_labs import COUNTING
+slow = make_presets(smoke={}, full={}, quick={"steps": 100_000, "delay": 0.01})
+registry._BY_ID[COUNTING.id] = dataclasses.replace(COUNTING, presets=slow)
+from tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
+def test_quitting_while_a_lab_trains_saves_the_run_and_exits_0(tmp_path: Path) -> None:
+    """Home → l → the lab → r, leave it running, back to the packs, q."""
+    from labs.runs import scan_runs
+
+    home = Home.at(tmp_path / "home")
+    script = tmp_path / "cardlab_slow_lab.py"
+    script.write_text(CARDLAB_WITH_A_SLOW_LAB)
+    exit_file = tmp_path / "exit"
+    command = f"{sys.executable} {script} --home {tmp_path / 'home'}; echo $? > {exit_file}; sleep 60"
+    tmux = Tmux(f"cardlab-quit-{os.getpid()}")
+    tmux.start(f"cd {ROOT} && env -u CARDLAB_HOME PYTHONPATH={ROOT} sh -c '{command}'")
+    try:
+        wait_for(lambda: "what is left to study today" in tmux.screen(), "the home screen", tmux.screen)
+        tmux.keys("l")
+        wait_for(lambda: "Labs: each one trains" in tmux.screen(), "the labs list", tmux.screen)
+        tmux.keys("End")  # the test lab comes last
+        wait_for(lambda: "A toy loop for tests." in tmux.screen(), "the test lab highlighted", tmux.screen)
+        tmux.keys("Enter")
+        wait_for(lambda: "Counting (test)  ·  test-counting" in tmux.screen(), "the lab screen", tmux.screen)
+        tmux.keys("r")
+        wait_for(lambda: "▶ count" in tmux.screen(), "the lab training", tmux.screen)
+        tmux.keys("Escape")
+        wait_for(lambda: "Keep running" in tmux.screen(), "the leave dialog", tmux.screen)
+        tmux.keys("k")
+        wait_for(lambda: "[running]" in tmux.screen(), "the labs list with the run", tmux.screen)
+        tmux.keys("Escape")
+        wait_for(lambda: "what is left to study today" in tmux.screen(), "the home screen", tmux.screen)
+        tmux.keys("q")
+        wait_for(
+            lambda: exit_file.exists() and exit_file.read_text().strip() != "", "cardlab to exit", tmux.screen
+        )
+        after = tmux.screen()
+    finally:
+        tmux.stop()
+    assert exit_file.read_text().strip() == "0", after
+    assert "terminate called" not in after and "Traceback" not in after, after
+    records, damaged = scan_runs(home.runs_dir)
+    assert damaged == [] and [record.status for record in records] == ["cancelled"]
+    assert records[0].curves["train"], "the batches before quitting are in the saved run"

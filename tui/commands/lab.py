@@ -2,13 +2,19 @@
 
 `run` streams the lab's events to the terminal (a progress bar with ETA, the epoch rows as the
 notebooks print them, texts and tables), draws the loss chart at the end and saves the run.
-Exit status: 0 finished, 1 failed, 2 bad arguments, 130 interrupted (Ctrl-C cancels the lab first).
+Exit status: 0 finished, 1 failed or not saved, 2 bad arguments, 130 interrupted: Ctrl-C cancels the
+lab and saves the partial run; a second Ctrl-C kills the lab's process at once, and still saves.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,6 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("run_id", metavar="RUN_ID", nargs="?", help="a saved run's id")
     show.add_argument("--lab", help="only list runs of this lab")
     show.set_defaults(handler=show_run)
+
+    runs = commands.add_parser("runs", help="list the saved runs, newest first, and any damaged records")
+    runs.add_argument("--lab", help="only list runs of this lab")
+    runs.set_defaults(handler=list_saved_runs)
 
 
 def _add_launch_arguments(run: argparse.ArgumentParser) -> None:
@@ -240,26 +250,87 @@ def _trusted(home, lab_id: str, trust: bool) -> bool:
 
 
 def follow_to_end(run: LabRun, console: Console | None = None) -> int:
-    """Start `run`, print its events with a progress bar, and return the exit code (Ctrl-C cancels)."""
+    """Start `run`, print its events with a progress bar, and return the exit code.
+
+    Ctrl-C cancels the lab at its next batch (its last events still print); a second Ctrl-C kills its
+    process. Either way the partial run is saved as cancelled and the lab's process is gone on return.
+    """
     console = console or _console()
+    interrupts = CtrlC(run)
     try:
-        _follow(run, console)
-    except KeyboardInterrupt:
-        run.cancel()
-        console.print("[yellow]cancelling at the next batch…[/]")
-        run.join(timeout=30)
-        _report_saved(run, console)
-        return EXIT_INTERRUPTED
-    run.join()
+        with interrupts.handled():
+            _follow(run, console, interrupts)
+    except KeyboardInterrupt:  # before the lab's process started, or where SIGINT cannot be handled
+        interrupts.count += 1
+    with interrupts.handled():
+        run.stop()  # cancels a run still going (bounded), ends the process, joins its readers
+    saved = _report_saved(run, console)
+    if interrupts.count:
+        return EXIT_INTERRUPTED if saved else EXIT_FAILED
     _print_chart(run.record, console)
-    _report_saved(run, console)
+    if not saved:
+        return EXIT_FAILED
     if run.status == "finished":
         _print_report(run.info.id, run.result, console)
         return 0
     return EXIT_FAILED
 
 
-def _follow(run: LabRun, console: Console) -> None:
+class CtrlC:
+    """SIGINT while a lab runs: the first cancels it, the next ones kill its process. Nothing is raised,
+    so the run's end is always followed and saved (a KeyboardInterrupt could land in the middle of it)."""
+
+    def __init__(self, run: LabRun) -> None:
+        self.run = run
+        self.count = 0
+        self._starting = False
+        self._deferred = False
+
+    def start(self) -> None:
+        """Start the run; a Ctrl-C meanwhile is acted on once the process has its spec and readers."""
+        self._starting = True
+        try:
+            self.run.start()
+        finally:
+            self._starting = False
+        if self._deferred:
+            self._deferred = False
+            self._interrupted(signal.SIGINT, None)
+
+    @contextlib.contextmanager
+    def handled(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread can handle signals: Ctrl-C raises there as usual
+            return
+        previous = signal.signal(signal.SIGINT, self._interrupted)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _interrupted(self, signum: int, frame: object) -> None:
+        if self._starting:
+            self._deferred = True
+            return
+        if not self.run.started:
+            raise KeyboardInterrupt  # nothing runs yet: stop where we are
+        self.count += 1
+        if self.count == 1:
+            self.run.cancel()
+            _say("\ncancelling at the next batch… (Ctrl-C again stops it at once)\n")
+        else:
+            self.run.kill()
+
+
+def _say(text: str) -> None:
+    """To stderr without Python's buffered streams, which a signal handler must not re-enter."""
+    try:
+        os.write(sys.stderr.fileno(), text.encode("utf-8", "replace"))
+    except (OSError, ValueError):  # no file descriptor behind stderr (a captured test run)
+        pass
+
+
+def _follow(run: LabRun, console: Console, interrupts: CtrlC) -> None:
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     from labs.events import Progress as ProgressEvent
@@ -269,7 +340,7 @@ def _follow(run: LabRun, console: Console) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
-        run.start()
+        interrupts.start()
         for event in run.iter_events():
             if isinstance(event, ProgressEvent):
                 bar.update(task, completed=event.done, total=max(event.total, 1))
@@ -278,9 +349,17 @@ def _follow(run: LabRun, console: Console) -> None:
             printer.print(event)
 
 
-def _report_saved(run: LabRun, console: Console) -> None:
+def _report_saved(run: LabRun, console: Console) -> bool:
+    """Say where the run was saved, or why it was not; False when it should have been and was not."""
     if run.saved_path is not None:
         console.print(f"[dim]saved run {run.run_id} (cardlab lab show {run.run_id})[/]")
+    if run.save_error is None:
+        return True
+    from tui.cli import describe_os_error
+
+    reason = printable(describe_os_error(run.save_error), one_line=True)
+    print(f"cardlab lab run: the run was not saved: {reason}", file=sys.stderr)
+    return False
 
 
 def _print_report(lab_id: str, result: dict[str, object] | None, console: Console) -> None:
@@ -404,28 +483,42 @@ def _rich_table(event):
 # -- show -------------------------------------------------------------------------------------------
 
 
-def show_run(args: argparse.Namespace) -> int:
-    from labs.runs import list_runs, load_run
+def list_saved_runs(args: argparse.Namespace) -> int:
+    """One line per saved run; a damaged record is listed with what is wrong with it."""
+    from rich.text import Text
+
+    from labs.runs import scan_runs
     from labs.verdict_text import outcome_summary
 
     console = _console()
     runs_dir = home_from_args(args).runs_dir
+    records, damaged = scan_runs(runs_dir, args.lab)
+    if not records and not damaged:
+        console.print(Text(f"no saved runs in {runs_dir}"))
+    for record in records:
+        outcome = outcome_summary(record.result) if record.result else record.error or ""
+        line = f"{record.run_id}  {record.status:<9} {record.preset:<5} {record.seconds:7.1f}s  {outcome}"
+        console.print(Text(printable(line, one_line=True)))
+    for bad in damaged:
+        line = f"{bad.run_id}  damaged   {bad.path}: {bad.reason}"
+        console.print(Text(printable(line, one_line=True), style="red"))
+    return 0
+
+
+def show_run(args: argparse.Namespace) -> int:
+    from labs.runs import RunRecordError, load_run
+
     if not args.run_id:
-        records = list_runs(runs_dir, args.lab)
-        if not records:
-            console.print(f"no saved runs in {runs_dir}")
-            return 0
-        for record in records:
-            outcome = outcome_summary(record.result) if record.result else record.error or ""
-            console.print(
-                f"{record.run_id}  {record.status:<9} {record.preset:<5} {record.seconds:7.1f}s  {_escape(str(outcome))}"
-            )
-        return 0
+        return list_saved_runs(args)
+    console = _console()
     try:
-        record = load_run(runs_dir, args.run_id)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"cardlab lab show: {error}", file=sys.stderr)
+        record = load_run(home_from_args(args).runs_dir, args.run_id)
+    except FileNotFoundError as error:
+        print(f"cardlab lab show: {printable(str(error), one_line=True)}", file=sys.stderr)
         return EXIT_USAGE
+    except RunRecordError as error:
+        print(f"cardlab lab show: {printable(str(error), one_line=True)}", file=sys.stderr)
+        return EXIT_FAILED
     _print_header(record, console)
     printer = EventPrinter(console)
     for event in record.replay():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,17 +11,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from tui.messages import PackReloaded
+from tui.services import services_of
+from tui.store_errors import ShowsStoreErrors
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
-
-if TYPE_CHECKING:
-    from tui.app import CardlabApp
 
 MAX_PROBLEMS_SHOWN = 200  # lines in the problem box; the rest are counted (`cardlab pack list` shows all)
 COLUMNS = (("Pack", "pack"), ("New", "new"), ("Learning", "learning"), ("Due", "due"), ("Cards", "cards"))
 
 
-class HomeScreen(Screen[None]):
+class HomeScreen(ShowsStoreErrors, Screen[None]):
     CSS_PATH = "home.tcss"
     BINDINGS = [
         Binding("enter", "study_highlighted", "Study", id="home.study", tooltip="Study the highlighted pack"),
@@ -33,10 +30,6 @@ class HomeScreen(Screen[None]):
         ),
         Binding("q", "app.quit", "Quit", id="home.quit", tooltip="Leave cardlab"),
     ]
-
-    @property
-    def cardlab(self) -> CardlabApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -65,8 +58,9 @@ class HomeScreen(Screen[None]):
         table = self.query_one(DataTable)
         highlighted = table.cursor_row
         table.clear()
-        library = self.cardlab.library
-        session = self.cardlab.new_session()
+        services = services_of(self)
+        library = services.library
+        session = services.new_session()
         for pack in library.packs:
             counts = session.counts(pack.id)
             table.add_row(
@@ -93,25 +87,28 @@ class HomeScreen(Screen[None]):
             self.refresh_counts()
 
     def _show_errors(self) -> None:
-        errors = self.cardlab.library.errors
+        errors = services_of(self).library.errors
         box = self.query_one("#load-errors", VerticalScroll)
         box.display = bool(errors)
         if errors:
             box.border_title = f"These packs could not be loaded ({_problems(len(errors))})"
             self.query_one("#load-errors-text", Static).update(literal(problem_lines(errors)))
 
-    def action_study_highlighted(self) -> None:
+    async def action_study_highlighted(self) -> None:
         table = self.query_one(DataTable)
         if table.row_count == 0:
             return
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         assert row_key.value is not None
-        self.cardlab.action_study(row_key.value)
+        await self._study(row_key.value)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.cardlab.action_study(event.row_key.value)
+            await self._study(event.row_key.value)
+
+    async def _study(self, pack_id: str) -> None:
+        await self.app.run_action(f"study({pack_id!r})")
 
 
 def problem_lines(errors: tuple[str, ...], limit: int = MAX_PROBLEMS_SHOWN) -> str:

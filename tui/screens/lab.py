@@ -1,19 +1,18 @@
 """The lab screen: set a lab's parameters, predict the outcome, run it and watch it train live.
 
-The lab runs in its own thread (`labs.runner.LabRun`); this screen reads the run's events ten times a
+The lab runs in its own process (`labs.runner.LabRun`); this screen reads the run's events ten times a
 second, so a fast training loop can never starve the keyboard, and the chart redraws at most five
-times a second. Runs belong to the app, not the screen: going back to the card can leave a run
-going, and reopening the lab replays it from the start.
+times a second. Runs belong to the app (`tui.lab_runs.LabRuns`), not the screen: going back to the
+card can leave a run going, reopening the lab replays it from the start, and quitting stops it.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -48,6 +47,7 @@ from labs.events import (
     TextOutput,
 )
 from labs.registry import DEFAULT_PRESET, PRESET_NAMES, LabError, LabInfo, get_lab
+from tui.services import services_of
 from tui.widgets.loss_chart import LossChart, Marker, kinds_of
 from tui.widgets.run_text import epoch_stage, run_report
 from tui.widgets.safe_text import neutralize_controls, one_line
@@ -61,13 +61,6 @@ DRAIN_INTERVAL = 0.1  # seconds between reads of the run's events
 MAX_EVENTS_PER_TICK = 2000
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
-# The app's runs by lab id; weak so a finished test app takes its runs with it.
-_RUNS: weakref.WeakKeyDictionary[App, dict[str, LabRun]] = weakref.WeakKeyDictionary()
-
-
-def runs_of(app: App) -> dict[str, LabRun]:
-    return _RUNS.setdefault(app, {})
-
 
 class LeaveRunningLab(ModalScreen[str]):
     """Asked when leaving a lab that is still training: keep it running, stop it, or stay."""
@@ -75,6 +68,7 @@ class LeaveRunningLab(ModalScreen[str]):
     DEFAULT_CSS = """
     LeaveRunningLab { align: center middle; }
     LeaveRunningLab > Vertical { width: 60; height: auto; border: round $warning; background: $surface; padding: 1 2; }
+    LeaveRunningLab Label { width: 100%; }
     LeaveRunningLab Horizontal { height: auto; margin-top: 1; }
     LeaveRunningLab Button { margin-right: 1; }
     """
@@ -202,7 +196,7 @@ class LabScreen(Screen[None]):
         self.query_one("#predict", Input).display = False
         self._render_steps()
         self._load_overlay()
-        existing = runs_of(self.app).get(self.info.id)
+        existing = services_of(self).lab_runs.get(self.info.id)
         if existing is not None:
             self._follow_run(existing)
         self._update_buttons()
@@ -255,10 +249,7 @@ class LabScreen(Screen[None]):
             return
         self._reset_view()
         self._load_overlay()
-        previous = runs_of(self.app).get(self.info.id)
-        if previous is not None:
-            previous.close()  # its process may be waiting to answer predictions
-        runs_of(self.app)[self.info.id] = run
+        services_of(self).lab_runs.replace(self.info.id, run)
         self._follow_run(run)
         run.start()
         self._set_status(Text(f"running ({preset})…", style="bold"))
@@ -433,6 +424,8 @@ class LabScreen(Screen[None]):
             self._log(Text(_last_lines(event.traceback, 8), style="dim"))
         else:
             self._set_status(Text(f"cancelled during {event.stage or 'start-up'}", style="bold yellow"))
+        if self.lab_run is not None and self.lab_run.save_error is not None:
+            self._log(Text(f"this run was not saved: {self.lab_run.save_error}", style="bold red"))
         self.call_after_refresh(self._update_buttons)
 
     def _report_outcome(self, result: dict[str, object]) -> None:

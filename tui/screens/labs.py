@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,10 +10,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from labs.registry import all_labs, get_lab
-from tui.screens.lab import LabScreen, runs_of
-
-if TYPE_CHECKING:
-    from cards.paths import Home
+from tui.services import services_of
 
 
 class LabsScreen(Screen[None]):
@@ -29,10 +24,6 @@ class LabsScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", id="labs.back", tooltip="Back"),
     ]
 
-    def __init__(self, home: Home) -> None:
-        super().__init__()
-        self.home = home
-
     def compose(self) -> ComposeResult:
         yield Static(
             Text("Labs: each one trains the technique of its cards, live", style="bold"), id="labs-title"
@@ -44,9 +35,15 @@ class LabsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0
 
+    def on_screen_resume(self) -> None:
+        """Back from a lab: its run's state (running, finished...) may have changed."""
+        options = self.query_one(OptionList)
+        for info in all_labs():
+            options.replace_option_prompt(info.id, self._label(info.id))
+
     def _label(self, lab_id: str) -> Text:
         info = get_lab(lab_id)
-        run = runs_of(self.app).get(lab_id)
+        run = services_of(self).lab_runs.get(lab_id)
         state = f"  [{run.status}]" if run is not None else ""
         return Text.assemble(
             (info.title, "bold"),
@@ -59,21 +56,17 @@ class LabsScreen(Screen[None]):
         if event.option.id:
             self.query_one("#lab-summary", Static).update(Text(get_lab(event.option.id).summary))
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self._open(event.option.id)
+            await self._open(event.option.id)
 
-    def action_open(self) -> None:
+    async def action_open(self) -> None:
         option_list = self.query_one(OptionList)
         if option_list.highlighted is not None:
             option = option_list.get_option_at_index(option_list.highlighted)
             if option.id:
-                self._open(option.id)
+                await self._open(option.id)
 
-    def _open(self, lab_id: str) -> None:
+    async def _open(self, lab_id: str) -> None:
         """Through the app, which asks for trust first when the lab comes with a pack."""
-        open_lab = getattr(self.app, "action_open_lab", None)
-        if open_lab is not None:
-            open_lab(lab_id)
-        else:
-            self.app.push_screen(LabScreen(lab_id=lab_id, home=self.home))
+        await self.app.run_action(f"open_lab({lab_id!r})")

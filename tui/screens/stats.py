@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -26,15 +26,14 @@ from textual.worker import get_current_worker
 from cards.fsrs_rs import WorkloadPoint
 from cards.fsrs_stats import Calibration, calibration_from, months_from, request, workload_point_from
 from cards.stats import MonthRetention, Stats, collect_stats
+from tui.services import services_of
+from tui.store_errors import ShowsStoreErrors
 from tui.widgets.bars import BarChart
 from tui.widgets.calibration import CalibrationChart, render_retention_by_month
 from tui.widgets.heatmap import Heatmap
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
 from tui.widgets.workload import WorkloadChart
-
-if TYPE_CHECKING:
-    from tui.app import CardlabApp
 
 ORPHANS_SHOWN = 20
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding `cards`, for the child
@@ -85,16 +84,12 @@ def orphans_text(stats: Stats) -> Content:
     return literal("\n".join(lines))
 
 
-class StatsScreen(Screen[None]):
+class StatsScreen(ShowsStoreErrors, Screen[None]):
     CSS_PATH = "stats.tcss"
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="stats.back", tooltip="Back to the previous screen"),
         Binding("r", "refresh_stats", "Refresh", id="stats.refresh", tooltip="Recount from the review store"),
     ]
-
-    @property
-    def cardlab(self) -> CardlabApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(Content.assemble(("Statistics", "bold $accent")), id="stats-title")
@@ -126,8 +121,8 @@ class StatsScreen(Screen[None]):
         self.action_refresh_stats()
 
     def action_refresh_stats(self) -> None:
-        app = self.cardlab
-        stats = collect_stats(app.store, app.library.packs, app.config, clock=app.now)
+        services = services_of(self)
+        stats = collect_stats(services.store, services.library.packs, services.config, clock=services.now)
         self.query_one("#overview", Static).update(overview(stats))
         self.query_one("#forecast", BarChart).update([count for _, count in stats.forecast])
         self.query_one("#heatmap", Heatmap).update(stats.heatmap, stats.today)
@@ -151,9 +146,11 @@ class StatsScreen(Screen[None]):
     def _compute_memory_stats(self) -> None:
         """Retention by month, calibration, then one simulated year per desired retention, from a child
         process (fsrs-rs holds Python's lock while it works, which would freeze this screen)."""
-        app, worker = self.cardlab, get_current_worker()
-        packs = app.library.packs
-        ask = request(app.store.path, app.config, sum(len(pack.cards) for pack in packs), len(packs))
+        services, worker = services_of(self), get_current_worker()
+        packs = services.library.packs
+        ask = request(
+            services.store.path, services.config, sum(len(pack.cards) for pack in packs), len(packs)
+        )
         child = subprocess.Popen(
             [sys.executable, "-m", "cards.fsrs_stats"],
             stdin=subprocess.PIPE,
@@ -170,11 +167,11 @@ class StatsScreen(Screen[None]):
             for line in child.stdout:
                 if worker.is_cancelled:  # the screen was left or refreshed
                     return
-                app.call_from_thread(self._show_answer, json.loads(line), points)
+                self.app.call_from_thread(self._show_answer, json.loads(line), points)
         finally:
             child.kill()
             child.wait()
-        app.call_from_thread(self._show_workload, points, True)
+        self.app.call_from_thread(self._show_workload, points, True)
 
     def _show_answer(self, answer: dict[str, Any], points: list[WorkloadPoint]) -> None:
         if "months" in answer:
@@ -198,4 +195,4 @@ class StatsScreen(Screen[None]):
     def _show_workload(self, points: list[WorkloadPoint], done: bool) -> None:
         if self.is_attached:
             chart = self.query_one("#workload", WorkloadChart)
-            chart.update(points, self.cardlab.config.desired_retention, done)
+            chart.update(points, services_of(self).config.desired_retention, done)

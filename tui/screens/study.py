@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Markdown, Rule, Static
 
@@ -18,6 +19,8 @@ from cards import cloze
 from cards.schedule import format_interval
 from cards.store import StoreError
 from tui.messages import PackReloaded
+from tui.services import services_of
+from tui.store_errors import ShowsStoreErrors
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.media import media_files, open_in_viewer, show_media
 from tui.widgets.safe_text import card_markdown_parser, literal, neutralize_controls, one_line
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
 
     from cards.pack import Card, Pack
     from cards.schedule import SessionSummary, StudySession
-    from tui.app import CardlabApp
 
 GRADES = ((1, "Again"), (2, "Hard"), (3, "Good"), (4, "Easy"))
 
@@ -52,7 +54,7 @@ def counts_line(pack_title: str, new: int, learning: int, review: int) -> Conten
     )
 
 
-class StudyScreen(Screen[None]):
+class StudyScreen(ShowsStoreErrors, Screen[None]):
     CSS_PATH = "study.tcss"
     BINDINGS = [
         Binding(
@@ -78,8 +80,11 @@ class StudyScreen(Screen[None]):
             id="study.media",
             tooltip="Open the card's images and sounds in the viewer",
         ),
-        Binding("escape", "leave", "Packs", id="study.leave", tooltip="Back to the list of packs"),
+        Binding("escape", "app.home", "Packs", id="study.leave", tooltip="Back to the list of packs"),
     ]
+
+    class FirstCardShown(Message):
+        """The first card is on screen (a start-up benchmark run ends here)."""
 
     def __init__(self, pack: Pack) -> None:
         super().__init__()
@@ -88,10 +93,6 @@ class StudyScreen(Screen[None]):
         self.revealed = False
         self._shown_at = 0.0
         self._first_card_reported = False
-
-    @property
-    def cardlab(self) -> CardlabApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
@@ -113,7 +114,7 @@ class StudyScreen(Screen[None]):
         yield KeyHints()
 
     def on_mount(self) -> None:
-        self.session: StudySession = self.cardlab.new_session((self.pack,))
+        self.session: StudySession = services_of(self).new_session((self.pack,))
         self.show_next()
 
     # -- showing --------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ class StudyScreen(Screen[None]):
 
     async def _report_first_card(self, markdown_ready: AwaitComplete) -> None:
         await markdown_ready
-        self.call_after_refresh(self.cardlab.first_card_shown)
+        self.call_after_refresh(self.post_message, self.FirstCardShown())
 
     def _notes(self, card: Card) -> Content:
         # `notes` are for instructors: they show with the card's location (`e`), not to every student.
@@ -185,8 +186,9 @@ class StudyScreen(Screen[None]):
     def _done_text(self) -> Content:
         summary = self.session.summary()
         next_due = summary.next_due
-        now = self.cardlab.now()
-        tz = self.cardlab.config.tzinfo()
+        services = services_of(self)
+        now = services.now()
+        tz = services.config.tzinfo()
         when = (
             "No card is scheduled yet"
             if next_due is None
@@ -308,9 +310,9 @@ class StudyScreen(Screen[None]):
         if revealed:
             self.action_reveal()
 
-    def action_lab(self) -> None:
+    async def action_lab(self) -> None:
         if self.card is not None and self.card.lab:
-            self.cardlab.action_open_lab(self.card.lab, self.card.id)
+            await self.app.run_action(f"open_lab({self.card.lab!r}, {self.card.id!r})")
 
     def _media(self) -> list[Path]:
         """The card's media files; the back's only once it is revealed."""
@@ -327,9 +329,6 @@ class StudyScreen(Screen[None]):
                 self.notify(literal(f"cannot open {path.name}: {err}"), severity="warning")
                 return
         self.notify(literal(", ".join(path.name for path in self._media())), title="Opened")
-
-    def action_leave(self) -> None:
-        self.cardlab.action_home()
 
     @on(Button.Pressed, "#reveal")
     def _reveal_pressed(self) -> None:
