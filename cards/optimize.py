@@ -19,7 +19,7 @@ from fsrs.scheduler import DEFAULT_PARAMETERS
 from cards.config import load_config, save_config
 from cards.paths import Home
 from cards.schedule import from_ms
-from cards.store import Store
+from cards.store import SCHEDULED, Store
 
 MIN_REVIEWS = (
     512  # fsrs' optimizer takes one gradient step per 512 scored reviews; fewer and it returns its defaults
@@ -73,8 +73,9 @@ def review_histories(store: Store) -> list[History]:
     """Every card's answers, oldest first, in a stable order (by pack and card id)."""
     histories: dict[tuple[str, str], History] = {}
     for pack_id, card_id, rating, reviewed_at_ms in store.query(
-        "SELECT pack_id, card_id, rating, reviewed_at_ms FROM review_log "
-        "ORDER BY pack_id, card_id, reviewed_at_ms, id"
+        "SELECT pack_id, card_id, rating, reviewed_at_ms FROM review_log WHERE kind = ? "
+        "ORDER BY pack_id, card_id, reviewed_at_ms, id",
+        (SCHEDULED,),  # cram answers did not move the schedule, so they are not part of its history
     ):
         histories.setdefault((pack_id, card_id), []).append((from_ms(reviewed_at_ms), rating))
     return list(histories.values())

@@ -29,6 +29,10 @@ DOCTOR_HINT = "run `cardlab doctor` to recover every readable row into a fresh s
 # Card states as stored; 1-3 are fsrs.State values.
 NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
 
+# Review kinds (review_log.kind): a scheduled answer moves the card's state; a cram answer (custom study
+# without rescheduling) is only logged, and stats, limits and the optimizer leave it out.
+SCHEDULED, CRAM = 0, 1
+
 
 class StoreError(Exception):
     """The review store cannot be used; the message says why and what happened to the file."""
@@ -82,6 +86,7 @@ class ReviewRow:
     due_after_ms: int
     stability_after: float | None
     difficulty_after: float | None
+    kind: int = SCHEDULED
     id: int | None = None
 
 
@@ -91,7 +96,7 @@ _CARD_COLUMNS = (
 )
 _REVIEW_COLUMNS = (
     "pack_id, card_id, content_hash, rating, state_before, state_after, reviewed_at_ms, duration_ms, "
-    "due_after_ms, stability_after, difficulty_after"
+    "due_after_ms, stability_after, difficulty_after, kind"
 )
 
 # MIGRATIONS[i] brings a database from schema version i to i + 1; never edit one that has shipped.
@@ -131,6 +136,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX card_state_by_due ON card_state (pack_id, due_ms, state, suspended, buried_until_ms);
     CREATE INDEX review_log_by_time ON review_log (reviewed_at_ms, pack_id, state_before, rating, duration_ms);
     CREATE INDEX review_log_by_card ON review_log (pack_id, card_id, reviewed_at_ms);
+    """,
+    # 1 -> 2: the review kind (cram answers are logged apart); the indexes carry it so the stats' and the
+    # limits' scans that leave cram out stay index-only.
+    """
+    ALTER TABLE review_log ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX review_log_by_time;
+    CREATE INDEX review_log_by_time ON review_log
+        (reviewed_at_ms, pack_id, state_before, rating, duration_ms, kind);
+    DROP INDEX review_log_by_card;
+    CREATE INDEX review_log_by_card ON review_log (pack_id, card_id, reviewed_at_ms, kind);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -203,6 +218,7 @@ def _review_values(review: ReviewRow) -> tuple:
         review.due_after_ms,
         review.stability_after,
         review.difficulty_after,
+        review.kind,
     )
 
 
@@ -429,14 +445,14 @@ class Store:
 
     def add_review(self, review: ReviewRow) -> int:
         cursor = self._db.execute(
-            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 12)})",
             _review_values(review),
         )
         return int(cursor.lastrowid)
 
     def add_reviews(self, reviews: Iterable[ReviewRow]) -> None:
         self._db.executemany(
-            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 12)})",
             (_review_values(review) for review in reviews),
         )
 
@@ -446,7 +462,7 @@ class Store:
             f"INSERT OR REPLACE INTO card_state ({_CARD_COLUMNS}) VALUES ({', '.join('?' * 14)})", cards
         )
         self._db.executemany(
-            f"INSERT OR IGNORE INTO review_log ({_REVIEW_COLUMNS}, id) VALUES ({', '.join('?' * 12)})",
+            f"INSERT OR IGNORE INTO review_log ({_REVIEW_COLUMNS}, id) VALUES ({', '.join('?' * 13)})",
             reviews,
         )
 
@@ -479,8 +495,8 @@ class Store:
         """Per pack: (new cards introduced, review-state cards answered) since `since_ms`."""
         rows = self._rows(
             "SELECT pack_id, sum(state_before = 0), sum(state_before = 2) FROM review_log "
-            "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? GROUP BY pack_id",
-            (since_ms,),
+            "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? AND kind = ? GROUP BY pack_id",
+            (since_ms, SCHEDULED),
         )
         return {pack_id: (new, review) for pack_id, new, review in rows}
 
