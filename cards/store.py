@@ -403,6 +403,27 @@ class Store:
             (pack_id, day_end_ms, NEW, day_start_ms),
         )
 
+    def due_between(self, pack_id: str, start_ms: int, end_ms: int, now_ms: int) -> list[tuple[str, int]]:
+        """(card id, due) of a pack's seen cards due in [start_ms, end_ms), not suspended nor buried at
+        `now_ms` (custom study's "study ahead")."""
+        return self._rows(
+            "SELECT card_id, due_ms FROM card_state INDEXED BY card_state_by_due "
+            "WHERE pack_id = ? AND due_ms >= ? AND due_ms < ? AND state != ? AND suspended = 0 "
+            "AND coalesce(buried_until_ms, 0) <= ?",
+            (pack_id, start_ms, end_ms, NEW, now_ms),
+        )
+
+    def forgotten_since(self, pack_id: str, since_ms: int) -> list[str]:
+        """Card ids of a pack answered Again (scheduled answers, not cram) since `since_ms`, by the time
+        of their latest such answer (custom study's "review forgotten cards")."""
+        rows = self._rows(
+            "SELECT card_id, max(reviewed_at_ms) AS last FROM review_log "
+            "WHERE pack_id = ? AND rating = 1 AND kind = ? AND reviewed_at_ms >= ? GROUP BY card_id "
+            "ORDER BY last, card_id",
+            (pack_id, SCHEDULED, since_ms),
+        )
+        return [card_id for card_id, _ in rows]
+
     def unavailable_as_new(self, pack_id: str, day_start_ms: int) -> set[str]:
         """Card ids of a pack that today's new-card queue must skip: answered before, suspended or buried."""
         query = "FROM card_state WHERE pack_id = ? AND (state != ? OR suspended != 0 OR coalesce(buried_until_ms, 0) > ?)"
