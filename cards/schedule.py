@@ -657,9 +657,12 @@ class StudySession:
         return len(self._custom.queue) if self._custom is not None else 0
 
     def _start_custom(self, mode: str, keys: list[Key]) -> int:
+        """Queue `keys` less the suspended and buried ones (as Anki's filtered decks leave them out)."""
         self._roll_over_if_needed()
-        self._custom = _Custom(mode, deque(keys))
-        return len(keys)
+        rows = self._store.card_rows({pack_id for pack_id, _ in keys})
+        shown = [key for key in keys if not self._hidden(rows.get(key))]
+        self._custom = _Custom(mode, deque(shown))
+        return len(shown)
 
     def _in_cram(self, card: Card) -> bool:
         return self._custom is not None and self._custom.cram and self._custom_top() == self._key(card)

@@ -26,12 +26,16 @@ if TYPE_CHECKING:
     from cards.pack import Card, Pack
     from cards.schedule import SessionSummary, StudySession
     from tui.app import CardlabApp
+    from tui.screens.custom_study import CustomChoice
 
 GRADES = ((1, "Again"), (2, "Hard"), (3, "Good"), (4, "Easy"))
 
 
 def grade_label(name: str, rating: int, interval: str) -> str:
     return f"{rating} {name} · {interval}"
+
+
+CUSTOM_TITLES = {"ahead": "Studying ahead", "forgotten": "Forgotten cards", "cram": "Cram"}
 
 
 def counts_line(pack_title: str, new: int, learning: int, review: int) -> Content:
@@ -43,6 +47,17 @@ def counts_line(pack_title: str, new: int, learning: int, review: int) -> Conten
         (f"Learning {learning}", "bold $error"),
         "  ",
         (f"Review {review}", "bold $success"),
+        "   ",
+        (one_line(pack_title), "bold"),
+    )
+
+
+def custom_line(pack_title: str, mode: str, left: int) -> Content:
+    """The header during custom study: which one and how many cards are left in it."""
+    note = "  (answers do not change the schedule)" if mode == "cram" else ""
+    return Content.assemble(
+        (f"{CUSTOM_TITLES[mode]} {left} left", "bold $accent"),
+        (note, "dim"),
         "   ",
         (one_line(pack_title), "bold"),
     )
@@ -67,12 +82,20 @@ class StudyScreen(Screen[None]):
             "e", "edit_location", "Where", id="study.where", tooltip="Show the card's pack file and line"
         ),
         Binding("l", "lab", "Lab", id="study.lab", tooltip="Open the runnable lab of this card"),
+        Binding(
+            "c",
+            "custom_study",
+            "Custom study",
+            id="study.custom",
+            tooltip="Study ahead, forgotten cards, extra new cards or cram",
+        ),
         Binding("escape", "leave", "Packs", id="study.leave", tooltip="Back to the list of packs"),
     ]
 
-    def __init__(self, pack: Pack) -> None:
+    def __init__(self, pack: Pack, custom_study: bool = False) -> None:
         super().__init__()
         self.pack = pack
+        self._open_custom_study = custom_study
         self.card: Card | None = None
         self.revealed = False
         self._shown_at = 0.0
@@ -98,12 +121,16 @@ class StudyScreen(Screen[None]):
                         yield _unfocusable(
                             Button(name, id=f"grade-{rating}", classes=f"grade grade-{rating}")
                         )
-            yield Static(id="done-view")
+            with Vertical(id="done-view"):
+                yield Static(id="done-text")
+                yield _unfocusable(Button("Custom study · c", id="done-custom", variant="primary"))
         yield KeyHints()
 
     def on_mount(self) -> None:
         self.session: StudySession = self.cardlab.new_session((self.pack,))
         self.show_next()
+        if self._open_custom_study:
+            self.action_custom_study()
 
     # -- showing --------------------------------------------------------------------------------
 
@@ -152,22 +179,25 @@ class StudyScreen(Screen[None]):
         self.query_one("#card-status", Static).update(Content.assemble(*pieces))
 
     def _update_counts(self) -> None:
-        counts = self.session.counts(self.pack.id)
-        self.query_one("#counts", Static).update(
-            counts_line(self.pack.title, counts.new, counts.learning, counts.review)
-        )
+        mode = self.session.custom_mode
+        if mode is not None:
+            line = custom_line(self.pack.title, mode, self.session.custom_left())
+        else:
+            counts = self.session.counts(self.pack.id)
+            line = counts_line(self.pack.title, counts.new, counts.learning, counts.review)
+        self.query_one("#counts", Static).update(line)
 
     def _show_intervals(self, card: Card) -> None:
-        intervals = self.session.preview_intervals(card)
+        labels = self.session.preview_labels(card)
         for rating, name in GRADES:
-            label = grade_label(name, rating, format_interval(intervals[rating]))
-            self.query_one(f"#grade-{rating}", Button).label = label
+            self.query_one(f"#grade-{rating}", Button).label = grade_label(name, rating, labels[rating])
 
     def show_done(self) -> None:
         self.card = None
         self.revealed = False
+        self.set_class(False, "-revealed")
         self._update_counts()
-        self.query_one("#done-view", Static).update(self._done_text())
+        self.query_one("#done-text", Static).update(self._done_text())
         self.query_one(ContentSwitcher).current = "done-view"
         self.refresh_bindings()
 
@@ -188,7 +218,7 @@ class StudyScreen(Screen[None]):
             summary_text(summary),
             "\n\n",
             when,
-            ".\n\nescape: back to the packs   ?: keys",
+            ".\n\nc: custom study (ahead, forgotten, extra new cards, cram)   escape: back to the packs   ?: keys",
         )
 
     # -- actions --------------------------------------------------------------------------------
@@ -280,6 +310,45 @@ class StudyScreen(Screen[None]):
     def action_leave(self) -> None:
         self.cardlab.action_home()
 
+    def action_custom_study(self) -> None:
+        from tui.screens.custom_study import CustomStudy
+
+        tags = tuple(sorted({tag for card in self.pack.cards for tag in card.tags}))
+        self.app.push_screen(CustomStudy(self.pack.title, tags), callback=self.apply_custom_study)
+
+    def apply_custom_study(self, choice: CustomChoice | None) -> None:
+        """Start the chosen custom study on this screen's session; say so when it finds no card."""
+        if choice is None:
+            return
+        session, pack = self.session, self.pack
+        try:
+            if choice.mode == "new":
+                left = session.extra_new(pack.id, choice.number)
+                self.notify(f"{choice.number} more new cards today ({left} new left)")
+            elif choice.mode == "ahead":
+                found = session.study_ahead(choice.number)
+                self._say_found(found, f"no review is due in the next {_days(choice.number)}")
+            elif choice.mode == "forgotten":
+                found = session.review_forgotten(choice.number)
+                self._say_found(found, f"no card was forgotten in the last {_days(choice.number)}")
+            else:
+                cards = [card for card in pack.cards if choice.tag is None or choice.tag in card.tags]
+                self._say_found(session.cram(cards), "no card to cram")
+        except StoreError as err:
+            self._not_saved(err)
+            return
+        self.show_next()
+
+    def _say_found(self, found: int, nothing: str) -> None:
+        if found:
+            self.notify(f"custom study: {found} card{'' if found == 1 else 's'}")
+        else:
+            self.notify(nothing, severity="warning")
+
+    @on(Button.Pressed, "#done-custom")
+    def _custom_pressed(self) -> None:
+        self.action_custom_study()
+
     @on(Button.Pressed, "#reveal")
     def _reveal_pressed(self) -> None:
         self.action_reveal()
@@ -288,6 +357,10 @@ class StudyScreen(Screen[None]):
     def _grade_pressed(self, event: Button.Pressed) -> None:
         assert event.button.id is not None
         self.action_grade(int(event.button.id.removeprefix("grade-")))
+
+
+def _days(count: int) -> str:
+    return "day" if count == 1 else f"{count} days"
 
 
 def _unfocusable(button: Button) -> Button:
