@@ -243,7 +243,10 @@ class _Parser:
             raise self.fail(token, "a term is missing before `)`")
         self.index += 1
         if token.kind == "-":
-            return f"NOT {self.unary(token)}"
+            # NULL (a new card has no interval) means "no match" in WHERE; under NOT it must become false
+            # first, so -prop:ivl>10 includes new cards. Elsewhere terms stay bare, which lets SQLite skip
+            # the card_state lookup for rows a card-text term already rejected.
+            return f"NOT coalesce({self.unary(token)}, 0)"
         if token.kind == "(":
             inner = self.expression()
             closing = self.peek()
@@ -251,7 +254,7 @@ class _Parser:
                 raise self.fail(token, "a `(` without its closing `)`")
             self.index += 1
             return f"({inner})"
-        return f"coalesce(({self.term(token)}), 0)"  # NULL (a new card's interval...) is "no match"
+        return f"({self.term(token)})"
 
     def param(self, value: object) -> str:
         name = f"p{len(self.params)}"
@@ -342,42 +345,32 @@ def _glob(text: str) -> str:
 # -- answering -------------------------------------------------------------------------------------
 
 _INDEX_TABLE = "browser_cards"
+# Rows in display order (loaded packs in file order, then orphaned states), so the default sort is rowid.
 _INDEX_COLUMNS = (
     "pack_ord INTEGER, ord INTEGER, pack_id TEXT, card_id TEXT, note_id TEXT, text TEXT, tags TEXT, "
-    "content_hash TEXT, PRIMARY KEY (pack_id, card_id)"
+    "content_hash TEXT, orphaned INTEGER"
 )
-_STATE = (
-    "s.state, s.due_ms, s.last_review_ms, s.stability, s.difficulty, s.reps, s.lapses, s.suspended, "
-    "s.buried_until_ms, s.content_hash AS stored_hash, ' ' || coalesce(s.tags, '') || ' ' AS app_tags"
-)
-# Every loaded card with its state (if any), then every stored state whose card is in no loaded pack.
-_CARDS_VIEW = f"""
-    SELECT q.pack_ord, q.ord, q.pack_id, q.card_id, q.note_id, q.text, q.tags || coalesce(s.tags || ' ', '')
-           AS tags, q.content_hash AS hash_now, 0 AS orphaned, {_STATE}
-    FROM temp.{_INDEX_TABLE} q LEFT JOIN card_state s ON s.pack_id = q.pack_id AND s.card_id = q.card_id
-    UNION ALL
-    SELECT {ORPHAN_ORDER}, 0, s.pack_id, s.card_id, NULL, NULL, ' ' || s.tags || ' ', NULL, 1, {_STATE}
-    FROM card_state s
-    WHERE NOT EXISTS (SELECT 1 FROM temp.{_INDEX_TABLE} q WHERE q.pack_id = s.pack_id AND q.card_id = s.card_id)
-"""
+# One plain join that SQLite flattens into the outer query: a derived column costs only where it is used.
 _DERIVED = f"""
-    SELECT pack_ord, ord, pack_id, card_id, note_id, text, tags, orphaned,
-           coalesce(state, {NEW}) AS state, due_ms, last_review_ms, stability, difficulty,
-           coalesce(reps, 0) AS reps, coalesce(lapses, 0) AS lapses, coalesce(suspended, 0) AS suspended,
-           coalesce(buried_until_ms, 0) > :now AS buried,
-           instr(app_tags, ' {LEECH_TAG} ') > 0 AS leech,
-           coalesce(reps, 0) > 0 AND stored_hash != hash_now AS edited,
-           (due_ms - last_review_ms) / {DAY_MS}.0 AS ivl,
-           CASE WHEN stability > 0 AND last_review_ms IS NOT NULL THEN
-                pow(1 + :factor * max(0, (:now - last_review_ms) / {DAY_MS}) / stability, :decay) END AS r
-    FROM ({_CARDS_VIEW})
-"""
+    SELECT q.rowid AS position, q.pack_ord, q.ord, q.pack_id, q.card_id, q.note_id, q.text,
+           q.tags || coalesce(s.tags || ' ', '') AS tags, q.orphaned,
+           coalesce(s.state, {NEW}) AS state, s.due_ms, s.last_review_ms, s.stability, s.difficulty,
+           coalesce(s.reps, 0) AS reps, coalesce(s.lapses, 0) AS lapses, coalesce(s.suspended, 0) AS suspended,
+           coalesce(s.buried_until_ms, 0) > :now AS buried,
+           instr(' ' || s.tags || ' ', ' {LEECH_TAG} ') > 0 AS leech,
+           s.reps > 0 AND s.content_hash != q.content_hash AS edited,
+           (s.due_ms - s.last_review_ms) / {DAY_MS}.0 AS ivl,
+           CASE WHEN s.stability > 0 AND s.last_review_ms IS NOT NULL THEN
+                pow(1 + :factor * max(0, (:now - s.last_review_ms) / {DAY_MS}) / s.stability, :decay) END AS r
+    FROM temp.{_INDEX_TABLE} q LEFT JOIN card_state s ON s.pack_id = q.pack_id AND s.card_id = q.card_id
+    WHERE q.orphaned = 0 OR s.card_id IS NOT NULL
+"""  # (an orphan deleted since the index was built is gone)
 _RESULT_COLUMNS = (
     "c.pack_id, c.card_id, c.orphaned, c.state, c.due_ms, c.last_review_ms, c.stability, c.difficulty, "
     "c.r, c.reps, c.lapses, c.suspended, c.buried, c.leech, c.edited"
 )
 SORT_KEYS = {  # browser column -> SQL order (NULLs last, ties in pack order)
-    "pack": "c.pack_ord, c.ord, c.pack_id, c.card_id",
+    "pack": "c.position",
     "card": "c.card_id, c.pack_id",
     "state": "c.state",
     "due": "c.due_ms",
@@ -392,7 +385,8 @@ SORT_KEYS = {  # browser column -> SQL order (NULLs last, ties in pack order)
 
 
 class _CardIndex:
-    """The loaded cards in the store connection's TEMP table, rebuilt when the packs change."""
+    """The loaded cards, then the orphaned states, in the store connection's TEMP table; rebuilt when the
+    packs change (orphans are found here, once: the app writes states only for loaded cards)."""
 
     def __init__(self, store: Store, packs: tuple[Pack, ...]) -> None:
         self.packs = packs
@@ -403,7 +397,14 @@ class _CardIndex:
                 self.cards[(pack.id, card.id)] = card
                 text = f"{card.front}\n{card.back}".casefold()
                 tags = " " + " ".join(tag.casefold() for tag in card.tags) + " "
-                rows.append((pack_ord, ord_, pack.id, card.id, card.note_id, text, tags, card.content_hash))
+                rows.append(
+                    (pack_ord, ord_, pack.id, card.id, card.note_id, text, tags, card.content_hash, 0)
+                )
+        stored = store.query("SELECT pack_id, card_id FROM card_state ORDER BY pack_id, card_id")
+        orphans = [key for key in map(tuple, stored) if key not in self.cards]
+        rows += [
+            (ORPHAN_ORDER, 0, pack_id, card_id, None, None, " ", None, 1) for pack_id, card_id in orphans
+        ]
         store.fill_temp_table(_INDEX_TABLE, _INDEX_COLUMNS, rows)
         store.define_function("regexp", 2, _regexp)
 
@@ -457,15 +458,11 @@ def search(
         f"{term} IS NULL, {term}{direction}" for term in SORT_KEYS[order].split(", ")
     )  # NULLs (never answered) last either way
     params = {**_time_params(now, config or Config()), **query.params}
-    count_column = ", count(*) OVER ()" if limit is not None else ""
-    sql = (
-        f"SELECT {_RESULT_COLUMNS}{count_column} FROM ({_DERIVED}) c WHERE {query.sql} "
-        f"ORDER BY {ordering}, c.pack_ord, c.ord, c.card_id"
-    )
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    rows = store.query(sql, params)
-    total = rows[0][-1] if rows and limit is not None else len(rows)
+    sql = f"SELECT {_RESULT_COLUMNS} FROM ({_DERIVED}) c WHERE {query.sql} ORDER BY {ordering}, c.position"
+    rows = store.query(sql + (f" LIMIT {int(limit)}" if limit is not None else ""), params)
+    total = len(rows)
+    if limit is not None and total >= limit:  # cut: count them all (no sort, no row objects)
+        total = store.query(f"SELECT count(*) FROM ({_DERIVED}) c WHERE {query.sql}", params)[0][0]
     return SearchResult([_match(values, index.cards) for values in rows], total)
 
 
@@ -476,7 +473,7 @@ def matching_keys(
     query = parse_query(query) if isinstance(query, str) else query
     _index(store, packs)
     params = {**_time_params(now, config or Config()), **query.params}
-    sql = f"SELECT c.pack_id, c.card_id FROM ({_DERIVED}) c WHERE {query.sql} ORDER BY c.pack_ord, c.ord, c.card_id"
+    sql = f"SELECT c.pack_id, c.card_id FROM ({_DERIVED}) c WHERE {query.sql} ORDER BY c.position"
     return [(pack_id, card_id) for pack_id, card_id in store.query(sql, params)]
 
 
