@@ -12,7 +12,7 @@ keeping the damaged file aside. A file written by a newer cardlab is moved aside
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -524,3 +524,38 @@ class Store:
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         """A read-only query for reports (stats, optimizer) that need aggregates the methods lack."""
         return self._rows(sql, params)
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence]) -> int:
+        """One write statement per row (inside `transaction()`); returns how many rows it changed."""
+        return self._db.executemany(sql, rows).rowcount
+
+    def flag_counts(self, now_ms: int) -> dict[str, tuple[int, int]]:
+        """Per pack: (suspended, buried now) stored card states."""
+        rows = self._rows(
+            "SELECT pack_id, sum(suspended != 0), sum(coalesce(buried_until_ms, 0) > ?) FROM card_state "
+            "GROUP BY pack_id",
+            (now_ms,),
+        )
+        return {pack_id: (suspended, buried) for pack_id, suspended, buried in rows}
+
+    def fill_temp_table(self, name: str, columns: str, rows: Iterable[Sequence]) -> None:
+        """(Re)build the connection-private TEMP table `name` (e.g. the card browser's index of the loaded
+        cards, so queries can join it with card_state in SQL); the store's file is never touched."""
+        self._db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        self._db.execute(f"CREATE TEMP TABLE {name} ({columns})")
+        width = len(self._db.execute(f"PRAGMA temp.table_info({name})").fetchall())
+        insert = f"INSERT INTO temp.{name} VALUES ({', '.join('?' * width)})"
+        if self._db.in_transaction:
+            self._db.executemany(insert, rows)
+        else:  # one transaction: a commit per row would cost seconds at 100k cards
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(insert, rows)
+            finally:
+                self._db.execute("COMMIT")
+        if not self._db.execute("SELECT 1 FROM pragma_function_list WHERE name = 'pow'").fetchone():
+            self.define_function("pow", 2, pow)  # an SQLite built without its math functions
+
+    def define_function(self, name: str, arity: int, function: Callable[..., object]) -> None:
+        """A deterministic SQL function on this connection (e.g. `regexp` for the card browser's queries)."""
+        self._db.create_function(name, arity, function, deterministic=True)
