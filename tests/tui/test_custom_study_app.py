@@ -92,18 +92,36 @@ async def test_cram_from_the_done_view_logs_cram_rows_and_leaves_the_schedule(tm
         assert [kind for _, kind in kinds(app)[:5]] == [SCHEDULED] * 5
 
 
+async def cram_query(pilot, query: str) -> None:
+    await pilot.click("#done-custom")
+    await pilot.click("#mode-cram")
+    await pilot.pause()
+    pilot.app.screen.query_one("#custom-query", Input).value = query
+    await pilot.press("ctrl+s")
+    await settle(pilot)
+
+
 @run_async
-async def test_cram_by_tag_queues_only_that_tag(tmp_path: Path) -> None:
+async def test_cram_by_query_queues_only_the_matching_cards(tmp_path: Path) -> None:
     app = study_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await finish_the_pack(pilot)
-        await pilot.click("#done-custom")
-        await pilot.click("#mode-cram")
-        app.screen.query_one("#custom-tag").value = "collab"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await cram_query(pilot, "tag:collab or card:cold-start")
         assert study_screen(app).card.id == "embedding"
-        assert study_screen(app).session.custom_left() == 1
+        assert study_screen(app).session.custom_left() == 2
+        await pilot.press("space", "3")
+        assert study_screen(app).card.id == "cold-start"
+
+
+@run_async
+async def test_a_bad_cram_query_is_pointed_at_in_the_dialog(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await finish_the_pack(pilot)
+        await cram_query(pilot, "tag:collab is:nope")
+        assert isinstance(app.screen, CustomStudy)
+        error = str(app.screen.query_one("#custom-error", Static).render())
+        assert "is:nope" in error and "column" in error
 
 
 @run_async

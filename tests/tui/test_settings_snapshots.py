@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from tests.tui.study_helpers import SAMPLE_PACK, SIZE, fixed_clock, make_home
 from tests.tui.test_study_snapshots import user_packs_only
@@ -24,6 +25,13 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CardlabApp:
 def test_settings_screen(app: CardlabApp, snap_compare) -> None:
     async def open_settings(pilot) -> None:
         pilot.app.action_settings()
+        for _ in range(50):  # until the screen has filled its fields (slower on a loaded machine)
+            await pilot.pause()
+            if (
+                pilot.app.screen.query("#setting-bury_siblings")
+                and pilot.app.screen.query_one("#setting-bury_siblings", Input).value
+            ):
+                break
         await pilot.pause()
 
     assert snap_compare(app, run_before=open_settings, terminal_size=SIZE)

@@ -1,4 +1,4 @@
-"""Custom study (Anki's): study ahead, review forgotten cards, extra new cards today, or cram.
+"""Custom study (Anki's): study ahead, review forgotten cards, extra new cards today, or cram by query.
 
 A modal over the study screen; it only asks. It dismisses with a `CustomChoice` (None: cancelled) and
 the study screen applies it to its session.
@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from tui.widgets.safe_text import one_line
 
@@ -22,16 +22,15 @@ MODES = {
     "ahead": ("Study ahead: reviews due in the next N days", "days", 365, 1),
     "forgotten": ("Review cards forgotten in the last N days", "days", 365, 1),
     "new": ("N extra new cards today", "cards", 9999, 10),
-    "cram": ("Cram: every card or a tag, the schedule left unchanged", "", 0, 0),
+    "cram": ("Cram: cards matching a query, the schedule left unchanged", "", 0, 0),
 }
-EVERY_CARD = "*"
 
 
 @dataclass(frozen=True)
 class CustomChoice:
     mode: str  # a key of MODES
     number: int = 0  # days or cards; unused by cram
-    tag: str | None = None  # cram: only the cards with this tag (None: every card of the pack)
+    query: str = ""  # cram: the cards of the pack this search matches (cards.query; "": every card)
 
 
 class CustomStudy(ModalScreen[CustomChoice | None]):
@@ -41,10 +40,9 @@ class CustomStudy(ModalScreen[CustomChoice | None]):
         Binding("ctrl+s", "start", "Start", id="custom.start", tooltip="Start the chosen custom study"),
     ]
 
-    def __init__(self, pack_title: str, tags: tuple[str, ...]) -> None:
+    def __init__(self, pack_title: str) -> None:
         super().__init__()
         self.pack_title = pack_title
-        self.tags = tags
 
     def compose(self) -> ComposeResult:
         with Vertical(id="custom-box"):
@@ -54,8 +52,10 @@ class CustomStudy(ModalScreen[CustomChoice | None]):
             with Horizontal(id="custom-number-row"):
                 yield Label("N", id="custom-number-label")
                 yield Input(str(MODES["ahead"][3]), id="custom-number", type="integer")
-            tags = [(f"tag {one_line(tag)}", tag) for tag in self.tags]
-            yield Select([("every card of the pack", EVERY_CARD), *tags], value=EVERY_CARD, id="custom-tag")
+            yield Input(
+                id="custom-query",
+                placeholder="query, e.g. tag:collab is:review prop:r<0.9 (empty: every card)",
+            )
             yield Static(id="custom-error")
             with Horizontal(id="custom-buttons"):
                 yield Button("Start · ctrl+s", id="custom-start", variant="primary")
@@ -76,7 +76,7 @@ class CustomStudy(ModalScreen[CustomChoice | None]):
         _, unit, _, default = MODES[self.mode]
         cram = self.mode == "cram"
         self.query_one("#custom-number-row").display = not cram
-        self.query_one("#custom-tag").display = cram
+        self.query_one("#custom-query").display = cram
         self.query_one("#custom-number-label", Label).update(f"N ({unit})")
         self.query_one("#custom-number", Input).value = str(default)
         self.query_one("#custom-error", Static).update("")
@@ -85,8 +85,14 @@ class CustomStudy(ModalScreen[CustomChoice | None]):
         """The choice on screen, or what is wrong with it."""
         mode = self.mode
         if mode == "cram":
-            tag = self.query_one("#custom-tag", Select).value
-            return CustomChoice("cram", tag=tag if isinstance(tag, str) and tag != EVERY_CARD else None)
+            from cards.query import QueryError, parse_query
+
+            text = self.query_one("#custom-query", Input).value.strip()
+            try:
+                parse_query(text)
+            except QueryError as err:
+                return str(err)
+            return CustomChoice("cram", query=text)
         _, unit, largest, _ = MODES[mode]
         text = self.query_one("#custom-number", Input).value.strip()
         if not text.isdigit() or not 1 <= int(text) <= largest:

@@ -313,8 +313,7 @@ class StudyScreen(Screen[None]):
     def action_custom_study(self) -> None:
         from tui.screens.custom_study import CustomStudy
 
-        tags = tuple(sorted({tag for card in self.pack.cards for tag in card.tags}))
-        self.app.push_screen(CustomStudy(self.pack.title, tags), callback=self.apply_custom_study)
+        self.app.push_screen(CustomStudy(self.pack.title), callback=self.apply_custom_study)
 
     def apply_custom_study(self, choice: CustomChoice | None) -> None:
         """Start the chosen custom study on this screen's session; say so when it finds no card."""
@@ -332,12 +331,20 @@ class StudyScreen(Screen[None]):
                 found = session.review_forgotten(choice.number)
                 self._say_found(found, f"no card was forgotten in the last {_days(choice.number)}")
             else:
-                cards = [card for card in pack.cards if choice.tag is None or choice.tag in card.tags]
-                self._say_found(session.cram(cards), "no card to cram")
+                cards = self._matching_cards(choice.query)
+                self._say_found(session.cram(cards), f"no card of this pack matches {choice.query!r}")
         except StoreError as err:
             self._not_saved(err)
             return
         self.show_next()
+
+    def _matching_cards(self, query: str) -> list[Card]:
+        """The pack's cards that `query` matches (cards.query), in pack order."""
+        from cards.query import matching_keys
+
+        app = self.cardlab
+        keys = set(matching_keys(app.store, (self.pack,), query, app.now(), app.config))
+        return [card for card in self.pack.cards if (card.pack_id, card.id) in keys]
 
     def _say_found(self, found: int, nothing: str) -> None:
         if found:
