@@ -9,13 +9,17 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from dataclasses import dataclass, fields, replace
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from cards.files import write_atomic
 from cards.paths import Home
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+# tomllib and zoneinfo are imported where used: a home without config.toml or a time zone (the common
+# start-up) never needs them.
 
 FSRS_PARAMETER_COUNT = 21
 
@@ -39,7 +43,11 @@ class Config:
 
     def tzinfo(self) -> ZoneInfo | None:
         """The zone that decides where study days begin; None means the system's local time."""
-        return ZoneInfo(self.timezone) if self.timezone else None
+        if not self.timezone:
+            return None
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
 
 
 def _int_in(low: int, high: int | None) -> Any:
@@ -84,6 +92,8 @@ def _parameters(value: Any) -> tuple[float, ...]:
 def _timezone(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f'must be a time zone name such as "Europe/Paris", not {value!r}')
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as err:
@@ -142,6 +152,8 @@ def _key_line(text: str, key: str) -> int | None:
 
 def parse_config(text: str, source: str = "config.toml") -> Config:
     """Check every study key in the TOML `text`; `source` names the file in error messages."""
+    import tomllib
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -195,6 +207,8 @@ def with_setting(config: Config, key: str, text: str | None) -> Config:
 
 
 def _parse_text(key: str, text: str) -> Any:
+    import tomllib
+
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
@@ -232,6 +246,8 @@ def _toml_value(value: Any) -> str:
 
 def _value_end(lines: list[str], start: int) -> int:
     """One past the last line of the key set on `lines[start]` (a list may span several lines)."""
+    import tomllib
+
     for end in range(start + 1, len(lines) + 1):
         try:
             tomllib.loads("\n".join(lines[start:end]))

@@ -100,6 +100,7 @@ class StudyScreen(Screen[None]):
         self.revealed = False
         self._shown_at = 0.0
         self._first_card_reported = False
+        self._back_of: Card | None = None  # the card whose back #back holds
 
     @property
     def cardlab(self) -> CardlabApp:
@@ -148,8 +149,11 @@ class StudyScreen(Screen[None]):
         front = self.query_one("#front", Markdown)
         self.set_class(card.type == "cloze", "-cloze")  # revealed, a cloze shows its filled-in text alone
         done = front.update(neutralize_controls(cloze.render_front(card)))
-        self.query_one("#back", Markdown).update(neutralize_controls(cloze.render_back(card)))
-        self.query_one("#card-notes", Static).update(self._notes(card))
+        self._back_of = None
+        if self._first_card_reported:
+            self._fill_back(card)
+        else:  # the first card paints without its (hidden) back, which is filled right after
+            self.call_after_refresh(self._fill_back, card)
         self.set_class(False, "-revealed")
         self.query_one("#card-scroll").scroll_home(animate=False)
         self._update_status(card)
@@ -159,6 +163,14 @@ class StudyScreen(Screen[None]):
         if not self._first_card_reported:
             self._first_card_reported = True
             self.run_worker(self._report_first_card(done), exclusive=False)
+
+    def _fill_back(self, card: Card) -> None:
+        """Render the back of `card` (hidden until revealed), once per card shown."""
+        if self._back_of is card or self.card is not card:
+            return
+        self._back_of = card
+        self.query_one("#back", Markdown).update(neutralize_controls(cloze.render_back(card)))
+        self.query_one("#card-notes", Static).update(self._notes(card))
 
     async def _report_first_card(self, markdown_ready: AwaitComplete) -> None:
         await markdown_ready
@@ -246,6 +258,7 @@ class StudyScreen(Screen[None]):
         if self.card is None or self.revealed:
             return
         self.revealed = True
+        self._fill_back(self.card)
         self._show_intervals(self.card)
         self.set_class(True, "-revealed")
         self.refresh_bindings()
