@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -186,3 +187,46 @@ def test_identical_new_cards_get_identical_interval_labels(store, tmp_path, micr
     first = session.preview_labels(pack.cards[0])
     clock.advance(microseconds=337)
     assert session.preview_labels(pack.cards[0]) == first
+
+
+def version_1_store(path) -> None:
+    """A store as cardlab wrote it before the review kind: schema 1, one review."""
+    from cards.store import MIGRATIONS
+
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.execute(
+        "INSERT INTO review_log (pack_id, card_id, content_hash, rating, state_before, state_after, "
+        "reviewed_at_ms, duration_ms, due_after_ms, stability_after, difficulty_after) "
+        "VALUES ('demo', 'q0', 'h', 3, 0, 1, 1000, 500, 61000, 2.3, 5.0)"
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_store_from_before_the_review_kind_is_migrated_with_its_reviews_scheduled(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    version_1_store(path)
+    with Store.open(path) as store:
+        assert store.schema_version == 2
+        assert store.query("SELECT card_id, kind FROM review_log") == [("q0", SCHEDULED)]
+        assert store.answered_since(0) == {"demo": (1, 0)}
+        indexes = dict(store.query("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
+        assert "kind" in indexes["review_log_by_time"] and "kind" in indexes["review_log_by_card"]
+
+
+def test_the_doctor_reads_a_damaged_store_from_before_the_review_kind(tmp_path):
+    from cards.doctor import recover
+
+    path = tmp_path / "old.sqlite3"
+    version_1_store(path)
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE card_state")  # damage that `cardlab doctor` recovers from
+    db.commit()
+    db.close()
+    report = recover(path)
+    assert not report.healthy and report.reviews == 1
+    with Store.open(path) as store:
+        assert store.query("SELECT card_id, kind FROM review_log") == [("q0", SCHEDULED)]
