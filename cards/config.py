@@ -6,15 +6,20 @@ app and are kept untouched when the settings are saved.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-import tomllib
 from dataclasses import dataclass, fields, replace
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from cards.files import write_atomic
 from cards.paths import Home
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+# tomllib and zoneinfo are imported where used: a home without config.toml or a time zone (the common
+# start-up) never needs them.
 
 FSRS_PARAMETER_COUNT = 21
 
@@ -34,10 +39,15 @@ class Config:
     leech_lapses: int = 8
     fsrs_parameters: tuple[float, ...] | None = None  # None: fsrs' defaults
     timezone: str | None = None  # an IANA name such as "Europe/Paris"; None: the system's local time
+    bury_siblings: bool = True  # answering one card of a cloze note hides its other cards until tomorrow
 
     def tzinfo(self) -> ZoneInfo | None:
         """The zone that decides where study days begin; None means the system's local time."""
-        return ZoneInfo(self.timezone) if self.timezone else None
+        if not self.timezone:
+            return None
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
 
 
 def _int_in(low: int, high: int | None) -> Any:
@@ -82,10 +92,18 @@ def _parameters(value: Any) -> tuple[float, ...]:
 def _timezone(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f'must be a time zone name such as "Europe/Paris", not {value!r}')
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ValueError(f"{value!r} is not a known time zone") from err
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {value!r}")
     return value
 
 
@@ -99,8 +117,24 @@ _CHECKS = {
     "leech_lapses": _int_in(1, None),
     "fsrs_parameters": _parameters,
     "timezone": _timezone,
+    "bury_siblings": _flag,
 }
 assert set(_CHECKS) == {f.name for f in fields(Config)}
+
+# What each setting means, for `cardlab config list` and the settings screen.
+DESCRIPTIONS = {
+    "new_per_day": "new cards introduced per pack per day (0 or more)",
+    "reviews_per_day": "reviews shown per pack per day (0 or more)",
+    "rollover_hour": "local hour (0-23) at which a new study day begins",
+    "learning_steps_min": "minutes between the first answers of a new card, e.g. [1, 10]",
+    "relearning_steps_min": "minutes between the answers of a forgotten card, e.g. [10]",
+    "desired_retention": "share of reviews you aim to recall, 0.5 to 0.99",
+    "leech_lapses": "lapses after which a card is suspended and tagged leech (1 or more)",
+    "fsrs_parameters": f"{FSRS_PARAMETER_COUNT} FSRS weights (`cardlab optimize` fits them); empty: defaults",
+    "timezone": 'IANA time zone for study days, e.g. "Europe/Paris"; empty: the system\'s',
+    "bury_siblings": "true: answering one cloze card hides its sibling cards until tomorrow",
+}
+assert set(DESCRIPTIONS) == set(_CHECKS)
 
 _TOML_LINE_AND_COLUMN = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -118,6 +152,8 @@ def _key_line(text: str, key: str) -> int | None:
 
 def parse_config(text: str, source: str = "config.toml") -> Config:
     """Check every study key in the TOML `text`; `source` names the file in error messages."""
+    import tomllib
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -130,14 +166,60 @@ def parse_config(text: str, source: str = "config.toml") -> Config:
             continue  # a table owned by another part of the app
         line = _key_line(text, key)
         where = f"{source}:{line}" if line else source
-        if key not in _CHECKS:
-            known = ", ".join(sorted(_CHECKS))
-            raise ConfigError(f"{where}: unknown setting {key!r} (known settings: {known})")
+        try:
+            check_key(key)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
         try:
             values[key] = _CHECKS[key](value)
         except ValueError as err:
             raise ConfigError(f"{where}: {key} {err}") from None
     return replace(Config(), **values)
+
+
+def check_key(key: str) -> str:
+    """`key` if it is a setting; else a ConfigError that suggests the nearest one."""
+    if key in _CHECKS:
+        return key
+    close = difflib.get_close_matches(key, _CHECKS, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise ConfigError(f"unknown setting {key!r}{hint} (settings: {', '.join(_CHECKS)})")
+
+
+def setting_text(config: Config, key: str) -> str:
+    """The value of `key` as written in config.toml ("" when unset)."""
+    value = getattr(config, check_key(key))
+    return "" if value is None else _toml_value(value)
+
+
+def with_setting(config: Config, key: str, text: str | None) -> Config:
+    """`config` with `key` set from the user's `text` (TOML, or a bare word such as Europe/Paris; a
+    list may be written `1, 10`); None or blank text gives the default back. ConfigError says what is
+    wrong and what is allowed."""
+    check_key(key)
+    if text is None or not text.strip():
+        return replace(config, **{key: getattr(Config(), key)})
+    try:
+        value = _CHECKS[key](_parse_text(key, text.strip()))
+    except ValueError as err:
+        raise ConfigError(f"{key} {err}") from None
+    return replace(config, **{key: value})
+
+
+def _parse_text(key: str, text: str) -> Any:
+    import tomllib
+
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        pass
+    if key.endswith("_min") or key == "fsrs_parameters":  # "1, 10" or "1 10" for [1, 10]
+        items = re.split(r"[,\s]+", text.strip(",[] "))
+        try:
+            return tomllib.loads(f"value = [{', '.join(items)}]")["value"]
+        except tomllib.TOMLDecodeError:
+            pass
+    return text  # a bare word: the check says whether a string is allowed here
 
 
 def load_config(home: Home) -> Config:
@@ -164,6 +246,8 @@ def _toml_value(value: Any) -> str:
 
 def _value_end(lines: list[str], start: int) -> int:
     """One past the last line of the key set on `lines[start]` (a list may span several lines)."""
+    import tomllib
+
     for end in range(start + 1, len(lines) + 1):
         try:
             tomllib.loads("\n".join(lines[start:end]))

@@ -133,11 +133,10 @@ def _scan(db: sqlite3.Connection, sql: str, what: str, report: Recovery) -> Iter
 def _scan_reviews(db: sqlite3.Connection, report: Recovery) -> Iterator[tuple]:
     """Reviews in id order; past an unreadable stretch, jump ahead (doubling) and read on."""
     last, skips, step = 0, 0, 1
+    columns = _review_columns(db)
     while skips <= _MAX_SKIPS and last < _MAX_ID:
         try:
-            for row in db.execute(
-                f"SELECT {_REVIEW_COLUMNS}, id FROM review_log WHERE id > ? ORDER BY id", (last,)
-            ):
+            for row in db.execute(f"SELECT {columns}, id FROM review_log WHERE id > ? ORDER BY id", (last,)):
                 last, step = row[-1], 1
                 yield row
             return
@@ -145,6 +144,15 @@ def _scan_reviews(db: sqlite3.Connection, report: Recovery) -> Iterator[tuple]:
             if skips == 0:
                 report.lost.append(f"reviews from id {last + 1} on could not all be read ({err})")
             last, skips, step = min(last + step, _MAX_ID), skips + 1, step * 2
+
+
+def _review_columns(db: sqlite3.Connection) -> str:
+    """The review columns to read; a store from before the review kind reads every row as scheduled."""
+    try:
+        present = {row[1] for row in db.execute("PRAGMA table_info(review_log)")}
+    except sqlite3.DatabaseError:
+        present = set()
+    return _REVIEW_COLUMNS if "kind" in present or not present else _REVIEW_COLUMNS.replace("kind", "0")
 
 
 class _read_only:

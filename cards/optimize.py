@@ -20,7 +20,7 @@ from cards.fsrs_rs import FsrsUnavailable, History, Reviews, Scored, predict, sc
 from cards.fsrs_rs import fit as fsrs_rs_fit
 from cards.metrics import log_loss, rmse_bin_key, rmse_bins
 from cards.paths import Home
-from cards.store import Store
+from cards.store import SCHEDULED, Store
 
 __all__ = ["FsrsUnavailable", "NotEnoughReviews", "OptimizeResult", "optimize", "review_histories"]
 
@@ -76,8 +76,9 @@ def review_histories(store: Store) -> list[History]:
     """
     histories: dict[tuple[str, str], History] = {}
     for pack_id, card_id, rating, reviewed_at_ms in store.query(
-        "SELECT pack_id, card_id, rating, reviewed_at_ms FROM review_log "
-        "ORDER BY pack_id, card_id, reviewed_at_ms, id"
+        "SELECT pack_id, card_id, rating, reviewed_at_ms FROM review_log WHERE kind = ? "
+        "ORDER BY pack_id, card_id, reviewed_at_ms, id",
+        (SCHEDULED,),  # cram answers did not move the schedule, so they are not part of its history
     ):
         histories.setdefault((pack_id, card_id), []).append((reviewed_at_ms, rating))
     return list(histories.values())

@@ -6,13 +6,19 @@ pack), learning cards coming back within the day, bury, suspend, leeches and und
 
 Queue order: learning cards due now, then reviews due today (earliest first), then new cards in pack file
 order; when nothing else is left, learning cards due within the next 20 minutes are shown early.
+
+Custom study (Anki's) puts a filtered queue in front of that one until it is used up: reviews due in the
+next N days, cards forgotten in the last N days (both answered as usual), or cram, whose answers are only
+logged (kind CRAM) and never move a card's state. Answering a card buries its siblings (the other cards
+of its cloze note) until the next day when `bury_siblings` is on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import IntEnum
@@ -22,11 +28,13 @@ from fsrs.scheduler import DEFAULT_PARAMETERS, FUZZ_RANGES
 
 from cards.config import Config
 from cards.pack import Card, Pack
-from cards.store import NEW, REVIEW, CardRow, ReviewRow, Store
+from cards.store import CRAM, NEW, REVIEW, CardRow, ReviewRow, Store
 
 LEARN_AHEAD = timedelta(minutes=20)
 CHECKPOINT_EVERY = 500  # answers between the store's WAL checkpoints while studying
 LEECH_TAG = "leech"
+DAY_MS = 86_400_000
+CRAM_LABELS = {1: "again", 2: "done", 3: "done", 4: "done"}  # cram: Again shows it later, others end it
 
 Key = tuple[str, str]  # (pack_id, card_id)
 
@@ -127,6 +135,21 @@ class _Undo:
     rating: int | None = None
     duration_ms: int = 0
     answered_ms: int = 0
+    cram: bool = False  # a cram answer: only the log row to take back
+    siblings: list[tuple[Key, CardRow | None]] = field(default_factory=list)  # buried by the answer
+    queue: tuple[Key, ...] | None = None  # the custom-study queue before the action
+
+
+@dataclass
+class _Custom:
+    """A custom-study queue shown before the day's own queue until it is used up."""
+
+    mode: str  # "ahead", "forgotten" or "cram"
+    queue: deque[Key]
+
+    @property
+    def cram(self) -> bool:
+        return self.mode == "cram"
 
 
 @dataclass
@@ -169,6 +192,8 @@ class StudySession:
         self._order = {
             pack.id: {card.id: index for index, card in enumerate(pack.cards)} for pack in self.packs
         }
+        self._siblings = _sibling_map(self.packs)
+        self._custom: _Custom | None = None
         self._undo: list[_Undo] = []
         self._by_rating = dict.fromkeys(map(int, Rating), 0)
         self._spent_ms = 0
@@ -335,6 +360,9 @@ class StudySession:
 
     def next_card(self) -> Card | None:
         now_ms = to_ms(self._roll_over_if_needed())
+        custom = self._custom_top()
+        if custom is not None:
+            return self._card(custom)
         learning = self._top_learning()
         if learning is not None and learning[0] <= now_ms:
             return self._card(learning[1])
@@ -430,12 +458,23 @@ class StudySession:
     # -- answering -------------------------------------------------------------------------------
 
     def preview_intervals(self, card: Card) -> dict[int, timedelta]:
-        """For each rating, how long until the card would come back."""
-        now = self._now()
+        """For each rating, how long until the card would come back.
+
+        Whole milliseconds on both sides, as stored: a `now` with a sub-millisecond part would otherwise
+        make a 60 s step read 59.9996 s ("<1m") on one card and 60.0004 s ("1m") on the next."""
+        now_ms = to_ms(self._now())
+        now = from_ms(now_ms)
         row = self._row(self._key(card))
         return {
-            int(rating): from_ms(_due_ms(self._next_row(card, row, rating, now))) - now for rating in Rating
+            int(rating): timedelta(milliseconds=_due_ms(self._next_row(card, row, rating, now)) - now_ms)
+            for rating in Rating
         }
+
+    def preview_labels(self, card: Card) -> dict[int, str]:
+        """The text of each grade button: the interval it gives, or what cram does with the card."""
+        if self._in_cram(card):
+            return dict(CRAM_LABELS)
+        return {rating: format_interval(delta) for rating, delta in self.preview_intervals(card).items()}
 
     def answer(self, card: Card, rating: int, duration_ms: int) -> None:
         """Grade `card`; the new state and the log row are committed in one transaction before returning."""
@@ -443,11 +482,15 @@ class StudySession:
         if isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or duration_ms < 0:
             raise ValueError(f"duration_ms must be a whole number of milliseconds >= 0, not {duration_ms!r}")
         key = self._key(card)
-        now = self._roll_over_if_needed()
+        now = from_ms(to_ms(self._roll_over_if_needed()))  # whole ms, as stored and as previewed
+        if self._in_cram(card):
+            self._answer_cram(card, rating, duration_ms, now)
+            return
         with self._store.transaction() as store:
             before = store.card_row(*key)  # the stored state: another cardlab may have answered it meanwhile
             after = self._next_row(card, before, rating, now)
             store.put_card_row(after)
+            siblings = self._bury_siblings(store, key)
             review_id = store.add_review(
                 ReviewRow(
                     pack_id=card.pack_id,
@@ -463,14 +506,67 @@ class StudySession:
                     difficulty_after=after.difficulty,
                 )
             )
-        self._undo.append(_Undo(card, before, review_id, rating, duration_ms, to_ms(now)))
+        queue = self._custom_answered(key)
+        undo = _Undo(card, before, review_id, rating, duration_ms, to_ms(now), siblings=siblings, queue=queue)
+        self._undo.append(undo)
         self._spend_limits(card.pack_id, before, -1)
         self._replace_row(key, after)
+        for sibling, _ in siblings:
+            self._replace_row(sibling, self._store.card_row(*sibling))
+        self._answered(rating, duration_ms)
+
+    def _answered(self, rating: int, duration_ms: int) -> None:
         self._by_rating[rating] += 1
         self._spent_ms += duration_ms
         self._wrote_since_checkpoint = True
         if sum(self._by_rating.values()) % CHECKPOINT_EVERY == 0:
             self._store.checkpoint()
+
+    def _bury_siblings(self, store: Store, key: Key) -> list[tuple[Key, CardRow | None]]:
+        """Bury the other cards of `key`'s note until the next day (not those in learning steps, which
+        come back within the day, as Anki does); returns each one's row before."""
+        if not self.config.bury_siblings:
+            return []
+        buried = []
+        for card_id in self._siblings.get(key, ()):
+            sibling = (key[0], card_id)
+            row = store.card_row(*sibling)
+            if row is not None and (row.suspended or row.state not in (NEW, REVIEW)):
+                continue
+            if row is not None and (row.buried_until_ms or 0) >= self._day_end_ms:
+                continue
+            fresh = row or CardRow(*sibling, content_hash=self._card(sibling).content_hash)
+            store.put_card_row(replace(fresh, buried_until_ms=self._day_end_ms))
+            buried.append((sibling, row))
+        return buried
+
+    def _answer_cram(self, card: Card, rating: int, duration_ms: int, now: datetime) -> None:
+        """Log the answer as cram; the card's state and due date stay as they are."""
+        key = self._key(card)
+        row = self._row(key)
+        state = row.state if row else NEW
+        with self._store.transaction() as store:
+            review_id = store.add_review(
+                ReviewRow(
+                    pack_id=card.pack_id,
+                    card_id=card.id,
+                    content_hash=card.content_hash,
+                    rating=rating,
+                    state_before=state,
+                    state_after=state,
+                    reviewed_at_ms=to_ms(now),
+                    duration_ms=duration_ms,
+                    due_after_ms=row.due_ms if row and row.due_ms is not None else to_ms(now),
+                    stability_after=row.stability if row else None,
+                    difficulty_after=row.difficulty if row else None,
+                    kind=CRAM,
+                )
+            )
+        queue = self._custom_answered(key, again=rating == Rating.Again)
+        self._undo.append(
+            _Undo(card, row, review_id, rating, duration_ms, to_ms(now), cram=True, queue=queue)
+        )
+        self._answered(rating, duration_ms)
 
     def _spend_limits(self, pack_id: str, before: CardRow | None, sign: int) -> None:
         day = self._days[pack_id]
@@ -530,6 +626,97 @@ class StudySession:
         threshold = self.config.leech_lapses
         return lapses >= threshold and (lapses - threshold) % max(1, threshold // 2) == 0
 
+    # -- custom study ----------------------------------------------------------------------------
+
+    def study_ahead(self, days: int) -> int:
+        """Queue the reviews due in the next `days` days after today, earliest first; returns how many.
+        They are answered as usual (fsrs schedules an early review from its real elapsed time)."""
+        _check_days(days)
+        end_ms = self._day_end_ms + days * DAY_MS
+        found = sorted(
+            (due_ms, (pack.id, card_id))
+            for pack in self.packs
+            for card_id, due_ms in self._store.due_between(
+                pack.id, self._day_end_ms, end_ms, to_ms(self._now())
+            )
+            if card_id in self._order[pack.id]
+        )
+        return self._start_custom("ahead", [key for _, key in found])
+
+    def review_forgotten(self, days: int) -> int:
+        """Queue the cards answered Again in the last `days` days (today included); returns how many."""
+        _check_days(days)
+        since_ms = self._day_end_ms - days * DAY_MS
+        keys = [
+            (pack.id, card_id)
+            for pack in self.packs
+            for card_id in self._store.forgotten_since(pack.id, since_ms)
+            if card_id in self._order[pack.id]
+        ]
+        return self._start_custom("forgotten", keys)
+
+    def cram(self, cards: Iterable[Card]) -> int:
+        """Queue `cards` (in the order given) for cram: answers are logged as cram and change nothing
+        else; Again shows the card again at the end of the queue. Returns how many are queued."""
+        return self._start_custom("cram", [self._key(card) for card in cards])
+
+    def extra_new(self, pack_id: str, count: int) -> int:
+        """Allow `count` more new cards today in `pack_id`; returns the new cards now left today."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"the number of extra new cards must be a whole number >= 1, not {count!r}")
+        self._roll_over_if_needed()
+        if pack_id not in self._days:
+            raise ValueError(f"pack {pack_id!r} is not in this study session")
+        self._days[pack_id].new_left += count
+        return self.counts(pack_id).new
+
+    def end_custom(self) -> None:
+        """Leave custom study: back to the day's own queue."""
+        self._custom = None
+
+    @property
+    def custom_mode(self) -> str | None:
+        """ "ahead", "forgotten" or "cram" while a custom-study queue has cards left, else None."""
+        return self._custom.mode if self._custom is not None and self._custom_top() is not None else None
+
+    def custom_left(self) -> int:
+        """Cards left in the custom-study queue (a cram card answered Again counts again)."""
+        return len(self._custom.queue) if self._custom is not None else 0
+
+    def _start_custom(self, mode: str, keys: list[Key]) -> int:
+        """Queue `keys` less the suspended and buried ones (as Anki's filtered decks leave them out)."""
+        self._roll_over_if_needed()
+        rows = self._store.card_rows({pack_id for pack_id, _ in keys})
+        shown = [key for key in keys if not self._hidden(rows.get(key))]
+        self._custom = _Custom(mode, deque(shown))
+        return len(shown)
+
+    def _in_cram(self, card: Card) -> bool:
+        return self._custom is not None and self._custom.cram and self._custom_top() == self._key(card)
+
+    def _custom_top(self) -> Key | None:
+        """The first card of the custom queue that is not suspended or buried (hidden ones stay queued,
+        so undoing a bury brings them back)."""
+        if self._custom is None:
+            return None
+        for key in self._custom.queue:
+            if not self._hidden(self._row(key)):
+                return key
+        return None
+
+    def _hidden(self, row: CardRow | None) -> bool:
+        return row is not None and (row.suspended or (row.buried_until_ms or 0) > to_ms(self._now()))
+
+    def _custom_answered(self, key: Key, again: bool = False) -> tuple[Key, ...] | None:
+        """Take an answered card off the custom queue (cram's Again: to its end); returns the queue before."""
+        if self._custom is None or key not in self._custom.queue:
+            return None
+        before = tuple(self._custom.queue)
+        self._custom.queue.remove(key)
+        if again:
+            self._custom.queue.append(key)
+        return before
+
     # -- undo, bury, suspend ---------------------------------------------------------------------
 
     def can_undo(self) -> bool:
@@ -542,19 +729,26 @@ class StudySession:
         entry = self._undo.pop()
         key = self._key(entry.card)
         self._roll_over_if_needed()
+        restored = [] if entry.cram else [(key, entry.before), *entry.siblings]
         with self._store.transaction() as store:
             if entry.review_id is not None:
                 store.delete_review(entry.review_id)
-            if entry.before is None:
-                store.delete_card_row(*key)
-            else:
-                store.put_card_row(entry.before)
+            for each, before in restored:
+                if before is None:
+                    store.delete_card_row(*each)
+                else:
+                    store.put_card_row(before)
+        if entry.queue is not None and self._custom is not None:
+            self._custom.queue = deque(entry.queue)
         if entry.rating is not None:
             self._by_rating[entry.rating] -= 1
             self._spent_ms -= entry.duration_ms
-            if entry.answered_ms >= self._day_start_ms:  # it counted against today's limits
+            if (
+                not entry.cram and entry.answered_ms >= self._day_start_ms
+            ):  # it counted against today's limits
                 self._spend_limits(entry.card.pack_id, entry.before, +1)
-        self._replace_row(key, entry.before)
+        for each, before in restored:
+            self._replace_row(each, before)
         self._wrote_since_checkpoint = True
         return entry.card
 
@@ -595,6 +789,25 @@ class StudySession:
         if order is None or card.id not in order:
             raise ValueError(f"card {card.id!r} of pack {card.pack_id!r} is not in this study session")
         return (card.pack_id, card.id)
+
+
+def _sibling_map(packs: Iterable[Pack]) -> dict[Key, tuple[str, ...]]:
+    """For each card of a note with several cards (a cloze's c1, c2...), the ids of the others."""
+    notes: dict[tuple[str, str], list[str]] = {}
+    for pack in packs:
+        for card in pack.cards:
+            notes.setdefault((pack.id, card.note_id), []).append(card.id)
+    return {
+        (pack_id, card_id): tuple(other for other in ids if other != card_id)
+        for (pack_id, _), ids in notes.items()
+        if len(ids) > 1
+        for card_id in ids
+    }
+
+
+def _check_days(days: int) -> None:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+        raise ValueError(f"the number of days must be a whole number from 1 to 365, not {days!r}")
 
 
 def _check_rating(rating: int) -> int:

@@ -17,7 +17,7 @@ from cards.config import Config
 from cards.pack import Pack
 from cards.schedule import LEECH_TAG, from_ms, study_day, to_ms, utc_now
 from cards.schedule import day_start as study_day_start
-from cards.store import NEW, REVIEW, Store
+from cards.store import NEW, REVIEW, SCHEDULED, Store
 
 FORECAST_DAYS = 30
 HEATMAP_DAYS = 26 * 7
@@ -108,11 +108,14 @@ def collect_stats(
         store, packs, today_ms, [start_ms(day + timedelta(days=1)) for day in forecast_days]
     )
 
-    totals = dict(store.query("SELECT pack_id, count(*) FROM review_log GROUP BY pack_id"))
+    # Cram answers (custom study without rescheduling) are left out of every figure.
+    totals = dict(
+        store.query("SELECT pack_id, count(*) FROM review_log WHERE kind = ? GROUP BY pack_id", (SCHEDULED,))
+    )
     today_rows = store.query(
         "SELECT pack_id, count(*), sum(state_before = ?), sum(duration_ms) FROM review_log "
-        "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? GROUP BY pack_id",
-        (NEW, today_ms),
+        "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? AND kind = ? GROUP BY pack_id",
+        (NEW, today_ms, SCHEDULED),
     )
     answered_today = {pack_id: (count, new) for pack_id, count, new, _ in today_rows}
     pack_stats = {
@@ -214,8 +217,8 @@ def _retention(store: Store, since_ms: int) -> tuple[float | None, int]:
     """True retention: of the answers to cards in the review state, the share that were not Again."""
     ((answered, recalled),) = store.query(
         "SELECT count(*), coalesce(sum(rating > 1), 0) FROM review_log INDEXED BY review_log_by_time "
-        "WHERE state_before = ? AND reviewed_at_ms >= ?",
-        (REVIEW, since_ms),
+        "WHERE state_before = ? AND reviewed_at_ms >= ? AND kind = ?",
+        (REVIEW, since_ms, SCHEDULED),
     )
     return (recalled / answered if answered else None), answered
 
@@ -266,8 +269,8 @@ def _heatmap(store: Store, today: date, start_ms: Callable[[date], int]) -> dict
     counts: Counter[date] = Counter()
     buckets = store.query(
         f"SELECT reviewed_at_ms / {_BUCKET_MS}, count(*) FROM review_log INDEXED BY review_log_by_time "
-        "WHERE reviewed_at_ms >= ? GROUP BY 1",
-        (start_ms(first),),
+        "WHERE reviewed_at_ms >= ? AND kind = ? GROUP BY 1",
+        (start_ms(first), SCHEDULED),
     )
     for bucket, count in buckets:
         index = bisect_right(bounds, bucket * _BUCKET_MS)

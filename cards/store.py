@@ -12,7 +12,7 @@ keeping the damaged file aside. A file written by a newer cardlab is moved aside
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +28,10 @@ DOCTOR_HINT = "run `cardlab doctor` to recover every readable row into a fresh s
 
 # Card states as stored; 1-3 are fsrs.State values.
 NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
+
+# Review kinds (review_log.kind): a scheduled answer moves the card's state; a cram answer (custom study
+# without rescheduling) is only logged, and stats, limits and the optimizer leave it out.
+SCHEDULED, CRAM = 0, 1
 
 
 class StoreError(Exception):
@@ -82,6 +86,7 @@ class ReviewRow:
     due_after_ms: int
     stability_after: float | None
     difficulty_after: float | None
+    kind: int = SCHEDULED
     id: int | None = None
 
 
@@ -91,7 +96,7 @@ _CARD_COLUMNS = (
 )
 _REVIEW_COLUMNS = (
     "pack_id, card_id, content_hash, rating, state_before, state_after, reviewed_at_ms, duration_ms, "
-    "due_after_ms, stability_after, difficulty_after"
+    "due_after_ms, stability_after, difficulty_after, kind"
 )
 
 # MIGRATIONS[i] brings a database from schema version i to i + 1; never edit one that has shipped.
@@ -131,6 +136,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX card_state_by_due ON card_state (pack_id, due_ms, state, suspended, buried_until_ms);
     CREATE INDEX review_log_by_time ON review_log (reviewed_at_ms, pack_id, state_before, rating, duration_ms);
     CREATE INDEX review_log_by_card ON review_log (pack_id, card_id, reviewed_at_ms);
+    """,
+    # 1 -> 2: the review kind (cram answers are logged apart); the indexes carry it so the stats' and the
+    # limits' scans that leave cram out stay index-only.
+    """
+    ALTER TABLE review_log ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX review_log_by_time;
+    CREATE INDEX review_log_by_time ON review_log
+        (reviewed_at_ms, pack_id, state_before, rating, duration_ms, kind);
+    DROP INDEX review_log_by_card;
+    CREATE INDEX review_log_by_card ON review_log (pack_id, card_id, reviewed_at_ms, kind);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -203,6 +218,7 @@ def _review_values(review: ReviewRow) -> tuple:
         review.due_after_ms,
         review.stability_after,
         review.difficulty_after,
+        review.kind,
     )
 
 
@@ -303,7 +319,7 @@ class Store:
             raise
         return version
 
-    def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+    def _rows(self, sql: str, params: Sequence | Mapping[str, object] = ()) -> list[tuple]:
         """All rows of a read; a damaged file becomes a StoreError that names the way out."""
         try:
             return self._db.execute(sql, params).fetchall()
@@ -387,6 +403,27 @@ class Store:
             (pack_id, day_end_ms, NEW, day_start_ms),
         )
 
+    def due_between(self, pack_id: str, start_ms: int, end_ms: int, now_ms: int) -> list[tuple[str, int]]:
+        """(card id, due) of a pack's seen cards due in [start_ms, end_ms), not suspended nor buried at
+        `now_ms` (custom study's "study ahead")."""
+        return self._rows(
+            "SELECT card_id, due_ms FROM card_state INDEXED BY card_state_by_due "
+            "WHERE pack_id = ? AND due_ms >= ? AND due_ms < ? AND state != ? AND suspended = 0 "
+            "AND coalesce(buried_until_ms, 0) <= ?",
+            (pack_id, start_ms, end_ms, NEW, now_ms),
+        )
+
+    def forgotten_since(self, pack_id: str, since_ms: int) -> list[str]:
+        """Card ids of a pack answered Again (scheduled answers, not cram) since `since_ms`, by the time
+        of their latest such answer (custom study's "review forgotten cards")."""
+        rows = self._rows(
+            "SELECT card_id, max(reviewed_at_ms) AS last FROM review_log "
+            "WHERE pack_id = ? AND rating = 1 AND kind = ? AND reviewed_at_ms >= ? GROUP BY card_id "
+            "ORDER BY last, card_id",
+            (pack_id, SCHEDULED, since_ms),
+        )
+        return [card_id for card_id, _ in rows]
+
     def unavailable_as_new(self, pack_id: str, day_start_ms: int) -> set[str]:
         """Card ids of a pack that today's new-card queue must skip: answered before, suspended or buried."""
         query = "FROM card_state WHERE pack_id = ? AND (state != ? OR suspended != 0 OR coalesce(buried_until_ms, 0) > ?)"
@@ -447,7 +484,7 @@ class Store:
 
     def add_review(self, review: ReviewRow) -> int:
         cursor = self._db.execute(
-            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 12)})",
             _review_values(review),
         )
         if cursor.lastrowid is None:  # an INSERT always sets it
@@ -456,7 +493,7 @@ class Store:
 
     def add_reviews(self, reviews: Iterable[ReviewRow]) -> None:
         self._db.executemany(
-            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 12)})",
             (_review_values(review) for review in reviews),
         )
 
@@ -466,7 +503,7 @@ class Store:
             f"INSERT OR REPLACE INTO card_state ({_CARD_COLUMNS}) VALUES ({', '.join('?' * 14)})", cards
         )
         self._db.executemany(
-            f"INSERT OR IGNORE INTO review_log ({_REVIEW_COLUMNS}, id) VALUES ({', '.join('?' * 12)})",
+            f"INSERT OR IGNORE INTO review_log ({_REVIEW_COLUMNS}, id) VALUES ({', '.join('?' * 13)})",
             reviews,
         )
 
@@ -499,11 +536,46 @@ class Store:
         """Per pack: (new cards introduced, review-state cards answered) since `since_ms`."""
         rows = self._rows(
             "SELECT pack_id, sum(state_before = 0), sum(state_before = 2) FROM review_log "
-            "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? GROUP BY pack_id",
-            (since_ms,),
+            "INDEXED BY review_log_by_time WHERE reviewed_at_ms >= ? AND kind = ? GROUP BY pack_id",
+            (since_ms, SCHEDULED),
         )
         return {pack_id: (new, review) for pack_id, new, review in rows}
 
-    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+    def query(self, sql: str, params: Sequence | Mapping[str, object] = ()) -> list[tuple]:
         """A read-only query for reports (stats, optimizer) that need aggregates the methods lack."""
         return self._rows(sql, params)
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence | Mapping[str, object]]) -> int:
+        """One write statement per row (inside `transaction()`); returns how many rows it changed."""
+        return self._db.executemany(sql, rows).rowcount
+
+    def flag_counts(self, now_ms: int) -> dict[str, tuple[int, int]]:
+        """Per pack: (suspended, buried now) stored card states."""
+        rows = self._rows(
+            "SELECT pack_id, sum(suspended != 0), sum(coalesce(buried_until_ms, 0) > ?) FROM card_state "
+            "GROUP BY pack_id",
+            (now_ms,),
+        )
+        return {pack_id: (suspended, buried) for pack_id, suspended, buried in rows}
+
+    def fill_temp_table(self, name: str, columns: str, rows: Iterable[Sequence]) -> None:
+        """(Re)build the connection-private TEMP table `name` (e.g. the card browser's index of the loaded
+        cards, so queries can join it with card_state in SQL); the store's file is never touched."""
+        self._db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        self._db.execute(f"CREATE TEMP TABLE {name} ({columns})")
+        width = len(self._db.execute(f"PRAGMA temp.table_info({name})").fetchall())
+        insert = f"INSERT INTO temp.{name} VALUES ({', '.join('?' * width)})"
+        if self._db.in_transaction:
+            self._db.executemany(insert, rows)
+        else:  # one transaction: a commit per row would cost seconds at 100k cards
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(insert, rows)
+            finally:
+                self._db.execute("COMMIT")
+        if not self._db.execute("SELECT 1 FROM pragma_function_list WHERE name = 'pow'").fetchone():
+            self.define_function("pow", 2, pow)  # an SQLite built without its math functions
+
+    def define_function(self, name: str, arity: int, function: Callable[..., int | float | str | None]) -> None:
+        """A deterministic SQL function on this connection (e.g. `regexp` for the card browser's queries)."""
+        self._db.create_function(name, arity, function, deterministic=True)

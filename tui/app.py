@@ -56,8 +56,17 @@ class CardlabCommands(Provider):
             for pack in app.library.packs
         ]
         commands += [
+            (
+                f"Custom study {one_line(pack.title)}",
+                _bind(app.action_custom_study, pack.id),
+                "study ahead, forgotten cards, extra new cards, cram",
+            )
+            for pack in app.library.packs
+        ]
+        commands += [
             ("Statistics", app.action_stats, "reviews, retention, forecast, heatmap"),
-            ("Keys", app.action_help, "every key of every screen"),
+            ("Settings", app.action_settings, "daily limits, steps, retention, siblings (config.toml)"),
+            ("Keys", app.action_help, "the keys of this screen"),
             ("Packs", app.action_home, "back to the list of packs"),
         ]
         commands += [
@@ -93,9 +102,13 @@ def _lab_titles() -> list[tuple[str, str]]:
 
 class CardlabApp(ShowsStoreErrors, App[int]):
     TITLE = "cardlab"
+    # Toasts at the top right, under the counts line: at the bottom they covered the answer buttons.
+    CSS = """
+    ToastRack { dock: top; align: right top; margin-top: 1; margin-bottom: 0; }
+    """
     COMMANDS = App.COMMANDS | {CardlabCommands}
     BINDINGS = [
-        Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show every key"),
+        Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show the keys of this screen"),
     ]
 
     def __init__(
@@ -239,10 +252,34 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         self.push_screen(StatsScreen())
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
+        from tui.screens.help import HelpScreen, screen_keys, screen_name
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(screen_keys(self.screen), screen_name(self.screen)))
+
+    def action_custom_study(self, pack_id: str) -> None:
+        """Custom study of a pack: on its study screen if that is the one shown, else on a new one."""
+        from tui.screens.study import StudyScreen
+
+        screen = self.screen
+        if isinstance(screen, StudyScreen) and screen.pack.id == pack_id:
+            screen.action_custom_study()
+            return
+        pack = self.library.pack(pack_id)
+        if pack is None:
+            self.notify(f"no pack {one_line(pack_id)!r}", severity="error", markup=False)
+            return
+        self.push_screen(StudyScreen(pack, custom_study=True))
+
+    def action_settings(self) -> None:
+        from tui.screens.settings import SettingsScreen
+
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen())
+
+    def on_settings_screen_saved(self, message: object) -> None:
+        """The settings screen saved a setting: study sessions started from now on use the new config."""
+        self.config = message.config  # type: ignore[attr-defined]
 
     def action_home(self) -> None:
         """Back to the list of packs, building it if the app started straight into a study screen."""

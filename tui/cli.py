@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from tui.safe_text import printable
 
 # Each module registers its own subcommands; order is the order shown in --help.
-COMMAND_MODULES = ("study", "pack", "lab", "models", "data", "transfer")
+COMMAND_MODULES = ("study", "cards", "pack", "config", "lab", "models", "data", "transfer")
 
 
 def version() -> str:

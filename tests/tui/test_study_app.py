@@ -27,8 +27,10 @@ from tui.screens.home import HomeScreen
 from tui.screens.study import StudyScreen
 
 
-def study_app(tmp_path: Path, pack_text: str | None = None) -> CardlabApp:
+def study_app(tmp_path: Path, pack_text: str | None = None, settings: str = "") -> CardlabApp:
     home = make_home(tmp_path / "home")
+    with home.config_path.open("a", encoding="utf-8") as config:
+        config.write(settings)
     pack = write_pack(tmp_path, pack_text) if pack_text else write_pack(tmp_path)
     return create_app(home, pack_filter=str(pack), clock=fixed_clock())
 
@@ -143,6 +145,17 @@ async def test_cloze_hides_the_active_deletion_and_fills_it_on_reveal(tmp_path: 
         )
         await pilot.press("3")
         assert [r[:2] for r in reviews(app.home)] == [("ulmfit#c1", 3)]
+        assert card_state(app.home, "ulmfit#c2")["buried_until_ms"], "its sibling waits for tomorrow"
+        assert shown_card(app) == "ulmfit#c1", "learning ahead: c1 again, not its sibling"
+        await pilot.press("u")
+        assert card_state(app.home, "ulmfit#c2") is None, "undo unburies the sibling"
+
+
+@run_async
+async def test_with_bury_siblings_off_the_next_cloze_card_comes_the_same_day(tmp_path: Path) -> None:
+    app = study_app(tmp_path, settings="bury_siblings = false\n")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "s", "s", "s", "space", "3")
         assert shown_card(app) == "ulmfit#c2"
         assert markdown_text(app, "#front") == "ULMFiT first trains a language model on \\[a corpus\\]."
 
@@ -151,15 +164,15 @@ async def test_cloze_hides_the_active_deletion_and_fills_it_on_reveal(tmp_path: 
 async def test_when_nothing_is_due_the_summary_says_when_the_next_card_is(tmp_path: Path) -> None:
     app = study_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(6):  # five cards (the cloze note makes two), Easy sends each to the review state
+        for _ in range(5):  # four basic cards and ulmfit#c1 (its sibling c2 is buried until tomorrow)
             await pilot.press("space", "4")
         screen = study_screen(app)
         assert screen.card is None
-        done = str(screen.query_one("#done-view").render())
+        done = str(screen.query_one("#done-text").render())
         assert "Nothing left to study" in done
-        assert "6 cards answered (0 Again, 0 Hard, 0 Good, 6 Easy)" in done
+        assert "5 cards answered (0 Again, 0 Hard, 0 Good, 5 Easy)" in done
         assert "The next card is due on " in done
-        assert len(reviews(app.home)) == 6
+        assert len(reviews(app.home)) == 5
 
 
 @run_async

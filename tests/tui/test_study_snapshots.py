@@ -7,6 +7,7 @@ Regenerate after an intended change with `pytest tests/tui/test_study_snapshots.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def user_packs_only(home: Home, known_labs: object = None) -> tuple[list[Pack], 
 def seed_history(home: Home) -> None:
     """Answer cards on several past days with fixed ratings and durations."""
     packs, _ = user_packs_only(home)
-    config = load_config(home)
+    config = replace(load_config(home), bury_siblings=False)  # the history these pictures were drawn from
     with Store.open(home.store_path) as store:
         for days_ago, answers in HISTORY:
             session = StudySession(store, packs, config, clock=fixed_clock(NOW - timedelta(days=days_ago)))

@@ -32,12 +32,16 @@ if TYPE_CHECKING:
 
     from cards.pack import Card, Pack
     from cards.schedule import SessionSummary, StudySession
+    from tui.screens.custom_study import CustomChoice
 
 GRADES = ((1, "Again"), (2, "Hard"), (3, "Good"), (4, "Easy"))
 
 
 def grade_label(name: str, rating: int, interval: str) -> str:
     return f"{rating} {name} · {interval}"
+
+
+CUSTOM_TITLES = {"ahead": "Studying ahead", "forgotten": "Forgotten cards", "cram": "Cram"}
 
 
 def counts_line(pack_title: str, new: int, learning: int, review: int) -> Content:
@@ -49,6 +53,17 @@ def counts_line(pack_title: str, new: int, learning: int, review: int) -> Conten
         (f"Learning {learning}", "bold $error"),
         "  ",
         (f"Review {review}", "bold $success"),
+        "   ",
+        (one_line(pack_title), "bold"),
+    )
+
+
+def custom_line(pack_title: str, mode: str, left: int) -> Content:
+    """The header during custom study: which one and how many cards are left in it."""
+    note = "  (answers do not change the schedule)" if mode == "cram" else ""
+    return Content.assemble(
+        (f"{CUSTOM_TITLES[mode]} {left} left", "bold $accent"),
+        (note, "dim"),
         "   ",
         (one_line(pack_title), "bold"),
     )
@@ -80,19 +95,28 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
             id="study.media",
             tooltip="Open the card's images and sounds in the viewer",
         ),
+        Binding(
+            "c",
+            "custom_study",
+            "Custom study",
+            id="study.custom",
+            tooltip="Study ahead, forgotten cards, extra new cards or cram",
+        ),
         Binding("escape", "app.home", "Packs", id="study.leave", tooltip="Back to the list of packs"),
     ]
 
     class FirstCardShown(Message):
         """The first card is on screen (a start-up benchmark run ends here)."""
 
-    def __init__(self, pack: Pack) -> None:
+    def __init__(self, pack: Pack, custom_study: bool = False) -> None:
         super().__init__()
         self.pack = pack
+        self._open_custom_study = custom_study
         self.card: Card | None = None
         self.revealed = False
         self._shown_at = 0.0
         self._first_card_reported = False
+        self._back_of: Card | None = None  # the card whose back #back holds
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
@@ -110,12 +134,16 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
                         yield _unfocusable(
                             Button(name, id=f"grade-{rating}", classes=f"grade grade-{rating}")
                         )
-            yield Static(id="done-view")
+            with Vertical(id="done-view"):
+                yield Static(id="done-text")
+                yield _unfocusable(Button("Custom study · c", id="done-custom", variant="primary"))
         yield KeyHints()
 
     def on_mount(self) -> None:
         self.session: StudySession = services_of(self).new_session((self.pack,))
         self.show_next()
+        if self._open_custom_study:
+            self.action_custom_study()
 
     # -- showing --------------------------------------------------------------------------------
 
@@ -133,8 +161,11 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         front = self.query_one("#front", Markdown)
         self.set_class(card.type == "cloze", "-cloze")  # revealed, a cloze shows its filled-in text alone
         done = front.update(neutralize_controls(show_media(cloze.render_front(card))))
-        self.query_one("#back", Markdown).update(neutralize_controls(show_media(cloze.render_back(card))))
-        self.query_one("#card-notes", Static).update(self._notes(card))
+        self._back_of = None
+        if self._first_card_reported:
+            self._fill_back(card)
+        else:  # the first card paints without its (hidden) back, which is filled right after
+            self.call_after_refresh(self._fill_back, card)
         self.set_class(False, "-revealed")
         self.query_one("#card-scroll").scroll_home(animate=False)
         self._update_status(card)
@@ -144,6 +175,14 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         if not self._first_card_reported:
             self._first_card_reported = True
             self.run_worker(self._report_first_card(done), exclusive=False)
+
+    def _fill_back(self, card: Card) -> None:
+        """Render the back of `card` (hidden until revealed), once per card shown."""
+        if self._back_of is card or self.card is not card:
+            return
+        self._back_of = card
+        self.query_one("#back", Markdown).update(neutralize_controls(show_media(cloze.render_back(card))))
+        self.query_one("#card-notes", Static).update(self._notes(card))
 
     async def _report_first_card(self, markdown_ready: AwaitComplete) -> None:
         await markdown_ready
@@ -164,22 +203,25 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self.query_one("#card-status", Static).update(Content.assemble(*pieces))
 
     def _update_counts(self) -> None:
-        counts = self.session.counts(self.pack.id)
-        self.query_one("#counts", Static).update(
-            counts_line(self.pack.title, counts.new, counts.learning, counts.review)
-        )
+        mode = self.session.custom_mode
+        if mode is not None:
+            line = custom_line(self.pack.title, mode, self.session.custom_left())
+        else:
+            counts = self.session.counts(self.pack.id)
+            line = counts_line(self.pack.title, counts.new, counts.learning, counts.review)
+        self.query_one("#counts", Static).update(line)
 
     def _show_intervals(self, card: Card) -> None:
-        intervals = self.session.preview_intervals(card)
+        labels = self.session.preview_labels(card)
         for rating, name in GRADES:
-            label = grade_label(name, rating, format_interval(intervals[rating]))
-            self.query_one(f"#grade-{rating}", Button).label = label
+            self.query_one(f"#grade-{rating}", Button).label = grade_label(name, rating, labels[rating])
 
     def show_done(self) -> None:
         self.card = None
         self.revealed = False
+        self.set_class(False, "-revealed")
         self._update_counts()
-        self.query_one("#done-view", Static).update(self._done_text())
+        self.query_one("#done-text", Static).update(self._done_text())
         self.query_one(ContentSwitcher).current = "done-view"
         self.refresh_bindings()
 
@@ -201,7 +243,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
             summary_text(summary),
             "\n\n",
             when,
-            ".\n\nescape: back to the packs   ?: keys",
+            ".\n\nc: custom study (ahead, forgotten, extra new cards, cram)   escape: back to the packs   ?: keys",
         )
 
     # -- actions --------------------------------------------------------------------------------
@@ -231,6 +273,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         if self.card is None or self.revealed:
             return
         self.revealed = True
+        self._fill_back(self.card)
         self._show_intervals(self.card)
         self.set_class(True, "-revealed")
         self.refresh_bindings()
@@ -330,6 +373,52 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
                 return
         self.notify(literal(", ".join(path.name for path in self._media())), title="Opened")
 
+    def action_custom_study(self) -> None:
+        from tui.screens.custom_study import CustomStudy
+
+        self.app.push_screen(CustomStudy(self.pack.title), callback=self.apply_custom_study)
+
+    def apply_custom_study(self, choice: CustomChoice | None) -> None:
+        """Start the chosen custom study on this screen's session; say so when it finds no card."""
+        if choice is None:
+            return
+        session, pack = self.session, self.pack
+        try:
+            if choice.mode == "new":
+                left = session.extra_new(pack.id, choice.number)
+                self.notify(f"{choice.number} more new cards today ({left} new left)")
+            elif choice.mode == "ahead":
+                found = session.study_ahead(choice.number)
+                self._say_found(found, f"no review is due in the next {_days(choice.number)}")
+            elif choice.mode == "forgotten":
+                found = session.review_forgotten(choice.number)
+                self._say_found(found, f"no card was forgotten in the last {_days(choice.number)}")
+            else:
+                cards = self._matching_cards(choice.query)
+                self._say_found(session.cram(cards), f"no card of this pack matches {choice.query!r}")
+        except StoreError as err:
+            self._not_saved(err)
+            return
+        self.show_next()
+
+    def _matching_cards(self, query: str) -> list[Card]:
+        """The pack's cards that `query` matches (cards.query), in pack order."""
+        from cards.query import matching_keys
+
+        services = services_of(self)
+        keys = set(matching_keys(services.store, (self.pack,), query, services.now(), services.config))
+        return [card for card in self.pack.cards if (card.pack_id, card.id) in keys]
+
+    def _say_found(self, found: int, nothing: str) -> None:
+        if found:
+            self.notify(f"custom study: {found} card{'' if found == 1 else 's'}")
+        else:
+            self.notify(nothing, severity="warning")
+
+    @on(Button.Pressed, "#done-custom")
+    def _custom_pressed(self) -> None:
+        self.action_custom_study()
+
     @on(Button.Pressed, "#reveal")
     def _reveal_pressed(self) -> None:
         self.action_reveal()
@@ -338,6 +427,10 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
     def _grade_pressed(self, event: Button.Pressed) -> None:
         assert event.button.id is not None
         self.action_grade(int(event.button.id.removeprefix("grade-")))
+
+
+def _days(count: int) -> str:
+    return "day" if count == 1 else f"{count} days"
 
 
 def _unfocusable(button: Button) -> Button:

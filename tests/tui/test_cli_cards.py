@@ -1,0 +1,119 @@
+"""`cardlab cards [QUERY] [--json]` and `cardlab cards ACTION QUERY`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cards import card_actions
+from cards.paths import Home
+from cards.store import REVIEW, CardRow, ReviewRow, Store
+from tests.tui.study_helpers import SAMPLE_PACK, card_state, make_home
+from tui.cli import main
+from tui.commands import cards as cards_command
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    """The sample pack; `embedding` reviewed (due in 5 days, 2 lapses); an orphan `gone` with one review."""
+    home = make_home(tmp_path, {"sample.toml": SAMPLE_PACK})
+    now_ms = round(datetime.now(UTC).timestamp() * 1000)
+    with Store.open(home.store_path) as store, store.transaction():
+        store.put_card_row(
+            CardRow("sample", "embedding", "h", state=REVIEW, stability=12.0, difficulty=4.0,
+                    due_ms=now_ms + 5 * DAY_MS, last_review_ms=now_ms - DAY_MS, reps=6, lapses=2)
+        )  # fmt: skip
+        store.put_card_row(CardRow("sample", "gone", "h", state=REVIEW, stability=3.0, reps=1))
+        store.add_review(ReviewRow("sample", "gone", "h", 3, 0, 1, now_ms - DAY_MS, 900, now_ms, 3.0, 5.0))
+    return home
+
+
+def cardlab(home: Home, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["--home", str(home.data_dir.parent), "cards", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_listing_prints_a_table_and_a_count(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cardlab(home, capsys, "pack:sample")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["Pack", "Card", "State", "Due", "Ivl", "S", "D", "R", "now",
+                                               "Reviews", "Lapses", "Flags"]  # fmt: skip
+    embedding = next(line for line in lines if " embedding " in line).split()
+    assert embedding[2:5] == ["review", "in", "5d"] and embedding[5:8] == ["6d", "12.0", "4.0"]
+    assert embedding[-3:] == ["6", "2", "edited"]  # the stored hash "h" is not the card's
+    assert "gone" in out and "orphaned" in out
+    assert lines[-1] == "7 cards"  # 4 basic cards, the 2 cards of a cloze note, the orphan
+    code, out, _ = cardlab(home, capsys, "--limit", "2", "pack:sample")
+    assert out.splitlines()[-1] == "7 cards (the first 2 shown: --limit)" and len(out.splitlines()) == 4
+
+
+def test_json_rows_carry_the_documented_fields(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cardlab(home, capsys, "--json", "card:embedding")
+    (row,) = json.loads(out)
+    for key in ("pack", "card", "state", "due", "suspended", "buried", "leech", "reviews", "lapses",
+                "stability", "difficulty", "retrievability"):  # fmt: skip
+        assert key in row
+    assert (row["pack"], row["card"], row["state"], row["reviews"], row["lapses"]) == ("sample", "embedding",
+                                                                                        "review", 6, 2)  # fmt: skip
+    assert row["stability"] == 12.0 and 0.9 < row["retrievability"] < 1 and row["due"].endswith("Z")
+    assert row["file"].endswith("sample.toml") and row["line"] > 1
+
+
+def test_actions_say_how_many_changed(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cardlab(home, capsys, "suspend", "pack:sample", "-is:orphaned")[1] == (
+        "suspended: 6 of 6 cards matching changed\n"
+    )
+    assert card_state(home, "dropout")["suspended"] == 1
+    assert cardlab(home, capsys, "suspend", "card:dropout")[1] == "suspended: 0 of 1 card matching changed\n"
+    assert (
+        cardlab(home, capsys, "unsuspend", "is:suspended")[1]
+        == "unsuspended: 6 of 6 cards matching changed\n"
+    )
+    assert (
+        cardlab(home, capsys, "bury", "card:ulmfit")[1]
+        == "buried until tomorrow: 2 of 2 cards matching changed\n"
+    )
+    assert cardlab(home, capsys, "unbury", "pack:sample")[1] == "unburied: 2 of 7 cards matching changed\n"
+    assert (
+        cardlab(home, capsys, "due-today", "card:embedding")[1]
+        == "made due today: 1 of 1 card matching changed\n"
+    )
+    assert (
+        cardlab(home, capsys, "reset", "prop:lapses>=2")[1] == "reset to new: 1 of 1 card matching changed\n"
+    )
+    assert card_state(home, "embedding")["state"] == 0
+
+
+def test_delete_orphans_touches_only_history_in_no_pack(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cardlab(home, capsys, "delete-orphans", "pack:sample")
+    assert out == "deleted the history of 1 card in no pack (1 review)\n"
+    assert card_state(home, "gone") is None and card_state(home, "embedding") is not None
+    assert cardlab(home, capsys, "is:orphaned")[1] == "0 cards\n"
+
+
+def test_a_bad_query_is_one_line_naming_its_column(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cardlab(home, capsys, "tag:collab", "is:soon")
+    assert code == 1 and out == ""
+    assert err == "cardlab: bad query at column 12 ('is:soon'): unknown is:soon; use is:new, is:learn, " \
+        "is:review, is:due, is:suspended, is:buried, is:leech, is:edited, is:orphaned\n"  # fmt: skip
+    assert cardlab(home, capsys, "--limit", "0")[2] == "cardlab: --limit must be at least 1, not 0\n"
+
+
+def test_a_shell_word_with_a_space_is_a_phrase(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cards_command.query_text(["lookup table", "tag:x"]) == '"lookup table" tag:x'
+    assert cardlab(home, capsys, "a lookup table")[1].splitlines()[-1] == "1 card"
+    assert cardlab(home, capsys, "table lookup")[1].splitlines()[-1] == "0 cards"
+    assert cardlab(home, capsys, "table", "lookup")[1].splitlines()[-1] == "1 card"
+
+
+def test_the_command_knows_every_action() -> None:
+    assert cards_command.ACTIONS == card_actions.ACTIONS
+    assert set(cards_command.DONE) == set(card_actions.ACTIONS)

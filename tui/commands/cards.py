@@ -1,0 +1,152 @@
+"""`cardlab cards [QUERY] [--json]` lists the cards a query matches; `cardlab cards ACTION QUERY` acts on them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from tui.commands import home_from_args
+from tui.safe_text import printable
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from cards.config import Config
+    from cards.pack import Pack
+    from cards.query import CardMatch, Query
+    from cards.store import Store
+
+ACTIONS = ("suspend", "unsuspend", "bury", "unbury", "reset", "due-today")  # cards.card_actions.ACTIONS
+DELETE_ORPHANS = "delete-orphans"
+DONE = {
+    "suspend": "suspended",
+    "unsuspend": "unsuspended",
+    "bury": "buried until tomorrow",
+    "unbury": "unburied",
+    "reset": "reset to new",
+    "due-today": "made due today",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    cards = subparsers.add_parser(
+        "cards",
+        help="list the cards a query matches, or suspend/unsuspend/bury/unbury/reset them",
+        description="List the cards that QUERY matches (every card without one), or act on them: "
+        f"`cardlab cards ACTION QUERY` with ACTION one of {', '.join(ACTIONS)}, or {DELETE_ORPHANS} "
+        "(delete the history of matching cards that are in no pack). QUERY is the browser's search "
+        '(docs/study.md): words, "a phrase", pack:ID, tag:NAME, card:ID, is:due, prop:r<0.8, -term, or. '
+        "Put `--` before a query that starts with `-`.",
+    )
+    cards.add_argument("--json", action="store_true", help="print a JSON array of the matching cards")
+    cards.add_argument("--limit", type=int, metavar="N", help="list at most N cards")
+    # REMAINDER: after the first word, `-is:new` is a query term, not an option (a leading one needs `--`).
+    cards.add_argument(
+        "words", nargs=argparse.REMAINDER, metavar="[ACTION] QUERY", help="an optional action, then the query"
+    )
+    cards.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    cards.set_defaults(handler=run_cards)
+
+
+def _take_options(words: list[str], args: argparse.Namespace) -> list[str]:
+    """`--json` and `--home DIR` also after the query (argparse's REMAINDER keeps them as words)."""
+    if words[:1] == ["--"]:
+        words = words[1:]
+    kept = []
+    while words:
+        word = words.pop(0)
+        if word == "--json":
+            args.json = True
+        elif word == "--home" and words:
+            args.home = words.pop(0)
+        else:
+            kept.append(word)
+    return kept
+
+
+def query_text(words: list[str]) -> str:
+    """The shell words as one query; a word the shell unquoted that holds a space becomes a phrase again."""
+    return " ".join(f'"{word}"' if " " in word and '"' not in word else word for word in words)
+
+
+def run_cards(args: argparse.Namespace) -> int:
+    from cards.config import ConfigError, load_config
+    from cards.discover import discover_packs
+    from cards.query import QueryError, parse_query
+    from cards.schedule import utc_now
+    from cards.store import Store, StoreError
+
+    words = _take_options(list(args.words), args)
+    action = words.pop(0) if words and words[0] in (*ACTIONS, DELETE_ORPHANS) else None
+    if args.limit is not None and args.limit < 1:
+        return _fail(f"--limit must be at least 1, not {args.limit}")
+    home = home_from_args(args)
+    try:
+        query = parse_query(query_text(words))
+        config = load_config(home)
+        packs, _ = discover_packs(home)
+        with Store.open(home.store_path) as store:
+            now = utc_now()
+            if action is None:
+                return _list(store, packs, query, now, config, args)
+            return _act(store, packs, query, now, config, action)
+    except (QueryError, ConfigError, StoreError) as err:
+        return _fail(str(err))
+
+
+def _list(
+    store: Store, packs: Sequence[Pack], query: Query, now: datetime, config: Config, args: argparse.Namespace
+) -> int:
+    from cards.query import search
+    from tui.card_rows import as_json
+
+    result = search(store, packs, query, now, config, limit=args.limit)
+    if args.json:
+        print(json.dumps([as_json(row) for row in result.rows], indent=1))
+        return 0
+    if result.rows:
+        _print_table(result.rows, now)
+    shown = len(result.rows)
+    print(_cards(result.total) + (f" (the first {shown} shown: --limit)" if shown < result.total else ""))
+    return 0
+
+
+def _print_table(rows: list[CardMatch], now: datetime) -> None:
+    from tui.card_rows import COLUMNS, cells
+
+    table = [[heading for _, heading in COLUMNS]]
+    table += [[printable(text, one_line=True) for text in cells(row, now).values()] for row in rows]
+    widths = [max(len(line[index]) for line in table) for index in range(len(COLUMNS))]
+    for line in table:
+        print("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip())
+
+
+def _act(
+    store: Store, packs: Sequence[Pack], query: Query, now: datetime, config: Config, action: str
+) -> int:
+    from cards.card_actions import apply_action, delete_orphans
+    from cards.query import matching_keys, search
+
+    if action == DELETE_ORPHANS:
+        orphans = [row.key for row in search(store, packs, query, now, config).rows if row.orphaned]
+        states, reviews = delete_orphans(store, packs, orphans)
+        print(
+            f"deleted the history of {_cards(states)} in no pack ({reviews} review{'' if reviews == 1 else 's'})"
+        )
+        return 0
+    keys = matching_keys(store, packs, query, now, config)
+    changed = apply_action(store, packs, keys, action, now, config)
+    print(f"{DONE[action]}: {changed} of {_cards(len(keys))} matching changed")
+    return 0
+
+
+def _cards(count: int) -> str:
+    return f"{count} card" if count == 1 else f"{count} cards"
+
+
+def _fail(message: str) -> int:
+    print(f"cardlab: {printable(message)}", file=sys.stderr)
+    return 1
