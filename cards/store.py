@@ -576,6 +576,8 @@ class Store:
         if not self._db.execute("SELECT 1 FROM pragma_function_list WHERE name = 'pow'").fetchone():
             self.define_function("pow", 2, pow)  # an SQLite built without its math functions
 
-    def define_function(self, name: str, arity: int, function: Callable[..., int | float | str | None]) -> None:
+    def define_function(
+        self, name: str, arity: int, function: Callable[..., int | float | str | None]
+    ) -> None:
         """A deterministic SQL function on this connection (e.g. `regexp` for the card browser's queries)."""
         self._db.create_function(name, arity, function, deterministic=True)
