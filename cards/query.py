@@ -427,16 +427,22 @@ def _regexp(pattern: str, value: str | None) -> bool:
     return value is not None and re.search(pattern, value) is not None
 
 
+def forgetting_curve(config: Config) -> tuple[float, float]:
+    """(decay, factor) of FSRS' curve R = (1 + factor * days / stability) ** decay for these settings."""
+    decay = -(config.fsrs_parameters or DEFAULT_PARAMETERS)[20]
+    return decay, 0.9 ** (1 / decay) - 1
+
+
 def _time_params(now: datetime, config: Config) -> dict[str, object]:
     tz = config.tzinfo()
     today = study_day(now, config.rollover_hour, tz)
-    decay = -(config.fsrs_parameters or DEFAULT_PARAMETERS)[20]
+    decay, factor = forgetting_curve(config)
     return {
         "now": to_ms(now),
         "day_start": to_ms(day_start(today, config.rollover_hour, tz)),
         "day_end": to_ms(day_start(today + timedelta(days=1), config.rollover_hour, tz)),
         "decay": decay,
-        "factor": 0.9 ** (1 / decay) - 1,
+        "factor": factor,
     }
 
 

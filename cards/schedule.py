@@ -410,8 +410,10 @@ class StudySession:
             int(rating): from_ms(self._next_row(card, row, rating, now).due_ms) - now for rating in Rating
         }
 
-    def answer(self, card: Card, rating: int, duration_ms: int) -> None:
-        """Grade `card`; the new state and the log row are committed in one transaction before returning."""
+    def answer(self, card: Card, rating: int, duration_ms: int) -> bool:
+        """Grade `card`; the new state and the log row are committed in one transaction before returning.
+
+        Returns True when this answer made the card a leech (suspended and tagged `leech`), for a notice."""
         rating = _check_rating(rating)
         if isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or duration_ms < 0:
             raise ValueError(f"duration_ms must be a whole number of milliseconds >= 0, not {duration_ms!r}")
@@ -444,6 +446,7 @@ class StudySession:
         self._wrote_since_checkpoint = True
         if sum(self._by_rating.values()) % CHECKPOINT_EVERY == 0:
             self._store.checkpoint()
+        return after.lapses > (before.lapses if before else 0) and self._is_leech(after.lapses)
 
     def _spend_limits(self, pack_id: str, before: CardRow | None, sign: int) -> None:
         day = self._days[pack_id]

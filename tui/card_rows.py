@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cards.query import CardMatch
@@ -51,6 +52,14 @@ def cells(row: CardMatch, now: datetime) -> dict[str, str]:
         "lapses": str(row.lapses),
         "flags": " ".join(row.flags),
     }
+
+
+def short_path(path: Path) -> str:
+    """The path with the user's home folder as `~`, as a shell would accept it."""
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except (ValueError, RuntimeError):  # elsewhere, or no home folder known
+        return str(path)
 
 
 def _iso(ms: int | None) -> str | None:

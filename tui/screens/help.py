@@ -12,6 +12,7 @@ HELP_TEXT = """\
 [b]Home[/b]
   ↑ ↓        choose a pack
   enter      study the highlighted pack
+  b          browse every card (search, unsuspend, reset, history)
   s          statistics
   ctrl+p     command palette (every action by name)
   q          quit
@@ -20,11 +21,23 @@ HELP_TEXT = """\
   space      show the answer (enter works too)
   1 2 3 4    Again · Hard · Good · Easy (buttons show the next interval)
   u          undo the last answer (its review is removed from the log)
-  b          bury: hide this card until tomorrow
-  s          suspend: never show this card until you unsuspend it
-  e          show the card's pack file and line, to edit it
+  -          bury: hide this card until tomorrow
+  s          suspend: never show this card until you unsuspend it (b, then u)
+  e          edit the card: $EDITOR at its file and line (else shows where)
+  b          the card browser, on this pack
   l          open the card's lab (when it has one)
   escape     back to the packs
+
+[b]Browser[/b]
+  /          edit the query (enter runs it): tag:x is:due prop:r<0.8 ...
+  ↑ ↓ enter  choose a card · its detail (text, history, chart; e edit, l lab)
+  space · a  mark the card · mark every match (again: none)
+  o · O      sort by the next column · reverse (or click a heading)
+  s u        suspend · unsuspend the marked cards (else the highlighted one)
+  b B        bury · unbury
+  t          make due today
+  r          reset to new (asks first)
+  x          delete the history of orphaned cards (asks first)
 
 [b]Anywhere[/b]
   ?          this help
