@@ -250,8 +250,18 @@ async def test_a_new_leech_gets_a_notice(tmp_path: Path, monkeypatch: pytest.Mon
     home = make_home(tmp_path, {"sample.toml": SAMPLE_PACK})
     home.config_path.write_text('timezone = "UTC"\nleech_lapses = 2\n', encoding="utf-8")
     with Store.open(home.store_path) as store, store.transaction():
-        row = CardRow("sample", "embedding", "h", state=REVIEW, stability=3.0, difficulty=5.0, due_ms=to_ms(NOW),
-                      last_review_ms=to_ms(NOW) - 3 * DAY_MS, reps=5, lapses=1)  # fmt: skip
+        row = CardRow(
+            "sample",
+            "embedding",
+            "h",
+            state=REVIEW,
+            stability=3.0,
+            difficulty=5.0,
+            due_ms=to_ms(NOW),
+            last_review_ms=to_ms(NOW) - 3 * DAY_MS,
+            reps=5,
+            lapses=1,
+        )
         store.put_card_row(row)
     app = create_app(home, clock=fixed_clock())
     async with app.run_test(size=SIZE) as pilot:
