@@ -24,6 +24,14 @@ COLUMNS = (
     ("flags", "Flags"),
 )
 NONE = "—"
+DONE = {  # what each of cards.card_actions.ACTIONS did, for "suspended: 3 of 3 cards changed"
+    "suspend": "suspended",
+    "unsuspend": "unsuspended",
+    "bury": "buried until tomorrow",
+    "unbury": "unburied",
+    "reset": "reset to new",
+    "due-today": "made due today",
+}
 
 
 def due_text(due_ms: int | None, now: datetime) -> str:

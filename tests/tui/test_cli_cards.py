@@ -12,6 +12,7 @@ from cards import card_actions
 from cards.paths import Home
 from cards.store import REVIEW, CardRow, ReviewRow, Store
 from tests.tui.study_helpers import SAMPLE_PACK, card_state, make_home
+from tui.card_rows import DONE
 from tui.cli import main
 from tui.commands import cards as cards_command
 
@@ -157,4 +158,4 @@ def test_a_shell_word_with_a_space_is_a_phrase(home: Home, capsys: pytest.Captur
 
 def test_the_command_knows_every_action() -> None:
     assert cards_command.ACTIONS == card_actions.ACTIONS
-    assert set(cards_command.DONE) == set(card_actions.ACTIONS)
+    assert set(DONE) == set(card_actions.ACTIONS)

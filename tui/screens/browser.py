@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Input, Static
 from cards.card_actions import apply_action, delete_orphans
 from cards.query import SORT_KEYS, CardMatch, Query, QueryError, matching_keys, parse_query, search
 from cards.store import StoreError
-from tui.card_rows import COLUMNS, cells
+from tui.card_rows import COLUMNS, DONE, cells
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
 
@@ -35,14 +35,6 @@ if TYPE_CHECKING:
 ROW_LIMIT = 200
 MARK = "✓"
 KEY_SEPARATOR = "\x1f"  # card ids are slugs: no unit separator in them
-DONE = {
-    "suspend": "suspended",
-    "unsuspend": "unsuspended",
-    "bury": "buried until tomorrow",
-    "unbury": "unburied",
-    "reset": "reset to new",
-    "due-today": "made due today",
-}
 RIGHT_ALIGNED = {"stability", "difficulty", "retrievability", "reviews", "lapses"}
 
 
@@ -101,6 +93,8 @@ class BrowserScreen(Screen[bool]):
         self.marked: set[tuple[str, str]] = set()
         self.changed = False
         self._query: Query = parse_query("")
+        self._total = 0  # matches of the last query, also those past ROW_LIMIT
+        self._covered = False  # a detail screen was pushed over this one
 
     @property
     def cardlab(self) -> CardlabApp:
@@ -291,8 +285,12 @@ class BrowserScreen(Screen[bool]):
             )
 
         def answered(yes: bool | None) -> None:
-            if yes:
-                self._delete_orphans(keys) if action == "delete-orphans" else self.action_act(action)
+            if not yes:
+                return
+            if action == "delete-orphans":
+                self._delete_orphans(keys)
+            else:
+                self.action_act(action)
 
         self.app.push_screen(Confirm(question), callback=answered)
 
