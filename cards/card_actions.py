@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from cards.config import Config
 from cards.pack import Pack
+from cards.query import forget_index
 from cards.schedule import LEECH_TAG, day_start, study_day, to_ms
 from cards.store import NEW, Store
 
@@ -83,6 +84,7 @@ def delete_orphans(store: Store, packs: Sequence[Pack], keys: Iterable[Key]) -> 
     with store.transaction():
         states = store.execute_many(f"DELETE FROM card_state WHERE {_KEY}", _named(orphans))
         reviews = store.execute_many(f"DELETE FROM review_log WHERE {_KEY}", _named(orphans))
+    forget_index(store)  # its orphan rows are gone
     return states, reviews
 
 

@@ -476,8 +476,10 @@ class StudySession:
             return dict(CRAM_LABELS)
         return {rating: format_interval(delta) for rating, delta in self.preview_intervals(card).items()}
 
-    def answer(self, card: Card, rating: int, duration_ms: int) -> None:
-        """Grade `card`; the new state and the log row are committed in one transaction before returning."""
+    def answer(self, card: Card, rating: int, duration_ms: int) -> bool:
+        """Grade `card`; the new state and the log row are committed in one transaction before returning.
+
+        Returns True when this answer made the card a leech (suspended and tagged `leech`), for a notice."""
         rating = _check_rating(rating)
         if isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or duration_ms < 0:
             raise ValueError(f"duration_ms must be a whole number of milliseconds >= 0, not {duration_ms!r}")
@@ -485,7 +487,7 @@ class StudySession:
         now = from_ms(to_ms(self._roll_over_if_needed()))  # whole ms, as stored and as previewed
         if self._in_cram(card):
             self._answer_cram(card, rating, duration_ms, now)
-            return
+            return False  # cram never changes lapses or flags
         with self._store.transaction() as store:
             before = store.card_row(*key)  # the stored state: another cardlab may have answered it meanwhile
             after = self._next_row(card, before, rating, now)
@@ -514,6 +516,7 @@ class StudySession:
         for sibling, _ in siblings:
             self._replace_row(sibling, self._store.card_row(*sibling))
         self._answered(rating, duration_ms)
+        return after.lapses > (before.lapses if before else 0) and self._is_leech(after.lapses)
 
     def _answered(self, rating: int, duration_ms: int) -> None:
         self._by_rating[rating] += 1

@@ -64,6 +64,7 @@ class CardlabCommands(Provider):
             for pack in app.library.packs
         ]
         commands += [
+            ("Browse cards", app.action_browse, "search, sort, suspend, unsuspend, reset; history"),
             ("Statistics", app.action_stats, "reviews, retention, forecast, heatmap"),
             ("Settings", app.action_settings, "daily limits, steps, retention, siblings (config.toml)"),
             ("Keys", app.action_help, "the keys of this screen"),
@@ -245,6 +246,12 @@ class CardlabApp(ShowsStoreErrors, App[int]):
             self.notify(f"no pack {one_line(pack_id)!r}", severity="error", markup=False)
             return
         self.push_screen(StudyScreen(pack))
+
+    def action_browse(self, query: str = "", done: Callable[[bool | None], None] | None = None) -> None:
+        """The card browser on `query`; `done(changed)` runs when it closes (changed: a card was acted on)."""
+        from tui.screens.browser import BrowserScreen
+
+        self.push_screen(BrowserScreen(query), callback=done)
 
     def action_stats(self) -> None:
         from tui.screens.stats import StatsScreen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cards.query import CardMatch
@@ -23,6 +24,14 @@ COLUMNS = (
     ("flags", "Flags"),
 )
 NONE = "—"
+DONE = {  # what each of cards.card_actions.ACTIONS did, for "suspended: 3 of 3 cards changed"
+    "suspend": "suspended",
+    "unsuspend": "unsuspended",
+    "bury": "buried until tomorrow",
+    "unbury": "unburied",
+    "reset": "reset to new",
+    "due-today": "made due today",
+}
 
 
 def due_text(due_ms: int | None, now: datetime) -> str:
@@ -51,6 +60,14 @@ def cells(row: CardMatch, now: datetime) -> dict[str, str]:
         "lapses": str(row.lapses),
         "flags": " ".join(row.flags),
     }
+
+
+def short_path(path: Path) -> str:
+    """The path with the user's home folder as `~`, as a shell would accept it."""
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except (ValueError, RuntimeError):  # elsewhere, or no home folder known
+        return str(path)
 
 
 def _iso(ms: int | None) -> str | None:

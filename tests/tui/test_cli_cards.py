@@ -12,6 +12,7 @@ from cards import card_actions
 from cards.paths import Home
 from cards.store import REVIEW, CardRow, ReviewRow, Store
 from tests.tui.study_helpers import SAMPLE_PACK, card_state, make_home
+from tui.card_rows import DONE
 from tui.cli import main
 from tui.commands import cards as cards_command
 
@@ -25,9 +26,19 @@ def home(tmp_path: Path) -> Home:
     now_ms = round(datetime.now(UTC).timestamp() * 1000)
     with Store.open(home.store_path) as store, store.transaction():
         store.put_card_row(
-            CardRow("sample", "embedding", "h", state=REVIEW, stability=12.0, difficulty=4.0,
-                    due_ms=now_ms + 5 * DAY_MS, last_review_ms=now_ms - DAY_MS, reps=6, lapses=2)
-        )  # fmt: skip
+            CardRow(
+                "sample",
+                "embedding",
+                "h",
+                state=REVIEW,
+                stability=12.0,
+                difficulty=4.0,
+                due_ms=now_ms + 5 * DAY_MS,
+                last_review_ms=now_ms - DAY_MS,
+                reps=6,
+                lapses=2,
+            )
+        )
         store.put_card_row(CardRow("sample", "gone", "h", state=REVIEW, stability=3.0, reps=1))
         store.add_review(ReviewRow("sample", "gone", "h", 3, 0, 1, now_ms - DAY_MS, 900, now_ms, 3.0, 5.0))
     return home
@@ -42,8 +53,20 @@ def cardlab(home: Home, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple
 def test_listing_prints_a_table_and_a_count(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cardlab(home, capsys, "pack:sample")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["Pack", "Card", "State", "Due", "Ivl", "S", "D", "R", "now",
-                                               "Reviews", "Lapses", "Flags"]  # fmt: skip
+    assert code == 0 and lines[0].split() == [
+        "Pack",
+        "Card",
+        "State",
+        "Due",
+        "Ivl",
+        "S",
+        "D",
+        "R",
+        "now",
+        "Reviews",
+        "Lapses",
+        "Flags",
+    ]
     embedding = next(line for line in lines if " embedding " in line).split()
     assert embedding[2:5] == ["review", "in", "5d"] and embedding[5:8] == ["6d", "12.0", "4.0"]
     assert embedding[-3:] == ["6", "2", "edited"]  # the stored hash "h" is not the card's
@@ -56,11 +79,28 @@ def test_listing_prints_a_table_and_a_count(home: Home, capsys: pytest.CaptureFi
 def test_json_rows_carry_the_documented_fields(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cardlab(home, capsys, "--json", "card:embedding")
     (row,) = json.loads(out)
-    for key in ("pack", "card", "state", "due", "suspended", "buried", "leech", "reviews", "lapses",
-                "stability", "difficulty", "retrievability"):  # fmt: skip
+    for key in (
+        "pack",
+        "card",
+        "state",
+        "due",
+        "suspended",
+        "buried",
+        "leech",
+        "reviews",
+        "lapses",
+        "stability",
+        "difficulty",
+        "retrievability",
+    ):
         assert key in row
-    assert (row["pack"], row["card"], row["state"], row["reviews"], row["lapses"]) == ("sample", "embedding",
-                                                                                        "review", 6, 2)  # fmt: skip
+    assert (row["pack"], row["card"], row["state"], row["reviews"], row["lapses"]) == (
+        "sample",
+        "embedding",
+        "review",
+        6,
+        2,
+    )
     assert row["stability"] == 12.0 and 0.9 < row["retrievability"] < 1 and row["due"].endswith("Z")
     assert row["file"].endswith("sample.toml") and row["line"] > 1
 
@@ -102,8 +142,10 @@ def test_delete_orphans_touches_only_history_in_no_pack(
 def test_a_bad_query_is_one_line_naming_its_column(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = cardlab(home, capsys, "tag:collab", "is:soon")
     assert code == 1 and out == ""
-    assert err == "cardlab: bad query at column 12 ('is:soon'): unknown is:soon; use is:new, is:learn, " \
-        "is:review, is:due, is:suspended, is:buried, is:leech, is:edited, is:orphaned\n"  # fmt: skip
+    assert (
+        err == "cardlab: bad query at column 12 ('is:soon'): unknown is:soon; use is:new, is:learn, "
+        "is:review, is:due, is:suspended, is:buried, is:leech, is:edited, is:orphaned\n"
+    )
     assert cardlab(home, capsys, "--limit", "0")[2] == "cardlab: --limit must be at least 1, not 0\n"
 
 
@@ -116,4 +158,4 @@ def test_a_shell_word_with_a_space_is_a_phrase(home: Home, capsys: pytest.Captur
 
 def test_the_command_knows_every_action() -> None:
     assert cards_command.ACTIONS == card_actions.ACTIONS
-    assert set(cards_command.DONE) == set(card_actions.ACTIONS)
+    assert set(DONE) == set(card_actions.ACTIONS)

@@ -255,7 +255,7 @@ async def test_question_mark_shows_the_keys_of_the_screen_you_are_on(tmp_path: P
 async def test_toasts_stay_clear_of_the_answer_buttons(tmp_path: Path) -> None:
     app = study_app(tmp_path)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await pilot.press("b", "space")
+        await pilot.press("minus", "space")
         await pilot.pause(0.2)
         toasts = list(app.screen.query("Toast"))
         assert toasts, "bury should say so"

@@ -43,4 +43,4 @@ def test_custom_study_dialog(app: CardlabApp, snap_compare) -> None:
 
 def test_toast_leaves_the_grade_buttons_clear(app: CardlabApp, snap_compare) -> None:
     """Bury says so in a toast, at the top right: the answer bar below stays readable."""
-    assert snap_compare(app, press=["enter", "b", "space"], terminal_size=SIZE)
+    assert snap_compare(app, press=["enter", "minus", "space"], terminal_size=SIZE)

@@ -117,7 +117,7 @@ async def test_undo_restores_state_and_log_and_shows_the_card_again(tmp_path: Pa
 async def test_bury_and_suspend_hide_the_card_and_are_stored(tmp_path: Path) -> None:
     app = study_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("b")
+        await pilot.press("minus")
         buried = card_state(app.home, "embedding")
         assert buried is not None and buried["buried_until_ms"] is not None and not buried["suspended"]
         assert shown_card(app) == "dropout"
@@ -228,13 +228,13 @@ async def test_home_lists_packs_with_counts_and_enter_studies(tmp_path: Path) ->
         assert "sample" in pack_ids
         table = app.screen.query_one("DataTable")
         row = pack_ids.index("sample")
-        assert [str(cell) for cell in table.get_row_at(row)[1:]] == ["6", "0", "0", "6"]
+        assert [str(cell) for cell in table.get_row_at(row)[1:]] == ["6", "0", "0", "0", "0", "6"]
         table.move_cursor(row=row)
         await pilot.press("enter")
         assert shown_card(app) == "embedding"
         await pilot.press("space", "1", "escape")
         assert isinstance(app.screen, HomeScreen)
-        assert [str(cell) for cell in table.get_row_at(row)[1:]] == ["5", "1", "0", "6"]
+        assert [str(cell) for cell in table.get_row_at(row)[1:]] == ["5", "1", "0", "0", "0", "6"]
 
 
 @run_async

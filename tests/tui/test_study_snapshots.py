@@ -1,4 +1,4 @@
-"""Snapshots (pytest-textual-snapshot) of the home, study (front and back) and stats screens.
+"""Snapshots (pytest-textual-snapshot) of the home, study (front and back), stats, browser and card detail screens.
 
 A fixed clock, UTC study days, fixed review durations and only the test's own pack (the bundled packs
 are left out so editing them does not move these pictures) make every run draw the same screens.
@@ -85,3 +85,14 @@ def test_stats_screen(app: CardlabApp, snap_compare) -> None:
 def test_stats_screen_calibration_and_workload(app: CardlabApp, snap_compare) -> None:
     """The lower half: predicted vs actual recall, retention by month, workload with the setting marked."""
     assert snap_compare(app, run_before=open_stats_and_wait, terminal_size=(120, 64))
+
+
+def test_browser_screen(app: CardlabApp, snap_compare) -> None:
+    assert snap_compare(app, press=["b", "space"], terminal_size=SIZE)
+
+
+def test_card_detail(app: CardlabApp, snap_compare, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The most reviewed card: its facts, text, retrievability chart and history."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # the file shows as ~/home/data/packs/sample.toml
+    press = ["b", "slash", *"card:cold-start", "enter", "enter"]
+    assert snap_compare(app, press=press, terminal_size=SIZE)

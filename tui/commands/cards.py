@@ -21,14 +21,6 @@ if TYPE_CHECKING:
 
 ACTIONS = ("suspend", "unsuspend", "bury", "unbury", "reset", "due-today")  # cards.card_actions.ACTIONS
 DELETE_ORPHANS = "delete-orphans"
-DONE = {
-    "suspend": "suspended",
-    "unsuspend": "unsuspended",
-    "bury": "buried until tomorrow",
-    "unbury": "unburied",
-    "reset": "reset to new",
-    "due-today": "made due today",
-}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -129,6 +121,7 @@ def _act(
 ) -> int:
     from cards.card_actions import apply_action, delete_orphans
     from cards.query import matching_keys, search
+    from tui.card_rows import DONE
 
     if action == DELETE_ORPHANS:
         orphans = [row.key for row in search(store, packs, query, now, config).rows if row.orphaned]

@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from cards.schedule import to_ms
 from tui.messages import PackReloaded
 from tui.services import services_of
 from tui.store_errors import ShowsStoreErrors
@@ -17,13 +18,22 @@ from tui.widgets.key_hints import KeyHints
 from tui.widgets.safe_text import literal, one_line
 
 MAX_PROBLEMS_SHOWN = 200  # lines in the problem box; the rest are counted (`cardlab pack list` shows all)
-COLUMNS = (("Pack", "pack"), ("New", "new"), ("Learning", "learning"), ("Due", "due"), ("Cards", "cards"))
+COLUMNS = (
+    ("Pack", "pack"),
+    ("New", "new"),
+    ("Learning", "learning"),
+    ("Due", "due"),
+    ("Suspended", "suspended"),
+    ("Buried", "buried"),
+    ("Cards", "cards"),
+)
 
 
 class HomeScreen(ShowsStoreErrors, Screen[None]):
     CSS_PATH = "home.tcss"
     BINDINGS = [
         Binding("enter", "study_highlighted", "Study", id="home.study", tooltip="Study the highlighted pack"),
+        Binding("b", "app.browse", "Browse", id="home.browse", tooltip="Search every card; unsuspend, reset"),
         Binding("s", "app.stats", "Stats", id="home.stats", tooltip="Reviews, retention, forecast, heatmap"),
         Binding(
             "l", "app.labs", "Labs", id="home.labs", tooltip="Every lab: train the cards' techniques live"
@@ -61,20 +71,24 @@ class HomeScreen(ShowsStoreErrors, Screen[None]):
         services = services_of(self)
         library = services.library
         session = services.new_session()
+        hidden = services.store.flag_counts(to_ms(services.now()))
         for pack in library.packs:
             counts = session.counts(pack.id)
+            suspended, buried = hidden.get(pack.id, (0, 0))
             table.add_row(
                 Text(one_line(pack.title)),
                 _number(counts.new, "blue"),
                 _number(counts.learning, "red"),
                 _number(counts.review, "green"),
+                _number(suspended, "yellow"),
+                _number(buried, "yellow"),
                 Text(str(len(pack.cards)), justify="right", style="dim"),
                 key=pack.id,
             )
         if library.packs:
             table.move_cursor(row=min(highlighted, len(library.packs) - 1))
         hint = (
-            "enter: study   s: stats   l: labs   ?: keys   ctrl+p: commands"
+            "enter: study   b: browse   s: stats   l: labs   ?: keys   ctrl+p: commands"
             if library.packs
             else "no packs found"
         )

@@ -18,6 +18,7 @@ from textual.widgets import Button, ContentSwitcher, Markdown, Rule, Static
 from cards import cloze
 from cards.schedule import format_interval
 from cards.store import StoreError
+from tui.editor import edit_card
 from tui.messages import PackReloaded
 from tui.services import services_of
 from tui.store_errors import ShowsStoreErrors
@@ -80,13 +81,18 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         Binding("3", "grade(3)", "Good", id="study.good", tooltip="Recalled after a little thought"),
         Binding("4", "grade(4)", "Easy", id="study.easy", tooltip="Recalled at once"),
         Binding("u", "undo", "Undo", id="study.undo", tooltip="Take back the last answer (state and log)"),
-        Binding("b", "bury", "Bury", id="study.bury", tooltip="Hide this card until tomorrow"),
+        Binding("minus", "bury", "Bury", id="study.bury", tooltip="Hide this card until tomorrow"),
         Binding(
             "s", "suspend", "Suspend", id="study.suspend", tooltip="Never show this card until unsuspended"
         ),
         Binding(
-            "e", "edit_location", "Where", id="study.where", tooltip="Show the card's pack file and line"
+            "e",
+            "edit_location",
+            "Edit",
+            id="study.where",
+            tooltip="Open the card's file at its line in $EDITOR",
         ),
+        Binding("b", "browse", "Browse", id="study.browse", tooltip="The card browser, on this pack"),
         Binding("l", "lab", "Lab", id="study.lab", tooltip="Open the runnable lab of this card"),
         Binding(
             "o",
@@ -282,12 +288,31 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         if self.card is None or not self.revealed:
             return
         duration_ms = int((time.monotonic() - self._shown_at) * 1000)
+        card = self.card
         try:
-            self.session.answer(self.card, rating, duration_ms)
+            became_leech = self.session.answer(card, rating, duration_ms)
         except StoreError as err:
             self._not_saved(err)
             return
+        if became_leech:
+            self._leech_notice(card)
         self.show_next()
+
+    def _leech_notice(self, card: Card) -> None:
+        """Say so when a card is suspended for lapsing too often: rewriting it usually helps more."""
+        row = self.session.card_state(card)
+        lapses = row.lapses if row else self.session.config.leech_lapses
+        where = f"{neutralize_controls(str(card.file))}:{card.line}"
+        self.notify(
+            Content.assemble(
+                (f"`{one_line(card.id)}`", "bold"),
+                f" has lapsed {lapses} time{'' if lapses == 1 else 's'}: suspended and tagged leech; rewrite it?\n",
+                literal(f"{where}   (b: the browser unsuspends it)"),
+            ),
+            title="Leech",
+            severity="warning",
+            timeout=20,
+        )
 
     def action_undo(self) -> None:
         try:
@@ -322,14 +347,18 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
 
     def action_edit_location(self) -> None:
         if self.card is not None:
-            where = f"{neutralize_controls(str(self.card.file))}:{self.card.line}"
-            self.app.copy_to_clipboard(where)  # OSC 52: pasteable into an editor's "open file" prompt
-            notes = (
-                f"\n\ninstructor notes: {neutralize_controls(self.card.notes.strip())}"
-                if self.card.notes
-                else ""
-            )
-            self.notify(Content(where + notes), title="Edit this card at (copied)", timeout=12)
+            edit_card(self.app, self.card)
+
+    def action_browse(self) -> None:
+        from tui.screens.browser import BrowserScreen
+
+        self.app.push_screen(BrowserScreen(f"pack:{self.pack.id}"), callback=self._browser_closed)
+
+    def _browser_closed(self, changed: bool | None) -> None:
+        """Cards were suspended, reset... in the browser: today's queue is read again."""
+        if changed:
+            self.session = services_of(self).new_session((self.pack,))
+            self.show_next()
 
     # -- live packs -----------------------------------------------------------------------------
 

@@ -1,0 +1,282 @@
+"""Pilot tests of the card browser, the card detail, the leech notice and the home screen's hidden counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from cards.config import load_config
+from cards.paths import Home
+from cards.schedule import StudySession, to_ms
+from cards.store import REVIEW, CardRow, Store
+from tests.tui.study_helpers import NOW, SAMPLE_PACK, SIZE, card_state, fixed_clock, make_home, run_async
+from tests.tui.test_study_snapshots import user_packs_only
+from tui.app import CardlabApp, create_app
+from tui.editor import editor_command
+from tui.screens.browser import BrowserScreen
+from tui.screens.card_detail import CardDetailScreen, history_rows
+from tui.screens.confirm import Confirm
+from tui.screens.study import StudyScreen
+from tui.widgets.recall_chart import RecallChart, bar_rows, recall, recall_samples
+
+DAY_MS = 86_400_000
+
+
+def seeded_home(folder: Path) -> Home:
+    """The sample pack; embedding and dropout answered Good twice (4 and 2 days ago), an orphan `gone`."""
+    home = make_home(folder, {"sample.toml": SAMPLE_PACK})
+    packs, _ = user_packs_only(home)
+    with Store.open(home.store_path) as store:
+        for days in (4, 2):
+            session = StudySession(
+                store, packs, load_config(home), clock=fixed_clock(NOW - timedelta(days=days))
+            )
+            for _ in range(2):
+                session.answer(session.next_card(), 3, duration_ms=3000)
+        with store.transaction():
+            store.put_card_row(CardRow("sample", "gone", "h", state=REVIEW, stability=4.0, reps=1))
+    return home
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CardlabApp:
+    monkeypatch.setattr("tui.app.discover_packs", user_packs_only)
+    monkeypatch.delenv("EDITOR", raising=False)
+    monkeypatch.delenv("VISUAL", raising=False)
+    return create_app(seeded_home(tmp_path / "home"), clock=fixed_clock())
+
+
+def browser(app: CardlabApp) -> BrowserScreen:
+    assert isinstance(app.screen, BrowserScreen), app.screen
+    return app.screen
+
+
+def shown(app: CardlabApp) -> list[str]:
+    return [match.card_id for match in browser(app).rows.values()]
+
+
+def summary(app: CardlabApp) -> str:
+    return str(browser(app).query_one("#summary", Static).render())
+
+
+def toasts(app: CardlabApp) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
+
+
+async def search(pilot, text: str) -> None:  # noqa: ANN001
+    await pilot.press("slash")
+    browser(pilot.app).query_one("#query", Input).value = ""
+    await pilot.press(*text, "enter")
+    await pilot.pause()
+
+
+@run_async
+async def test_b_opens_every_card_and_a_query_narrows_it(app: CardlabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        assert shown(app) == [
+            "embedding",
+            "dropout",
+            "weight-decay",
+            "cold-start",
+            "ulmfit#c1",
+            "ulmfit#c2",
+            "gone",
+        ]
+        assert summary(app).startswith("7 cards   sorted by Pack ↑")
+        await search(pilot, "is:review -is:orphaned")  # typed keys (s, o, b...) go to the query, not actions
+        assert shown(app) == ["embedding", "dropout"]
+        assert card_state(app.home, "embedding")["suspended"] == 0
+        await search(pilot, "tag:collab is:nope")
+        problem = browser(app).query_one("#query-problem", Static)
+        assert problem.display and "bad query at column 12 ('is:nope')" in str(problem.render())
+        assert str(problem.render()).endswith("\n" + " " * 11 + "^")
+        assert shown(app) == ["embedding", "dropout"], "a bad query keeps the last good list"
+        await search(pilot, "is:orphaned")
+        assert shown(app) == ["gone"] and not problem.display
+
+
+@run_async
+async def test_sorting_by_key_and_by_heading(app: CardlabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b", "o")  # pack -> card
+        assert shown(app)[:3] == ["cold-start", "dropout", "embedding"]
+        await pilot.press("O")
+        assert shown(app)[:3] == ["weight-decay", "ulmfit#c2", "ulmfit#c1"]
+        assert "sorted by Card ↓" in summary(app)
+        table = browser(app).query_one(DataTable)
+        table.post_message(
+            DataTable.HeaderSelected(table, table.columns["reviews"].key, 9, table.columns["reviews"].label)
+        )
+        await pilot.pause()
+        assert "sorted by Reviews ↑" in summary(app) and shown(app)[-2:] == ["embedding", "dropout"]
+
+
+@run_async
+async def test_each_action_on_the_marked_cards_or_the_highlighted_one(app: CardlabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b", "space", "space")  # marks embedding, dropout
+        assert browser(app).marked == {("sample", "embedding"), ("sample", "dropout")}
+        assert "2 marked" in summary(app)
+        await pilot.press("s")
+        assert [card_state(app.home, c)["suspended"] for c in ("embedding", "dropout")] == [1, 1]
+        assert toasts(app)[-1] == "suspended: 2 of 2 cards changed"
+        await pilot.press("u")
+        assert toasts(app)[-1] == "unsuspended: 2 of 2 cards changed"
+        await pilot.press("b")
+        assert card_state(app.home, "embedding")["buried_until_ms"] == to_ms(
+            NOW.replace(hour=4) + timedelta(days=1)
+        )
+        await pilot.press("B")
+        assert card_state(app.home, "dropout")["buried_until_ms"] is None
+        await pilot.press("t")
+        assert card_state(app.home, "embedding")["due_ms"] == to_ms(NOW)
+        assert toasts(app)[-1] == "made due today: 2 of 2 cards changed"
+        await pilot.press("r")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("n")
+        assert card_state(app.home, "embedding")["state"] == REVIEW, "no: nothing reset"
+        await pilot.press("r", "y")
+        assert (
+            card_state(app.home, "embedding")["state"] == 0 and card_state(app.home, "dropout")["reps"] == 0
+        )
+        assert toasts(app)[-1] == "reset to new: 2 of 2 cards changed"
+        await pilot.press("up", "up", "space", "space", "down")  # unmark both; highlight cold-start
+        assert not browser(app).marked
+        await pilot.press("s")
+        assert card_state(app.home, "cold-start")["suspended"] == 1
+        assert toasts(app)[-1] == "suspended: 1 of 1 card changed"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, BrowserScreen)
+
+
+@run_async
+async def test_mark_all_covers_every_match_and_orphans_are_deleted_after_asking(app: CardlabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        await search(pilot, "is:orphaned or card:dropout")
+        await pilot.press("a")
+        assert browser(app).marked == {("sample", "gone"), ("sample", "dropout")}
+        await pilot.press("x", "escape")
+        assert card_state(app.home, "gone") is not None
+        await pilot.press("x")
+        assert "1 card that are in no pack" in str(app.screen.query_one("#question").render())
+        await pilot.press("y")
+        assert card_state(app.home, "gone") is None and card_state(app.home, "dropout") is not None
+        assert toasts(app)[-1] == "deleted the history of 1 card (0 reviews)"
+        assert shown(app) == ["dropout"]
+        await pilot.press("a")
+        assert not browser(app).marked, "a second `a` unmarks"
+
+
+@run_async
+async def test_detail_shows_text_place_history_and_chart(
+    app: CardlabApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = []
+    monkeypatch.setattr(
+        CardlabApp, "action_open_lab", lambda self, lab, card=None: opened.append((lab, card))
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b", "down", "enter")  # dropout
+        screen = app.screen
+        assert isinstance(screen, CardDetailScreen) and screen.card.id == "dropout"
+        facts = str(screen.query_one("#facts", Static).render())
+        assert "review   due in" in facts and "2 reviews, 0 lapses" in facts and "sample.toml:" in facts
+        history = screen.query_one("#history", DataTable)
+        assert history.row_count == 2
+        assert [str(cell) for cell in history.get_row_at(1)][1:3] == ["Good", "2.0d"]
+        assert len(screen.query_one(RecallChart)._reviews) == 2
+        await pilot.press("e")  # no $EDITOR: the place is shown (and copied)
+        assert toasts(app)[-1].endswith(f"sample.toml:{screen.card.line}")
+        await pilot.press("l")
+        assert opened == [("ulmfit-lm", "dropout")]
+        await pilot.press("escape")
+        assert isinstance(app.screen, BrowserScreen)
+
+
+def test_the_editor_opens_at_the_card_line(tmp_path: Path) -> None:
+    card = user_packs_only(seeded_home(tmp_path))[0][0].cards[1]
+    assert editor_command(card, {"EDITOR": "nvim -p"}) == ["nvim", "-p", f"+{card.line}", str(card.file)]
+    assert editor_command(card, {"VISUAL": "hx", "EDITOR": "nano"})[0] == "hx"
+    assert editor_command(card, {"EDITOR": "  "}) is None and editor_command(card, {}) is None
+
+
+def test_history_rows_and_the_recall_curve() -> None:
+    from cards.store import ReviewRow
+
+    at = to_ms(NOW)
+    reviews = [
+        ReviewRow("p", "c", "h", 3, 0, 1, at, 4200, at + 600_000, 2.0, 5.0),
+        ReviewRow("p", "c", "h", 1, 2, 3, at + 3 * DAY_MS, 900, at + 3 * DAY_MS + 600_000, 1.0, 6.0),
+    ]
+    rows = history_rows(reviews, NOW.tzinfo)
+    assert rows == [
+        ("2026-03-12 14:00", "Good", "—", "10m", "4.2s"),
+        ("2026-03-15 14:00", "Again", "3.0d", "10m", "0.9s"),
+    ]
+    assert recall(2 * DAY_MS, 2.0, -0.5, 19 / 81) == pytest.approx(0.9)  # R is 90% after S days
+    samples = recall_samples(
+        [(at, 2.0), (at + 3 * DAY_MS, 1.0)], at - DAY_MS, at + 4 * DAY_MS, 5, -0.5, 19 / 81
+    )
+    assert samples[0] is None and samples[1] > samples[2] > samples[3], "recall falls"
+    assert samples[4] > samples[3], "a review resets the curve"
+    assert bar_rows([1.0, 0.5, None], 2) == ["█  ", "██ "]
+
+
+@run_async
+async def test_study_b_browses_the_pack_and_an_unsuspended_card_comes_back(app: CardlabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        study = app.screen
+        assert isinstance(study, StudyScreen) and study.card.id == "weight-decay"
+        await pilot.press("s")
+        assert study.card.id == "cold-start"
+        await pilot.press("b")
+        assert browser(app).query_one("#query", Input).value == "pack:sample"
+        await search(pilot, "is:suspended")
+        assert shown(app) == ["weight-decay"]
+        await pilot.press("u", "escape")
+        assert app.screen is study and study.card.id == "weight-decay", "the queue was read again"
+
+
+@run_async
+async def test_a_new_leech_gets_a_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.app.discover_packs", user_packs_only)
+    home = make_home(tmp_path, {"sample.toml": SAMPLE_PACK})
+    home.config_path.write_text('timezone = "UTC"\nleech_lapses = 2\n', encoding="utf-8")
+    with Store.open(home.store_path) as store, store.transaction():
+        row = CardRow(
+            "sample",
+            "embedding",
+            "h",
+            state=REVIEW,
+            stability=3.0,
+            difficulty=5.0,
+            due_ms=to_ms(NOW),
+            last_review_ms=to_ms(NOW) - 3 * DAY_MS,
+            reps=5,
+            lapses=1,
+        )
+        store.put_card_row(row)
+    app = create_app(home, clock=fixed_clock())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "space", "1")
+        assert toasts(app)[-1].startswith(
+            "`embedding` has lapsed 2 times: suspended and tagged leech; rewrite it?"
+        )
+        assert "sample.toml:" in toasts(app)[-1]
+        assert card_state(app.home, "embedding")["tags"] == "leech"
+
+
+@run_async
+async def test_home_counts_suspended_and_buried_cards(app: CardlabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b", "s", "down", "b", "escape")
+        await pilot.pause()
+        table = app.screen.query_one("#packs", DataTable)
+        assert [str(table.get_cell("sample", column)) for column in ("suspended", "buried")] == ["1", "1"]
