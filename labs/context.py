@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.callbacks.core import Callback
 from engine.events import BatchEnded, EpochEnded, FitEnded, FitStarted
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from engine.callbacks.lr_finder import LRFindResult
     from engine.datasets.fetch import HasDatasetsDir
     from engine.learner import Learner
+
+AnyLearner = TypeVar("AnyLearner", bound="Learner")  # watch() gives back the learner it was given
 
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events; the last step of a fit always reports
 
@@ -260,7 +262,7 @@ class LabContext:
 
         return [EventStream(self._on_engine_event), _CancelCheck(self._cancel)]
 
-    def watch(self, learn: Learner) -> Learner:
+    def watch(self, learn: AnyLearner) -> AnyLearner:
         """Stream `learn`'s training as lab events, and stop it when the run is cancelled."""
         for callback in self.callbacks():
             learn.add_cb(callback)

@@ -121,6 +121,13 @@ class LabInfo:
     checks: tuple[Check, ...] = ()  # constraints between parameters, checked by `resolve`
     data_shape: DataShape | None = None  # what `--data` must hold (labs.checks), checked before a run
 
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The question's choices, for the lab that names which one came true."""
+        if self.question is None:
+            raise LabError(f"lab {self.id!r} asks no question, so it has no choices to answer with")
+        return self.question.choices
+
     def param(self, name: str) -> Param:
         for param in self.params:
             if param.name == name:

@@ -11,6 +11,7 @@ from engine.collab import UnknownIdError, collab_data, collab_learner
 from engine.collab.cold_start import ColdStartLearner, ColdStartPredictor, cold_start_data, cold_start_learner
 from labs._movielens import load_movielens
 from labs.context import LabContext
+from labs.errors import LabError
 from labs.verdict import judge, outcome_for, paired_noise
 
 CLAIM = "On users it has never seen, a model driven by their metadata predicts ratings better than the global mean."
@@ -20,6 +21,9 @@ def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
     with ctx.stage("data"):
         ml, source = load_movielens(ctx.data, p.users, p.items, p.ratings, ctx.seed)
+        if ml.users is None:
+            raise LabError("the cold-start lab needs the users' sign-up data (u.user in MovieLens 100k)")
+        users = ml.users
         data = cold_start_data(ml, new_user_pct=p.new_users, seed=ctx.seed, bs=p.bs)
         new_users = ml.ratings["user"].iloc[data.valid_idx].unique()
         ctx.text(
@@ -29,7 +33,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         ctx.table(
             "some new users",
             ["user", "age", "gender", "occupation"],
-            ml.users[ml.users.user.isin(new_users[:5])][["user", "age", "gender", "occupation"]].itertuples(
+            users[users.user.isin(new_users[:5])][["user", "age", "gender", "occupation"]].itertuples(
                 index=False
             ),
         )
@@ -101,7 +105,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
         ctx.set_predictor(lambda text: sign_up_prediction(cold, text, first_item))
 
-    yes, no = ctx.info.question.choices
+    yes, no = ctx.info.choices
     return {
         "global_mean_mse": round(mean_mse, 4),
         "metadata_mse": round(metadata_mse, 4),

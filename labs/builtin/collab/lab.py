@@ -107,13 +107,13 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
         ctx.set_predictor(lambda text: answer(learn, text, p.top_k))
 
-    exact, wider = ctx.info.question.choices
+    exact_choice, wider_choice = ctx.info.choices
     return {
         "valid_mse": round(wide_mse, 4),
         "exact_range_valid_mse": round(exact_mse, 4),
         "best_movie": str(best.title.iloc[0]),
         "verdict": verdict.to_dict(),
-        "outcome": outcome_for(verdict, wider, exact),
+        "outcome": outcome_for(verdict, wider_choice, exact_choice),
     }
 
 

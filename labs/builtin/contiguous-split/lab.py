@@ -87,11 +87,11 @@ def run(ctx: LabContext) -> dict[str, object]:
     effect = abs(random_valid - future_error) - abs(contiguous_valid - future_error)
     noise = rmse_noise(errors["random split"], errors["contiguous split"], future_errors)
     verdict = judge(CLAIM, effect, noise)
-    random_split, contiguous = ctx.info.question.choices
+    random_choice, contiguous_choice = ctx.info.choices
     return {
         "random_valid_rmse": round(random_valid, 4),
         "contiguous_valid_rmse": round(contiguous_valid, 4),
         "future_rmse": round(future_error, 4),
         "verdict": verdict.to_dict(),
-        "outcome": outcome_for(verdict, contiguous, random_split),
+        "outcome": outcome_for(verdict, contiguous_choice, random_choice),
     }

@@ -24,7 +24,7 @@ CLAIM = (
 
 def choices(ctx: LabContext) -> tuple[str, ...]:
     """The question's choices, in the order of the ratios tried."""
-    return ctx.info.question.choices if ctx.info.question else ("1", "2.6", "large")
+    return ctx.info.choices if ctx.info.question else ("1", "2.6", "large")
 
 
 def run(ctx: LabContext) -> dict[str, object]:

@@ -90,7 +90,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
         verdict = judge(CLAIM, effect, paired_noise(losses["minimum"], losses["suggestion"]))
         summary["verdict"] = verdict.to_dict()
-        minimum, suggestion = ctx.info.question.choices
+        minimum, suggestion = ctx.info.choices
         summary["outcome"] = outcome_for(verdict, suggestion, minimum)
         ctx.text(
             f"valid loss {summary['suggestion_valid_loss']} at the suggestion against "

@@ -94,12 +94,12 @@ def run(ctx: LabContext) -> dict[str, object]:
             kind="explanation",
         )
     verdict = judge(CLAIM, rnn_rmse - tabular_rmse, rmse_noise(tabular_errors, rnn_errors))
-    rnn, tabular = ctx.info.question.choices
+    rnn_choice, tabular_choice = ctx.info.choices
     return {
         "tabular_rmse": round(tabular_rmse, 4),
         "rnn_rmse": round(rnn_rmse, 4),
         "verdict": verdict.to_dict(),
-        "outcome": outcome_for(verdict, tabular, rnn),
+        "outcome": outcome_for(verdict, tabular_choice, rnn_choice),
     }
 
 

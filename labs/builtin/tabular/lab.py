@@ -101,8 +101,9 @@ def run(ctx: LabContext) -> dict[str, object]:
         row = parse_row(p.row)
         ctx.text(describe_prediction(learn, row), title=f"predict({p.row})", kind="prediction")
         ctx.set_predictor(lambda text: describe_prediction(learn, parse_row(text)))
-        zero, median, _dropped = ctx.info.question.choices
-        outcome = {"zero": zero, "median": median}.get(missing_value_outcome(data, fill))
+        zero, median, _dropped = ctx.info.choices
+        found = missing_value_outcome(data, fill)
+        outcome = {"zero": zero, "median": median}.get(found) if found else None
     result: dict[str, object] = {
         "valid_accuracy": round(float(metrics["accuracy"]), 4),
         "valid_loss": round(float(metrics["valid_loss"]), 4),

@@ -149,18 +149,18 @@ def report(ctx: LabContext, seeds: list[int], results: list[SeedResult]) -> dict
         "gradual_accuracy": round(gradual, 4),
     }
     columns = ["head alone (frozen encoder)", "gradual unfreezing"] + (["all at once"] if p.compare else [])
-    rows = [[r.head_only, r.gradual] + ([r.at_once] if p.compare else []) for r in results]
+    rows = [[r.head_only, r.gradual] + ([_measured(r.at_once)] if p.compare else []) for r in results]
     header, table = seed_table(seeds, columns, rows)
     ctx.table("validation accuracy, same number of epochs", header, table)
     if p.compare:
-        effects = [r.gradual - r.at_once for r in results]
+        effects = [r.gradual - _measured(r.at_once) for r in results]
         verdict = verdict_over_seeds(CLAIM, effects, results[0].noise)
-        result["all_at_once_accuracy"] = round(mean([r.at_once for r in results]), 4)
+        result["all_at_once_accuracy"] = round(mean([_measured(r.at_once) for r in results]), 4)
         result["per_seed"] = [
             {"seed": s, **dict(zip(columns, map(lambda v: round(v, 4), row)))} for s, row in zip(seeds, rows)
         ]
         result["verdict"] = verdict.to_dict()
-        all_at_once_wins, gradual_wins = ctx.info.question.choices
+        all_at_once_wins, gradual_wins = ctx.info.choices
         result["outcome"] = outcome_for(verdict, gradual_wins, all_at_once_wins)
         ctx.text(explain(head_only, verdict, len(seeds), p.labels), kind="explanation")
 
@@ -216,3 +216,10 @@ def describe_prediction(learn: TextClassifierLearner, text: str) -> str:
             + ", ".join(unknown)
         )
     return answer
+
+
+def _measured(accuracy: float | None) -> float:
+    """An accuracy the run measured (all at once is trained only when `compare` is on)."""
+    if accuracy is None:
+        raise ValueError("all-at-once accuracy asked for, but this run did not train it (compare off)")
+    return accuracy

@@ -95,7 +95,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         f"validation set's noise on that difference is {verdict.noise:.3f}: {verdict.word}.",
         kind="explanation",
     )
-    barely, clearly = ctx.info.question.choices
+    barely, clearly = ctx.info.choices
     return {
         "perplexity_before": round(before["perplexity"], 2),
         "perplexity_after": round(after["perplexity"], 2),
