@@ -28,7 +28,7 @@ from fsrs.scheduler import DEFAULT_PARAMETERS, FUZZ_RANGES
 
 from cards.config import Config
 from cards.pack import Card, Pack
-from cards.store import CRAM, NEW, REVIEW, CardRow, ReviewRow, Store
+from cards.store import CRAM, NEW, REVIEW, SCHEDULED, CardRow, ReviewRow, Store
 
 LEARN_AHEAD = timedelta(minutes=20)
 CHECKPOINT_EVERY = 500  # answers between the store's WAL checkpoints while studying
@@ -494,19 +494,7 @@ class StudySession:
             store.put_card_row(after)
             siblings = self._bury_siblings(store, key)
             review_id = store.add_review(
-                ReviewRow(
-                    pack_id=card.pack_id,
-                    card_id=card.id,
-                    content_hash=card.content_hash,
-                    rating=rating,
-                    state_before=before.state if before else NEW,
-                    state_after=after.state,
-                    reviewed_at_ms=to_ms(now),
-                    duration_ms=duration_ms,
-                    due_after_ms=_due_ms(after),
-                    stability_after=after.stability,
-                    difficulty_after=after.difficulty,
-                )
+                _review_row(card, rating, before.state if before else NEW, after, now, duration_ms)
             )
         queue = self._custom_answered(key)
         undo = _Undo(card, before, review_id, rating, duration_ms, to_ms(now), siblings=siblings, queue=queue)
@@ -549,22 +537,8 @@ class StudySession:
         row = self._row(key)
         state = row.state if row else NEW
         with self._store.transaction() as store:
-            review_id = store.add_review(
-                ReviewRow(
-                    pack_id=card.pack_id,
-                    card_id=card.id,
-                    content_hash=card.content_hash,
-                    rating=rating,
-                    state_before=state,
-                    state_after=state,
-                    reviewed_at_ms=to_ms(now),
-                    duration_ms=duration_ms,
-                    due_after_ms=row.due_ms if row and row.due_ms is not None else to_ms(now),
-                    stability_after=row.stability if row else None,
-                    difficulty_after=row.difficulty if row else None,
-                    kind=CRAM,
-                )
-            )
+            # The state after is the state before: cram leaves the schedule as it was.
+            review_id = store.add_review(_review_row(card, rating, state, row, now, duration_ms, kind=CRAM))
         queue = self._custom_answered(key, again=rating == Rating.Again)
         self._undo.append(
             _Undo(card, row, review_id, rating, duration_ms, to_ms(now), cram=True, queue=queue)
@@ -840,3 +814,30 @@ def _due_ms(row: CardRow) -> int:
     if row.due_ms is None:
         raise ValueError(f"card {row.card_id!r} of pack {row.pack_id!r} is scheduled but has no due time")
     return row.due_ms
+
+
+def _review_row(
+    card: Card,
+    rating: int,
+    state_before: int,
+    after: CardRow | None,
+    now: datetime,
+    duration_ms: int,
+    kind: int = SCHEDULED,
+) -> ReviewRow:
+    """The review log's row for one answer; `after` is the card's state once answered (None: a new card
+    that cram left new, due now)."""
+    return ReviewRow(
+        pack_id=card.pack_id,
+        card_id=card.id,
+        content_hash=card.content_hash,
+        rating=rating,
+        state_before=state_before,
+        state_after=after.state if after else state_before,
+        reviewed_at_ms=to_ms(now),
+        duration_ms=duration_ms,
+        due_after_ms=after.due_ms if after and after.due_ms is not None else to_ms(now),
+        stability_after=after.stability if after else None,
+        difficulty_after=after.difficulty if after else None,
+        kind=kind,
+    )
