@@ -11,10 +11,9 @@ from typing import Literal
 
 from labs.checks import Check, DataShape, check_values
 from labs.errors import LabError
+from labs.presets import DEFAULT_PRESET
 
 LESSON_PACK_ID = "fastai-lesson4"
-PRESET_NAMES = ("smoke", "quick", "full")
-DEFAULT_PRESET = "quick"
 
 ParamType = Literal["int", "float", "str", "bool", "choice", "ints"]  # ints: "200,100", each in min..max
 ParamValue = int | float | str | bool

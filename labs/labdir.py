@@ -26,7 +26,8 @@ from cards.pack import Problem
 from cards.pack_format import syntax_problem
 from labs.checks import Check, DataShape, parse_check
 from labs.errors import LabError
-from labs.info import PRESET_NAMES, LabInfo, Param, ParamType, ParamValue, Question, make_presets
+from labs.info import LabInfo, Param, ParamType, ParamValue, Question, make_presets
+from labs.presets import PRESET_NAMES
 
 LAB_FILE = "lab.toml"
 CODE_FILE = "lab.py"

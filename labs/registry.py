@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from labs.errors import LabError
 from labs.info import (
-    DEFAULT_PRESET,
     LESSON_PACK_ID,
-    PRESET_NAMES,
     LabInfo,
     Param,
     ParamType,
@@ -24,6 +22,7 @@ from labs.info import (
     make_presets,
 )
 from labs.labdir import builtin_labs, load_lab_module
+from labs.presets import DEFAULT_PRESET, PRESET_NAMES
 
 if TYPE_CHECKING:
     from labs.context import LabContext

@@ -29,8 +29,9 @@ from typing import Any, Literal
 from labs.checks import check_run_data
 from labs.errors import LabError
 from labs.events import TERMINAL_EVENTS, Cancelled, Failed, Finished, LabEvent, StageStarted, event_from_dict
-from labs.info import DEFAULT_PRESET, LabInfo
+from labs.info import LabInfo
 from labs.launch import SPEC_ENV, Launch, torchrun_failure
+from labs.presets import DEFAULT_PRESET
 from labs.runs import RunRecord, new_run_id, save_run
 from labs.spec import RunSpec
 

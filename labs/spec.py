@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cards.paths import Home
-from labs.info import DEFAULT_PRESET, LabInfo, Param, ParamValue, Question, make_presets
+from labs.info import LabInfo, Param, ParamValue, Question, make_presets
+from labs.presets import DEFAULT_PRESET
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labs.info import DEFAULT_PRESET, PRESET_NAMES
+from labs.presets import DEFAULT_PRESET, PRESET_NAMES
 from tui.commands import home_from_args
 from tui.safe_text import printable
 
