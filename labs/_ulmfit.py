@@ -26,7 +26,15 @@ from engine.datasets.text import (
 from engine.learner import Learner
 from engine.metrics import accuracy, perplexity
 from engine.optim import lr_ladder
-from engine.text import AWDLSTMConfig, LMLearner, TextDataLoaders, language_model_learner, lm_data
+from engine.text import (
+    AWDLSTMConfig,
+    LMLearner,
+    TextClassifierLearner,
+    TextDataLoaders,
+    language_model_learner,
+    lm_data,
+    text_classifier_learner,
+)
 from engine.text.tokenizer import Tokenizer
 from engine.text.vocab import Vocab
 from labs._evidence import validate_by_batch
@@ -336,6 +344,21 @@ def vocab_coverage(vocab: Vocab, texts: list[str]) -> float:
                 total += 1
                 known += token in vocab.stoi
     return known / total if total else 1.0
+
+
+def classifier_with_encoder(ctx: LabContext, data: TextDataLoaders, encoder: str) -> TextClassifierLearner:
+    """A text classifier of the lab's sizes with the fine-tuned `encoder` loaded (the vocabularies must
+    match; loading also freezes it), its training streamed to the lab's chart."""
+    learn = text_classifier_learner(
+        data,
+        config=config_of(ctx),
+        drop_mult=ctx.p.drop_mult,
+        metrics=[accuracy],
+        device=ctx.device,
+        path=ctx.work_dir,
+    )
+    learn.load_encoder(encoder)
+    return ctx.watch(learn)
 
 
 def encoder_for(ctx: LabContext, reviews: Reviews, lm_epochs: int, lr: float = 1e-2) -> tuple[Vocab, str]:

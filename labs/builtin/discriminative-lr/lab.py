@@ -10,10 +10,9 @@ moves the pretrained encoder as fast as the new head; a large ratio all but free
 
 from __future__ import annotations
 
-from engine.metrics import accuracy
-from engine.text import clas_data, text_classifier_learner
+from engine.text import clas_data
 from labs._evidence import correct_per_example, paired_noise, verdict_over_seeds
-from labs._ulmfit import config_of, encoder_for, groups_table, ladder, load_reviews, seed_table
+from labs._ulmfit import classifier_with_encoder, encoder_for, groups_table, ladder, load_reviews, seed_table
 from labs.context import LabContext
 
 CLAIM = (
@@ -54,16 +53,7 @@ def fine_tune(ctx: LabContext, data, encoder: str, ratio: float, seed: int, labe
     with ctx.stage(stage):
         ctx.reseed(seed)  # the same head initialisation for every ratio
         ctx.curve(f"ratio {ratio:g}" + (f" · seed {seed}" if label else ""))
-        learn = text_classifier_learner(
-            data,
-            config=config_of(ctx),
-            drop_mult=p.drop_mult,
-            metrics=[accuracy],
-            device=ctx.device,
-            path=ctx.work_dir,
-        )
-        learn.load_encoder(encoder)
-        ctx.watch(learn)
+        learn = classifier_with_encoder(ctx, data, encoder)
         learn.unfreeze()
         lr = ladder(p.lr, len(learn.layer_groups), ratio)
         ctx.table(

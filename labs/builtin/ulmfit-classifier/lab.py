@@ -20,11 +20,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.metrics import accuracy
 from engine.text import TextClassifierLearner, clas_data, text_classifier_learner
 from engine.text.vocab import Vocab
 from labs._evidence import correct_per_example, paired_noise, verdict_over_seeds
-from labs._ulmfit import config_of, describe_lr, encoder_for, groups_table, ladder, load_reviews, seed_table
+from labs._ulmfit import (
+    classifier_with_encoder,
+    config_of,
+    describe_lr,
+    encoder_for,
+    groups_table,
+    ladder,
+    load_reviews,
+    seed_table,
+)
 from labs.context import LabContext
 from labs.verdict import outcome_for
 
@@ -85,16 +93,7 @@ def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, 
     def classifier(name: str) -> TextClassifierLearner:
         ctx.reseed(seed)
         ctx.curve(name + suffix)
-        learn = text_classifier_learner(
-            data,
-            config=config_of(ctx),
-            drop_mult=p.drop_mult,
-            metrics=[accuracy],
-            device=ctx.device,
-            path=ctx.work_dir,
-        )
-        learn.load_encoder(encoder)  # the vocabularies must match; it also freezes
-        return ctx.watch(learn)
+        return classifier_with_encoder(ctx, data, encoder)
 
     rates = STAGE_RATES[p.schedule]
     with ctx.stage("head alone"):  # what the frozen encoder's features hold: a head trained to a plateau
