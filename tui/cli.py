@@ -10,8 +10,18 @@ from collections.abc import Sequence
 
 from tui.safe_text import printable
 
-# Each module registers its own subcommands; order is the order shown in --help.
-COMMAND_MODULES = ("study", "cards", "pack", "config", "lab", "models", "data", "transfer")
+# Each module registers its own subcommands (the names listed); order is the order shown in --help.
+COMMAND_MODULES = {
+    "study": ("study", "stats", "optimize", "doctor"),
+    "cards": ("cards",),
+    "pack": ("pack", "packs"),
+    "config": ("config",),
+    "lab": ("lab",),
+    "models": ("models",),
+    "data": ("data",),
+    "transfer": ("import", "export"),
+}
+OPTIONS_WITH_A_VALUE = ("--home",)
 
 
 def version() -> str:
@@ -32,7 +42,9 @@ class VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(arguments: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. Given the `arguments`, only the module of the command they name
+    registers its subcommands (all of them are a tenth of the app's start-up); without, every module."""
     parser = argparse.ArgumentParser(
         prog="cardlab",
         description="Flashcards for deep learning with runnable training labs, in your terminal. "
@@ -49,10 +61,35 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $CARDLAB_HOME, else your platform's data folders)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if arguments is None else modules_needed(arguments):
         module = importlib.import_module(f"tui.commands.{name}")
         module.register(subparsers)
     return parser
+
+
+def modules_needed(arguments: Sequence[str]) -> list[str]:
+    """The command modules that parsing `arguments` needs: the one of the command named, none when
+    no command is named (the app opens), and all for help or a name argparse must reject."""
+    index, word = _command_word(arguments)
+    asks_help = any(argument in ("-h", "--help") for argument in arguments[:index])
+    if word is None and not asks_help:
+        return []
+    owner = [name for name, commands in COMMAND_MODULES.items() if word in commands]
+    return owner if owner and not asks_help else list(COMMAND_MODULES)
+
+
+def _command_word(arguments: Sequence[str]) -> tuple[int, str | None]:
+    """(index, the first argument that is neither an option nor an option's value), or (len, None)."""
+    index = 0
+    while index < len(arguments):
+        argument = arguments[index]
+        if argument in OPTIONS_WITH_A_VALUE:
+            index += 2
+        elif argument.startswith("-") and argument != "-":
+            index += 1
+        else:
+            return index, argument
+    return len(arguments), None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,7 +109,7 @@ def _run(arguments: list[str]) -> int:
     # Set before torch is first imported: OpenMP threads that spin while idle starve the UI thread and
     # the other core while a lab trains (measured 1 s → 9–56 s for a collab fit on a busy 2-core machine).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    args = build_parser().parse_args(arguments)
+    args = build_parser(arguments).parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is None:
         from tui.commands.study import open_app

@@ -20,6 +20,7 @@ from tui.screens.browser import BrowserScreen
 from tui.screens.card_detail import CardDetailScreen, history_rows
 from tui.screens.confirm import Confirm
 from tui.screens.study import StudyScreen
+from tui.widgets.card_text import CardText
 from tui.widgets.recall_chart import RecallChart, bar_rows, recall, recall_samples
 
 DAY_MS = 86_400_000
@@ -197,6 +198,21 @@ async def test_detail_shows_text_place_history_and_chart(
         assert opened == [("ulmfit-lm", "dropout")]
         await pilot.press("escape")
         assert isinstance(app.screen, BrowserScreen)
+
+
+@run_async
+async def test_the_detail_shows_the_back_after_studying(app: CardlabApp) -> None:
+    """Textual applies a screen's stylesheet app-wide once loaded: the study screen's rule that hides its
+    own back until revealed must not hide the detail's."""
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")  # study the sample pack
+        assert isinstance(app.screen, StudyScreen)
+        await pilot.press("b", "down", "enter")  # this pack's browser; the dropout card
+        screen = app.screen
+        assert isinstance(screen, CardDetailScreen) and screen.card.id == "dropout"
+        back = screen.query_one("#back", CardText)
+        assert back.source == "Every dropout probability of the AWD-LSTM."
+        assert back.display and back.region.height == 1
 
 
 def test_the_editor_opens_at_the_card_line(tmp_path: Path) -> None:

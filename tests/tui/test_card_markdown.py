@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from markdown_it.token import Token
 
 from cards import cloze
-from tui.widgets.safe_text import card_markdown_parser
+from tui.widgets.card_markdown import card_blocks, lay_out
 
 # Characters that are never Markdown syntax on their own (`>` starts a quote), so each must be drawn.
 # `&` (entities), `:` (autolinks), `[ ]` (links), backticks and `~` (fence info strings) are left out of
@@ -29,20 +28,8 @@ class _Card:
 
 
 def drawn_text(markdown: str) -> str:
-    """The characters Textual's Markdown widget draws for `markdown` (it skips HTML tokens)."""
-    pieces: list[str] = []
-    for token in card_markdown_parser().parse(markdown):
-        if token.type in ("fence", "code_block"):
-            pieces.append(token.content)
-        elif token.type == "list_item_open" and token.info:
-            pieces.append(token.info + token.markup)  # an ordered item's "1)" marker: list syntax
-        elif token.type == "inline":
-            pieces.extend(_inline_text(token.children or []))
-    return "".join(pieces)
-
-
-def _inline_text(children: list[Token]) -> list[str]:
-    return [child.content for child in children if child.type in ("text", "code_inline")]
+    """The characters the study screen draws for `markdown` (its lines, wide enough not to wrap)."""
+    return "\n".join(line.plain for line in lay_out(card_blocks(markdown), 1000))
 
 
 def checked(text: str) -> Counter[str]:

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from cards.discover import link_pack
 from tests.tui.study_helpers import SAMPLE_PACK, SIZE, fixed_clock, make_home, reviews, run_async
 from tui.app import CardlabApp, create_app
 from tui.screens.home import HomeScreen
 from tui.screens.study import StudyScreen
+from tui.widgets.card_text import CardText
 
 WATCH_S = 0.05
 DEADLINE_S = 2.0  # the bound: the card on screen shows its new text within 2 s
@@ -38,7 +39,7 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool]) -> float:
 
 
 def front(app: CardlabApp) -> str:
-    return app.screen.query_one("#front", Markdown).source
+    return app.screen.query_one("#front", CardText).source
 
 
 @run_async

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Markdown
+from textual.widgets import Button
 
 from cards.schedule import format_interval
 from tests.tui.study_helpers import (
@@ -25,6 +25,7 @@ from tests.tui.study_helpers import (
 from tui.app import CardlabApp, StartupError, create_app
 from tui.screens.home import HomeScreen
 from tui.screens.study import StudyScreen
+from tui.widgets.card_text import CardText
 
 
 def study_app(tmp_path: Path, pack_text: str | None = None, settings: str = "") -> CardlabApp:
@@ -48,7 +49,7 @@ def shown_card(app: CardlabApp) -> str:
 
 
 def markdown_text(app: CardlabApp, selector: str) -> str:
-    return study_screen(app).query_one(selector, Markdown).source
+    return study_screen(app).query_one(selector, CardText).source
 
 
 @run_async

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Markdown, Rule, Static
+from textual.widgets import DataTable, Rule, Static
 
 from cards import cloze
 from cards.query import CardMatch, forgetting_curve
@@ -20,9 +20,10 @@ from cards.store import ReviewRow
 from tui.card_rows import cells, short_path
 from tui.editor import edit_card
 from tui.services import Services, services_of
+from tui.widgets.card_text import CardText
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.recall_chart import RecallChart
-from tui.widgets.safe_text import card_markdown_parser, literal, neutralize_controls, one_line
+from tui.widgets.safe_text import literal, neutralize_controls, one_line
 
 GRADE_NAMES = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
 HISTORY_COLUMNS = ("Date", "Grade", "Elapsed", "Interval given", "Duration")
@@ -71,17 +72,9 @@ class CardDetailScreen(Screen[None]):
         with VerticalScroll(id="detail"):
             yield Static(id="facts")
             if self.card is not None:
-                yield Markdown(
-                    neutralize_controls(cloze.render_front(self.card)),
-                    id="front",
-                    parser_factory=card_markdown_parser,
-                )
+                yield CardText(neutralize_controls(cloze.render_front(self.card)), id="front")
                 yield Rule()
-                yield Markdown(
-                    neutralize_controls(cloze.render_back(self.card)),
-                    id="back",
-                    parser_factory=card_markdown_parser,
-                )
+                yield CardText(neutralize_controls(cloze.render_back(self.card)), id="back")
             yield Static("Retrievability", classes="heading")
             yield RecallChart(id="chart")
             yield Static(id="history-heading", classes="heading")

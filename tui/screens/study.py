@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Markdown, Rule, Static
+from textual.widgets import Button, ContentSwitcher, Rule, Static
 
 from cards import cloze
 from cards.schedule import format_interval
@@ -22,14 +22,13 @@ from tui.editor import edit_card
 from tui.messages import PackReloaded
 from tui.services import services_of
 from tui.store_errors import ShowsStoreErrors
+from tui.widgets.card_text import CardText
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.media import media_files, open_in_viewer, show_media
-from tui.widgets.safe_text import card_markdown_parser, literal, neutralize_controls, one_line
+from tui.widgets.safe_text import literal, neutralize_controls, one_line
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from textual.await_complete import AwaitComplete
 
     from cards.pack import Card, Pack
     from cards.schedule import SessionSummary, StudySession
@@ -114,6 +113,10 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
     class FirstCardShown(Message):
         """The first card is on screen (a start-up benchmark run ends here)."""
 
+        def __init__(self, painted_at: float) -> None:
+            super().__init__()
+            self.painted_at = painted_at  # wall-clock time of the first paint
+
     def __init__(self, pack: Pack, custom_study: bool = False) -> None:
         super().__init__()
         self.pack = pack
@@ -121,7 +124,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self.card: Card | None = None
         self.revealed = False
         self._shown_at = 0.0
-        self._first_card_reported = False
+        self._first_card_painted = False
         self._back_of: Card | None = None  # the card whose back #back holds
 
     def compose(self) -> ComposeResult:
@@ -129,9 +132,9 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         with ContentSwitcher(initial="card-view", id="views"):
             with Vertical(id="card-view"):
                 with VerticalScroll(id="card-scroll"):
-                    yield Markdown(id="front", parser_factory=card_markdown_parser)
+                    yield CardText(id="front")
                     yield Rule(id="divider")
-                    yield Markdown(id="back", parser_factory=card_markdown_parser)
+                    yield CardText(id="back")
                     yield Static(id="card-notes")
                 yield Static(id="card-status")
                 with Horizontal(id="answer-bar"):
@@ -164,35 +167,32 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self.card = card
         self.revealed = False
         self.query_one(ContentSwitcher).current = "card-view"
-        front = self.query_one("#front", Markdown)
         self.set_class(card.type == "cloze", "-cloze")  # revealed, a cloze shows its filled-in text alone
-        done = front.update(neutralize_controls(show_media(cloze.render_front(card))))
+        self.query_one("#front", CardText).show(neutralize_controls(show_media(cloze.render_front(card))))
         self._back_of = None
-        if self._first_card_reported:
+        if self._first_card_painted:
             self._fill_back(card)
-        else:  # the first card paints without its (hidden) back, which is filled right after
-            self.call_after_refresh(self._fill_back, card)
+        else:  # the first card paints without its (hidden) back, which is drawn right after
+            self.call_after_refresh(self._first_paint_done, card)
         self.set_class(False, "-revealed")
         self.query_one("#card-scroll").scroll_home(animate=False)
         self._update_status(card)
         self._update_counts()
         self.refresh_bindings()
         self._shown_at = time.monotonic()
-        if not self._first_card_reported:
-            self._first_card_reported = True
-            self.run_worker(self._report_first_card(done), exclusive=False)
 
     def _fill_back(self, card: Card) -> None:
         """Render the back of `card` (hidden until revealed), once per card shown."""
         if self._back_of is card or self.card is not card:
             return
         self._back_of = card
-        self.query_one("#back", Markdown).update(neutralize_controls(show_media(cloze.render_back(card))))
+        self.query_one("#back", CardText).show(neutralize_controls(show_media(cloze.render_back(card))))
         self.query_one("#card-notes", Static).update(self._notes(card))
 
-    async def _report_first_card(self, markdown_ready: AwaitComplete) -> None:
-        await markdown_ready
-        self.call_after_refresh(self.post_message, self.FirstCardShown())
+    def _first_paint_done(self, card: Card) -> None:
+        self._first_card_painted = True
+        self.post_message(self.FirstCardShown(painted_at=time.time()))
+        self._fill_back(card)
 
     def _notes(self, card: Card) -> Content:
         # `notes` are for instructors: they show with the card's location (`e`), not to every student.

@@ -2,14 +2,18 @@
 
 Card packs are user files: an ANSI escape sequence in a card must not reach the terminal, and Rich or
 Textual markup in a card must show as the characters typed. Markup is handled by never parsing card text
-as markup (`Content(text)`, Markdown widgets whose parser treats raw HTML as text); control characters
-are handled here.
+as markup (`Content(text)`; card Markdown is parsed with raw HTML as text, see `tui.widgets.card_text`);
+control characters are handled here.
 """
 
 from __future__ import annotations
 
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING
+
 from textual.content import Content
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _C0_PICTURES = 0x2400  # U+2400 "␀" ... U+241F: the Unicode pictures of the C0 control characters
 _KEPT_CONTROLS = {"\n", "\t"}
@@ -44,6 +48,9 @@ def one_line(text: str) -> str:
 def card_markdown_parser() -> MarkdownIt:
     """The Markdown parser for card text: raw HTML (`<unk>`, `List<int>`, `<div>`) is literal text.
 
-    Textual's default parser passes HTML through as tokens its widget never draws, so it vanished.
+    markdown-it's default passes HTML through as tokens a renderer would have to drop, so it vanished.
+    Imported here, not at the top: a plain-text first card is drawn without it (tui.widgets.card_markdown).
     """
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("gfm-like", {"html": False})
