@@ -773,7 +773,8 @@ def _sibling_map(packs: Iterable[Pack]) -> dict[Key, tuple[str, ...]]:
     notes: dict[tuple[str, str], list[str]] = {}
     for pack in packs:
         for card in pack.cards:
-            notes.setdefault((pack.id, card.note_id), []).append(card.id)
+            if card.cloze_index is not None:  # a basic card is its note's only card
+                notes.setdefault((pack.id, card.note_id), []).append(card.id)
     return {
         (pack_id, card_id): tuple(other for other in ids if other != card_id)
         for (pack_id, _), ids in notes.items()

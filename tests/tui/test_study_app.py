@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button
 
 from cards.schedule import format_interval
 from tests.tui.study_helpers import (
@@ -26,6 +25,7 @@ from tui.app import CardlabApp, StartupError, create_app
 from tui.screens.home import HomeScreen
 from tui.screens.study import StudyScreen
 from tui.widgets.card_text import CardText
+from tui.widgets.key_button import KeyButton
 
 
 def study_app(tmp_path: Path, pack_text: str | None = None, settings: str = "") -> CardlabApp:
@@ -53,6 +53,20 @@ def markdown_text(app: CardlabApp, selector: str) -> str:
 
 
 @run_async
+async def test_the_answer_buttons_work_with_the_mouse(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = study_screen(app)
+        await pilot.click("#reveal")
+        assert screen.revealed and screen.query_one("#grade-3").display
+        await pilot.click("#grade-3")
+        await pilot.pause()
+        assert [(card_id, rating) for card_id, rating, _ in reviews(app.home)] == [("embedding", 3)]
+        assert shown_card(app) != "embedding" and not screen.revealed
+
+
+@run_async
 async def test_reveal_then_each_grade_is_committed_before_the_next_card(tmp_path: Path) -> None:
     app = study_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -70,7 +84,7 @@ async def test_reveal_then_each_grade_is_committed_before_the_next_card(tmp_path
             await pilot.press("space")
             assert screen.query_one("#back").display
             for grade in (1, 2, 3, 4):
-                label = str(screen.query_one(f"#grade-{grade}", Button).label)
+                label = str(screen.query_one(f"#grade-{grade}", KeyButton).label)
                 assert label.endswith(format_interval(expected[grade])), label
             await pilot.press(str(rating))
             answered.append((card.id, rating))

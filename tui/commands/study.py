@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -77,6 +78,9 @@ def open_app(args: argparse.Namespace, pack_filter: str | None = None) -> int:
         app = create_app(home_from_args(args), pack_filter=pack_filter)
     except StartupError as err:
         return _fail(str(err))
+    # What is loaded now (modules, packs, the app) lives as long as the app: taken out of the garbage
+    # collector's sweeps, which otherwise walk every card of a large pack (100k cards: 40 ms at mount).
+    gc.freeze()
     app.run()
     return app.return_code or 0
 

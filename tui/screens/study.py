@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Rule, Static
+from textual.widgets import Static
 
 from cards import cloze
 from cards.schedule import format_interval
@@ -23,6 +23,7 @@ from tui.messages import PackReloaded
 from tui.services import services_of
 from tui.store_errors import ShowsStoreErrors
 from tui.widgets.card_text import CardText
+from tui.widgets.key_button import KeyButton
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.media import media_files, open_in_viewer, show_media
 from tui.widgets.safe_text import literal, neutralize_controls, one_line
@@ -129,23 +130,22 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
-        with ContentSwitcher(initial="card-view", id="views"):
-            with Vertical(id="card-view"):
-                with VerticalScroll(id="card-scroll"):
-                    yield CardText(id="front")
-                    yield Rule(id="divider")
-                    yield CardText(id="back")
-                    yield Static(id="card-notes")
-                yield Static(id="card-status")
-                with Horizontal(id="answer-bar"):
-                    yield _unfocusable(Button("Show answer · space", id="reveal", variant="primary"))
-                    for rating, name in GRADES:
-                        yield _unfocusable(
-                            Button(name, id=f"grade-{rating}", classes=f"grade grade-{rating}")
-                        )
-            with Vertical(id="done-view"):
-                yield Static(id="done-text")
-                yield _unfocusable(Button("Custom study · c", id="done-custom", variant="primary"))
+        # Light widgets (KeyButton, one CardText per side, views switched by a class): all of this is
+        # built before the first card paints.
+        with Vertical(id="card-view"):
+            with VerticalScroll(id="card-scroll"):
+                yield CardText(id="front")
+                yield Static(id="divider")
+                yield CardText(id="back")
+                yield Static(id="card-notes")
+            yield Static(id="card-status")
+            with Horizontal(id="answer-bar"):
+                yield KeyButton("Show answer · space", id="reveal", classes="-primary")
+                for rating, name in GRADES:
+                    yield KeyButton(name, id=f"grade-{rating}", classes=f"grade grade-{rating}")
+        with Vertical(id="done-view"):
+            yield Static(id="done-text")
+            yield KeyButton("Custom study · c", id="done-custom", classes="-primary")
         yield KeyHints()
 
     def on_mount(self) -> None:
@@ -166,7 +166,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
     def show_card(self, card: Card) -> None:
         self.card = card
         self.revealed = False
-        self.query_one(ContentSwitcher).current = "card-view"
+        self.set_class(False, "-done")
         self.set_class(card.type == "cloze", "-cloze")  # revealed, a cloze shows its filled-in text alone
         self.query_one("#front", CardText).show(neutralize_controls(show_media(cloze.render_front(card))))
         self._back_of = None
@@ -220,7 +220,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
     def _show_intervals(self, card: Card) -> None:
         labels = self.session.preview_labels(card)
         for rating, name in GRADES:
-            self.query_one(f"#grade-{rating}", Button).label = grade_label(name, rating, labels[rating])
+            self.query_one(f"#grade-{rating}", KeyButton).label = grade_label(name, rating, labels[rating])
 
     def show_done(self) -> None:
         self.card = None
@@ -228,7 +228,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self.set_class(False, "-revealed")
         self._update_counts()
         self.query_one("#done-text", Static).update(self._done_text())
-        self.query_one(ContentSwitcher).current = "done-view"
+        self.set_class(True, "-done")
         self.refresh_bindings()
 
     def _done_text(self) -> Content:
@@ -444,28 +444,22 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         else:
             self.notify(nothing, severity="warning")
 
-    @on(Button.Pressed, "#done-custom")
+    @on(KeyButton.Pressed, "#done-custom")
     def _custom_pressed(self) -> None:
         self.action_custom_study()
 
-    @on(Button.Pressed, "#reveal")
+    @on(KeyButton.Pressed, "#reveal")
     def _reveal_pressed(self) -> None:
         self.action_reveal()
 
-    @on(Button.Pressed, ".grade")
-    def _grade_pressed(self, event: Button.Pressed) -> None:
+    @on(KeyButton.Pressed, ".grade")
+    def _grade_pressed(self, event: KeyButton.Pressed) -> None:
         assert event.button.id is not None
         self.action_grade(int(event.button.id.removeprefix("grade-")))
 
 
 def _days(count: int) -> str:
     return "day" if count == 1 else f"{count} days"
-
-
-def _unfocusable(button: Button) -> Button:
-    """Keys belong to the screen: enter must reveal the answer, not press a focused button."""
-    button.can_focus = False
-    return button
 
 
 def summary_text(summary: SessionSummary) -> str:
