@@ -23,7 +23,7 @@ from tui.services import Services, services_of
 from tui.widgets.card_text import CardText
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.recall_chart import RecallChart
-from tui.widgets.safe_text import literal, neutralize_controls, one_line
+from tui.widgets.safe_text import literal, one_line
 
 GRADE_NAMES = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
 HISTORY_COLUMNS = ("Date", "Grade", "Elapsed", "Interval given", "Duration")
@@ -72,9 +72,9 @@ class CardDetailScreen(Screen[None]):
         with VerticalScroll(id="detail"):
             yield Static(id="facts")
             if self.card is not None:
-                yield CardText(neutralize_controls(cloze.render_front(self.card)), id="front")
+                yield CardText(cloze.render_front(self.card), id="front")
                 yield Rule()
-                yield CardText(neutralize_controls(cloze.render_back(self.card)), id="back")
+                yield CardText(cloze.render_back(self.card), id="back")
             yield Static("Retrievability", classes="heading")
             yield RecallChart(id="chart")
             yield Static(id="history-heading", classes="heading")

@@ -168,7 +168,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self.revealed = False
         self.set_class(False, "-done")
         self.set_class(card.type == "cloze", "-cloze")  # revealed, a cloze shows its filled-in text alone
-        self.query_one("#front", CardText).show(neutralize_controls(show_media(cloze.render_front(card))))
+        self.query_one("#front", CardText).show(show_media(cloze.render_front(card)))
         self._back_of = None
         if self._first_card_painted:
             self._fill_back(card)
@@ -186,7 +186,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         if self._back_of is card or self.card is not card:
             return
         self._back_of = card
-        self.query_one("#back", CardText).show(neutralize_controls(show_media(cloze.render_back(card))))
+        self.query_one("#back", CardText).show(show_media(cloze.render_back(card)))
         self.query_one("#card-notes", Static).update(self._notes(card))
 
     def _first_paint_done(self, card: Card) -> None:

@@ -9,6 +9,7 @@ from textual.visual import Visual
 from textual.widgets import Static
 
 from tui.widgets.card_markdown import Block, card_blocks, lay_out
+from tui.widgets.safe_text import neutralize_controls
 
 if TYPE_CHECKING:
     from textual.css.styles import RulesMap
@@ -56,9 +57,9 @@ class CardText(Static):
         self.show(markdown)
 
     def show(self, markdown: str) -> None:
-        """Draw `markdown` (text already cleared of control characters)."""
-        self.source = markdown
-        self.update(CardVisual(card_blocks(markdown)))
+        """Draw `markdown` from a pack; its control characters are drawn as symbols (safe_text)."""
+        self.source = neutralize_controls(markdown)
+        self.update(CardVisual(card_blocks(self.source)))
 
     def action_link(self, href: str) -> None:
         """A link in the card was clicked."""
