@@ -422,6 +422,19 @@ def describe_lr(lr: float | slice) -> str:
     return f"{lr:g}"
 
 
+def fit_showing_groups(
+    ctx: LabContext, learn: Learner, epochs: int, lr: float | slice, before: str, after: str = ""
+) -> None:
+    """Show which layer groups train and at which rate ("`before`fit_one_cycle(epochs, lr)`after`"), then
+    fit: the table is what the card's freeze_to / discriminative-rate claim is about."""
+    ctx.table(
+        f"{before}fit_one_cycle({epochs}, {describe_lr(lr)}){after}",
+        ["layer group", "", "learning rate"],
+        groups_table(learn, lr),
+    )
+    learn.fit_one_cycle(epochs, lr)
+
+
 def seed_table(
     seeds: list[int], columns: list[str], rows: list[list[float]]
 ) -> tuple[list[str], list[list[str]]]:

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from engine.text import clas_data
 from labs._evidence import correct_per_example, paired_noise, verdict_over_seeds
-from labs._ulmfit import classifier_with_encoder, encoder_for, groups_table, ladder, load_reviews, seed_table
+from labs._ulmfit import (
+    classifier_with_encoder,
+    encoder_for,
+    fit_showing_groups,
+    ladder,
+    load_reviews,
+    seed_table,
+)
 from labs.context import LabContext
 
 CLAIM = (
@@ -56,12 +63,7 @@ def fine_tune(ctx: LabContext, data, encoder: str, ratio: float, seed: int, labe
         learn = classifier_with_encoder(ctx, data, encoder)
         learn.unfreeze()
         lr = ladder(p.lr, len(learn.layer_groups), ratio)
-        ctx.table(
-            f"ratio {ratio:g}: fit_one_cycle({p.epochs}, slice({lr.start:.1e}, {lr.stop:.1e}))",
-            ["layer group", "", "learning rate"],
-            groups_table(learn, lr),
-        )
-        learn.fit_one_cycle(p.epochs, lr)
+        fit_showing_groups(ctx, learn, p.epochs, lr, f"ratio {ratio:g}: ")
         return correct_per_example(learn)
 
 

@@ -26,9 +26,8 @@ from labs._evidence import correct_per_example, paired_noise, verdict_over_seeds
 from labs._ulmfit import (
     classifier_with_encoder,
     config_of,
-    describe_lr,
     encoder_for,
-    groups_table,
+    fit_showing_groups,
     ladder,
     load_reviews,
     seed_table,
@@ -112,12 +111,7 @@ def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, 
         with ctx.stage(stage):
             if freeze_to is not None:
                 learn.freeze_to(freeze_to)
-            ctx.table(
-                f"{stage}: fit_one_cycle({epochs}, {describe_lr(lr)}){suffix}",
-                ["layer group", "", "learning rate"],
-                groups_table(learn, lr),
-            )
-            learn.fit_one_cycle(epochs, lr)
+            fit_showing_groups(ctx, learn, epochs, lr, f"{stage}: ", suffix)
     gradual_correct = correct_per_example(learn)
     gradual = sum(gradual_correct) / len(gradual_correct)
     if not p.compare:
@@ -126,12 +120,7 @@ def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, 
         at_once = classifier("all at once")
         at_once.unfreeze()
         lr = ladder(p.lr * rates[3], n_groups)
-        ctx.table(
-            f"unfreeze(); fit_one_cycle({GRADUAL_EPOCHS}, {describe_lr(lr)}){suffix}",
-            ["layer group", "", "learning rate"],
-            groups_table(at_once, lr),
-        )
-        at_once.fit_one_cycle(GRADUAL_EPOCHS, lr)
+        fit_showing_groups(ctx, at_once, GRADUAL_EPOCHS, lr, "unfreeze(); ", suffix)
         at_once_correct = correct_per_example(at_once)
     everything = sum(at_once_correct) / len(at_once_correct)
     best = at_once if everything > gradual else learn
