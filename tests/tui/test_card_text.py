@@ -34,11 +34,12 @@ def test_a_list_item_wraps_under_its_own_text() -> None:
     assert lines == ["• short", "• a long item", "  that wraps", "  ▪ nested one"]
 
 
-def test_ordered_numbers_line_up_and_keep_the_author_s_delimiter() -> None:
+def test_ordered_numbers_line_up_and_show_as_the_author_wrote_them() -> None:
     markdown = "".join(f"{number}) item\n" for number in range(9, 12))
     assert drawn(markdown) == [" 9) item", "10) item", "11) item"]
     blocks = card_blocks("3. three\n4. four")
-    assert blocks == (ListBlock(True, 3, ".", blocks[0].items),)  # type: ignore[union-attr]
+    assert blocks == (ListBlock(("3.", "4."), blocks[0].items),)  # type: ignore[union-attr]
+    assert drawn("00. zero\n1. one\n1. one again") == ["00. zero", " 1. one", " 1. one again"]
 
 
 def test_code_is_highlighted_on_a_band_and_long_lines_fold() -> None:

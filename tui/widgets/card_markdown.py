@@ -75,9 +75,7 @@ class Quote:
 
 @dataclass(frozen=True)
 class ListBlock:
-    ordered: bool
-    start: int
-    delimiter: str  # "." or ")" after an ordered item's number, as the author wrote it
+    numbers: tuple[str, ...]  # each ordered item's number as written ("1.", "00.", "3)"); none: bullets
     items: tuple[tuple[Block, ...], ...]
 
 
@@ -162,18 +160,20 @@ def _blocks(tokens: Sequence[Token], index: int, closing: str | None) -> tuple[l
 
 
 def _list(tokens: Sequence[Token], index: int) -> tuple[ListBlock, int]:
+    """A list; an ordered item keeps the number its author typed (a renderer would count from the
+    first, and "00." or "1. 1. 1." would not show as written)."""
     opening = tokens[index]
     closing = opening.type.replace("_open", "_close")
-    start = opening.attrGet("start")
-    delimiter = tokens[index + 1].markup if index + 1 < len(tokens) else "."
+    ordered = opening.type == "ordered_list_open"
+    numbers: list[str] = []
     items: list[tuple[Block, ...]] = []
     index += 1
     while tokens[index].type != closing:  # each is a list_item_open
+        if ordered:
+            numbers.append(tokens[index].info + tokens[index].markup)
         item, index = _blocks(tokens, index + 1, "list_item_close")
         items.append(tuple(item))
-    ordered = opening.type == "ordered_list_open"
-    first = int(start) if start is not None else 1
-    return ListBlock(ordered, first, delimiter, tuple(items)), index + 1
+    return ListBlock(tuple(numbers), tuple(items)), index + 1
 
 
 def _table(tokens: Sequence[Token], index: int) -> tuple[Table, int]:
@@ -281,10 +281,9 @@ def _code_lines(block: Code, width: int) -> list[Content]:
 
 
 def _list_lines(block: ListBlock, width: int, depth: int) -> list[Content]:
-    if block.ordered:
-        last = block.start + len(block.items) - 1
-        numbers = range(block.start, last + 1)
-        markers = [f"{number}{block.delimiter} ".rjust(len(f"{last}. ")) for number in numbers]
+    if block.numbers:
+        widest = max(len(number) for number in block.numbers)
+        markers = [f"{number} ".rjust(widest + 1) for number in block.numbers]
     else:
         markers = [BULLETS[depth % len(BULLETS)]] * len(block.items)
     lines: list[Content] = []
