@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from engine.callbacks.core import Callback
-from labs.verdict import Verdict, judge, paired_noise, standard_error
+from labs.verdict import paired_noise, standard_error
 
 if TYPE_CHECKING:
     from engine.learner import Learner
@@ -62,13 +62,4 @@ def validate_by_batch(learn: Learner) -> tuple[dict[str, float], list[float]]:
     return metrics, recorder.losses
 
 
-def verdict_over_seeds(claim: str, per_seed_effects: Sequence[float], single_run_noise: float) -> Verdict:
-    """The mean effect over seeds, with the spread between seeds as noise; one seed falls back on the
-    validation set's own noise."""
-    effects = list(per_seed_effects)
-    mean = sum(effects) / len(effects)
-    noise = standard_error(effects) if len(effects) > 1 else single_run_noise
-    return judge(claim, mean, noise)
-
-
-__all__ = ["correct_per_example", "paired_noise", "squared_errors", "validate_by_batch", "verdict_over_seeds"]
+__all__ = ["correct_per_example", "paired_noise", "squared_errors", "validate_by_batch"]

@@ -29,6 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from labs.errors import LabError
 
+GENERATED_DATA = (
+    "generated"  # `--data generated`: the lab's own generated data, even with the real one cached
+)
+
 if TYPE_CHECKING:
     from cards.paths import Home
     from labs.info import LabInfo
@@ -223,7 +227,7 @@ def _check_rows(path: Path, rows, needed: int, header: bool) -> None:
 def check_run_data(info: LabInfo, data: str | None, home: Home | None) -> None:
     """Before a run starts: `--data` has the shape its lab declares. A name or path that does not resolve
     is left to the run, whose message says how to fetch the dataset."""
-    if data is None or info.data_shape is None:
+    if data is None or data == GENERATED_DATA or info.data_shape is None:
         return
     from cards.paths import Home
     from engine.datasets.fetch import DatasetError, resolve_data_arg

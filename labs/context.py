@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engine.callbacks.core import Callback
 from engine.events import BatchEnded, EpochEnded, FitEnded, FitStarted
 from engine.utils import format_number
+from labs.checks import GENERATED_DATA
 from labs.events import (
     ArtifactSaved,
     BatchLoss,
+    DataUsed,
     EpochRow,
     LabEvent,
     LrFinderPoint,
@@ -46,6 +48,7 @@ from labs.events import (
 )
 from labs.launch import process_rank
 from labs.spec import RunSpec
+from labs.verdict import SMOKE, Verdict, judge_rivals
 
 if TYPE_CHECKING:
     from engine.callbacks.lr_finder import LRFindResult
@@ -91,7 +94,9 @@ class LabContext:
         self.device = spec.device  # resolved to "cpu", "cuda", ... by prepare()
         self.seed = spec.seed
         self.data_arg = spec.data
-        self.data: Path | None = None
+        self.data: Path | None = None  # the real data to train on; None: the lab generates its own
+        self.data_name = ""  # the catalog name (or the path as given) of `data`
+        self.data_fallback_note = ""  # offline: which real dataset would have been used, and how to get it
         self.current_stage = ""
         self.predictor: Callable[[str], str] | None = None
         self._emit = emit
@@ -129,10 +134,29 @@ class LabContext:
         elif self.device == "cpu" and self.preset != "full":
             self._set_cpu_threads(1)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        if self.data_arg:
-            self.data = resolve_data(self.data_arg, self.home)
+        if self.data_arg == GENERATED_DATA:
+            self.data_fallback_note = "generated data, as asked (--data generated)"
+        elif self.data_arg:
+            self.data, self.data_name = resolve_data(self.data_arg, self.home), self.data_arg
         elif self.preset == "full" and self.info.full_data:
-            self.data = self._full_preset_data(self.info.full_data)
+            self.data, self.data_name = self._full_preset_data(self.info.full_data), self.info.full_data
+        elif self.info.real_data:
+            self._real_data_when_cached()
+
+    def _real_data_when_cached(self) -> None:
+        """The lab's real dataset when it is in the cache; else generated data, saying how to get the real."""
+        from engine.datasets.catalog import format_size, get
+        from engine.datasets.fetch import dataset_path, is_fetched
+
+        for name in self.info.real_data:
+            if is_fetched(name, self.home):
+                self.data, self.data_name = dataset_path(name, self.home), name
+                return
+        first = get(self.info.real_data[0])
+        self.data_fallback_note = (
+            f"the real {first.name} is not in the cache: `cardlab data fetch {first.name}` "
+            f"({format_size(first.size)}) makes the next run use it"
+        )
 
     def _full_preset_data(self, name: str) -> Path:
         """The lesson-scale preset trains on the real dataset; say how to get it when it is missing."""
@@ -211,6 +235,35 @@ class LabContext:
 
     def artifact(self, name: str, path: Path) -> None:
         self.emit(ArtifactSaved(name=name, path=str(path)))
+
+    @property
+    def data_source(self) -> str:
+        """ "real" when the run trains on a real dataset, "generated" for the lab's offline fallback."""
+        return "real" if self.data is not None else "generated"
+
+    def report_data(self, rows: int, unit: str = "rows", generator: str = "") -> None:
+        """Say which data the run uses (the screen, `lab run` and run.json's "data" all show it);
+        `generator` names what the generated data holds, when it is generated."""
+        real = self.data is not None
+        name = (self.data_name or str(self.data)) if real else (generator or "the lab's generator")
+        note = "" if real else self.data_fallback_note
+        self.emit(
+            DataUsed(source="real" if real else "generated", name=name, rows=int(rows), unit=unit, note=note)
+        )
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds a comparison runs on: `--seed`, `--seed`+1, ... (the `seeds` parameter; one without
+        it). Every seed trains every arm on the same split; the verdict weighs the spread between them."""
+        count = int(self.params.get("seeds", 1))
+        return [self.seed + offset for offset in range(count)]
+
+    def judge(self, claim: str, rivals: dict[str, list[float]] | list[float], metric: str = "") -> Verdict:
+        """The verdict on per-seed paired differences (a list), or on one list per rival; a smoke run gives
+        none by design, and the lab's `reference` figure travels with it."""
+        comparisons = rivals if isinstance(rivals, dict) else {"": rivals}
+        note = SMOKE if self.preset == "smoke" else ""
+        return judge_rivals(claim, comparisons, metric=metric, reference=self.info.reference, note=note)
 
     def set_predictor(self, predict: Callable[[str], str]) -> None:
         """Offer `predict(user_text) -> answer` to the lab screen once training is done."""

@@ -87,6 +87,21 @@ class ArtifactSaved(LabEvent):
     path: str
 
 
+DataSource = Literal["real", "generated"]
+
+
+@dataclass
+class DataUsed(LabEvent):
+    """Which data the run trains on: a real dataset (`name` is its catalog name or path) or the lab's
+    generated fallback; `rows` counts what the lab read or made (`unit`: "ratings", "reviews", ...)."""
+
+    source: DataSource
+    name: str
+    rows: int
+    unit: str = "rows"
+    note: str = ""  # e.g. how to get the real data, or what the generator was given
+
+
 @dataclass
 class Progress(LabEvent):
     """Steps done out of the total the lab planned; `eta` in seconds, None until it can be estimated."""
@@ -133,6 +148,7 @@ _EVENT_TYPES: dict[str, type[LabEvent]] = {
         TextOutput,
         TableOutput,
         ArtifactSaved,
+        DataUsed,
         Progress,
         Finished,
         Failed,

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from labs.checks import Check, DataShape, check_values
+from labs.checks import GENERATED_DATA, Check, DataShape, check_values
 from labs.errors import LabError
 from labs.presets import DEFAULT_PRESET
 
@@ -116,6 +116,8 @@ class LabInfo:
     module: str  # the name its code is imported under (a lab folder's lab.py is loaded by path)
     steps: tuple[str, ...] = field(default=())  # stage names, in order, for the lab screen's steps list
     full_data: str | None = None  # the real dataset (`cardlab data fetch NAME`) the `full` preset trains on
+    real_data: tuple[str, ...] = ()  # the real datasets the other presets use when cached, in preference
+    reference: str = ""  # the lesson's or paper's figure for the claim, and how its set-up differs
     folder: Path | None = None  # the lab's folder (lab.toml, lab.py), None for a lab that is a module
     checks: tuple[Check, ...] = ()  # constraints between parameters, checked by `resolve`
     data_shape: DataShape | None = None  # what `--data` must hold (labs.checks), checked before a run
@@ -157,7 +159,10 @@ class LabInfo:
         return checked
 
     def generates_data(self, preset: str, data: object) -> bool:
-        """Whether a run makes its own data: no `--data`, and not the full preset's real dataset."""
+        """Whether a run makes its own data: `--data generated`, or no `--data` and not the full preset's
+        real dataset (a cached real dataset may still replace generated data when the run starts)."""
+        if data == GENERATED_DATA:
+            return True
         return data is None and not (preset == "full" and self.full_data)
 
     def parse_assignments(self, assignments: list[str]) -> dict[str, ParamValue]:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from labs.events import (
     BatchLoss,
     Cancelled,
+    DataUsed,
     EpochRow,
     Failed,
     Finished,
@@ -56,7 +57,9 @@ class RunRecord:
     params: dict[str, Any]
     device: str
     seed: int
-    data: str | None
+    # `--data` as typed, until the lab says what it used: {"source": "real"|"generated", "name", "rows",
+    # "unit", "note", "argument"} (the argument as typed, None without one)
+    data: str | dict[str, Any] | None
     started: str  # ISO 8601, UTC
     status: RecordStatus = "running"
     seconds: float = 0.0
@@ -84,6 +87,10 @@ class RunRecord:
                 curve = self.curves.get(event.series, [])
                 last_step = curve[-1][0] if curve else 0
                 self.valid_curves.setdefault(event.series, []).append((last_step, event.valid_loss))
+        if isinstance(event, DataUsed):
+            argument = self.data.get("argument") if isinstance(self.data, dict) else self.data
+            self.data = {**asdict(event), "argument": argument}
+            self.data.pop("at", None)
         if isinstance(event, Finished):
             self.status, self.result, self.seconds = "finished", dict(event.result), event.seconds
         elif isinstance(event, Failed):

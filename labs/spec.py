@@ -64,6 +64,8 @@ def info_to_dict(info: LabInfo) -> dict[str, Any]:
         "module": info.module,
         "steps": list(info.steps),
         "full_data": info.full_data,
+        "real_data": list(info.real_data),
+        "reference": info.reference,
         "folder": str(info.folder) if info.folder else None,
     }
 
@@ -82,5 +84,7 @@ def info_from_dict(data: dict[str, Any]) -> LabInfo:
         module=data["module"],
         steps=tuple(data["steps"]),
         full_data=data["full_data"],
+        real_data=tuple(data.get("real_data", ())),
+        reference=data.get("reference", ""),
         folder=Path(data["folder"]) if data["folder"] else None,
     )

@@ -28,6 +28,13 @@ class Verdict:
     agrees: bool | None
     effect: float | None
     noise: float | None
+    threshold: float | None = None  # what |effect| had to reach (None: a run saved before thresholds)
+    seeds: int | None = None
+    min_detectable_effect: float | None = None
+    metric: str = ""
+    rule: str = ""
+    note: str = ""  # why there is no verdict by design (smoke, one seed)
+    reference: str = ""  # the lesson's or paper's figure, and what differs
 
     def measured(self) -> str:
         """`effect +0.031 ± 0.02`, or "" when the lab gave no effect."""
@@ -48,7 +55,22 @@ def verdict_of(result: Mapping[str, Any] | None) -> Verdict | None:
         agrees=agrees if isinstance(agrees, bool) else None,
         effect=_number(raw.get("effect")),
         noise=_number(raw.get("noise")),
+        threshold=_number(raw.get("threshold")),
+        seeds=_count(raw.get("seeds")),
+        min_detectable_effect=_number(raw.get("min_detectable_effect")),
+        metric=_text(raw.get("metric")),
+        rule=_text(raw.get("rule")),
+        note=_text(raw.get("note")),
+        reference=_text(raw.get("reference")),
     )
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _number(value: object) -> float | None:
@@ -63,8 +85,12 @@ def verdict_lines(result: Mapping[str, Any] | None) -> list[Line]:
     if verdict is None:
         return []
     measured = verdict.measured()
-    if verdict.agrees is None:
-        judgement: Line = [("inconclusive", "inconclusive")]
+    if verdict.note:
+        judgement: Line = [("no verdict", "inconclusive"), (f": {verdict.note}", "detail")]
+        if measured:
+            judgement.append((f" ({measured})", "detail"))
+    elif verdict.agrees is None:
+        judgement = [("inconclusive", "inconclusive")]
         if measured:
             judgement.append((f": {measured}, within the noise", "detail"))
     else:
@@ -74,7 +100,36 @@ def verdict_lines(result: Mapping[str, Any] | None) -> list[Line]:
         if measured:
             judgement.append((f"  ({measured})", "detail"))
     lines: list[Line] = [[("claim: ", "detail"), (verdict.claim, "heading")]] if verdict.claim else []
-    return [*lines, [("→ ", "detail"), *judgement]]
+    lines.append([("→ ", "detail"), *judgement])
+    if (detectable := detection_line(verdict)) is not None:
+        lines.append([(detectable, "detail")])
+    if verdict.reference:
+        lines.append([("lesson/paper: ", "detail"), (verdict.reference, "detail")])
+    return lines
+
+
+def detection_line(verdict: Verdict) -> str | None:
+    """What the run could and could not tell, in one line: the rule's threshold and the smallest effect
+    it would have detected. None for runs saved before thresholds, and for those with no verdict."""
+    if verdict.threshold is None or verdict.seeds is None or verdict.note:
+        return None
+    metric = f" in {verdict.metric}" if verdict.metric else ""
+    mde = verdict.min_detectable_effect
+    detectable = f"; it could detect differences of about {mde:.3g} or more" if mde is not None else ""
+    return (
+        f"{verdict.seeds} seeds: a verdict needed |effect| ≥ {verdict.threshold:.3g}{metric} "
+        f"(t-test, 95 %){detectable}"
+    )
+
+
+def data_used_line(data: Mapping[str, Any]) -> str:
+    """`real data: imdb_sample (1000 reviews)` or `generated data: ... (2000 ratings) — note`, from a
+    DataUsed event or run.json's "data"."""
+    source = "real" if data.get("source") == "real" else "generated"
+    rows, unit = data.get("rows"), str(data.get("unit") or "rows")
+    count = f" ({rows:,} {unit})" if isinstance(rows, int) and not isinstance(rows, bool) else ""
+    note = f" — {data['note']}" if data.get("note") else ""
+    return f"{source} data: {data.get('name') or '?'}{count}{note}"
 
 
 def has_outcome(result: Mapping[str, Any] | None) -> bool:

@@ -406,6 +406,7 @@ class EventPrinter:
         from labs.events import (
             ArtifactSaved,
             Cancelled,
+            DataUsed,
             EpochRow,
             Failed,
             Finished,
@@ -426,6 +427,13 @@ class EventPrinter:
             console.print(_rich_table(event))
         elif isinstance(event, ArtifactSaved):
             console.print(f"[dim]saved {_escape(event.name)}: {_escape(event.path)}[/]")
+        elif isinstance(event, DataUsed):
+            from dataclasses import asdict
+
+            from labs.verdict_text import data_used_line
+
+            style = "green" if event.source == "real" else "yellow"
+            console.print(f"[{style}]{_escape(data_used_line(asdict(event)))}[/]")
         elif isinstance(event, Finished):
             console.print(f"\n[green]finished in {event.seconds:.1f} s[/]")
         elif isinstance(event, Failed):
@@ -541,10 +549,13 @@ def _print_header(record: RunRecord, console: Console) -> None:
 
 
 def _data_of(record: RunRecord) -> str:
-    """`--data` as given; without it the full preset trains on the lab's real dataset, the others on
-    generated data."""
+    """What the run trained on, as the lab reported it; for a run saved before labs reported it, `--data`
+    as given, else the full preset's real dataset or generated data."""
     from labs.registry import LabError, get_lab
+    from labs.verdict_text import data_used_line
 
+    if isinstance(record.data, dict):
+        return data_used_line(record.data)
     if record.data:
         return record.data
     try:

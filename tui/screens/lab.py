@@ -8,6 +8,7 @@ card can leave a run going, reopening the lab replays it from the start, and qui
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -35,6 +36,7 @@ from labs.events import (
     ArtifactSaved,
     BatchLoss,
     Cancelled,
+    DataUsed,
     EpochRow,
     Failed,
     Finished,
@@ -47,6 +49,7 @@ from labs.events import (
     TextOutput,
 )
 from labs.registry import DEFAULT_PRESET, PRESET_NAMES, LabError, LabInfo, get_lab
+from labs.verdict_text import data_used_line
 from tui.services import services_of
 from tui.widgets.loss_chart import LossChart, Marker, kinds_of
 from tui.widgets.run_text import epoch_stage, run_report
@@ -358,6 +361,9 @@ class LabScreen(Screen[None]):
             self._write_table(event)
         elif isinstance(event, ArtifactSaved):
             self._log(Text(f"saved {event.name}: {event.path}", style="dim"))
+        elif isinstance(event, DataUsed):
+            style = "bold green" if event.source == "real" else "bold yellow"
+            self._log(Text(neutralize_controls(data_used_line(asdict(event))), style=style))
         elif isinstance(event, Finished | Failed | Cancelled):
             self._show_end(event)
 

@@ -1,0 +1,86 @@
+"""Benchmark: a lab's verdict over independent runs, the way a student runs it.
+
+    python bench/lab_verdicts.py --lab collab [--seeds 0,1,2,3,4] [--preset quick]
+        [--data generated|NAME|PATH] [--home DIR] [--set KEY=VALUE ...]
+
+Each run is `cardlab lab run LAB --preset P --seed S [--data D]` through the runner the CLI uses (every
+run itself trains its own seeds S, S+1, ... when the lab has a `seeds` parameter). Prints one line per
+run, then one JSON object: per run the data used, the verdict (effect, threshold, seeds, minimum
+detectable effect, agrees), the wall time; and the count of agrees / inconclusive / does not agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from cards.paths import Home  # noqa: E402
+from labs.registry import get_lab  # noqa: E402
+from labs.runner import LabRun  # noqa: E402
+
+
+def run_once(lab_id: str, seed: int, args: argparse.Namespace, home: Home) -> dict[str, object]:
+    info = get_lab(lab_id)
+    overrides = info.parse_assignments(args.set)
+    run = LabRun(
+        info,
+        preset=args.preset,
+        seed=seed,
+        data=args.data,
+        overrides=overrides,
+        home=home,
+        runs_dir=home.runs_dir,
+    )
+    started = time.perf_counter()
+    run.start()
+    run.join()
+    wall = round(time.perf_counter() - started, 1)
+    if run.status != "finished":
+        raise SystemExit(f"{lab_id} seed {seed}: {run.status} {run.record.error}")
+    result = dict(run.result or {})
+    verdict = result.pop("verdict", None) or {}
+    return {"seed": seed, "wall_s": wall, "data": run.record.data, "verdict": verdict, "result": result}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lab", required=True)
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--data", default=None, help="generated, a dataset name or a path")
+    parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    home = Home.at(args.home or tempfile.mkdtemp(prefix="cardlab-bench-")).ensure()
+    runs = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        run = run_once(args.lab, seed, args, home)
+        runs.append(run)
+        v = run["verdict"]
+        print(
+            f"seed {seed}: {v.get('agrees')!s:5}  effect {v.get('effect')}  threshold {v.get('threshold')}  "
+            f"mde {v.get('min_detectable_effect')}  seeds {v.get('seeds')}  {run['wall_s']} s",
+            flush=True,
+        )
+    words = [
+        {True: "agrees", False: "does_not_agree"}.get(r["verdict"].get("agrees"), "inconclusive")
+        for r in runs
+    ]
+    counts = {word: words.count(word) for word in ("agrees", "inconclusive", "does_not_agree")}
+    print(
+        json.dumps(
+            {"lab": args.lab, "preset": args.preset, "data": args.data, "counts": counts, "runs": runs}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
