@@ -187,8 +187,10 @@ async def test_a_failing_lab_shows_its_error_and_the_app_stays_alive(tmp_path: P
 
 @run_async
 async def test_keys_stay_responsive_while_a_lab_trains(tmp_path: Path) -> None:
-    """Key press to handler while the lab thread runs flat out (Pilot.press itself waits for an idle CPU,
-    which never comes while training, so the key is posted and its handling timed directly)."""
+    """Keys are handled while the lab runs flat out: each key press reaches its action while the run is
+    still training, and the run goes on producing losses between and after them. No clock: how fast a
+    key is handled on a quiet machine is measured by bench/lab_keys.py. (Pilot.press waits for an idle
+    CPU, which never comes while training, so the key is posted directly.)"""
     app = lab_app(tmp_path)
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
@@ -197,25 +199,30 @@ async def test_keys_stay_responsive_while_a_lab_trains(tmp_path: Path) -> None:
         screen.query_one("#param-steps").value = "1000000"
         screen.query_one("#param-delay").value = "0.0"  # the lab thread never sleeps
         await pilot.press("r")
-        await wait_until(pilot, lambda: screen.query_one(LossChart).point_count > 100)
-        handled: list[float] = []
+        chart = screen.query_one(LossChart)
+        await wait_until(pilot, lambda: chart.point_count > 100)
+        run = screen.lab_run
+        assert run is not None
+        handled: list[tuple[bool, int]] = []  # (run done?, events so far) when each key was handled
         toggle = screen.action_toggle_overlay
+        overlay_before = screen._overlay_shown
 
-        def timed_toggle() -> None:
-            handled.append(time.perf_counter())
+        def noting_toggle() -> None:
+            handled.append((run.done, len(run.events_since(0))))
             toggle()
 
-        screen.action_toggle_overlay = timed_toggle  # type: ignore[method-assign]
-        delays = []
+        screen.action_toggle_overlay = noting_toggle  # type: ignore[method-assign]
         for _ in range(5):
-            sent = time.perf_counter()
             app.post_message(events.Key("o", "o"))
-            await wait_until(pilot, lambda n=len(delays): len(handled) > n, timeout=5)
-            delays.append(handled[-1] - sent)
-            await asyncio.sleep(0.1)
-        screen.lab_run.cancel()
-        await wait_until(pilot, lambda: screen.lab_run.done)
-        assert sorted(delays)[2] < 0.1, delays  # the median key press
+            await wait_until(pilot, lambda n=len(handled): len(handled) > n)
+        events_after_keys = len(run.events_since(0))
+        await wait_until(pilot, lambda: len(run.events_since(0)) > events_after_keys)
+        still_training = not run.done
+        run.cancel()
+        await wait_until(pilot, lambda: run.done)
+    assert len(handled) == 5 and screen._overlay_shown is not overlay_before  # each key toggled once
+    assert not any(done for done, _ in handled), handled  # every key was handled while the lab ran
+    assert still_training and run.status == "cancelled"  # ... and the lab was still training after them
 
 
 @run_async
