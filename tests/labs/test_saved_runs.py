@@ -158,3 +158,24 @@ def test_lab_run_on_a_full_disk_says_the_run_was_not_saved(
     assert "cardlab lab run: the run was not saved:" in err and "No space left on device" in err
     runs_dir = tmp_path / "data" / "runs"
     assert not runs_dir.exists() or list(runs_dir.rglob("*")) == []  # no temporary, no empty folder
+
+
+@pytest.mark.usefixtures("fake_labs")
+def test_lab_runs_tells_runs_apart_by_seed_data_and_changed_parameters(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    runs_dir = tmp_path / "data" / "runs"
+    plain = record("20260101-000000-test-counting-aaaa", seed=3, params={"steps": 40, "delay": 0.0})
+    changed = record(
+        "20260102-000000-test-counting-bbbb",
+        seed=4,
+        params={"steps": 7, "delay": 0.0},
+        data={"source": "real", "name": "x", "rows": 3, "unit": "rows", "note": "", "argument": None},
+    )
+    save_run(runs_dir, plain)
+    save_run(runs_dir, changed)
+    assert cardlab(tmp_path, "lab", "runs") == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "seed 3" in lines[plain.run_id] and "[" not in lines[plain.run_id]
+    assert "seed 4" in lines[changed.run_id] and "real" in lines[changed.run_id]
+    assert lines[changed.run_id].endswith("[steps=7]")

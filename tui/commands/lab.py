@@ -505,12 +505,36 @@ def list_saved_runs(args: argparse.Namespace) -> int:
         console.print(Text(f"no saved runs in {runs_dir}"))
     for record in records:
         outcome = outcome_summary(record.result) if record.result else record.error or ""
-        line = f"{record.run_id}  {record.status:<9} {record.preset:<5} {record.seconds:7.1f}s  {outcome}"
-        console.print(Text(printable(line, one_line=True)))
+        changed = " ".join(f"{name}={value}" for name, value in changed_params(record).items())
+        line = (
+            f"{record.run_id}  {record.status:<9} {record.preset:<5} seed {record.seed:<4} "
+            f"{_data_source(record):<9} {record.seconds:7.1f}s  {outcome}"
+            + (f"  [{changed}]" if changed else "")
+        )
+        console.print(Text(printable(line, one_line=True)), soft_wrap=True)  # one run, one line
     for bad in damaged:
         line = f"{bad.run_id}  damaged   {bad.path}: {bad.reason}"
         console.print(Text(printable(line, one_line=True), style="red"))
     return 0
+
+
+def changed_params(record: RunRecord) -> dict[str, object]:
+    """The run's parameters that differ from its preset's values (`--set`), so runs can be told apart; none
+    when the lab is no longer known."""
+    from labs.registry import LabError, get_lab
+
+    try:
+        preset_values = get_lab(record.lab_id).resolve(record.preset)
+    except LabError:
+        return {}
+    return {name: value for name, value in record.params.items() if preset_values.get(name, value) != value}
+
+
+def _data_source(record: RunRecord) -> str:
+    """ "real", "generated", or the `--data` argument of a run saved before labs reported their data."""
+    if isinstance(record.data, dict):
+        return str(record.data.get("source", "?"))
+    return "" if record.data is None else "data given"
 
 
 def show_run(args: argparse.Namespace) -> int:
