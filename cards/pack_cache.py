@@ -30,7 +30,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from cards.pack import Card, Pack
+from cards.pack_model import Card, Pack
 
 _new_object = object.__new__
 _set_attribute = object.__setattr__
@@ -60,7 +60,8 @@ def collector_paused() -> Iterator[None]:
 
 LOADER_VERSION = 3  # bump when validation or the Card/Pack fields change: older cache files then miss
 _CARD_FIELDS = tuple(field.name for field in fields(Card))
-_PACK_FIELDS = ("id", "title", "version", "authors", "description", "license", "labs", "renames")
+# The Pack's own fields; its path and cards are rebuilt on load, not stored.
+_PACK_FIELDS = tuple(field.name for field in fields(Pack) if field.name not in ("path", "cards"))
 # A file changed again within this long of being read may keep its mtime (coarse file-system clocks):
 # such a cache entry is only trusted after comparing the file's content digest.
 _RACY_NS = 2_000_000_000

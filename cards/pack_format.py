@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cards import cloze
-from cards.pack import FORMAT, MAX_PROBLEMS_PER_FILE, Card, Pack, PackError, Problem, content_hash
 from cards.pack_cache import card_from_fields
+from cards.pack_model import FORMAT, MAX_PROBLEMS_PER_FILE, Card, Pack, PackError, Problem, content_hash
 
 if TYPE_CHECKING:
     from cards._lines import SourceLines, StringIndex, TableLines

@@ -1,21 +1,15 @@
-"""Training on several processes: torch.distributed with DistributedDataParallel, launched by torchrun.
+"""The process group of a multi-process run: ranks, set-up and teardown, collectives with heartbeats.
+
+Training on several processes uses torch.distributed with DistributedDataParallel, launched by torchrun:
 
     torchrun --nproc-per-node 8 train.py      # every Learner built under torchrun trains distributed
     with learn.distributed():                 # or explicitly, fastai's `distrib_ctx`
         learn.fit_one_cycle(1, 1e-2)
 
-One process per device: backend nccl on CUDA (each process on its `LOCAL_RANK` GPU), gloo on CPU. The
-`DistributedTrainer` callback wraps the model in DDP for each fit (DDP starts every rank from rank 0's
-weights) and hands each rank its shard of every loader (`shard_loader`); the batch size of a loader stays
-the *global* batch, so N processes take the same steps as one process with the same settings:
-
-- the language-model stream gives rank r the contiguous rows [r*b, (r+1)*b) of its bs rows (b = bs/N),
-  the same document order on every rank, so each rank carries the hidden state of its own rows;
-- index loaders (TensorLoader, SortedPadLoader, torch DataLoader) draw one permutation per epoch from a seed
-  every rank shares and give rank r rows r, r+N, ... of each batch (the last batch padded from the start of
-  the epoch's order, the DistributedSampler idea), so every rank runs the same number of batches;
-- validation shards are not padded: the sums and counts of the loss and the metrics are all-reduced, so the
-  numbers are those of the whole validation set.
+One process per device: backend nccl on CUDA (each process on its `LOCAL_RANK` GPU), gloo on CPU. This
+module is the group alone and imports nothing of the training loop; the `DistributedTrainer` callback
+(engine.callbacks.distributed) wraps the model in DDP for each fit and hands each rank its shard of every
+loader (engine.sharding).
 
 Rank 0 alone writes files (`write_on_main`) and reports (EventStream, ProgressPrinter). A rank that dies or
 hangs: every rank counts a heartbeat in the rendezvous store; a failed or timed-out collective (the group's
@@ -26,26 +20,15 @@ whose heartbeat stopped. `teardown()` destroys the process group on every exit p
 from __future__ import annotations
 
 import atexit
-import contextlib
-import copy
-import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
-import numpy as np
 import torch
 import torch.distributed as dist
-from torch import Tensor
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
-
-from engine.callbacks.core import Callback
-
-if TYPE_CHECKING:
-    from engine.learner import Learner
 
 T = TypeVar("T")
 TIMEOUT_ENV = "CARDLAB_DIST_TIMEOUT"
@@ -161,40 +144,6 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-@contextlib.contextmanager
-def distributed_context(
-    learn: Learner, timeout: float | None = None, find_unused_parameters: bool = False
-) -> Iterator[Learner]:
-    """`with learn.distributed():` train `learn` with DDP; the group is set up here unless it exists, and
-    then destroyed again on the way out, however the block ends."""
-    created = setup(learn.device if learn.device.type == "cpu" else "auto", timeout)
-    added: Callback | None = None
-    try:
-        _move_learner(learn, rank_device(learn.device))
-        if not any(isinstance(cb, DistributedTrainer) for cb in learn.cbs):
-            added = learn.add_cb(DistributedTrainer(find_unused_parameters))
-        yield learn
-    except Exception as error:
-        _raise_explained(error)
-    finally:
-        if added is not None:
-            learn.remove_cb(added)
-        if created:
-            teardown()
-
-
-def _move_learner(learn: Learner, device: torch.device) -> None:
-    from engine.callbacks.device import DeviceCallback
-
-    if learn.device == device:
-        return
-    learn.device = device
-    learn.model.to(device)
-    for cb in learn.cbs:
-        if isinstance(cb, DeviceCallback):
-            cb.device = device
-
-
 # ---- collectives ------------------------------------------------------------------------------------------
 
 
@@ -220,12 +169,13 @@ def any_rank(flag: bool) -> bool:
     return all_reduce_sum([1.0 if flag else 0.0])[0] > 0
 
 
-def agreed_stop(learn: Learner, flag: bool) -> bool:
-    """A cancel request, agreed by every rank at the same training batch. Validation shards differ in
-    length, so a request seen while validating waits for the next training batch."""
+def agreed_stop(training: bool, flag: bool) -> bool:
+    """A cancel request, agreed by every rank at the same training batch (`training`: the learner is in
+    its training pass). Validation shards differ in length, so a request seen while validating waits for
+    the next training batch."""
     if not is_distributed():
         return flag
-    return any_rank(flag) if learn.training else False
+    return any_rank(flag) if training else False
 
 
 def broadcast_int(value: int) -> int:
@@ -343,187 +293,3 @@ def _agent_store() -> bool:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:200]
-
-
-# ---- loaders ----------------------------------------------------------------------------------------------
-
-
-def shard_loader(dl: Any, my_rank: int, world: int, seed: int, train: bool) -> Any:
-    """This rank's part of `dl` (see the module's doc). `seed` must be the same on every rank."""
-    from engine.data import TensorLoader
-    from engine.text.data import LMDataLoader
-
-    if world == 1:
-        return dl
-    if hasattr(dl, "shard"):
-        return dl.shard(my_rank, world, seed, train)
-    if isinstance(dl, LMDataLoader):
-        return ShardedLMLoader(dl, my_rank, world, seed, train)
-    if isinstance(dl, DataLoader):
-        return _shard_torch_loader(dl, my_rank, world, seed, train)
-    if hasattr(dl, "batch_indices") and hasattr(dl, "collate") or isinstance(dl, TensorLoader):
-        return ShardedIndexLoader(dl, my_rank, world, seed, train)
-    raise TypeError(
-        f"cannot split a {type(dl).__name__} across processes: give it batch_indices(seed) and "
-        "collate(rows), or a shard(rank, world, seed, train) method"
-    )
-
-
-def _check_divides(batch_size: int, world: int, what: str) -> int:
-    if batch_size % world:
-        raise ValueError(
-            f"the {what} ({batch_size}) does not split evenly over {world} processes: "
-            f"use a multiple of {world}"
-        )
-    return batch_size // world
-
-
-class ShardedIndexLoader:
-    """Rank `rank`'s rows of each batch of an index loader: rows rank, rank+world, ... of the batch."""
-
-    def __init__(self, dl: Any, my_rank: int, world: int, seed: int, train: bool) -> None:
-        self.dl, self.rank, self.world, self.seed, self.train = dl, my_rank, world, seed, train
-        if train:
-            _check_divides(dl.batch_size, world, "batch size")
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.dl)
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        batches = list(self.dl.batch_indices(self.seed + self.epoch))
-        self.epoch += 1
-        head = np.concatenate(batches) if batches else np.zeros(0, dtype=np.int64)
-        for rows in batches:
-            mine = self.rows_of(np.asarray(rows), head)
-            if len(mine):
-                yield self.dl.collate(mine)
-
-    def rows_of(self, rows: np.ndarray, head: np.ndarray) -> np.ndarray:
-        if self.train and len(rows) % self.world:  # pad from the epoch's first rows, as DistributedSampler
-            missing = self.world - len(rows) % self.world
-            rows = np.concatenate([rows, np.resize(head, missing)])
-        return rows[self.rank :: self.world]
-
-    def __repr__(self) -> str:
-        return f"ShardedIndexLoader({self.dl!r}, rank {self.rank} of {self.world})"
-
-
-class ShardedLMLoader:
-    """Rank `rank`'s contiguous rows of the language-model stream; the same document order on every rank."""
-
-    def __init__(self, dl: Any, my_rank: int, world: int, seed: int, train: bool) -> None:
-        self.dl, self.rank, self.world, self.seed = dl, my_rank, world, seed
-        if train:
-            per_rank = _check_divides(dl.bs, world, "language model's batch size (bs)")
-            self.rows = range(my_rank * per_rank, (my_rank + 1) * per_rank)
-        else:  # validation: as even as it goes, some ranks may get none
-            mine = np.array_split(np.arange(dl.bs), world)[my_rank]
-            self.rows = range(int(mine[0]), int(mine[-1]) + 1) if len(mine) else range(0)
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.dl) if len(self.rows) else 0
-
-    @property
-    def tokens_per_epoch(self) -> int:
-        return len(self.rows) * self.dl.row_len
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        seed = self.seed + self.epoch
-        self.epoch += 1
-        if len(self.rows):
-            yield from self.dl.iter_rows(self.rows.start, self.rows.stop, seed=seed)
-
-    def __repr__(self) -> str:
-        return f"ShardedLMLoader(rows {self.rows.start}-{self.rows.stop - 1} of {self.dl!r})"
-
-
-class _EpochSampler(DistributedSampler):
-    """DistributedSampler whose epoch moves on by itself at every pass."""
-
-    def __iter__(self) -> Iterator[int]:
-        indices = super().__iter__()
-        self.set_epoch(self.epoch + 1)
-        return indices
-
-
-def _shard_torch_loader(dl: DataLoader, my_rank: int, world: int, seed: int, train: bool) -> DataLoader:
-    if dl.batch_size is None:
-        raise TypeError("cannot split a DataLoader with a batch_sampler across processes: give it batch_size")
-    options: dict[str, Any] = dict(
-        collate_fn=dl.collate_fn, num_workers=dl.num_workers, pin_memory=dl.pin_memory, drop_last=dl.drop_last
-    )
-    if not train:  # every row once: a strided subset, no padding
-        subset = Subset(dl.dataset, range(my_rank, len(dl.dataset), world))  # type: ignore[arg-type]
-        return DataLoader(subset, batch_size=max(1, math.ceil(dl.batch_size / world)), **options)
-    per_rank = _check_divides(dl.batch_size, world, "batch size")
-    shuffle = isinstance(dl.sampler, RandomSampler)
-    sampler = _EpochSampler(dl.dataset, world, my_rank, shuffle=shuffle, seed=seed)
-    return DataLoader(dl.dataset, batch_size=per_rank, sampler=sampler, **options)
-
-
-# ---- the callback -----------------------------------------------------------------------------------------
-
-
-class DistributedTrainer(Callback):
-    """Trains with DistributedDataParallel in each fit: the model wrapped, the loaders sharded, each training
-    loss averaged over the ranks (so the recorder, NaNGuard and the events see the global batch's loss) and
-    the validation totals all-reduced before the Recorder averages them."""
-
-    order = -20  # after DeviceCallback's before_fit; before the Recorder (50) and NaNGuard (100)
-
-    def __init__(self, find_unused_parameters: bool = False) -> None:
-        self.find_unused_parameters = find_unused_parameters
-        self._ddp: Any = None
-        self._dls: Any = None
-
-    def before_fit(self) -> None:
-        if not is_distributed():
-            raise DistributedError(
-                "DistributedTrainer needs a process group: run under torchrun or inside `with learn.distributed():`"
-            )
-        learn = self.learn
-        from torch.nn.parallel import DistributedDataParallel
-
-        device_ids = [learn.device] if learn.device.type == "cuda" else None
-        self._ddp = DistributedDataParallel(
-            learn.model, device_ids=device_ids, find_unused_parameters=self.find_unused_parameters
-        )  # its constructor broadcasts rank 0's weights and buffers
-        seed = broadcast_int(int(torch.randint(0, 2**31 - 1, ()).item()))
-        self._dls = learn.dls
-        sharded = copy.copy(learn.dls)
-        sharded.train = shard_loader(learn.dls.train, rank(), world_size(), seed, train=True)
-        if learn.dls.valid is not None:
-            sharded.valid = shard_loader(learn.dls.valid, rank(), world_size(), seed, train=False)
-        learn.dls = sharded
-
-    def before_train(self) -> None:
-        self.learn.model_wrapper = self._ddp
-        self._ddp.train()
-
-    def before_validate(self) -> None:
-        self.learn.model_wrapper = None  # no collective inside validation: its shards differ in length
-
-    def before_backward(self) -> None:
-        learn = self.learn
-        value = learn.loss_value
-        learn.loss_value = all_reduce_sum([value])[0] / world_size()
-
-    def after_validate(self) -> None:
-        if self.learn.in_fit:
-            self.learn.recorder.reduce_valid(all_reduce_sum)
-
-    def after_fit(self) -> None:
-        learn = self.learn
-        learn.model_wrapper = self._ddp = None
-        if self._dls is not None:
-            learn.dls, self._dls = self._dls, None
-
-
-def distributed_trainer_if_launched(device: str | torch.device | None) -> DistributedTrainer | None:
-    """Under torchrun (WORLD_SIZE > 1): join the group and give the Learner its DistributedTrainer."""
-    if not launched_distributed():
-        return None
-    setup(device)
-    return DistributedTrainer()

@@ -35,13 +35,14 @@ from engine.callbacks.core import (
     CancelValidException,
 )
 from engine.callbacks.device import DeviceCallback
+from engine.callbacks.distributed import distributed_context, distributed_trainer_if_launched
 from engine.callbacks.guards import CancelOnToken, NaNGuard
 from engine.callbacks.lr_finder import LRFinder, LRFindResult, suggest
 from engine.callbacks.mixed_precision import MixedPrecision
 from engine.callbacks.recorder import Recorder
 from engine.callbacks.schedule import OneCycle
 from engine.data import DataLoaders
-from engine.distributed import distributed_context, distributed_trainer_if_launched, write_on_main
+from engine.distributed import write_on_main
 from engine.metrics import Metric, metric_list
 from engine.optim import (
     LrSpec,
@@ -72,7 +73,7 @@ class Learner:
     ``slice(hi)``, ``slice(lo, hi)`` or one value per layer group (see engine.optim.lr_ladder). The optimizer
     is built at the first fit, one param group per layer group from `splitter`, and rebuilt (fresh state)
     after freeze_to / freeze / unfreeze. Under torchrun (WORLD_SIZE > 1) a DistributedTrainer is attached too
-    (see engine.distributed), and `with learn.distributed():` trains with DDP explicitly.
+    (see engine.callbacks.distributed), and `with learn.distributed():` trains with DDP explicitly.
     """
 
     def __init__(

@@ -34,8 +34,7 @@ GENERATED_DATA = (
 )
 
 if TYPE_CHECKING:
-    from cards.paths import Home
-    from labs.info import LabInfo
+    pass
 
 _BINARY = {
     ast.Add: operator.add,
@@ -222,18 +221,3 @@ def _check_rows(path: Path, rows, needed: int, header: bool) -> None:
             return
     what = "data row" if header else "row"
     raise LabError(f"{path}: {count} {what}{'s' * (count != 1)}; this lab needs at least {needed}")
-
-
-def check_run_data(info: LabInfo, data: str | None, home: Home | None) -> None:
-    """Before a run starts: `--data` has the shape its lab declares. A name or path that does not resolve
-    is left to the run, whose message says how to fetch the dataset."""
-    if data is None or data == GENERATED_DATA or info.data_shape is None:
-        return
-    from cards.paths import Home
-    from engine.datasets.fetch import DatasetError, resolve_data_arg
-
-    try:
-        path = resolve_data_arg(data, home or Home.resolve())
-    except DatasetError:
-        return
-    info.data_shape.check(Path(path))

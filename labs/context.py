@@ -79,7 +79,7 @@ class _CancelCheck(Callback):
     def before_batch(self) -> None:
         from engine.distributed import agreed_stop
 
-        if agreed_stop(self.learn, self._cancel.is_set()):  # every rank stops at the same batch
+        if agreed_stop(self.learn.training, self._cancel.is_set()):  # every rank stops at the same batch
             raise LabCancelled
 
 

@@ -24,9 +24,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from labs.checks import check_run_data
+from labs.checks import GENERATED_DATA
 from labs.errors import LabError
 from labs.events import TERMINAL_EVENTS, Cancelled, Failed, Finished, LabEvent, StageStarted, event_from_dict
 from labs.info import LabInfo
@@ -34,6 +34,9 @@ from labs.launch import SPEC_ENV, Launch, torchrun_failure
 from labs.presets import DEFAULT_PRESET
 from labs.runs import RunRecord, new_run_id, save_run
 from labs.spec import RunSpec
+
+if TYPE_CHECKING:
+    from cards.paths import Home
 
 RunStatus = Literal["pending", "running", "finished", "failed", "cancelled"]
 Predictor = Callable[[str], str]
@@ -65,6 +68,7 @@ class LabRun:
         if self.launch is not None and not self.launch.reports:
             runs_dir = None  # the node holding rank 0 saves the run
         self.preset = preset
+        _only_trusted_code(info)
         # Both raise LabError before any process starts: bad values, broken checks, a --data of the wrong shape.
         self.params = info.resolve(preset, overrides, generated=info.generates_data(preset, data))
         check_run_data(info, data, home)
@@ -345,6 +349,18 @@ class LabRun:
         self._ended.set()
 
 
+def _only_trusted_code(info: LabInfo) -> None:
+    """A pack's lab runs only from its trusted snapshot (`labs.packlabs.check_trust` gives that LabInfo),
+    never from the pack's folder, which may have changed since it was trusted."""
+    from labs.labdir import PACK_NAMESPACE
+    from labs.packlabs import is_snapshot_folder
+
+    if info.module.startswith(f"{PACK_NAMESPACE}.") and not is_snapshot_folder(info.folder):
+        raise LabError(
+            f"lab {info.id!r} comes with a pack: it runs only from the copy of its code you trusted"
+        )
+
+
 def _child_env() -> dict[str, str]:
     """The app's environment, with the folder holding `labs` first on the child's import path."""
     env = dict(os.environ)
@@ -370,3 +386,18 @@ def _stop(process: subprocess.Popen[Any]) -> None:
         process.kill()
     except OSError:
         pass
+
+
+def check_run_data(info: LabInfo, data: str | None, home: Home | None) -> None:
+    """Before a run starts: `--data` has the shape its lab declares. A name or path that does not
+    resolve is left to the run, whose message says how to fetch the dataset."""
+    if data is None or data == GENERATED_DATA or info.data_shape is None:
+        return
+    from cards.paths import Home
+    from engine.datasets.fetch import DatasetError, resolve_data_arg
+
+    try:
+        path = resolve_data_arg(data, home or Home.resolve())
+    except DatasetError:
+        return
+    info.data_shape.check(Path(path))

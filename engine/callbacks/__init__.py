@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "TrainingDiverged": "engine.callbacks.guards",
     "CancelOnToken": "engine.callbacks.guards",
     "GradientClip": "engine.callbacks.guards",
+    "DistributedTrainer": "engine.callbacks.distributed",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -47,7 +47,7 @@ class CancelOnToken(Callback):
         self.token = token
 
     def before_batch(self) -> None:
-        if agreed_stop(self.learn, self.token.cancelled):
+        if agreed_stop(self.learn.training, self.token.cancelled):
             raise CancelFitException()
 
 

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from engine.callbacks.progress import EventStream
 from engine.data import TensorLoader
-from engine.distributed import ShardedLMLoader, shard_loader
+from engine.sharding import ShardedLMLoader, shard_loader
 from engine.text import AWDLSTMConfig, language_model_learner, lm_data
 from engine.text.data import LMDataLoader, SortedPadLoader
 from tests.engine._dist import abs_error, dist_env, free_port, regression_learner, spawn
