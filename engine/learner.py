@@ -8,8 +8,9 @@ after_loss callback may add terms), ``loss_value`` (its float, computed once per
 ``training``, ``epoch``, ``n_epoch``, ``iter``, ``n_iter``, ``train_iter`` (global training step in this fit),
 ``dl``, ``opt``, ``model``, ``recorder``, ``in_fit``, ``cancelled``.
 
-Stopping: a CancelFitException (e.g. from a CancelToken) ends ``fit`` normally with ``cancelled = True``;
-any other exception (e.g. TrainingDiverged) propagates after ``after_fit`` has run, and is kept in
+Stopping: a Cancel<Level>Exception ends that level (batch, train, validate, epoch, fit) and fires
+``after_cancel_<level>`` in place of ``after_<level>``; a CancelFitException (e.g. from a CancelToken) ends
+``fit`` normally with ``cancelled = True``, after_cancel_fit and then after_fit; any other exception (e.g. TrainingDiverged) propagates after ``after_fit`` has run, and is kept in
 ``fit_error`` for callbacks to report.
 """
 
@@ -26,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from engine.callbacks.core import (
+    CANCEL_EVENTS,
     EVENTS,
     Callback,
     CancelBatchException,
@@ -144,7 +146,8 @@ class Learner:
     def _index_handlers(self) -> None:
         """Per event, the bound methods of the callbacks that define it, so dispatch costs nothing extra."""
         self._handlers = {
-            e: [getattr(cb, e) for cb in self.cbs if callable(getattr(cb, e, None))] for e in EVENTS
+            e: [getattr(cb, e) for cb in self.cbs if callable(getattr(cb, e, None))]
+            for e in (*EVENTS, *CANCEL_EVENTS)
         }
 
     def __call__(self, event: str) -> None:
@@ -235,6 +238,7 @@ class Learner:
                 self._with_events("epoch", self._one_epoch, CancelEpochException)
         except CancelFitException:
             self.cancelled = True
+            self("after_cancel_fit")
         except BaseException as err:
             self.fit_error = err
             raise
@@ -243,13 +247,14 @@ class Learner:
             self("after_fit")
 
     def _with_events(self, level: str, body: Callable[[], None], cancel: type[Exception]) -> None:
-        """before_<level>, the body, after_<level>; `cancel` raised inside ends this level only."""
+        """before_<level>, the body, after_<level>; `cancel` raised inside ends this level only, with
+        after_cancel_<level> in place of after_<level> (engine.callbacks.core.CANCEL_EVENTS)."""
         try:
             self(f"before_{level}")
             body()
             self(f"after_{level}")
         except cancel:
-            pass
+            self(f"after_cancel_{level}")
 
     def _one_epoch(self) -> None:
         self._run_stage(training=True, dl=self.dls.train)

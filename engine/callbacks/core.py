@@ -28,6 +28,12 @@ EVENTS: tuple[str, ...] = (
     "after_epoch",
     "after_fit",
 )
+LEVELS: tuple[str, ...] = ("fit", "epoch", "train", "validate", "batch")
+# A level ended by its Cancel*Exception fires after_cancel_<level> in place of after_<level>, at every level:
+# after_<level> always means "this level ran to its end" (a recorder never logs half a batch), and a
+# callback that must tidy up on a cancel (close its last epoch row, stop a timer) handles after_cancel_*.
+# The fit level fires after_fit as well, however fit ends, so that every fit's ending is reported.
+CANCEL_EVENTS: tuple[str, ...] = tuple(f"after_cancel_{level}" for level in LEVELS)
 
 
 class Callback:
@@ -56,20 +62,21 @@ class Callback:
 
 
 class CancelBatchException(Exception):
-    """Skip the rest of this batch (no backward/step if raised before them); after_batch is skipped too."""
+    """Skip the rest of this batch (no backward/step if raised before them): after_cancel_batch, not after_batch."""
 
 
 class CancelTrainException(Exception):
-    """Skip the rest of this epoch's training stage."""
+    """Skip the rest of this epoch's training stage: after_cancel_train, not after_train."""
 
 
 class CancelValidException(Exception):
-    """Skip this epoch's validation stage."""
+    """Skip this epoch's validation stage: after_cancel_validate, not after_validate."""
 
 
 class CancelEpochException(Exception):
-    """Skip the rest of this epoch (after_epoch is skipped)."""
+    """Skip the rest of this epoch: after_cancel_epoch, not after_epoch."""
 
 
 class CancelFitException(Exception):
-    """Stop training cleanly: fit returns normally with `learn.cancelled == True`; after_fit still runs."""
+    """Stop training cleanly: fit returns normally with `learn.cancelled == True`; after_cancel_fit, then
+    after_fit (which runs however fit ends)."""

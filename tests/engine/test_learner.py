@@ -19,7 +19,14 @@ from engine import (
     pick_device,
     set_seed,
 )
-from engine.callbacks import Callback, ProgressPrinter
+from engine.callbacks import (
+    Callback,
+    CancelEpochException,
+    CancelFitException,
+    CancelTrainException,
+    CancelValidException,
+    ProgressPrinter,
+)
 from engine.events import BatchEnded, EpochEnded, FitEnded, FitStarted
 from tests.engine._synthetic import EventLog, classification_learner, linear_learner
 
@@ -282,3 +289,67 @@ def test_validate_needs_a_loader_and_fit_zero_epochs_is_a_no_op() -> None:
     with pytest.raises(ValueError, match="n_epoch"):
         learn.fit(-1)
     assert set(learn.validate(learn.dls.train)) == {"valid_loss"}
+
+
+@pytest.mark.parametrize(
+    ("level", "exception", "raised_in"),
+    [
+        ("batch", CancelBatchException, "before_backward"),
+        ("train", CancelTrainException, "after_step"),
+        ("validate", CancelValidException, "before_validate"),
+        ("epoch", CancelEpochException, "after_validate"),
+        ("fit", CancelFitException, "before_epoch"),
+    ],
+)
+def test_a_cancelled_level_fires_after_cancel_in_place_of_after(level, exception, raised_in) -> None:
+    """One rule at every level: after_cancel_<level> instead of after_<level>; fit still reports its end."""
+
+    class CancelOnce(Callback):
+        def __init__(self) -> None:
+            self.fired: list[str] = []
+            self.done = False
+
+        def __getattr__(self, name: str):
+            if name.startswith(("before_", "after_")):
+                return lambda: self._event(name)
+            raise AttributeError(name)
+
+        def _event(self, name: str) -> None:
+            self.fired.append(name)
+            if name == raised_in and not self.done:
+                self.done = True
+                raise exception()
+
+    probe = CancelOnce()
+    learn = linear_learner(n=64, cbs=[probe])
+    learn.fit(1)
+    fired = probe.fired
+    assert fired.count(f"after_cancel_{level}") == 1
+    cancelled_at = fired.index(f"after_cancel_{level}")
+    # after_<level> of the cancelled level does not follow before the level starts again (or fit ends)
+    rest = fired[cancelled_at + 1 :]
+    next_start = rest.index(f"before_{level}") if f"before_{level}" in rest else len(rest)
+    assert f"after_{level}" not in rest[:next_start] or level == "fit"
+    assert fired[-1] == "after_fit"  # fit's ending is always reported
+    assert learn.cancelled == (level == "fit")
+
+
+def test_a_recorder_can_close_its_last_epoch_row_on_cancel() -> None:
+    class ClosingRecorder(Callback):
+        def __init__(self) -> None:
+            self.rows: list[str] = []
+
+        def after_epoch(self) -> None:
+            self.rows.append("complete")
+
+        def after_cancel_epoch(self) -> None:
+            self.rows.append("cancelled")
+
+    class CancelSecondEpoch(Callback):
+        def before_train(self) -> None:
+            if self.learn.epoch == 1:
+                raise CancelEpochException()
+
+    recorder = ClosingRecorder()
+    linear_learner(cbs=[recorder, CancelSecondEpoch()]).fit(3)
+    assert recorder.rows == ["complete", "cancelled", "complete"]
