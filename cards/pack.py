@@ -99,7 +99,7 @@ def pack_id_line(path: str | Path) -> int:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return 1
-    from cards._lines import index_lines
+    from cards.toml_lines import index_lines
 
     return index_lines(text).pack_table().line_of("id")
 

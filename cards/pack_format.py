@@ -19,7 +19,7 @@ from cards.pack_cache import card_from_fields
 from cards.pack_model import FORMAT, MAX_PROBLEMS_PER_FILE, Card, Pack, PackError, Problem, content_hash
 
 if TYPE_CHECKING:
-    from cards._lines import SourceLines, StringIndex, TableLines
+    from cards.toml_lines import SourceLines, StringIndex, TableLines
 
 CARD_TYPES = ("basic", "cloze")
 PACK_KEYS = ("id", "title", "version", "authors", "description", "license", "format", "labs")
@@ -35,7 +35,7 @@ _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of documen
 
 def parse_and_check(path: Path, text: str, known_labs: Collection[str] | None) -> tuple[Pack, int]:
     """The pack and the line of its id, or PackError listing every problem."""
-    from cards._lines import index_lines, index_tables
+    from cards.toml_lines import index_lines, index_tables
 
     data = _parse_toml(path, text)
     cards = data.get("cards")
@@ -117,17 +117,9 @@ def _type_name(value: object) -> str:
 
 
 def _unknown_key_message(key: str, where: str, allowed: Iterable[str]) -> str:
-    return f'unknown key "{key}" {where}: {_did_you_mean(key, allowed)}'
+    from cards.toml_lines import did_you_mean
 
-
-def _did_you_mean(key: str, allowed: Iterable[str]) -> str:
-    import difflib  # only needed on this error path
-
-    options = sorted(allowed)
-    close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
-    if close:
-        return f'did you mean "{close[0]}"?'
-    return "allowed keys: " + ", ".join(options)
+    return f'unknown key "{key}" {where}: {did_you_mean(key, allowed)}'
 
 
 def _slug_hint(value: str) -> str:
@@ -481,7 +473,7 @@ class _Checker:
         """The source line of `value[offset]`: escapes and line continuations make it differ from
         counting newlines in the decoded value."""
         if self._strings is None:
-            from cards._lines import StringIndex
+            from cards.toml_lines import StringIndex
 
             self._strings = StringIndex(self.text)
         return self._strings.line_of(value, offset, key_line) or key_line

@@ -1,15 +1,18 @@
-"""Line numbers for the keys of a pack file.
+"""Line numbers for the keys of a TOML file: cardlab's one indexer, for packs and for lab.toml files.
 
 tomllib returns plain dicts without positions, so this scans the raw text once (after tomllib accepted it)
-and records where the `[pack]` table, each `[[cards]]` table and each key inside them start. It only needs
-to be right for ordinary packs; for odd but valid TOML it falls back to the nearest table header.
-`index_tables` is a much cheaper index (table header lines only) that is enough for a pack without problems.
+and records where each table starts and where each key inside it is: the root, `[pack]` and each
+`[[cards]]` on a fast path, any other table (`[question]`, the n-th `[[params]]`) by its path
+(`SourceLines.table(("params", 0))`). It only needs to be right for ordinary files; for odd but valid TOML
+it falls back to the nearest table header. `index_tables` is a much cheaper index (table header lines
+only) that is enough for a pack without problems. `did_you_mean` words an unknown key's hint the same way
+for packs and labs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 # One whole ordinary statement line, with the blank and comment lines before it, matched in a single step
@@ -59,11 +62,36 @@ class TableLines:
         self.keys.setdefault(key, line)
 
 
+TablePath = tuple[str | int, ...]  # ("question",), ("params", 0) for the first [[params]]
+
+
 @dataclass
 class SourceLines:
     root: TableLines = field(default_factory=lambda: TableLines(1))
     pack: TableLines | None = None
     cards: list[TableLines] = field(default_factory=list)
+    other: dict[TablePath, TableLines] = field(default_factory=dict)  # every other table, by path
+    _open: tuple[list[str], TableLines] | None = None  # the other table whose keys come next
+    _arrays: dict[tuple[str, ...], int] = field(default_factory=dict)  # [[name]] tables seen so far
+
+    def table(self, path: TablePath) -> TableLines | None:
+        """The table at `path` (() is the root), None when the file has no such table header."""
+        if not path:
+            return self.root
+        if path == ("pack",):
+            return self.pack
+        if path[0] == "cards" and len(path) == 2 and isinstance(path[1], int):
+            return self.cards[path[1]] if path[1] < len(self.cards) else None
+        return self.other.get(path)
+
+    def open_other(self, path: list[str], is_array: bool, line: int) -> None:
+        """A header of a table other than [pack] and [[cards]]: its keys are recorded under its path."""
+        key: TablePath = tuple(path)
+        if is_array:
+            index = self._arrays[tuple(path)] = self._arrays.get(tuple(path), -1) + 1
+            key = (*path, index)
+        table = self.other.setdefault(key, TableLines(line))
+        self._open = (path, table)
 
     def pack_table(self) -> TableLines:
         return self.pack or TableLines(self.root.line_of("pack"))
@@ -86,6 +114,10 @@ class SourceLines:
             return self.pack, path[1]
         if path[0] == "cards" and self.cards:
             return self.cards[-1], path[1]
+        if self._open is not None:
+            prefix, table = self._open
+            if path[: len(prefix)] == prefix and len(path) > len(prefix):
+                return table, path[len(prefix)]
         return None
 
 
@@ -171,6 +203,7 @@ class _Scanner:
             self.key_table = self.lines.pack
             return
         self.lines.table_for(path, self.line)
+        self.lines.open_other(path, is_array, self.line)
         self.table_path = path
         self.key_table = None  # keys of other tables go through SourceLines.table_for
 
@@ -281,6 +314,17 @@ class _Scanner:
 
 def index_lines(text: str) -> SourceLines:
     return _Scanner(text).run()
+
+
+def did_you_mean(key: str, allowed: Iterable[str]) -> str:
+    """The hint after an unknown key: the closest allowed key, or the list of them."""
+    import difflib  # only needed on this error path
+
+    options = sorted(allowed)
+    close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
+    if close:
+        return f'did you mean "{close[0]}"?'
+    return "allowed keys: " + ", ".join(options)
 
 
 # A `[[cards]]` header line: found after its newline (a literal first character makes `re` search ~3x faster

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from cards.pack import Problem
 from cards.pack_format import syntax_problem
@@ -28,6 +28,9 @@ from labs.checks import Check, DataShape, parse_check
 from labs.errors import LabError
 from labs.info import LabInfo, Param, ParamType, ParamValue, Question, make_presets
 from labs.presets import PRESET_NAMES
+
+if TYPE_CHECKING:
+    from cards.toml_lines import SourceLines
 
 LAB_FILE = "lab.toml"
 CODE_FILE = "lab.py"
@@ -76,31 +79,12 @@ class ParamGroup:
 
 # -- where keys are -------------------------------------------------------------------------------------
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 
+def key_lines(text: str) -> SourceLines:
+    """Where each table and key of a lab.toml is (cardlab's one TOML indexer, shared with packs)."""
+    from cards.toml_lines import index_lines
 
-def key_lines(text: str) -> dict[tuple[Any, ...], dict[str, int]]:
-    """Line of each table header (key "") and of each key in it, by table path: `()` for the root,
-    `("question",)`, `("params", 0)` for the first `[[params]]`. Good enough for messages: it only
-    skips the insides of multi-line strings."""
-    tables: dict[tuple[Any, ...], dict[str, int]] = {(): {"": 1}}
-    counts: dict[tuple[str, ...], int] = {}
-    current: tuple[Any, ...] = ()
-    in_string = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not in_string:
-            if header := _HEADER.match(line):
-                path = tuple(header.group(2).split("."))
-                if header.group(1) == "[[":
-                    counts[path] = counts.get(path, -1) + 1
-                    path = (*path, counts[path])
-                current = path
-                tables.setdefault(current, {})[""] = number
-            elif key := _KEY.match(line):
-                tables[current].setdefault(key.group(1), number)
-        in_string ^= (line.count('"""') + line.count("'''")) % 2 == 1
-    return tables
+    return index_lines(text)
 
 
 class _Source:
@@ -117,8 +101,8 @@ class _Source:
         self.lines = key_lines(text)
 
     def line(self, table: tuple[Any, ...], key: str = "") -> int:
-        keys = self.lines.get(table, {})
-        return keys.get(key) or keys.get("") or 1
+        lines = self.lines.table(table)
+        return lines.line_of(key) if lines is not None else 1
 
     def add(self, table: tuple[Any, ...], key: str, message: str) -> None:
         self.problems.append(Problem(self.path, self.line(table, key), None, message))
@@ -146,12 +130,10 @@ class _Source:
         return tuple(value)
 
     def unknown(self, table: dict[str, Any], where: tuple[Any, ...], allowed: set[str]) -> None:
-        import difflib  # only this error path needs it
+        from cards.toml_lines import did_you_mean
 
-        for key in table.keys() - allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f'did you mean "{close[0]}"?' if close else "allowed keys: " + ", ".join(sorted(allowed))
-            self.add(where, key, f'unknown key "{key}"; {hint}')
+        for key in sorted(table.keys() - allowed):
+            self.add(where, key, f'unknown key "{key}"; {did_you_mean(key, allowed)}')
 
 
 # -- parameters and presets ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import cards._lines as lines_module
+import cards.toml_lines as lines_module
 import cards.pack as pack_module
 import cards.pack_cache
 import cards.pack_format
