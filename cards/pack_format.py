@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cards import cloze
 from cards.pack_cache import card_from_fields
 from cards.pack_model import FORMAT, MAX_PROBLEMS_PER_FILE, Card, Pack, PackError, Problem, content_hash
+from cards.toml_lines import did_you_mean
 
 if TYPE_CHECKING:
     from cards.toml_lines import SourceLines, StringIndex, TableLines
@@ -117,8 +118,6 @@ def _type_name(value: object) -> str:
 
 
 def _unknown_key_message(key: str, where: str, allowed: Iterable[str]) -> str:
-    from cards.toml_lines import did_you_mean
-
     return f'unknown key "{key}" {where}: {did_you_mean(key, allowed)}'
 
 

@@ -32,8 +32,17 @@ class Library:
     """What the app studies: the packs that loaded and the problems of those that did not."""
 
     packs: tuple[Pack, ...]
-    errors: tuple[str, ...]  # one "file:line: message" line per problem
-    problem_files: tuple[Path, ...] = ()  # the files those problems are in (watched for a fix)
+    problems: tuple[Problem, ...] = ()  # of the files that did not load (their last good pack may stay)
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """One "file:line: message" line per problem."""
+        return tuple(str(problem) for problem in self.problems)
+
+    @property
+    def problem_files(self) -> tuple[Path, ...]:
+        """The files the problems are in (watched for a fix)."""
+        return tuple(dict.fromkeys(problem.file for problem in self.problems))
 
     def pack(self, pack_id: str) -> Pack | None:
         return next((pack for pack in self.packs if pack.id == pack_id), None)
@@ -54,14 +63,11 @@ class Library:
 
     def with_problems(self, path: Path, problems: Iterable[Problem]) -> Library:
         """The library with `path`'s problems replaced by `problems` (its last good pack stays)."""
-        prefix = f"{path}:"
-        kept = tuple(line for line in self.errors if not line.startswith(prefix))
-        lines = tuple(str(problem) for problem in problems)
-        files = tuple(file for file in self.problem_files if file != path) + ((path,) if lines else ())
-        return Library(self.packs, kept + lines, files)
+        kept = tuple(problem for problem in self.problems if problem.file != path)
+        return Library(self.packs, kept + tuple(problems))
 
     def _replace_packs(self, packs: tuple[Pack, ...]) -> Library:
-        return Library(packs, self.errors, self.problem_files)
+        return Library(packs, self.problems)
 
 
 @dataclass

@@ -43,8 +43,8 @@ def test_problem_lines_say_how_many_more() -> None:
 
 def test_a_pack_with_many_problems_describes_only_the_first(tmp_path: Path, monkeypatch) -> None:
     hints = []
-    real = pack_format._did_you_mean
-    monkeypatch.setattr(pack_format, "_did_you_mean", lambda *a: hints.append(a) or real(*a))
+    real = pack_format.did_you_mean
+    monkeypatch.setattr(pack_format, "did_you_mean", lambda *a: hints.append(a) or real(*a))
     cards = "".join(f'[[cards]]\nid = "c{i}"\nfront = "f"\nbak = "b"\n\n' for i in range(2000))
     path = tmp_path / "big.toml"
     path.write_text(HEADER + cards, encoding="utf-8")
