@@ -64,6 +64,20 @@ class LrSuggestion(LabEvent):
     lr: float
 
 
+SEED_MARK = " · seed "  # a curve named "ARM · seed N" is one seed's fit of ARM: charts draw each arm's mean
+
+
+def seed_series(arm: str, seed: int) -> str:
+    """The curve name of `arm` trained on `seed`, so charts can draw one line per arm with its spread."""
+    return f"{arm}{SEED_MARK}{seed}"
+
+
+def arm_of(series: str) -> str | None:
+    """The arm of a seed's curve ("ARM · seed N" -> "ARM"), None for a curve of no seed."""
+    arm, mark, seed = series.rpartition(SEED_MARK)
+    return arm if mark and arm and seed.lstrip("-").isdigit() else None
+
+
 TextKind = Literal["text", "explanation", "prediction", "generated"]
 
 

@@ -97,9 +97,44 @@ def test_validation_curves_are_in_the_legend_and_in_their_curves_panel() -> None
     lm_panel, classifier_panel = text.split("└", 1)
     assert "━ lm valid" in lm_panel
     for name in ("ratio 1", "ratio 1 valid", "ratio 20", "ratio 20 valid"):
-        assert f"━ {name}" in classifier_panel
+        assert re.search(rf"[━┉╍┅] {name}( |$)", classifier_panel, re.M)  # each with its own mark
 
 
 def test_the_closest_scales_merge_even_when_another_came_between() -> None:
     levels = {"lm": 0.7, "clf": -2.0, "rnn": 0.6}
     assert scale_groups(["lm", "clf", "rnn"], levels, {}, 2) == [["lm", "rnn"], ["clf"]]
+
+
+def five_seeds(arm: str, start: float, end: float) -> dict[str, list[tuple[float, float]]]:
+    from labs.events import seed_series
+
+    return {seed_series(arm, seed): falling(start + 0.02 * seed, end + 0.02 * seed) for seed in range(5)}
+
+
+def test_a_five_seed_comparison_draws_one_line_per_arm_with_its_spread() -> None:
+    curves = {**five_seeds("gradual", 1.0, 0.3), **five_seeds("all at once", 1.0, 0.5)}
+    grouped = chart_for(curves, {}, [], [], width=80, height=14)
+    legend = grouped.plain.splitlines()[0]
+    assert "gradual (mean of 5 seeds)" in legend and "all at once (mean of 5 seeds)" in legend
+    assert "seed 3" not in grouped.plain  # one line per arm, not 10
+    assert any("dim" in str(span.style) for span in grouped.spans)  # the band: dimmed dots
+    per_seed = chart_for(curves, {}, [], [], width=200, height=30, per_seed=True).plain
+    assert per_seed.count("· seed") == 10  # every seed's curve on demand
+
+
+def test_the_mean_follows_the_seeds_and_the_band_spans_them() -> None:
+    from tui.widgets.loss_chart import by_arm
+
+    curves = {"a · seed 0": [(1, 1.0), (2, 0.5)], "a · seed 1": [(1, 3.0), (2, 1.5)], "plain": [(1, 9.0)]}
+    merged, valid, bands, _ = by_arm(curves, {"a · seed 0": [(2, 0.4)], "a · seed 1": [(2, 0.6)]}, {})
+    assert merged["a (mean of 2 seeds)"] == [(1, 2.0), (2, 1.0)] and merged["plain"] == [(1, 9.0)]
+    assert valid["a (mean of 2 seeds)"] == [(2, 0.5)]
+    (x, low, high), _ = bands["a (mean of 2 seeds)"]
+    assert x == 1 and low == 1.0 and high == 3.0
+
+
+def test_series_differ_in_marks_as_well_as_colours() -> None:
+    series = [Series(f"s{i}", falling(1.0, 0.5), "cyan", mark=i) for i in range(4)]
+    legend = render_chart(series, width=120, height=10).plain.splitlines()[0]
+    marks = [legend[legend.index(f"s{i}") - 2] for i in range(4)]
+    assert len(set(marks)) == 4

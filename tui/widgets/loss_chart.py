@@ -17,6 +17,8 @@ from itertools import combinations
 from rich.text import Text
 from textual.widget import Widget
 
+from labs.events import arm_of
+
 # Braille cells hold 2 x 4 dots; this is the bit of each dot, indexed [x][y] within the cell.
 _DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 _BRAILLE_BASE = 0x2800
@@ -28,6 +30,19 @@ class Series:
     name: str
     points: Sequence[tuple[float, float]]
     style: str = "cyan"
+    mark: int = 0  # its line pattern (MARKS): series differ in marks as well as colours
+    band: Sequence[tuple[float, float, float]] = ()  # (x, low, high): the spread around the line
+
+
+# Line patterns, by pixel index along a line, with the legend glyph of each: without colour, the marks
+# still tell the curves apart.
+MARKS = ("━", "┉", "╍", "┅")
+_PATTERNS = (
+    lambda i: True,
+    lambda i: i % 3 == 0,
+    lambda i: (i // 3) % 2 == 0,
+    lambda i: i % 6 in (0, 1, 2, 4),
+)
 
 
 @dataclass
@@ -56,11 +71,16 @@ class _Canvas:
             self.bits[cy][cx] |= _DOT_BITS[px % 2][py % 4]
             self.styles[cy][cx] = style
 
-    def line(self, a: tuple[int, int], b: tuple[int, int], style: str) -> None:
+    def line(self, a: tuple[int, int], b: tuple[int, int], style: str, mark: int = 0, start: int = 0) -> int:
+        """Dots from a to b in the pattern `mark`, counting pixels from `start` so a pattern runs on across
+        the segments of one curve; returns the count to continue from."""
         steps = max(abs(b[0] - a[0]), abs(b[1] - a[1]), 1)
+        drawn = _PATTERNS[mark % len(_PATTERNS)]
         for i in range(steps + 1):
-            t = i / steps
-            self.dot(round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), style)
+            if drawn(start + i):
+                t = i / steps
+                self.dot(round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), style)
+        return start + steps
 
 
 def _finite(points: Sequence[tuple[float, float]], log_x: bool) -> list[tuple[float, float]]:
@@ -132,6 +152,14 @@ def render_chart(
         return col, row
 
     canvas = _Canvas(plot_w, plot_h)
+    for s in series:  # bands first: the lines are drawn over them
+        for x, low, high in s.band:
+            if not (math.isfinite(x) and math.isfinite(low) and math.isfinite(high)) or (log_x and x <= 0):
+                continue
+            col, top = to_px(x, high)
+            _, bottom = to_px(x, low)
+            for py in range(top, bottom + 1, 2):
+                canvas.dot(col, py, f"dim {s.style}")
     for marker in markers:
         if log_x and marker.x <= 0:
             continue
@@ -142,8 +170,9 @@ def render_chart(
         pixels = [to_px(x, y) for x, y in points]
         if len(pixels) == 1:
             canvas.dot(*pixels[0], s.style)
+        drawn = 0
         for a, b in zip(pixels, pixels[1:]):
-            canvas.line(a, b, s.style)
+            drawn = canvas.line(a, b, s.style, s.mark, drawn)
 
     for row in range(plot_h):
         label = ""
@@ -166,7 +195,7 @@ def render_chart(
 def _legend(series: Sequence[Series], markers: Sequence[Marker], width: int, axis: str) -> list[Text]:
     """Every named series and marker, wrapped onto as many lines as they need; then the axis name if it
     fits on the last line (a nicety, not worth a row of the plot)."""
-    items = [(f"━ {s.name}", s.style) for s in series if s.name]
+    items = [(f"{MARKS[s.mark % len(MARKS)]} {s.name}", s.style) for s in series if s.name]
     items += [(f"┊ {m.label} {_ticks(m.x)}", m.style) for m in markers]
     lines = [Text(" " * _GUTTER)]
     for label, style in items:
@@ -235,6 +264,7 @@ class LossChart(Widget):
         self.overlay: dict[str, list[tuple[float, float]]] = {}
         self.overlay_lr: list[tuple[float, float]] = []
         self.overlay_name = "previous run"
+        self.per_seed = False  # draw every seed's curve rather than each arm's mean and spread
         self.kinds: dict[str, Kind] = {}  # each curve's kind, from its epoch rows
         self.overlay_kinds: dict[str, Kind] = {}
         self._strides: dict[str, int] = {}  # each curve keeps one point per `stride` steps
@@ -319,6 +349,7 @@ class LossChart(Widget):
             height=height,
             overlay_name=self.overlay_name,
             kinds={**self.overlay_kinds, **self.kinds},
+            per_seed=self.per_seed,
         )
 
 
@@ -335,15 +366,20 @@ def chart_for(
     overlay_name: str = "previous run",
     kinds: Mapping[str, Kind] | None = None,
     panel_height: int | None = None,
+    per_seed: bool = False,
 ) -> Text:
     """The chart a lab shows: the lr-finder curve (log x) if that is all there is, else the losses.
 
     Losses of different scales (a language model's ~5 and a classifier's ~0.01) get a panel each, so
     neither is a flat line: see `scale_groups`. The panels share `height`, or get `panel_height` rows
-    each (the command line, which has no height to share).
+    each (the command line, which has no height to share). The seeds of one arm ("ARM · seed N") are
+    drawn as the arm's mean with a band for their spread, unless `per_seed`.
     """
     if lr_finder and not curves:
         return lr_finder_chart(lr_finder, markers, overlay_lr, width, height, overlay_name)
+    bands: dict[str, list[tuple[float, float, float]]] = {}
+    if not per_seed:
+        curves, valid_curves, bands, kinds = by_arm(curves, valid_curves, kinds or {})
     overlay = overlay or {}
     names = list(dict.fromkeys([*curves, *valid_curves, *overlay]))
     levels = {
@@ -354,7 +390,7 @@ def chart_for(
     heights = [panel_height] * len(groups) if panel_height else _shares(height, len(groups))
     panels = []
     for group, rows in zip(groups, heights):
-        series = _panel_series(group, curves, valid_curves, overlay, overlay_name)
+        series = _panel_series(group, curves, valid_curves, overlay, overlay_name, bands)
         panels.append(render_chart(series, width, rows, x_label="step", y_max=robust_top(series)))
     return Text("\n").join(panels)
 
@@ -365,9 +401,11 @@ def _panel_series(
     valid_curves: dict[str, list[tuple[float, float]]],
     overlay: dict[str, list[tuple[float, float]]],
     overlay_name: str,
+    bands: Mapping[str, Sequence[tuple[float, float, float]]] | None = None,
 ) -> list[Series]:
     """The overlay in grey (named once), then each curve and its validation points; a curve keeps its colour
-    whichever panel it lands in."""
+    and its mark whichever panel it lands in."""
+    bands = bands or {}
     shown = [name for name in names if name in overlay]
     series = [
         Series(overlay_name if i == 0 else "", smooth(overlay[n]), OVERLAY_STYLE) for i, n in enumerate(shown)
@@ -375,11 +413,87 @@ def _panel_series(
     order = list(dict.fromkeys([*curves, *valid_curves]))
     single = order == ["train"]
     for name in (n for n in names if n in curves):
-        series.append(Series(name, smooth(curves[name]), TRAIN_STYLES[order.index(name) % len(TRAIN_STYLES)]))
+        index = order.index(name)
+        style = TRAIN_STYLES[index % len(TRAIN_STYLES)]
+        series.append(Series(name, smooth(curves[name]), style, mark=index, band=bands.get(name, ())))
     for name in (n for n in names if n in valid_curves):
         label = "valid" if single else f"{name} valid"
-        series.append(Series(label, valid_curves[name], VALID_STYLES[order.index(name) % len(VALID_STYLES)]))
+        index = order.index(name)
+        series.append(Series(label, valid_curves[name], VALID_STYLES[index % len(VALID_STYLES)], mark=index))
     return series
+
+
+def by_arm(
+    curves: Mapping[str, Points], valid_curves: Mapping[str, Points], kinds: Mapping[str, Kind]
+) -> tuple[
+    dict[str, list[tuple[float, float]]],
+    dict[str, list[tuple[float, float]]],
+    dict[str, list[tuple[float, float, float]]],
+    dict[str, Kind],
+]:
+    """The seeds of each arm ("ARM · seed N", `labs.events.seed_series`) as one curve: the mean loss at each
+    step over the seeds that reached it, named "ARM (mean of N seeds)", with a band from the lowest to the
+    highest smoothed seed curve. Curves of no seed pass through unchanged."""
+    arms: dict[str, list[str]] = {}
+    for name in dict.fromkeys([*curves, *valid_curves]):
+        arms.setdefault(_arm_label(name, curves, valid_curves), []).append(name)
+    merged: dict[str, list[tuple[float, float]]] = {}
+    merged_valid: dict[str, list[tuple[float, float]]] = {}
+    bands: dict[str, list[tuple[float, float, float]]] = {}
+    merged_kinds: dict[str, Kind] = {}
+    for label, members in arms.items():
+        if label in members:  # a curve of no seed
+            if label in curves:
+                merged[label] = list(curves[label])
+            if label in valid_curves:
+                merged_valid[label] = list(valid_curves[label])
+        else:
+            seeded = [curves[m] for m in members if m in curves]
+            if seeded:
+                merged[label] = _mean_by_step(seeded)
+                bands[label] = _band_by_step([smooth(points) for points in seeded])
+            valid = [valid_curves[m] for m in members if m in valid_curves]
+            if valid:
+                merged_valid[label] = _mean_by_position(valid)
+        kind = next((kinds[m] for m in members if m in kinds), None)
+        if kind is not None:
+            merged_kinds[label] = kind
+    return merged, merged_valid, bands, merged_kinds
+
+
+def _arm_label(name: str, *curve_sets: Mapping[str, Points]) -> str:
+    arm = arm_of(name)
+    if arm is None:
+        return name
+    seeds = {other for curves in curve_sets for other in curves if arm_of(other) == arm}
+    return f"{arm} (mean of {len(seeds)} seeds)"
+
+
+def _mean_by_step(curves: Sequence[Points]) -> list[tuple[float, float]]:
+    steps: dict[float, list[float]] = {}
+    for points in curves:
+        for x, y in points:
+            if math.isfinite(y):
+                steps.setdefault(x, []).append(y)
+    return [(x, sum(ys) / len(ys)) for x, ys in sorted(steps.items())]
+
+
+def _band_by_step(curves: Sequence[Points]) -> list[tuple[float, float, float]]:
+    steps: dict[float, list[float]] = {}
+    for points in curves:
+        for x, y in points:
+            if math.isfinite(y):
+                steps.setdefault(x, []).append(y)
+    return [(x, min(ys), max(ys)) for x, ys in sorted(steps.items()) if len(ys) > 1]
+
+
+def _mean_by_position(curves: Sequence[Points]) -> list[tuple[float, float]]:
+    """Validation points (one per epoch) averaged epoch by epoch, at the mean of their steps."""
+    length = min(len(points) for points in curves)
+    return [
+        (sum(p[i][0] for p in curves) / len(curves), sum(p[i][1] for p in curves) / len(curves))
+        for i in range(length)
+    ]
 
 
 def scale_groups(
