@@ -57,3 +57,46 @@ def fit_lm(
     learn.fit_one_cycle(epochs, LR)
     train_s = time.perf_counter() - began
     return learn, train_s, epochs * len(data.train) * BS * BPTT
+
+
+def lstm_layer_sizes(config: AWDLSTMConfig) -> list[tuple[int, int]]:
+    """(input, hidden) of each AWD-LSTM layer: emb -> n_hid ... -> emb (the last layer returns to emb_sz)."""
+    sizes = []
+    for layer in range(config.n_layers):
+        inputs = config.emb_sz if layer == 0 else config.n_hid
+        hidden = config.emb_sz if layer == config.n_layers - 1 else config.n_hid
+        sizes.append((inputs, hidden))
+    return sizes
+
+
+def train_flops_per_token(config: AWDLSTMConfig, vocab: int) -> float:
+    """Multiply-adds x 2 of one training token (forward, and backward at twice the forward): each LSTM
+    layer's four gates (input and recurrent weights) and the decoder onto the vocabulary. Embedding
+    lookups, dropout masks and the softmax are left out (memory-bound, a few percent)."""
+    forward = sum(2 * 4 * hidden * (inputs + hidden) for inputs, hidden in lstm_layer_sizes(config))
+    forward += 2 * config.emb_sz * vocab
+    return 3.0 * forward
+
+
+def matmul_peak(config: AWDLSTMConfig, vocab: int, repeats: int = 20) -> dict[str, float]:
+    """GFLOP/s of torch.mm, float32, at this machine's threads, on the step's own shapes: the recurrent
+    product of one time step (bs x hidden @ hidden x 4 hidden), the input product of a whole bptt window,
+    and the decoder (bs*bptt x emb @ emb x vocab); "best" is the fastest of them, the peak we compare with."""
+    inputs, hidden = lstm_layer_sizes(config)[0]
+    shapes = {
+        "recurrent": (BS, hidden, 4 * hidden),
+        "input_window": (BS * BPTT, inputs, 4 * hidden),
+        "decoder": (BS * BPTT, config.emb_sz, vocab),
+    }
+    result: dict[str, float] = {}
+    for name, (m, k, n) in shapes.items():
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        torch.mm(a, b)  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            began = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - began)
+        result[name] = round(2 * m * k * n / best / 1e9, 2)
+    result["best"] = max(result.values())
+    return result

@@ -9,7 +9,10 @@ with 10% random validation (seed 42), bs 64, bptt 72, fit_one_cycle(2, 2e-2), dr
 (0.8, 0.7, 0.8); then the classifier on that encoder (loaded and frozen, as fastai's load_encoder does), bs 32,
 fit_one_cycle(2, 2e-2), drop_mult 0.5, classifier dropouts, validation = the `is_valid` rows / the test set.
 JSON keys: tokenize_s, vocab, lm_train_s, lm_tokens_per_s, lm_valid_loss, lm_valid_acc, lm_valid_ppl,
-clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads).
+clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads), and the LM's
+arithmetic: lm_train_mflop_per_token (LSTM gates + decoder, forward and backward), lm_achieved_gflops,
+matmul_gflops (torch.mm on the step's own shapes: recurrent, input window, decoder, best) and lm_peak_share
+(achieved over the best matmul rate).
 `--lm-only` stops after the language model (the clas_* keys are then absent).
 lm_tokens_per_s = bs x bptt tokens per training batch, summed over the epochs, over lm_train_s (which, like
 fastai's figure, includes the validation passes).
@@ -29,7 +32,15 @@ T0 = time.perf_counter()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads, as the other benches do
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._lm_protocol import LR, add_run_options, fit_lm, start, timed_lm_data  # noqa: E402
+from bench._lm_protocol import (  # noqa: E402
+    LR,
+    add_run_options,
+    fit_lm,
+    matmul_peak,
+    start,
+    timed_lm_data,
+    train_flops_per_token,
+)
 from engine.datasets.text import TextSet, generate_review_corpus, read_imdb_csv, read_imdb_folder  # noqa: E402
 from engine.metrics import accuracy  # noqa: E402
 from engine.text import AWDLSTMConfig, Vocab, clas_data, text_classifier_learner  # noqa: E402
@@ -65,6 +76,21 @@ def fit_classifier(dataset: TextSet, vocab: Vocab, args: argparse.Namespace, mod
     return {"clas_train_s": round(clas_train_s, 2), "clas_valid_acc": round(clas_row["accuracy"], 4)}
 
 
+def peak_share(vocab: int, tokens_per_s: float) -> dict[str, float]:
+    """The LM's achieved FLOP/s (model FLOPs per training token x tokens/s) against this machine's measured
+    matmul peak on the step's shapes."""
+    config = AWDLSTMConfig.medium()
+    flops = train_flops_per_token(config, vocab)
+    peak = matmul_peak(config, vocab)
+    achieved = flops * tokens_per_s / 1e9
+    return {
+        "lm_train_mflop_per_token": round(flops / 1e6, 3),
+        "lm_achieved_gflops": round(achieved, 2),
+        "matmul_gflops": peak,
+        "lm_peak_share": round(achieved / peak["best"], 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="texts.csv, its folder, or an aclImdb folder")
@@ -91,6 +117,7 @@ def main() -> None:
         "lm_valid_loss": round(lm_row["valid_loss"], 4),
         "lm_valid_acc": round(lm_row["accuracy"], 4),
         "lm_valid_ppl": round(lm_row["perplexity"], 2),
+        **peak_share(len(data_lm.vocab), lm_tokens / lm_train_s),
     }
     if not args.lm_only:
         lm.save_encoder("enc")
