@@ -60,7 +60,7 @@ async def _wait(pilot: Pilot, condition: Callable[[], bool], timeout: float = 60
 
 
 async def key_delays(folder: Path, keys: int, gap: float) -> list[float]:
-    registry._BY_ID[COUNTING.id] = COUNTING
+    registry.add_labs(COUNTING)
     home = make_home(folder / "home")
     app = create_app(home, pack_filter=str(write_pack(folder, PACK, "labbed.toml")), clock=fixed_clock())
     delays: list[float] = []
@@ -101,7 +101,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         delays = asyncio.run(key_delays(Path(folder), args.keys, args.gap))
     median = statistics.median(delays)
-    print(f"key press to handler while a lab trains: median {median * 1000:.1f} ms, max {max(delays) * 1000:.1f} ms")
+    print(
+        f"key press to handler while a lab trains: median {median * 1000:.1f} ms, max {max(delays) * 1000:.1f} ms"
+    )
     print(
         json.dumps(
             {

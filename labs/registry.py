@@ -7,8 +7,9 @@ folder's `lab.py` and is imported by `load_run_function` only when the lab runs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from labs.errors import LabError
@@ -37,7 +38,9 @@ __all__ = [
     "ParamType",
     "ParamValue",
     "Question",
+    "add_labs",
     "all_labs",
+    "extra_labs",
     "get_lab",
     "known_lab_ids",
     "load_run_function",
@@ -45,7 +48,6 @@ __all__ = [
 
 _presets = make_presets  # the name the test labs use
 
-# A plain dict so tests can register a throwaway lab with monkeypatch.setitem.
 _BY_ID: dict[str, LabInfo] = {lab.id: lab for lab in builtin_labs()}
 _PACK_OF: dict[str, str] = {}  # lab id -> the id of the pack that ships it (built-in labs: absent)
 
@@ -58,6 +60,26 @@ def register_pack_labs(pack_id: str, labs: list[LabInfo]) -> list[LabInfo]:
             _BY_ID[lab.id] = lab
             _PACK_OF[lab.id] = pack_id
     return taken
+
+
+def add_labs(*labs: LabInfo) -> None:
+    """Make labs defined in Python known to this process (a throwaway lab a test or benchmark runs)."""
+    _BY_ID.update({lab.id: lab for lab in labs})
+
+
+@contextlib.contextmanager
+def extra_labs(*labs: LabInfo) -> Iterator[None]:
+    """`labs` known inside the block only; the registry is as it was after it, pack labs registered
+    inside the block included."""
+    saved = dict(_BY_ID), dict(_PACK_OF)
+    add_labs(*labs)
+    try:
+        yield
+    finally:
+        _BY_ID.clear()
+        _BY_ID.update(saved[0])
+        _PACK_OF.clear()
+        _PACK_OF.update(saved[1])
 
 
 def pack_of(lab_id: str) -> str | None:

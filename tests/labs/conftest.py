@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from labs import registry
@@ -7,7 +9,7 @@ from tests.labs.fake_labs import COUNTING, FAILING, TWO_SCALES
 
 
 @pytest.fixture
-def fake_labs(monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_labs() -> Iterator[None]:
     """Adds the test-only labs `test-counting`, `test-failing` and `test-two-scales` to the registry."""
-    for lab in (COUNTING, FAILING, TWO_SCALES):
-        monkeypatch.setitem(registry._BY_ID, lab.id, lab)
+    with registry.extra_labs(COUNTING, FAILING, TWO_SCALES):
+        yield

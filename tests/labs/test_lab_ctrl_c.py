@@ -23,8 +23,7 @@ import sys
 from labs import registry
 from tests.labs.fake_labs import COUNTING
 from tests.labs.fake_labs_crashing import CRASHING
-for lab in (COUNTING, CRASHING):
-    registry._BY_ID[lab.id] = lab
+registry.add_labs(COUNTING, CRASHING)
 from tui.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -74,7 +74,7 @@ import sys
 from labs import registry
 from labs.runner import LabRun
 from tests.labs.fake_labs import COUNTING
-registry._BY_ID[COUNTING.id] = COUNTING
+registry.add_labs(COUNTING)
 run = LabRun(registry.get_lab("test-counting"), preset="smoke").start()
 events = list(run.iter_events())
 print(run.status, run.predictor("a b") if run.predictor else None, "torch" in sys.modules)

@@ -6,6 +6,7 @@ terminal as a control character, and the visible text shows as written."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,9 @@ def assert_no_controls(text: str) -> None:
 
 
 @pytest.fixture
-def hostile_lab(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry._BY_ID, HOSTILE_LAB.id, HOSTILE_LAB)
+def hostile_lab() -> Iterator[None]:
+    with registry.extra_labs(HOSTILE_LAB):
+        yield
 
 
 def test_lab_run_with_hostile_data_and_lab_show_print_it_literally(
