@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cards.anki.importer import import_anki  # noqa: E402
 from cards.config import Config  # noqa: E402
-from cards.schedule import utc_now  # noqa: E402
 from cards.store import Store  # noqa: E402
+from cards.study_day import utc_now  # noqa: E402
 
 
 def one_round(apkg: Path) -> tuple[float, float, int, int]:

@@ -29,8 +29,8 @@ from cards.config import Config  # noqa: E402
 from cards.discover import discover_packs  # noqa: E402
 from cards.paths import Home  # noqa: E402
 from cards.query import search  # noqa: E402
-from cards.schedule import utc_now  # noqa: E402
 from cards.store import Store  # noqa: E402
+from cards.study_day import utc_now  # noqa: E402
 
 GOALS = {"browser_open_s": 1.0, "query_ms": 200.0}
 TARGET_QUERY = "tag:group-3 is:due prop:r<0.8"  # the issue's `tag:x is:due prop:r<0.8` on a tag that exists

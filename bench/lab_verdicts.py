@@ -4,9 +4,10 @@
         [--data generated|NAME|PATH] [--home DIR] [--set KEY=VALUE ...]
 
 Each run is `cardlab lab run LAB --preset P --seed S [--data D]` through the runner the CLI uses (every
-run itself trains its own seeds S, S+1, ... when the lab has a `seeds` parameter). Prints one line per
-run, then one JSON object: per run the data used, the verdict (effect, threshold, seeds, minimum
-detectable effect, agrees), the wall time; and the count of agrees / inconclusive / does not agree.
+run itself trains its own seeds S, S+1000, S+2000, ... when the lab has a `seeds` parameter, so runs with
+different S are independent). Prints one line per run, then one JSON object: per run the data used, the
+verdict (effect, threshold, seeds, minimum detectable effect, agrees), the wall time; and the count of
+agrees / inconclusive / does not agree.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ import fsrs_rs_python  # noqa: E402
 from cards.fsrs_rs import predict, scored_answers, to_reviews  # noqa: E402
 from cards.optimize import optimize, review_histories, score  # noqa: E402
 from cards.paths import Home  # noqa: E402
-from cards.schedule import from_ms  # noqa: E402
 from cards.store import REVIEW, ReviewRow, Store  # noqa: E402
+from cards.study_day import from_ms  # noqa: E402
 
 ROLLOVER = timedelta(hours=4)
 

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from cards.config import Config
+from cards.fsrs_step import LEECH_TAG
 from cards.pack import Pack
 from cards.query import forget_index
-from cards.schedule import LEECH_TAG, day_start, study_day, to_ms
 from cards.store import NEW, Store
+from cards.study_day import day_start, study_day, to_ms
 
 Key = tuple[str, str]
 

@@ -1,6 +1,6 @@
 """The `fsrs` crate Anki ships (Python binding `fsrs-rs-python`): fitting, memory states, simulation.
 
-cardlab schedules with py-fsrs (`cards.schedule`); this module only fits parameters, predicts recall for
+cardlab schedules with py-fsrs (`cards.fsrs_step`); this module only fits parameters, predicts recall for
 the metrics and simulates workload. The two implement the same FSRS-6 model (tests/cards/test_fsrs_agree.py
 checks that they give the same memory states and intervals). The binding is imported inside each function,
 so studying never loads it.

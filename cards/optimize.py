@@ -37,7 +37,7 @@ class NotEnoughReviews(Exception):
         self.have = have
         super().__init__(
             f"optimizing needs at least {needed} reviews of cards answered on an earlier day; you have {have}, "
-            f"so about {needed - have} more are needed. Keep studying (new cards count once they come back "
+            f"so about {needed - have} more {'is' if needed - have == 1 else 'are'} needed. Keep studying (new cards count once they come back "
             "on a later day) and run `cardlab optimize` again."
         )
 

@@ -154,8 +154,9 @@ class _Checker:
         if self.more:
             last = problems[-1].line if problems else 1
             shown = f"only the first {MAX_PROBLEMS_PER_FILE} are listed"
+            problems_word = "problem" if self.more == 1 else "problems"
             problems.append(
-                Problem(self.path, last, None, f"and {self.more} more problems in this file ({shown})")
+                Problem(self.path, last, None, f"and {self.more} more {problems_word} in this file ({shown})")
             )
         return problems
 

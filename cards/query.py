@@ -27,10 +27,11 @@ from datetime import datetime, timedelta
 from fsrs.scheduler import DEFAULT_PARAMETERS
 
 from cards.config import Config
+from cards.fsrs_step import LEECH_TAG
 from cards.pack import Card, Pack
 from cards.pack_cache import collector_paused
-from cards.schedule import LEECH_TAG, day_start, study_day, to_ms
 from cards.store import LEARNING, NEW, RELEARNING, REVIEW, Store
+from cards.study_day import day_start, study_day, to_ms
 
 DAY_MS = 86_400_000
 STATE_NAMES = {NEW: "new", LEARNING: "learning", REVIEW: "review", RELEARNING: "relearning"}

@@ -14,10 +14,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from cards.config import Config
+from cards.fsrs_step import LEECH_TAG
 from cards.pack import Pack
-from cards.schedule import LEECH_TAG, from_ms, study_day, to_ms, utc_now
-from cards.schedule import day_start as study_day_start
 from cards.store import NEW, REVIEW, SCHEDULED, Store
+from cards.study_day import day_start as study_day_start
+from cards.study_day import from_ms, study_day, to_ms, utc_now
 
 FORECAST_DAYS = 30
 HEATMAP_DAYS = 26 * 7

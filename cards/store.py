@@ -147,8 +147,15 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX review_log_by_card;
     CREATE INDEX review_log_by_card ON review_log (pack_id, card_id, reviewed_at_ms, kind);
     """,
+    # 2 -> 3: an imported review's identity where it came from (Anki's revlog id), unique per pack: two
+    # imports of the same deck at once cannot both add it, whatever each read before writing.
+    """
+    ALTER TABLE review_log ADD COLUMN source_id INTEGER;
+    CREATE UNIQUE INDEX review_log_by_source ON review_log (pack_id, source_id) WHERE source_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+READABLE_SCHEMA_VERSION = 2  # the oldest schema every read understands (3 added a column reads never name)
 
 
 def _card_row(values: Sequence) -> CardRow:
@@ -285,6 +292,63 @@ class Store:
                 f"knows up to {SCHEMA_VERSION}). It was moved to {backup} so nothing is overwritten; "
                 "upgrade cardlab and move it back to keep your reviews."
             )
+        return cls(connection, path)
+
+    @classmethod
+    def open_read_only(cls, path: str | Path) -> Store:
+        """Open the store at `path` only to read it (`cardlab stats`, the `cards` list): nothing is created
+        or migrated, so it works in a read-only home. A missing store, or one too old to read as it is,
+        is opened with `open` (created, migrated) instead."""
+        path = Path(path)
+        if not path.exists():
+            return cls.open(path)
+        try:
+            connection = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open the review store {path}: {err}") from None
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            found = connection.execute("SELECT version FROM schema_version").fetchone()
+            version = found[0] if found else 0
+            if version >= READABLE_SCHEMA_VERSION:
+                _probe(connection)
+        except sqlite3.DatabaseError as err:
+            connection.close()
+            if "no such table" in str(err):  # never set up: `open` makes it
+                return cls.open(path)
+            if not _is_damage(err):
+                raise StoreError(f"cannot use the review store {path}: {err}") from None
+            raise _damaged(path, err) from None
+        if version > SCHEMA_VERSION:
+            connection.close()
+            raise StoreError(
+                f"the review store {path} was written by a newer cardlab (schema version {version}; this one "
+                f"knows up to {SCHEMA_VERSION}): upgrade cardlab to read it"
+            )
+        if version < SCHEMA_VERSION:
+            connection.close()
+            try:
+                return cls.open(path)  # migrated now, when the home can be written
+            except StoreError:
+                if version < READABLE_SCHEMA_VERSION:
+                    raise
+            return cls.open_read_only_as_is(path)
+        return cls(connection, path)
+
+    @classmethod
+    def open_read_only_as_is(cls, path: Path) -> Store:
+        """A store of an older schema that every read still understands, read where it cannot be migrated."""
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
         return cls(connection, path)
 
     @staticmethod
@@ -496,6 +560,15 @@ class Store:
             f"INSERT INTO review_log ({_REVIEW_COLUMNS}) VALUES ({', '.join('?' * 12)})",
             (_review_values(review) for review in reviews),
         )
+
+    def add_imported_reviews(self, reviews: Iterable[tuple[ReviewRow, int]]) -> int:
+        """Add `(review, source id)` pairs (the source id: Anki's revlog id); one whose source id the pack
+        already has is left out by the database. Returns how many were added."""
+        cursor = self._db.executemany(
+            f"INSERT OR IGNORE INTO review_log ({_REVIEW_COLUMNS}, source_id) VALUES ({', '.join('?' * 13)})",
+            ((*_review_values(review), source_id) for review, source_id in reviews),
+        )
+        return max(cursor.rowcount, 0)
 
     def restore_rows(self, cards: Iterable[Sequence], reviews: Iterable[Sequence]) -> None:
         """Put raw rows back (`cardlab doctor`): card states in column order, reviews with their id last."""

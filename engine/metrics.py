@@ -61,7 +61,12 @@ def _exp_rmspe_sq(pred: Tensor, targ: Tensor) -> Tensor:
     return (((targ - pred) / targ) ** 2).mean()
 
 
-perplexity = Metric("perplexity", lambda pred, targ, loss: loss, math.exp)
+def _exp_or_inf(loss: float) -> float:
+    """exp, infinite past float range: a diverged language model's loss is a result, not a crash."""
+    return math.exp(loss) if loss < 709 else math.inf
+
+
+perplexity = Metric("perplexity", lambda pred, targ, loss: loss, _exp_or_inf)
 """exp of the mean cross-entropy loss over the whole set (so the learner's loss must be cross-entropy)."""
 
 rmse = Metric("rmse", lambda pred, targ, loss: mse(pred, targ), math.sqrt)

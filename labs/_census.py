@@ -63,3 +63,52 @@ def show_rows(frame: pd.DataFrame, columns: list[str]) -> list[list[str]]:
 
 def _missing(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
+
+
+def codes_as_numbers(frame: pd.DataFrame, train_rows: Any, columns: list[str]) -> pd.DataFrame:
+    """`frame` with each of `columns` replaced by its category's code as a float: the training rows'
+    categories in sorted order numbered from 1 (Categorify's order), 0 for a missing or unseen one.
+    The baseline to embeddings: the same information, but as one number per column whose order is
+    alphabetical, not learned."""
+    out = frame.copy()
+    train = frame.iloc[list(train_rows)]
+    for col in columns:
+        seen = sorted(train[col].dropna().unique(), key=lambda v: (type(v).__name__, v))
+        lookup = {value: float(code) for code, value in enumerate(seen, start=1)}
+        out[col] = frame[col].map(lookup).fillna(0.0).astype(float)
+    return out
+
+
+def missingness_rates(
+    frame: pd.DataFrame, columns: list[str], positive: str, target: str = TARGET
+) -> list[list[object]]:
+    """Per column with holes: [column, missing rows, share of `positive` among missing rows, among
+    present rows]. Whether a hole says something about the target is what an `_na` column could use."""
+    hits = frame[target] == positive
+    rows: list[list[object]] = []
+    for col in columns:
+        missing = frame[col].isna()
+        if not missing.any() or missing.all():
+            continue
+        rows.append(
+            [
+                col,
+                int(missing.sum()),
+                round(float(hits[missing].mean()), 3),
+                round(float(hits[~missing].mean()), 3),
+            ]
+        )
+    return rows
+
+
+def target_rate_by_code(
+    frame: pd.DataFrame, col: str, positive: str, target: str = TARGET
+) -> list[list[object]]:
+    """[code, category, rows, share of `positive`] in code order (sorted categories from 1): whether the
+    target follows the codes' order, which is all an integer-code input offers a network at first."""
+    seen = sorted(frame[col].dropna().unique(), key=lambda v: (type(v).__name__, v))
+    hits = frame[target] == positive
+    return [
+        [code, value, int((frame[col] == value).sum()), round(float(hits[frame[col] == value].mean()), 3)]
+        for code, value in enumerate(seen, start=1)
+    ]

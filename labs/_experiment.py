@@ -18,6 +18,11 @@ from typing import TypeVar
 
 Choice = TypeVar("Choice")
 
+# The split (and generated data) belong to the experiment's design, fixed before any run: every run of a
+# lab, whatever its --seed, holds out the same rows, so runs differ only where seeds act (initialisation
+# and order) and independent runs judge the same question.
+SPLIT_SEED = 0
+
 
 def three_way_split(
     n: int, tune_fraction: float, holdout_fraction: float, split_seed: int = 0

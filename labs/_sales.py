@@ -33,11 +33,14 @@ def load_sales(
         source = f"{stores} generated stores x {days} days"
     else:
         frame, source = pd.read_csv(data, parse_dates=["date"]), f"store sales from {data}"
-        missing = {"store", "date", "sales", "open"} - set(frame.columns)
+        missing = {"store", "date", "sales"} - set(frame.columns)
         if missing:
             raise ValueError(
-                f"{data}: a store-sales CSV needs the columns store, date, open, sales (missing {sorted(missing)})"
+                f"{data}: a store-sales CSV needs the columns store, date, sales and optionally open "
+                f"(missing {sorted(missing)})"
             )
+        if "open" not in frame.columns:  # a table of the days the stores were open
+            frame["open"] = 1
     return add_date_features(frame), source
 
 

@@ -45,6 +45,7 @@ from labs.events import (
     TableOutput,
     TextKind,
     TextOutput,
+    seed_series,
 )
 from labs.launch import process_rank
 from labs.spec import RunSpec
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
 
 AnyLearner = TypeVar("AnyLearner", bound="Learner")  # watch() gives back the learner it was given
 
+# the finder's `minimum` suggestion is the lowest loss's rate divided by 10: its marker says so
+MINIMUM_LABEL = "minimum / 10"
+SEED_STRIDE = 1000  # a run's seeds: --seed, --seed + 1000, ...: runs with other --seed values never overlap
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events; the last step of a fit always reports
 
 
@@ -110,6 +114,12 @@ class LabContext:
         self._fit_started_at = 0.0
         self._train_seconds = 0.0
         self._last_progress = 0.0
+        # Progress: the clock (a test gives a fake one), and when the first fit started. The ETA is the
+        # time since then over the steps done since, times the steps left of the whole plan: set-up and
+        # evaluation between fits count, so a run of many fits is not promised to end after its first.
+        self.clock: Callable[[], float] = time.perf_counter
+        self._first_fit_at: float | None = None
+        self._first_fit_step = 0
         self._lr_finding = False
         self._series = "train"
         self._series_steps: dict[str, int] = {}
@@ -253,10 +263,12 @@ class LabContext:
 
     @property
     def seeds(self) -> list[int]:
-        """The seeds a comparison runs on: `--seed`, `--seed`+1, ... (the `seeds` parameter; one without
-        it). Every seed trains every arm on the same split; the verdict weighs the spread between them."""
+        """The seeds a comparison runs on: `--seed`, then `--seed` + 1000, + 2000, ... (the `seeds`
+        parameter; one without it), so that runs with different `--seed` (below 1000) share no seed and
+        are independent experiments. Every seed trains every arm on the same split; the verdict weighs
+        the spread between them."""
         count = int(self.params.get("seeds", 1))
-        return [self.seed + offset for offset in range(count)]
+        return [self.seed + SEED_STRIDE * offset for offset in range(count)]
 
     def judge(self, claim: str, rivals: dict[str, list[float]] | list[float], metric: str = "") -> Verdict:
         """The verdict on per-seed paired differences (a list), or on one list per rival; a smoke run gives
@@ -300,12 +312,16 @@ class LabContext:
         """A dataset name (`cardlab data fetch NAME`) or a path, as `--data` takes it."""
         return resolve_data(value, self.home)
 
-    def curve(self, name: str) -> None:
-        """Draw the following fits as their own curve `name` (for comparisons), starting at step 1."""
-        self._series = name
+    def curve(self, name: str, seed: int | None = None) -> None:
+        """Draw the following fits as their own curve `name` (for comparisons), starting at step 1; with
+        `seed`, as that seed's fit of the arm `name`: charts draw one line per arm (the mean over its
+        seeds) with a band for their spread, and the per-seed curves on demand."""
+        self._series = name if seed is None else seed_series(name, seed)
 
     def expect_steps(self, steps: int) -> None:
-        """Declare the training steps the whole lab will take, so the progress bar and ETA are right."""
+        """Declare the training steps the whole lab will take (every stage, arm and seed: call it once at
+        the start with the whole plan where you can), so the progress bar and ETA cover the whole run.
+        Without it the plan grows fit by fit, and the bar never shows 100% before the run has ended."""
         self._steps_planned = max(self._steps_planned, self._steps_done + int(steps))
 
     # -- engine wiring ------------------------------------------------------------------------------
@@ -329,22 +345,24 @@ class LabContext:
         finally:
             self._lr_finding = False
         self.check_cancelled()
-        for name in ("valley", "steep", "minimum"):
+        for name, label in (("valley", "valley"), ("steep", "steep"), ("minimum", MINIMUM_LABEL)):
             value = getattr(result, name, None)
             if value is not None and math.isfinite(value):
-                self.emit(LrSuggestion(name=name, lr=float(value)))
+                self.emit(LrSuggestion(name=label, lr=float(value)))
         return result
 
     def _on_engine_event(self, event: object) -> None:
         if isinstance(event, FitStarted):
-            self._fit_started_at = time.perf_counter()
+            self._fit_started_at = self.clock()
+            if self._first_fit_at is None:
+                self._first_fit_at, self._first_fit_step = self._fit_started_at, self._steps_done
             self._steps_planned = max(self._steps_planned, self._steps_done + event.total_steps)
         elif isinstance(event, BatchEnded):
             self._on_batch(event)
         elif isinstance(event, EpochEnded) and not self._lr_finding:
             self.emit(epoch_row(self.current_stage, event.row, self._series))
         elif isinstance(event, FitEnded):
-            self._train_seconds += time.perf_counter() - self._fit_started_at
+            self._train_seconds += self.clock() - self._fit_started_at
             self._step_offset = self._steps_done
             self._report_progress(force=True)
 
@@ -367,13 +385,16 @@ class LabContext:
         self._report_progress()
 
     def _report_progress(self, force: bool = False) -> None:
-        now = time.perf_counter()
+        now = self.clock()
         if not force and now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
-        done, total = self._steps_done, max(self._steps_planned, self._steps_done)
-        seconds = self._train_seconds + (now - self._fit_started_at if self._fit_started_at else 0.0)
-        eta = seconds / done * (total - done) if done and seconds > 0 else None
+        # Short of the end until the run has ended (its Finished fills the bar): a plan the lab did not
+        # declare whole grows as fits start, and must not read 100% with a stage still to come.
+        done, total = self._steps_done, max(self._steps_planned, self._steps_done + 1)
+        measured = done - self._first_fit_step
+        seconds = now - self._first_fit_at if self._first_fit_at is not None else 0.0
+        eta = seconds / measured * (total - done) if measured > 0 and seconds > 0 else None
         self.emit(Progress(done=done, total=total, eta=eta))
 
 

@@ -98,6 +98,9 @@ class _Source:
             self.data: dict[str, Any] = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise LabFormatError([syntax_problem(path, text, str(error))]) from None
+        except (ValueError, RecursionError) as error:  # a huge integer; arrays nested too deeply to read
+            reason = "nested too deeply to read" if isinstance(error, RecursionError) else str(error)
+            raise LabFormatError([Problem(path, 1, None, f"invalid TOML: {reason}")]) from None
         self.lines = key_lines(text)
 
     def line(self, table: tuple[Any, ...], key: str = "") -> int:

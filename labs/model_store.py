@@ -23,7 +23,7 @@ from labs.errors import LabError
 from labs.files import write_atomic
 from labs.launch import process_rank
 
-GENERAL_LM = "general-lm"  # the language model pretrained on the generated general corpus
+GENERAL_LM = "general-lm"  # the general language model (WikiText, or generated text offline); see _ulmfit
 FINE_TUNED_ENC = "fine_tuned_enc"  # the lesson's name for the encoder of the LM fine-tuned on the reviews
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -47,6 +47,7 @@ class ModelEntry:
     cardlab_version: str = ""
     parent: str | None = None  # the entry it was fine-tuned from
     seconds: float = 0.0  # training time
+    eta_seconds: float = 0.0  # what the ETA, measured from the first batches, predicted for it
 
     def describe(self) -> str:
         """One line for a lab to say which model it uses."""
@@ -112,19 +113,61 @@ class ModelStore:
         write_atomic(self._meta_path(entry.name), json.dumps(asdict(entry), indent=2) + "\n")
         return entry
 
-    def remove(self, name: str) -> ModelEntry:
+    def remove(self, name: str) -> ModelEntry | DamagedModel:
+        """Remove an entry, or a damaged one (`damaged()`) by its file name's stem."""
+        damaged = next((bad for bad in self.damaged() if bad.name == name), None)
+        if damaged is not None:
+            damaged.path.unlink(missing_ok=True)
+            self.root.joinpath(f"{damaged.name}.pth").unlink(missing_ok=True)
+            return damaged
         entry = self.get(name)
         self._meta_path(name).unlink(missing_ok=True)  # unlisted first: a half-removed entry is invisible
         self.weights_path(name).unlink(missing_ok=True)
         return entry
 
+    def damaged(self) -> tuple[DamagedModel, ...]:
+        """Metadata files that do not read as an entry of their own name (never listed nor loaded)."""
+        metas = sorted(self.root.glob("*.json")) if self.root.is_dir() else []
+        return tuple(
+            DamagedModel(meta.stem, meta, _damage(meta))
+            for meta in metas
+            if _NAME.match(meta.stem) and self._read(meta) is None
+        )
+
     @staticmethod
     def _read(meta: Path) -> ModelEntry | None:
+        """The entry in `meta`, or None when it does not read as one, or names another file (a name is
+        checked when read: it becomes a path)."""
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))
-            return ModelEntry(**data)
-        except (OSError, ValueError, TypeError):
+            entry = ModelEntry(**data)
+        except (OSError, ValueError, TypeError, RecursionError):
             return None
+        if not isinstance(entry.name, str) or not _NAME.match(entry.name) or entry.name != meta.stem:
+            return None
+        return entry
+
+
+@dataclass(frozen=True)
+class DamagedModel:
+    """A metadata file of the store that cannot be used; `cardlab models rm NAME` removes it."""
+
+    name: str  # its file name's stem
+    path: Path
+    reason: str
+
+
+def _damage(meta: Path) -> str:
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:
+        return f"unreadable: {error}"
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    name = data.get("name")
+    if name != meta.stem:
+        return f"its name {name!r} is not its file's ({meta.stem!r})"
+    return "fields missing or unknown"
 
 
 def check_name(name: str) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,32 +62,257 @@ def _id_line(path: Path) -> int:
     from labs.labdir import key_lines
 
     try:
-        return key_lines(path.read_text(encoding="utf-8"))[()].get("id", 1)
+        return key_lines(path.read_text(encoding="utf-8")).root.line_of("id")
     except OSError:
         return 1
 
 
+def pack_lab_ids_line(pack_path: Path) -> tuple[str, tuple[Path, ...]]:
+    """A pack file's id and lab folders, read leniently (its own problems are load_pack's to report)."""
+    import tomllib
+
+    try:
+        header = tomllib.loads(pack_path.read_text(encoding="utf-8")).get("pack", {})
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply (load_pack says so)
+        return "", ()
+    labs = header.get("labs", []) if isinstance(header, dict) else []
+    folders = (
+        tuple(pack_path.parent / item for item in labs if isinstance(item, str))
+        if isinstance(labs, list)
+        else ()
+    )
+    pack_id = header.get("id", "") if isinstance(header, dict) else ""
+    return (pack_id if isinstance(pack_id, str) else ""), folders
+
+
+def home_pack_labs(home: Any) -> tuple[dict[str, list[PackLab]], list[Problem]]:
+    """The labs of the user's packs (`<home>/packs/*.toml` and linked packs with `labs = [...]`), by pack id.
+
+    A pack file whose id an earlier one already has (in `discover_packs`' order: bundled, user, linked) is
+    refused whole, as its cards are: none of its labs is read, so it can never stand in for the other."""
+    from cards.discover import bundled_pack_paths, linked_pack_paths, user_pack_paths
+    from cards.pack import duplicate_pack_message, pack_id_line
+
+    by_pack: dict[str, list[PackLab]] = {}
+    problems: list[Problem] = []
+    owners: dict[str, Path] = {pack_lab_ids_line(path)[0]: path for path in reversed(bundled_pack_paths())}
+    for path in user_pack_paths(home) + linked_pack_paths(home):
+        pack_id, folders = pack_lab_ids_line(path)
+        if not pack_id:
+            continue
+        if pack_id in owners:
+            if folders:
+                message = duplicate_pack_message(pack_id, owners[pack_id], pack_id_line(owners[pack_id]))
+                problems.append(Problem(path, pack_id_line(path), None, f"{message}; its labs are not read"))
+            continue
+        owners[pack_id] = path
+        if not folders:
+            continue
+        try:
+            by_pack[pack_id] = read_pack_labs(pack_id, path, folders)
+        except LabFormatError as error:
+            problems += error.problems
+    return by_pack, problems
+
+
+def register_home_pack_labs(home: Any) -> list[Problem]:
+    """Make the user's pack labs known to `labs.registry` (lab list, lab run); the problems found."""
+    from labs.registry import register_pack_labs
+
+    by_pack, problems = home_pack_labs(home)
+    for pack_id, labs in by_pack.items():
+        taken = register_pack_labs(pack_id, [lab.info for lab in labs])
+        problems += [duplicate_lab_problem(lab, "another lab") for lab in labs if lab.info in taken]
+    return problems
+
+
 # -- trust --------------------------------------------------------------------------------------------
+#
+# What runs is what was trusted. A pack's labs are read once into memory (regular files only: no
+# bytecode, no `__pycache__`, no symlink leaving a lab folder, no symlinked folder); those bytes are what
+# the user is shown, what is hashed, and what trusting copies into a content-addressed snapshot,
+# `<home cache>/trusted-labs/<digest>/<lab id>/`. The lab's process imports only from the snapshot (see
+# `labs.worker`), so an edit of the pack's folder after trust never runs: the next run reads the pack
+# again, finds a digest that is not trusted, and asks again.
+
+SNAPSHOT_DIR = "trusted-labs"
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_BYTECODE = (".pyc", ".pyo")
 
 
-def lab_files(info: LabInfo) -> list[Path]:
-    """Every file of a lab's folder (caches left out), sorted: what trusting it covers."""
-    assert info.folder is not None
-    files = (path for path in info.folder.rglob("*") if path.is_file())
-    return sorted(path for path in files if "__pycache__" not in path.parts)
+@dataclass(frozen=True)
+class PackContent:
+    """The bytes of a pack's labs, read once: shown to the user, hashed, and copied when trusted."""
+
+    pack_id: str
+    pack_path: Path
+    labs: dict[str, dict[str, bytes]]  # lab id -> {path in its folder (posix): bytes}
+    folders: dict[str, Path]  # lab id -> its folder in the pack
+    skipped: tuple[str, ...] = ()  # what is never copied nor run, with why
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """`{file in the pack: sha256}`, for showing."""
+        return {
+            str(self.folders[lab_id] / rel): hashlib.sha256(data).hexdigest()
+            for lab_id, files in self.labs.items()
+            for rel, data in files.items()
+        }
+
+    @property
+    def digest(self) -> str:
+        return content_digest(self.labs)
 
 
-def file_digests(labs: Iterable[LabInfo]) -> dict[str, str]:
-    """`{path: sha256}` of every file of `labs`."""
-    return {
-        str(path): hashlib.sha256(path.read_bytes()).hexdigest() for info in labs for path in lab_files(info)
-    }
+def content_digest(labs: dict[str, dict[str, bytes]]) -> str:
+    """One sha256 over every lab id, file path and file sha256: any changed, added or removed file changes it."""
+    lines = sorted(
+        f"{lab_id}/{rel}:{hashlib.sha256(data).hexdigest()}"
+        for lab_id, files in labs.items()
+        for rel, data in files.items()
+    )
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
-def trust_digest(digests: dict[str, str]) -> str:
-    """One sha256 over every file's path and sha256: any changed, added or removed file changes it."""
-    joined = "\n".join(f"{path}:{digest}" for path, digest in sorted(digests.items()))
-    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+def read_lab_files(folder: Path) -> tuple[dict[str, bytes], list[str]]:
+    """The regular files under `folder` as `{posix path: bytes}`, and what was left out (with why).
+
+    Left out, and so never copied into a snapshot nor run: bytecode (`__pycache__`, `*.pyc`), symlinked
+    folders, symlinks whose target is outside `folder` or not a regular file, and anything not a regular
+    file. A symlink to a file inside `folder` is read as that file."""
+    root = folder.resolve()
+    files: dict[str, bytes] = {}
+    skipped: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):  # never descends into a symlinked folder
+        here = Path(dirpath)
+        keep = []
+        for name in sorted(dirnames):
+            path = here / name
+            if name == "__pycache__":
+                skipped.append(f"{path} (bytecode: never run)")
+            elif path.is_symlink():
+                skipped.append(f"{path} (a symlinked folder: not followed)")
+            else:
+                keep.append(name)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            path = here / name
+            rel = path.relative_to(root).as_posix()
+            if name.endswith(_BYTECODE):
+                skipped.append(f"{path} (bytecode: never run)")
+                continue
+            source = path
+            if path.is_symlink():
+                source = path.resolve()
+                if not source.is_relative_to(root):
+                    skipped.append(f"{path} (a symlink leaving the lab folder: not followed)")
+                    continue
+            data = _read_regular(source)
+            if data is None:
+                skipped.append(f"{path} (not a regular file)")
+            else:
+                files[rel] = data
+    return files, skipped
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The bytes of `path` if it is a regular file (itself, not a symlink), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return None
+        return stream.read()
+
+
+def read_pack_content(pack_id: str, labs: Iterable[PackLab]) -> PackContent:
+    files: dict[str, dict[str, bytes]] = {}
+    folders: dict[str, Path] = {}
+    skipped: list[str] = []
+    pack_path = Path()
+    for lab in labs:
+        assert lab.info.folder is not None
+        pack_path = lab.pack_path
+        files[lab.info.id], left_out = read_lab_files(lab.info.folder)
+        folders[lab.info.id] = lab.info.folder
+        skipped += left_out
+    return PackContent(pack_id, pack_path, files, folders, tuple(skipped))
+
+
+def pack_content(home: Any, pack_id: str) -> PackContent | None:
+    """The bytes of a user pack's labs, or None when no such pack has labs."""
+    labs = home_pack_labs(home)[0].get(pack_id)
+    return read_pack_content(pack_id, labs) if labs else None
+
+
+def snapshots_dir(home: Any) -> Path:
+    return Path(home.cache_dir) / SNAPSHOT_DIR
+
+
+def is_snapshot_folder(folder: Path | None) -> bool:
+    """`folder` is a lab folder inside a trusted snapshot: `.../trusted-labs/<sha256>/<lab id>`."""
+    return (
+        folder is not None
+        and folder.parent.parent.name == SNAPSHOT_DIR
+        and _DIGEST.match(folder.parent.name) is not None
+    )
+
+
+def read_snapshot(root: Path) -> dict[str, dict[str, bytes]] | None:
+    """A snapshot's labs as `{lab id: {path: bytes}}`; None when it holds anything a snapshot never
+    holds (bytecode, a symlink, a non-file), so that its digest alone cannot vouch for what would run."""
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
+        return None
+    labs: dict[str, dict[str, bytes]] = {}
+    for entry in entries:
+        if entry.is_symlink() or not entry.is_dir():
+            return None
+        files, skipped = read_lab_files(entry)
+        if skipped:
+            return None
+        labs[entry.name] = files
+    return labs
+
+
+def verify_snapshot(root: Path) -> bool:
+    """The snapshot's content hashes to its folder's name."""
+    labs = read_snapshot(root)
+    return labs is not None and bool(labs) and content_digest(labs) == root.name
+
+
+def write_snapshot(home: Any, content: PackContent) -> Path:
+    """`<cache>/trusted-labs/<digest>/` holding exactly `content`'s bytes (kept if already there and whole)."""
+    root = snapshots_dir(home) / content.digest
+    if verify_snapshot(root):
+        return root
+    import shutil
+    import tempfile
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".new-", dir=root.parent))
+    try:
+        for lab_id, files in content.labs.items():
+            for rel, data in files.items():
+                target = scratch / lab_id / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        if verify_snapshot(root):  # another run of the same pack wrote it meanwhile
+            shutil.rmtree(scratch, ignore_errors=True)
+            return root
+        if root.exists() or root.is_symlink():  # damaged (a crash, a stray file): replaced whole
+            stale = Path(tempfile.mkdtemp(prefix=".old-", dir=root.parent))
+            os.replace(root, stale / "x")
+            shutil.rmtree(stale, ignore_errors=True)
+        os.replace(scratch, root)
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not verify_snapshot(root):  # another process may have written the same snapshot meanwhile
+            raise
+    return root
 
 
 class TrustStore:
@@ -110,56 +337,49 @@ class TrustStore:
         write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def pack_lab_ids_line(pack_path: Path) -> tuple[str, tuple[Path, ...]]:
-    """A pack file's id and lab folders, read leniently (its own problems are load_pack's to report)."""
-    import tomllib
-
-    try:
-        header = tomllib.loads(pack_path.read_text(encoding="utf-8")).get("pack", {})
-    except (OSError, ValueError):
-        return "", ()
-    labs = header.get("labs", []) if isinstance(header, dict) else []
-    folders = (
-        tuple(pack_path.parent / item for item in labs if isinstance(item, str))
-        if isinstance(labs, list)
-        else ()
-    )
-    pack_id = header.get("id", "") if isinstance(header, dict) else ""
-    return (pack_id if isinstance(pack_id, str) else ""), folders
+def trust_pack(home: Any, content: PackContent) -> Path:
+    """Trust exactly `content` (the bytes the user was shown): snapshot it, then record its digest."""
+    root = write_snapshot(home, content)
+    TrustStore(home.data_dir).trust(content.pack_id, content.digest)
+    return root
 
 
-def home_pack_labs(home: Any) -> tuple[dict[str, list[PackLab]], list[Problem]]:
-    """The labs of the user's packs (`<home>/packs/*.toml` and linked packs with `labs = [...]`), by pack id."""
-    from cards.discover import linked_pack_paths, user_pack_paths
+@dataclass(frozen=True)
+class TrustCheck:
+    """What may run: `info` (a built-in lab, or a pack lab's trusted snapshot), else `content` to ask about
+    (None: the lab's pack has no labs any more)."""
 
-    by_pack: dict[str, list[PackLab]] = {}
-    problems: list[Problem] = []
-    for path in user_pack_paths(home) + linked_pack_paths(home):
-        pack_id, folders = pack_lab_ids_line(path)
-        if not pack_id or not folders:
-            continue
-        try:
-            by_pack[pack_id] = read_pack_labs(pack_id, path, folders)
-        except LabFormatError as error:
-            problems += error.problems
-    return by_pack, problems
+    info: LabInfo | None
+    content: PackContent | None = None
 
 
-def register_home_pack_labs(home: Any) -> list[Problem]:
-    """Make the user's pack labs known to `labs.registry` (lab list, lab run); the problems found."""
-    from labs.registry import register_pack_labs
+def check_trust(home: Any, info: LabInfo) -> TrustCheck:
+    """The one trust decision (the app, its lab screen's `r`, `cardlab lab run`): a built-in lab runs as it
+    is; a pack's lab runs from the snapshot of its pack's current bytes when those are trusted."""
+    from labs.registry import pack_of
 
-    by_pack, problems = home_pack_labs(home)
-    for pack_id, labs in by_pack.items():
-        taken = register_pack_labs(pack_id, [lab.info for lab in labs])
-        problems += [duplicate_lab_problem(lab, "another lab") for lab in labs if lab.info in taken]
-    return problems
+    pack_id = pack_of(info.id)
+    if pack_id is None:
+        return TrustCheck(info)
+    content = pack_content(home, pack_id)
+    if content is None or info.id not in content.labs:
+        return TrustCheck(None, None)
+    if not TrustStore(home.data_dir).is_trusted(pack_id, content.digest):
+        return TrustCheck(None, content)
+    return TrustCheck(snapshot_info(write_snapshot(home, content), info))
+
+
+def accept(home: Any, content: PackContent, info: LabInfo) -> LabInfo:
+    """Trust `content` (as shown) and return `info`'s lab as it runs: from the new snapshot."""
+    return snapshot_info(trust_pack(home, content), info)
+
+
+def snapshot_info(root: Path, info: LabInfo) -> LabInfo:
+    """`info`'s lab read from the snapshot `root`: its lab.toml and code as trusted."""
+    return read_lab(root / info.id, builtin_groups(), info.module.rsplit(".", 1)[0])
 
 
 def pack_trust(home: Any, pack_id: str) -> tuple[str, dict[str, str]] | None:
     """A user pack's labs' trust digest and file digests, or None when no such pack has labs."""
-    labs = home_pack_labs(home)[0].get(pack_id)
-    if not labs:
-        return None
-    digests = file_digests(lab.info for lab in labs)
-    return trust_digest(digests), digests
+    content = pack_content(home, pack_id)
+    return None if content is None else (content.digest, content.digests)

@@ -1,5 +1,6 @@
 """`cardlab models pretrain`: make a store language model on purpose, run like a lab (same runner, events,
-progress with an ETA, cancel), from generated stories or a real corpus (WikiText `.tokens`, text files)."""
+progress with an ETA measured from the first batches, cancel), from WikiText (cached, or a folder holding
+any of its train/valid/test files) or, offline, a generated corpus of its own (never the reviews')."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ PRETRAIN_INFO = LabInfo(
         Param(
             "corpus",
             "str",
-            GENERATED,
-            "generated, a dataset name (wikitext-2) or a path (.tokens, .txt, folder)",
+            "wikitext",
+            "wikitext (the first cached of wikitext-103, wikitext-2), generated, a dataset name or a path "
+            "(a WikiText folder, a .tokens or .txt file, a folder of .txt files)",
         ),
         Param("name", "str", "general-lm", "the store name to save it under"),
         *_SIZES.params,
-        *(param for param in _PRETRAIN.params if param.name != "pretrained"),  # it makes one, not loads it
+        # it makes one, not loads it; `corpus` says what from
+        *(param for param in _PRETRAIN.params if param.name not in ("pretrained", "pretrain_corpus")),
     ),
     presets=make_presets(smoke={**_SIZES.presets["smoke"], **_PRETRAIN.presets["smoke"]}, full={}),
     question=None,
@@ -54,17 +57,27 @@ def read_corpus(path: Path) -> list[str]:
 
 
 def run(ctx: LabContext) -> dict[str, object]:
-    from labs._ulmfit import PRETRAIN, pretrain_general, store_of
+    from labs._ulmfit import PRETRAIN, pretrain_corpus, pretrain_general, store_of, wikitext_folder
 
     p = ctx.p
     with ctx.stage("corpus"):
-        texts = corpus = None
-        if p.corpus != GENERATED:
+        texts = is_valid = None
+        if p.corpus in ("wikitext", GENERATED) or wikitext_folder(ctx.resolve_data(p.corpus)) is not None:
+            ctx.params["pretrain_corpus"] = p.corpus
+            ctx.p.pretrain_corpus = p.corpus
+            found = pretrain_corpus(ctx)
+            texts, is_valid, corpus = found.texts, found.is_valid, found.describe
+        else:
             path = ctx.resolve_data(p.corpus)
             texts = read_corpus(path)
             corpus = f"{len(texts)} documents of {path}"
-            ctx.text(corpus)
+        ctx.text(corpus)
     with ctx.stage("pretrain"):
-        recipe = replace(PRETRAIN, docs=p.pretrain_docs, epochs=p.pretrain_epochs)
-        entry = pretrain_general(ctx, store_of(ctx), p.name, recipe, texts, corpus)
-    return {"model": entry.name, "valid_perplexity": entry.valid_perplexity, "seconds": entry.seconds}
+        recipe = replace(PRETRAIN, docs=len(texts), epochs=p.pretrain_epochs)
+        entry = pretrain_general(ctx, store_of(ctx), p.name, recipe, texts, corpus, is_valid)
+    return {
+        "model": entry.name,
+        "valid_perplexity": entry.valid_perplexity,
+        "seconds": entry.seconds,
+        "eta_seconds": entry.eta_seconds,
+    }

@@ -28,7 +28,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from labs.checks import GENERATED_DATA
 from labs.errors import LabError
-from labs.events import TERMINAL_EVENTS, Cancelled, Failed, Finished, LabEvent, StageStarted, event_from_dict
+from labs.events import (
+    TERMINAL_EVENTS,
+    Cancelled,
+    Failed,
+    Finished,
+    LabEvent,
+    Progress,
+    StageStarted,
+    event_from_dict,
+)
 from labs.info import LabInfo
 from labs.launch import SPEC_ENV, Launch, torchrun_failure
 from labs.presets import DEFAULT_PRESET
@@ -45,6 +54,10 @@ CANCEL_GRACE = 1.5  # seconds a cancelled lab has to stop by itself before its p
 STOP_TIMEOUT = 5.0  # seconds `stop()` waits for a cancelled lab before it kills the process
 KILL_WAIT = 2.0  # seconds to wait for a killed process, its last event and its reader threads
 PREDICT_TIMEOUT = 120.0
+GONE = (
+    "this run's trained model is gone: only the latest finished lab keeps its model in memory; "
+    "run the lab again to predict"
+)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding `labs`, for the child
 
 
@@ -112,6 +125,11 @@ class LabRun:
         self._stderr_tail: deque[str] = deque(maxlen=40)
         self._readers: list[threading.Thread] = []
         self._started_at = 0.0
+        self.progress: Progress | None = None  # the latest Progress event
+        self.ended_after: float | None = None  # seconds from start to the run's last event
+        self._closed = False  # told to quit: a finished run's trained model is gone with its process
+        self._on_end: list[Callable[[LabRun], None]] = []
+        self._listeners: list[Callable[[], None]] = []  # woken (from the reader thread) at each change
 
     @property
     def device(self) -> str:
@@ -139,6 +157,12 @@ class LabRun:
         command, env = [sys.executable, "-m", "labs.worker"], _child_env()
         if self.launch is not None:  # every rank reads the spec from its environment
             command, env[SPEC_ENV] = self.launch.command(), self.spec.to_json()
+        elif threading.current_thread() is threading.main_thread():
+            from labs.worker import PARENT_ENV
+
+            # The kernel ends the lab's process when the thread that started it ends: only the main
+            # thread's end is this process's. (Whatever the thread, a closed pipe also ends it.)
+            env[PARENT_ENV] = str(os.getpid())
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -168,8 +192,30 @@ class LabRun:
         threading.Thread(target=self._end_process_after_grace, daemon=True).start()
 
     def close(self) -> None:
-        """End the lab's process (it may be waiting to answer predictions)."""
+        """End the lab's process (it may be waiting to answer predictions): a finished run can predict no
+        more. Its reader thread reaps the process once it has exited."""
+        self._closed = True
+        if self.done:
+            self.predictor = None
         self._send(json.dumps({"quit": True}))
+
+    @property
+    def idle(self) -> bool:
+        """Finished, its process kept alive only to answer predictions (hundreds of MB: the model)."""
+        return self.done and self.predictor is not None and not self._closed
+
+    @property
+    def released(self) -> bool:
+        """Its process was told to end; a finished run's predictor went with it."""
+        return self._closed
+
+    def on_end(self, callback: Callable[[LabRun], None]) -> None:
+        """Call `callback(run)` once the run has ended (from the reader thread; at once if it has)."""
+        with self._changed:
+            if not self._ended.is_set():
+                self._on_end.append(callback)
+                return
+        callback(self)
 
     def kill(self) -> None:
         """End the lab's process now; a run still going ends as cancelled (or failed, if not cancelled)."""
@@ -222,7 +268,27 @@ class LabRun:
         with self._changed:
             self._events.append(event)
             self.record.add(event)
+            if isinstance(event, Progress):
+                self.progress = event
             self._changed.notify_all()
+        self._wake()
+
+    def listen(self, wake: Callable[[], None]) -> None:
+        """Call `wake()` after each new event and when the run ends, from the thread reading the lab: it
+        must be quick and thread-safe (the lab screen posts itself a message, and reads on its own thread)."""
+        with self._changed:
+            self._listeners.append(wake)
+
+    def unlisten(self, wake: Callable[[], None]) -> None:
+        with self._changed:
+            self._listeners = [other for other in self._listeners if other != wake]
+
+    def _wake(self) -> None:
+        for wake in list(self._listeners):
+            try:
+                wake()
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the reader thread
+                pass
 
     def events_since(self, cursor: int) -> list[LabEvent]:
         with self._changed:
@@ -261,8 +327,9 @@ class LabRun:
         assert self._process is not None and self._process.stdout is not None
         for line in self._process.stdout:
             self._handle(line)
+        returncode = self._process.wait()  # always reaped: no <defunct> child is left behind
         if not self.done:  # the process ended without a last event
-            self._end_without_event(self._process.wait())
+            self._end_without_event(returncode)
         self._replies.put({"prediction_error": "the lab's process has ended"})  # wakes a waiting predictor
 
     def _handle(self, line: str) -> None:
@@ -331,10 +398,13 @@ class LabRun:
             except queue.Empty:
                 raise LabError("the lab did not answer in time") from None
         if "prediction_error" in reply:
+            if self._closed:
+                raise LabError(GONE)
             raise LabError(str(reply["prediction_error"]))
         return str(reply.get("prediction", ""))
 
     def _end(self, status: RunStatus, event: LabEvent) -> None:
+        self.ended_after = round(self.elapsed(), 1)
         self.emit(event)
         if self.runs_dir is not None:
             try:
@@ -346,7 +416,14 @@ class LabRun:
         with self._changed:
             self.status = status
             self._changed.notify_all()
-        self._ended.set()
+            self._ended.set()
+            callbacks, self._on_end = self._on_end, []
+        self._wake()
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the reader thread
+                pass
 
 
 def _only_trusted_code(info: LabInfo) -> None:

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import IO, Any
 
 from labs.errors import LabError
@@ -53,7 +55,13 @@ def protocol_stdout() -> IO[str]:
     return stream
 
 
+PARENT_ENV = "CARDLAB_LAB_PARENT"  # the app's pid, set when the kernel may end this process with it
+ORPHAN_GRACE = 3.0  # seconds a lab whose app is gone has to stop by itself before this process exits
+EXIT_ORPHANED = 3
+
+
 def read_commands(stdin: IO[str], cancel: threading.Event, requests: queue.Queue[str | None]) -> None:
+    told_to_quit = False
     for line in stdin:
         try:
             command = json.loads(line)
@@ -64,9 +72,32 @@ def read_commands(stdin: IO[str], cancel: threading.Event, requests: queue.Queue
         elif "predict" in command:
             requests.put(str(command["predict"]))
         elif command.get("quit"):
+            told_to_quit = True
             break
     cancel.set()
     requests.put(None)
+    if not told_to_quit:  # the pipe from the app closed: it is gone, however it died; so is this process
+        time.sleep(ORPHAN_GRACE)  # a lab that checks its cancel flag ends by itself meanwhile
+        os._exit(EXIT_ORPHANED)
+
+
+def die_with_parent() -> None:
+    """On Linux, ask the kernel to SIGKILL this process when the app that started it dies (even by
+    SIGKILL, which leaves it no chance to stop us). The closed pipe (`read_commands`) covers the rest."""
+    parent = os.environ.pop(PARENT_ENV, "")  # not inherited by the lab's own subprocesses
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):  # the app died before the kernel was asked
+        os._exit(EXIT_ORPHANED)
 
 
 def run_lab(spec: RunSpec, channel: Channel, cancel: threading.Event) -> tuple[LabEvent, Any]:
@@ -89,6 +120,7 @@ def _run(spec: RunSpec, emit: Any, cancel: threading.Event, started: float) -> t
     ctx = None
     try:
         ctx = LabContext(spec, emit, cancel)
+        only_trusted_code(spec.info)
         run = load_run_function(spec.info)
         ctx.prepare()
         result = dict(run(ctx) or {})
@@ -98,6 +130,22 @@ def _run(spec: RunSpec, emit: Any, cancel: threading.Event, started: float) -> t
     except BaseException as error:  # every failure must reach the app as a Failed event
         kind = failure_kind(error)
         return Failed(error=describe_failure(error, kind), traceback=traceback.format_exc(), kind=kind), ctx
+
+
+def only_trusted_code(info: Any) -> None:
+    """A pack's lab imports only from its trusted snapshot, checked here against its digest: no bytecode is
+    written (none is read: a snapshot holds none), and the working folder leaves the import path."""
+    from labs.labdir import PACK_NAMESPACE
+    from labs.packlabs import is_snapshot_folder, verify_snapshot
+
+    if not info.module.startswith(f"{PACK_NAMESPACE}."):
+        return
+    sys.dont_write_bytecode = True
+    if not is_snapshot_folder(info.folder) or not verify_snapshot(info.folder.parent):
+        raise LabError(f"lab {info.id!r}: its trusted copy is missing or changed; trust its pack again")
+    ours = str(Path(__file__).resolve().parents[1])
+    here = {"", ".", os.getcwd()} - {ours}
+    sys.path[:] = [entry for entry in sys.path if entry not in here]
 
 
 def failure_kind(error: BaseException) -> FailureKind:
@@ -129,9 +177,27 @@ def describe_failure(error: BaseException, kind: FailureKind) -> str:
         return f"out of memory: {text}. Try a smaller batch size (bs) or the quick preset."
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
+    if refused := refused_pickle(error):
+        return refused
     if isinstance(error, LabError | LabDataMissing | DatasetError | _DistributedError()):  # says what to do
         return text
     return f"{type(error).__name__}: {text}"
+
+
+def refused_pickle(error: BaseException) -> str | None:
+    """torch's weights_only refusal of a file holding pickled objects, said as what it is (unsafe, not
+    loaded) rather than with torch's advice to load it with weights_only=False."""
+    import pickle
+
+    text = str(error)
+    if not isinstance(error, pickle.UnpicklingError) or "Weights only load failed" not in text:
+        return None
+    found = re.search(r"GLOBAL (\S+)", text)
+    what = f" (it asks for {found.group(1)})" if found else ""
+    return (
+        f"a weights file holds pickled Python objects{what}, which can run code when loaded: that is "
+        "unsafe, so it was not loaded. Use weights saved as tensors only (a state dict)."
+    )
 
 
 def _DistributedError() -> type[BaseException]:  # noqa: N802 - a type, looked up only when needed
@@ -150,6 +216,7 @@ def serve_predictions(predict: Any, requests: queue.Queue[str | None], channel: 
 def main() -> int:
     from labs.launch import SPEC_ENV, process_rank
 
+    die_with_parent()
     stream = protocol_stdout()
     if process_rank() != 0:
         return run_silently(RunSpec.from_json(os.environ[SPEC_ENV]))

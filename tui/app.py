@@ -22,7 +22,7 @@ from textual.markup import escape
 from textual.screen import Screen
 
 from cards.config import Config, load_config
-from cards.discover import discover_packs, pack_cache_dir
+from cards.discover import discover_packs, linked_pack_paths, pack_cache_dir, user_pack_paths
 from cards.files import write_atomic
 from cards.pack import Pack, PackError, Problem, load_pack
 from cards.paths import Home
@@ -132,6 +132,8 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         self._bench_output = os.environ.get(BENCH_FIRST_CARD_ENV)
         self.watch_interval = watch_interval  # None: pack files are not watched
         self._pack_files = FileWatch(library.files())
+        # The user's and linked pack files at start: one listed later is new (added from the shell).
+        self._listed = set(self._pack_file_listing()) if watch_interval is not None else set()
 
     @property
     def home(self) -> Home:
@@ -150,6 +152,7 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         return self.services.store
 
     def on_mount(self) -> None:
+        self._handle_ending_signals()
         if self.start_pack is not None:
             self.action_study(self.start_pack)  # the home screen is built only when the user goes back
         else:
@@ -160,13 +163,31 @@ class CardlabApp(ShowsStoreErrors, App[int]):
     # -- live packs -----------------------------------------------------------------------------
 
     def check_pack_files(self) -> None:
-        """Reload every pack file saved since the last check."""
+        """Reload every pack file saved since the last check, and load the pack files that appeared
+        (`cardlab pack add`, `import anki`, a new link or a new file in a linked folder)."""
         for path in self._pack_files.changed():
             self._reload_pack_file(path)
+        for path in self._new_pack_files():
+            self._pack_files.add([path])
+            self._reload_pack_file(path, new=True)
+            self._pack_labs_known = False  # a pack folder's labs: read again when a lab is next opened
 
-    def _reload_pack_file(self, path: Path) -> None:
-        """Load `path` again: its new version replaces the old one everywhere, or, when it no longer
-        checks, its problems are shown while the last good version stays loaded."""
+    def _pack_file_listing(self) -> list[Path]:
+        """The user's and the linked pack files now (a glob of the packs folder and a read of links.json:
+        cheap enough for every check)."""
+        return user_pack_paths(self.home) + linked_pack_paths(self.home)
+
+    def _new_pack_files(self) -> list[Path]:
+        """The pack files listed now that were neither listed before nor read by the app."""
+        read = set(self._pack_files.paths)
+        found = [path for path in self._pack_file_listing() if path not in self._listed]
+        self._listed.update(found)
+        return [path for path in found if path not in read]
+
+    def _reload_pack_file(self, path: Path, new: bool = False) -> None:
+        """Load `path` again (or for the first time, `new`): its new version replaces the old one
+        everywhere, or, when it no longer checks, its problems are shown while the last good version
+        stays loaded."""
         old = self.library.pack_at(path)
         try:
             pack = load_pack(path, cache_dir=pack_cache_dir(self.home))
@@ -174,12 +195,13 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         except PackError as error:
             self.library = self.library.with_problems(path, error.problems)
             self._broadcast(old.id if old else None, None)
-            self._notify_problems(path, old, error.problems)
+            self._notify_problems(path, old, error.problems, new)
             return
         self.library = self.library.with_pack(pack)
         self._follow_renames(pack)
         self._broadcast(pack.id, pack)
-        self.notify(f"reloaded {one_line(pack.title)}", timeout=3, markup=False)
+        verb = "added" if new else "reloaded"
+        self.notify(f"{verb} {one_line(pack.title)}", timeout=3, markup=False)
 
     def _follow_renames(self, pack: Pack) -> None:
         """Move the history its `was` keys name (before any screen reads the store again), and point out
@@ -193,7 +215,9 @@ class CardlabApp(ShowsStoreErrors, App[int]):
             self.notify(one_line(str(err)), title="Not saved", severity="error", timeout=15, markup=False)
             return
         for move in moved:
-            text = f"{move.reviews} reviews of `{move.old}` now belong to `{move.new}`"
+            reviews = f"{move.reviews} review of" if move.reviews == 1 else f"{move.reviews} reviews of"
+            belong = "belongs" if move.reviews == 1 else "belong"
+            text = f"{reviews} `{move.old}` now {belong} to `{move.new}`"
             self.notify(one_line(text), title="History moved", timeout=8, markup=False)
         for hint in hints:
             self.notify(
@@ -224,11 +248,13 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         for screen in self.screen_stack:
             screen.post_message(PackReloaded(pack_id, pack))
 
-    def _notify_problems(self, path: Path, old: Pack | None, problems: list[Problem]) -> None:
+    def _notify_problems(
+        self, path: Path, old: Pack | None, problems: list[Problem], new: bool = False
+    ) -> None:
         shown = "\n".join(one_line(str(problem)) for problem in problems[:3])
         more = f"\n… {len(problems) - 3} more on the home screen" if len(problems) > 3 else ""
         kept = "the last good version stays loaded" if old else "it is not loaded"
-        title = f"{one_line(path.name)} no longer checks: {kept}"
+        title = f"{one_line(path.name)} {'does not check' if new else 'no longer checks'}: {kept}"
         self.notify(shown + more, title=title, severity="error", timeout=12, markup=False)
 
     async def action_quit(self) -> None:
@@ -241,6 +267,32 @@ class CardlabApp(ShowsStoreErrors, App[int]):
     def on_unmount(self) -> None:
         self.services.lab_runs.stop_all()  # however the app ends: no lab process or reader outlives it
         self.store.close()
+        self._handle_ending_signals(False)
+
+    def _handle_ending_signals(self, handle: bool = True) -> None:
+        """SIGTERM and SIGHUP end the app as q does: a running lab is cancelled and its partial run saved,
+        then the terminal is given back (normal screen, no mouse tracking, cursor shown) on the way out."""
+        import signal
+
+        try:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                if handle:
+                    loop.add_signal_handler(signum, self._ended_by_signal, int(signum))
+                else:
+                    loop.remove_signal_handler(signum)
+        except (AttributeError, NotImplementedError, RuntimeError, ValueError):
+            pass  # no such signals (Windows), or not the main thread's loop: the default applies
+
+    def _ended_by_signal(self, signum: int) -> None:
+        if not getattr(self, "_ending", False):
+            self._ending = True
+            self.run_worker(self._quit_for_signal(signum), name="quit on a signal", exclusive=True)
+
+    async def _quit_for_signal(self, signum: int) -> None:
+        if self.services.lab_runs.running():
+            await asyncio.to_thread(self.services.lab_runs.stop_all)
+        self.exit(return_code=128 + signum)
 
     def action_study(self, pack_id: str) -> None:
         from tui.screens.study import StudyScreen
@@ -332,25 +384,28 @@ class CardlabApp(ShowsStoreErrors, App[int]):
             self.notify(one_line(str(problem)), severity="warning", markup=False)
 
     def _push_if_trusted(self, screen: Screen, lab_id: str) -> None:
-        """A pack's lab opens once the student trusts its pack (a dialog shows its files and sha256s)."""
-        from labs.packlabs import TrustStore, pack_trust
-        from labs.registry import get_lab, pack_of
+        """A pack's lab opens once the student trusts its pack (a dialog shows its files and sha256s).
+        The lab screen checks again at every run (`labs.packlabs.check_trust`, the one trust decision)."""
+        from labs.packlabs import accept, check_trust
+        from labs.registry import get_lab
 
-        pack_id = pack_of(lab_id)
-        found = pack_trust(self.home, pack_id) if pack_id else None
-        store = TrustStore(self.home.data_dir)
-        if pack_id is None or found is None or store.is_trusted(pack_id, found[0]):
-            self.push_screen(screen)
+        info = get_lab(lab_id)
+        check = check_trust(self.home, info)
+        content = check.content
+        if check.info is not None or content is None:
+            self.push_screen(screen)  # a pack without labs any more: the screen says so when run
             return
         from tui.screens.trust import TrustLab
 
         def answered(trust: bool | None) -> None:
             if trust:
-                store.trust(pack_id, found[0])
+                accept(self.home, content, info)
                 self.push_screen(screen)
 
-        folder = get_lab(lab_id).folder or Path()
-        self.push_screen(TrustLab(pack_id, folder, found[1]), callback=answered)
+        self.push_screen(
+            TrustLab(content.pack_id, info.folder or Path(), content.digests, content.skipped),
+            callback=answered,
+        )
 
     def on_study_screen_first_card_shown(self, message: StudyScreen.FirstCardShown) -> None:
         """The study screen painted its first card: the end of a start-up benchmark run."""
@@ -364,11 +419,7 @@ def _load_library(home: Home, pack_filter: str | None) -> tuple[Library, str | N
     """All discovered packs, plus the pack file named by `pack_filter` when it is a path."""
     packs, errors = discover_packs(home)
     problems = [problem for error in errors for problem in error.problems]
-    library = Library(
-        tuple(packs),
-        tuple(str(problem) for problem in problems),
-        tuple(dict.fromkeys(problem.file for problem in problems)),
-    )
+    library = Library(tuple(packs), tuple(problems))
     if pack_filter is None:
         return library, None
     path = Path(pack_filter).expanduser()
@@ -380,7 +431,7 @@ def _load_library(home: Home, pack_filter: str | None) -> tuple[Library, str | N
         except OSError as err:
             raise StartupError(f"{path}: cannot read the pack: {err.strerror or err}") from None
         others = tuple(pack for pack in library.packs if pack.id != extra.id)
-        return Library(others + (extra,), library.errors, library.problem_files), extra.id
+        return Library(others + (extra,), library.problems), extra.id
     if library.pack(pack_filter) is None:
         known = ", ".join(pack.id for pack in library.packs) or "none"
         raise StartupError(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cards.query import CardMatch
-from cards.schedule import format_interval
+from cards.study_day import format_interval
 
 # (column key, heading): the browser's columns, also the sort keys of cards.query.SORT_KEYS.
 COLUMNS = (

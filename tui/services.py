@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cards.schedule import StudySession, utc_now
+from cards.schedule import StudySession
+from cards.study_day import utc_now
 from tui.lab_runs import LabRuns
 
 if TYPE_CHECKING:

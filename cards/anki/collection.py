@@ -80,7 +80,9 @@ def read_collection(database: sqlite3.Connection, origin: str) -> Collection:
         decks = _modern_decks(database) if modern else _legacy_decks(database)
         notetypes = _modern_notetypes(database) if modern else _legacy_notetypes(database)
         return Collection(decks, notetypes, _notes(database), _cards(database), _reviews(database))
-    except (sqlite3.DatabaseError, KeyError, TypeError, ValueError) as err:
+    # AttributeError: JSON of the wrong shape (`decks` a list, `models` a number); RecursionError: nested
+    # deeper than the JSON reader goes.
+    except (sqlite3.DatabaseError, KeyError, TypeError, ValueError, AttributeError, RecursionError) as err:
         raise AnkiError(
             f"{origin}: the collection inside is corrupt or not an Anki collection ({err})"
         ) from None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from cards import cloze
 from cards.anki.collection import AnkiCard, Collection, Note, NoteType
-from cards.anki.html import html_to_markdown
+from cards.anki.html import field_to_markdown
 from cards.anki.packfile import NewCard, NewPack, clean_tag, slug
 
 MEDIA_FOLDER = "media"  # next to the pack file
@@ -42,6 +42,7 @@ class Conversion:
     packs: list[ImportedPack]
     unknown_types: Counter  # note type name -> notes mapped first field / rest
     skipped_notes: Counter  # reason -> notes
+    plain_text_notes: int = 0  # notes whose HTML could not be converted: their text is kept
 
 
 def note_id_for(guid: str) -> str:
@@ -77,10 +78,23 @@ def convert(collection: Collection, media: Names[str], known_labs: Names[str] = 
     return result
 
 
+MAX_PACK_ID = 200  # the pack's folder and `<id>.toml` must fit a file name (255 bytes)
+
+
 def _new_pack(deck: str, first_note: Note) -> ImportedPack:
-    pack_id = exported_pack_id(first_note.guid) or slug(deck)
+    pack_id = exported_pack_id(first_note.guid) or deck_pack_id(deck)
+    title = deck if deck.strip() else f"Untitled Anki deck ({pack_id})"
     description = f'Anki deck "{deck}", imported with cardlab import anki.'
-    return ImportedPack(NewPack(pack_id, deck, description, authors=("Anki import",)), deck)
+    return ImportedPack(NewPack(pack_id, title, description, authors=("Anki import",)), deck)
+
+
+def deck_pack_id(deck: str) -> str:
+    """A pack id, safe as a file name, from any deck name: its slug, shortened with a hash past MAX_PACK_ID."""
+    found = slug(deck)
+    if len(found) <= MAX_PACK_ID:
+        return found
+    digest = hashlib.sha256(deck.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{found[: MAX_PACK_ID - 9].rstrip('-')}-{digest}"
 
 
 def _unique_pack_ids(packs: list[ImportedPack]) -> None:
@@ -105,10 +119,13 @@ def _add_note(
     base_id = _unique_note_id(target, note_id_for(note.guid))
     tags, lab = _tags_and_lab(note.tags, known_labs)
     fields = []
+    converted = True
     for value in note.fields:
-        text, referenced = html_to_markdown(value, media, MEDIA_FOLDER)
+        text, referenced, whole = field_to_markdown(value, media, MEDIA_FOLDER)
         fields.append(text)
         target.media.update(referenced)
+        converted = converted and whole
+    result.plain_text_notes += not converted
     stock = _STOCK.fullmatch(notetype.name)
     if stock and stock.group("kind") == "Cloze" and notetype.cloze:
         made = _cloze_cards(base_id, fields, note_cards, tags, lab, target, result)

@@ -22,8 +22,9 @@ from datetime import datetime, timedelta
 from cards.anki.collection import Review
 from cards.config import Config
 from cards.pack import Pack
-from cards.schedule import StudySession, day_start, from_ms, study_day, to_ms
+from cards.schedule import StudySession
 from cards.store import CardRow, ReviewRow, Store
+from cards.study_day import day_start, from_ms, study_day, to_ms
 
 MANUAL, RESCHEDULED, FILTERED = 4, 5, 3
 SKIP_MANUAL = "manual reschedules (set due date, reschedule, forget)"
@@ -96,7 +97,8 @@ def merge_history(
     buried: Iterable[str] = (),
 ) -> int:
     """Add the answers not yet in the store, rebuild the touched cards' states, set the Anki flags; one
-    transaction. Returns how many reviews were added."""
+    transaction. Returns how many reviews were added: each keeps its revlog id (`Answer.at_ms`) as its
+    source id, unique per pack in the store, so an import running at the same time adds none twice."""
     existing = store.reviews(pack.id)
     seen = {(review.card_id, review.reviewed_at_ms) for review in existing}
     new = [answer for answer in answers if (answer.card_id, answer.at_ms) not in seen]
@@ -104,8 +106,10 @@ def merge_history(
     replayed_rows, replayed_log = _replay(pack, existing, new, touched, config)
     stored = store.card_rows([pack.id])
     with store.transaction():
-        store.add_reviews(
-            review for review in replayed_log if (review.card_id, review.reviewed_at_ms) not in seen
+        added = store.add_imported_reviews(
+            (review, review.reviewed_at_ms)  # an imported answer's time is its revlog id
+            for review in replayed_log
+            if (review.card_id, review.reviewed_at_ms) not in seen
         )
         for row in replayed_rows:
             before = stored.get(row.key)
@@ -116,7 +120,7 @@ def merge_history(
             store.put_card_row(row)
             stored[row.key] = row
         _set_flags(store, pack, stored, set(suspended), set(buried), config, now)
-    return len(new)
+    return added
 
 
 def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:

@@ -60,8 +60,41 @@ def html_to_markdown(
     html: str, media: Collection[str] = (), media_folder: str = "media"
 ) -> tuple[str, list[str]]:
     """The Markdown for one field, and the media file names it refers to (those in `media`)."""
+    text, referenced, _ = field_to_markdown(html, media, media_folder)
+    return text, referenced
+
+
+def field_to_markdown(
+    html: str, media: Collection[str] = (), media_folder: str = "media"
+) -> tuple[str, list[str], bool]:
+    """`html_to_markdown`, and False when the HTML could not be converted (nested deeper than the
+    converter's recursion allows) and its text alone is kept."""
     converter = _AnkiConverter(media, media_folder)
-    text = converter.convert(html).replace("\xa0", " ")
+    try:
+        text = converter.convert(html)
+    except RecursionError:
+        return plain_text(html), [], False
+    text, referenced = _tidy(text, media, media_folder, converter)
+    return text, referenced, True
+
+
+_TAG = re.compile(r"<[^<>]*>")
+_BREAK = re.compile(r"<br\s*/?>|</(?:div|p|li|tr|h[1-6]|pre|blockquote)\s*>", re.IGNORECASE)
+
+
+def plain_text(html: str) -> str:
+    """The text of `html` without its tags (no parser, no recursion: any depth), entities decoded."""
+    import html as entities
+
+    text = entities.unescape(_TAG.sub("", _BREAK.sub("\n", html))).replace("\xa0", " ")
+    text = _TRAILING_SPACE.sub("\n", text)
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def _tidy(
+    text: str, media: Collection[str], media_folder: str, converter: _AnkiConverter
+) -> tuple[str, list[str]]:
+    text = text.replace("\xa0", " ")
     text = _SOUND.sub(
         lambda match: _sound(match.group(1).strip(), media, media_folder, converter.referenced), text
     )

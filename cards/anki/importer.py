@@ -39,6 +39,7 @@ class ImportSummary:
     reviews_skipped: Counter = field(default_factory=Counter)  # reason -> rows
     notes_skipped: Counter = field(default_factory=Counter)
     unknown_types: Counter = field(default_factory=Counter)  # note type -> notes
+    notes_as_text: int = 0  # notes whose HTML could not be converted, imported as their text
     media: int = 0  # files copied (new or changed)
 
 
@@ -65,6 +66,7 @@ def import_anki(
         conversion = convert(collection, package.media.keys(), known_labs)
         summary.unknown_types = conversion.unknown_types
         summary.notes_skipped = conversion.skipped_notes
+        summary.notes_as_text = conversion.plain_text_notes
         packs = [(imported, pack_path(destination, imported.pack.id)) for imported in conversion.packs]
         _check_ids([(imported.pack.id, path) for imported, path in packs], taken or {})
         for imported, path in packs:

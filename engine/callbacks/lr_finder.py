@@ -5,8 +5,10 @@ loss is still mostly noise):
 - ``minimum``: the lr at the lowest smoothed loss, divided by 10 (a safe step back from the edge);
 - ``steep``: the lr where the smoothed loss falls fastest (most negative d loss / d log lr, as a central
   difference over +-5% of the points, so batch noise on the flat start does not win);
-- ``valley``: the longest run of decreasing losses (a longest decreasing subsequence, fastai-style),
-  and the point two thirds of the way down it: past the plateau, before the bottom.
+- ``valley``: the longest run of decreasing losses (a longest decreasing subsequence, fastai-style)
+  among the points up to the lowest loss, and the point two thirds of the way down it: past the
+  plateau, before the bottom. (Searched over the whole curve, a long noisy run after the lowest point
+  could put the suggestion past it, where the loss is already rising.)
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def suggest(lrs: list[float], losses: list[float]) -> tuple[float, float, float]
     if len(finite) < 3:
         return minimum, minimum, minimum
     steep = float(lr_arr[_steepest(loss_arr, np.log(lr_arr))])
-    start, end = _longest_descent(loss_arr)
+    lowest = int(loss_arr.argmin())
+    start, end = _longest_descent(loss_arr[: lowest + 1])
     valley = float(lr_arr[start + round(2 * (end - start) / 3)])
     return valley, steep, minimum
 

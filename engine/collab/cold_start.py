@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from engine.callbacks.core import Callback
-from engine.collab.data import IdMap, UnknownIdError, _id_key
+from engine.collab.data import IdMap, UnknownIdError, id_key
 from engine.collab.learner import CollabLearner, EmbeddingL2, flat_mse
 from engine.data import DataLoaders, TensorLoader
 from engine.datasets.movielens import MovieLens
@@ -64,7 +64,7 @@ class MetadataFeaturizer:
             for c in self.numeric
         }
         self.levels = {c: sorted(table[c].dropna().astype(str).unique()) for c in self.categorical}
-        self.rows = {_id_key(k): i for i, k in enumerate(table[id_col])}
+        self.rows = {id_key(k): i for i, k in enumerate(table[id_col])}
         self.table = table.reset_index(drop=True)
         self.matrix = self.transform(self.table)
 
@@ -93,7 +93,7 @@ class MetadataFeaturizer:
         """Feature rows of ids listed in the metadata table; an id without metadata is a clear error."""
         rows = []
         for value in ids:
-            row = self.rows.get(_id_key(value))
+            row = self.rows.get(id_key(value))
             if row is None:
                 raise UnknownIdError(
                     f"no metadata for {kind} {value!r}: pass its metadata (e.g. {kind}_meta=...)"
@@ -197,17 +197,26 @@ def cold_start_data(
     user_numeric: Sequence[str] = ("age",),
     user_categorical: Sequence[str] = ("gender", "occupation"),
     item_numeric: Sequence[str] = ("year",),
+    valid_idx: Sequence[int] | None = None,
 ) -> ColdStartData:
     """Hold out `new_user_pct` of users (all their ratings) as validation: they are the "new users".
 
     Needs MovieLens with `users` (age, gender, occupation) and `items` (year and genre flags) tables.
+    `valid_idx` (row positions of `ml.ratings`) replaces that split: those rows validate, the rest train,
+    and `seed` then only orders the training batches. Empty `user_numeric` and `user_categorical` give a
+    model that knows nothing about users but their ids.
     """
     if ml.users is None or ml.items is None:
         raise ValueError("cold start needs user and item metadata (u.user and u.item, or make_movielens())")
-    if not 0 < new_user_pct < 1:
-        raise ValueError(f"new_user_pct must be between 0 and 1, not {new_user_pct}")
     ratings = ml.ratings.reset_index(drop=True)
-    train_idx, valid_idx = _hold_out_users(ratings, "user", new_user_pct, seed)
+    if valid_idx is not None:
+        is_valid = np.zeros(len(ratings), dtype=bool)
+        is_valid[np.asarray(valid_idx, dtype=np.int64)] = True
+        train_idx, valid_rows = np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
+    else:
+        if not 0 < new_user_pct < 1:
+            raise ValueError(f"new_user_pct must be between 0 and 1, not {new_user_pct}")
+        train_idx, valid_rows = _hold_out_users(ratings, "user", new_user_pct, seed)
     users = IdMap(ratings["user"].iloc[train_idx].unique(), "user")
     items = IdMap(ratings["item"].iloc[train_idx].unique(), "item")
     user_feats = MetadataFeaturizer(ml.users, "user", user_numeric, user_categorical)
@@ -219,12 +228,12 @@ def cold_start_data(
         torch.from_numpy(item_feats.features_of(ratings["item"].tolist(), "item")),
         torch.tensor(ratings["rating"].to_numpy(dtype=np.float32)),
     )
-    tr, va = torch.from_numpy(train_idx), torch.from_numpy(valid_idx)
+    tr, va = torch.from_numpy(train_idx), torch.from_numpy(valid_rows)
     generator = torch.Generator().manual_seed(seed)
     train = TensorLoader(*(t[tr] for t in tensors), batch_size=bs, shuffle=True, generator=generator)
     valid = TensorLoader(*(t[va] for t in tensors), batch_size=max(bs, 4096))
     return ColdStartData(
-        ratings, users, items, user_feats, item_feats, train_idx, valid_idx, DataLoaders(train, valid)
+        ratings, users, items, user_feats, item_feats, train_idx, valid_rows, DataLoaders(train, valid)
     )
 
 

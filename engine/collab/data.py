@@ -27,7 +27,7 @@ class UnknownIdError(ValueError):
     """An id the model never saw in training (a ValueError, never a KeyError)."""
 
 
-def _id_key(value: Any) -> Any:
+def id_key(value: Any) -> Any:
     """3, 3.0 and np.int64(3) are the same id; strings are compared as written."""
     if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
         return int(value)
@@ -40,7 +40,7 @@ class IdMap:
     """Original ids <-> contiguous model indices; index 0 is `#na#` (ids never seen in training)."""
 
     def __init__(self, ids: Iterable[Hashable], kind: str = "id") -> None:
-        unique = {_id_key(v) for v in ids}
+        unique = {id_key(v) for v in ids}
         self.kind = kind
         self.classes: list[Any] = [NA_ID, *sorted(unique, key=lambda v: (type(v).__name__, v))]
         self._index = {v: i for i, v in enumerate(self.classes) if i > 0}
@@ -49,11 +49,11 @@ class IdMap:
         return len(self.classes)
 
     def __contains__(self, value: Hashable) -> bool:
-        return _id_key(value) in self._index
+        return id_key(value) in self._index
 
     def index_of(self, value: Hashable) -> int:
         """The model index of an id; raises UnknownIdError with a readable message for unseen ids."""
-        index = self._index.get(_id_key(value))
+        index = self._index.get(id_key(value))
         if index is None:
             examples = ", ".join(repr(v) for v in self.classes[1:4])
             raise UnknownIdError(
@@ -65,7 +65,7 @@ class IdMap:
 
     def encode(self, values: Iterable[Hashable]) -> np.ndarray:
         """Model indices for many ids; unknown ids become 0 (`#na#`)."""
-        return np.fromiter((self._index.get(_id_key(v), 0) for v in values), dtype=np.int64)
+        return np.fromiter((self._index.get(id_key(v), 0) for v in values), dtype=np.int64)
 
     def decode(self, indices: Iterable[int]) -> list[Any]:
         return [self.classes[int(i)] for i in indices]
@@ -109,7 +109,7 @@ class CollabData:
         return len(self.items)
 
     def title(self, item: Any) -> str:
-        return str(self.titles.get(_id_key(item), item))
+        return str(self.titles.get(id_key(item), item))
 
     def rating_range(self) -> tuple[float, float]:
         column = self.ratings[self.rating_name]
@@ -133,31 +133,40 @@ def collab_data(
     bs: int = 64,
     valid_bs: int | None = None,
     titles: Mapping[Any, str] | None = None,
+    valid_idx: Iterable[int] | None = None,
 ) -> CollabData:
     """Random `valid_pct` validation split (seeded), id maps fitted on training rows, in-memory loaders.
 
     Columns default to the frame's first three (user, item, rating). `titles` maps item id -> title for
-    recommendations and interpretation.
+    recommendations and interpretation. `valid_idx` (row positions) replaces the random split: those rows
+    validate, the rest train, and `seed` then only orders the training batches.
     """
     user_name, item_name, rating_name = _column_names(ratings, user_name, item_name, rating_name)
     ratings = ratings.reset_index(drop=True)
     if ratings[[user_name, item_name, rating_name]].isna().any().any():
         raise ValueError("ratings have missing users, items or ratings: drop those rows first")
-    if not 0 < valid_pct < 1:
-        raise ValueError(f"valid_pct must be between 0 and 1, not {valid_pct}")
-    order = np.random.default_rng(seed).permutation(len(ratings))
-    n_valid = max(1, round(len(ratings) * valid_pct))
-    valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+    if valid_idx is not None:
+        is_valid = np.zeros(len(ratings), dtype=bool)
+        is_valid[np.fromiter(valid_idx, dtype=np.int64)] = True
+        if is_valid.all() or not is_valid.any():
+            raise ValueError("valid_idx must name some rows, but not every row")
+        valid_rows, train_idx = np.flatnonzero(is_valid), np.flatnonzero(~is_valid)
+    else:
+        if not 0 < valid_pct < 1:
+            raise ValueError(f"valid_pct must be between 0 and 1, not {valid_pct}")
+        order = np.random.default_rng(seed).permutation(len(ratings))
+        n_valid = max(1, round(len(ratings) * valid_pct))
+        valid_rows, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
     users = IdMap(ratings[user_name].iloc[train_idx].unique(), "user")
     items = IdMap(ratings[item_name].iloc[train_idx].unique(), "item")
     u = torch.from_numpy(users.encode(ratings[user_name]))
     i = torch.from_numpy(items.encode(ratings[item_name]))
     r = torch.tensor(ratings[rating_name].to_numpy(dtype=np.float32))
-    tr, va = torch.from_numpy(train_idx), torch.from_numpy(valid_idx)
+    tr, va = torch.from_numpy(train_idx), torch.from_numpy(valid_rows)
     generator = torch.Generator().manual_seed(seed)
     train = TensorLoader(u[tr], i[tr], r[tr], batch_size=bs, shuffle=True, generator=generator)
     valid = TensorLoader(u[va], i[va], r[va], batch_size=valid_bs or max(bs, 1024))
-    title_map = {_id_key(k): str(v) for k, v in (titles or {}).items()}
+    title_map = {id_key(k): str(v) for k, v in (titles or {}).items()}
     rated = _rated_pairs(u.numpy(), i.numpy())
     return CollabData(
         ratings,
@@ -167,7 +176,7 @@ def collab_data(
         users,
         items,
         train_idx,
-        valid_idx,
+        valid_rows,
         DataLoaders(train, valid),
         title_map,
         rated,

@@ -8,7 +8,8 @@ Readers (plain Python, no torch):
     read_labelled_folders(root)       -> TextSet   # root/<label>/*.txt, the label is the folder name
 
 Generators (deterministic from the seed, pure Python):
-    generate_general_corpus(n_docs, seed)  -> list[str]                 # for language-model pretraining
+    generate_general_corpus(n_docs, seed)  -> list[str]                 # stories in the reviews' style (tests)
+    generate_plain_corpus(n_docs, seed)    -> list[str]                 # offline LM pretraining: its own words
     generate_review_corpus(n_docs, seed)   -> tuple[list[str], list[str]]  # texts, "positive"/"negative"
 
 In the generated reviews the sentiment depends on word order: "not good" is negative, "not bad" positive,
@@ -304,3 +305,72 @@ def generate_review_corpus(n_docs: int = 1000, seed: int = 0) -> tuple[list[str]
     order = list(range(n_docs))
     rng.shuffle(order)
     return [texts[i] for i in order], [labels[i] for i in order]
+
+
+# ---- a generic pretraining corpus: its own words and structure, nothing of the reviews ---------------------
+
+_PLACES = (
+    "Aldermoor",
+    "Brackwell",
+    "Corrin",
+    "Dunharrow",
+    "Elsby",
+    "Fenwick",
+    "Garrow",
+    "Halden",
+    "Ivelstead",
+)
+_REGIONS = (
+    "the northern valley",
+    "the eastern coast",
+    "the upper plain",
+    "the river delta",
+    "the western hills",
+)
+_THINGS = ("bridge", "railway station", "library", "canal", "lighthouse", "market hall", "harbour", "mill")
+_MATERIALS = ("stone", "brick", "timber", "iron", "granite", "concrete")
+_ROLES = ("engineer", "mayor", "architect", "merchant", "surveyor", "historian", "bishop", "governor")
+_SURNAMES = ("Ashby", "Blythe", "Carver", "Denholm", "Ellery", "Forbes", "Grayson", "Hartley", "Ingram")
+_ACTIONS = ("built", "rebuilt", "extended", "restored", "designed", "opened", "enlarged")
+_UNITS = ("metres long", "metres high", "kilometres from the coast", "hectares in area")
+
+
+def generate_plain_corpus(n_docs: int = 2000, seed: int = 0) -> list[str]:
+    """Short encyclopedia-like articles about invented towns and their buildings, for LM pretraining
+    offline (when no WikiText is cached).
+
+    The corpus has its own vocabulary and structure: places, dates, people, materials and sizes in
+    factual sentences. It shares no generator, word list or rule with `generate_review_corpus` (no
+    opinion words, no negation, no contrast), so it gives a model pretrained on it nothing that a
+    review task could use beyond English-like word order and the few function words they share.
+    """
+    if n_docs < 1:
+        raise ValueError(f"n_docs must be >= 1, got {n_docs}")
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(n_docs):
+        place, thing = rng.choice(_PLACES), rng.choice(_THINGS)
+        year = rng.randint(1650, 1990)
+        person = f"{rng.choice(_ROLES)} {rng.choice(_SURNAMES)}"
+        sentences = [
+            f"{place} is a town in {rng.choice(_REGIONS)} .",
+            f"its {thing} was {rng.choice(_ACTIONS)} in {year} by the {person} .",
+        ]
+        for _ in range(rng.randint(1, 4)):
+            form = rng.random()
+            if form < 0.3:
+                sentences.append(f"the {thing} is {rng.randint(3, 900)} {rng.choice(_UNITS)} .")
+            elif form < 0.6:
+                later = year + rng.randint(5, 60)
+                sentences.append(
+                    f"in {later} it was {rng.choice(_ACTIONS)} in {rng.choice(_MATERIALS)} "
+                    f"by the {rng.choice(_ROLES)} {rng.choice(_SURNAMES)} ."
+                )
+            elif form < 0.8:
+                sentences.append(
+                    f"the population of {place} was {rng.randint(2, 90) * 100} in {rng.randint(1800, 2000)} ."
+                )
+            else:
+                sentences.append(f"a second {rng.choice(_THINGS)} stands near {rng.choice(_PLACES)} .")
+        docs.append(" ".join(_capitalise(s) for s in sentences))
+    return docs

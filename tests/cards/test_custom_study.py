@@ -12,7 +12,7 @@ from cards.optimize import review_histories
 from cards.pack import load_pack
 from cards.schedule import StudySession
 from cards.stats import collect_stats
-from cards.store import CRAM, SCHEDULED, Store
+from cards.store import CRAM, SCHEDULED, SCHEMA_VERSION, Store
 from tests.cards._study_helpers import PACK_HEADER, Clock, make_pack
 
 
@@ -80,6 +80,21 @@ def test_undoing_a_cram_answer_removes_only_its_log_row_and_requeues_the_card(st
     assert session.undo() == card
     assert session.next_card() == card
     assert store.review_count() == 0 and state_snapshot(store) == []
+
+
+def test_the_summary_keeps_cram_answers_apart_from_scheduled_ones(store, tmp_path):
+    pack = make_pack(tmp_path, cards=2)
+    session = session_for(store, [pack], Clock())
+    assert study_all(session, rating=4) == ["q0", "q1"]  # two scheduled answers, 1 s each
+    session.cram(pack.cards)
+    session.answer(session.next_card(), 1, 500)  # cram: Again, then Good on each
+    assert study_all(session) == ["q1", "q0"]
+    summary = session.summary()
+    assert (summary.reviewed, summary.by_rating, summary.seconds) == (2, {1: 0, 2: 0, 3: 0, 4: 2}, 2.0)
+    assert (summary.crammed, summary.cram_seconds) == (3, 2.5)
+    session.undo()  # a cram answer taken back
+    summary = session.summary()
+    assert (summary.reviewed, summary.crammed, summary.cram_seconds) == (2, 2, 1.5)
 
 
 def test_study_ahead_queues_reviews_due_in_the_next_days_and_answers_them_as_usual(store, tmp_path):
@@ -210,7 +225,7 @@ def test_a_store_from_before_the_review_kind_is_migrated_with_its_reviews_schedu
     path = tmp_path / "old.sqlite3"
     version_1_store(path)
     with Store.open(path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == SCHEMA_VERSION  # migrated all the way
         assert store.query("SELECT card_id, kind FROM review_log") == [("q0", SCHEDULED)]
         assert store.answered_since(0) == {"demo": (1, 0)}
         indexes = dict(store.query("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))

@@ -117,3 +117,18 @@ def test_a_wal_of_garbage_is_ignored_and_nothing_is_lost(
     assert f'"reviews_total": {N}' in capsys.readouterr().out
     create_app(home)  # start-up opens the store as usual
     assert main(["--home", root, "doctor"]) == 0 and "is sound" in capsys.readouterr().out
+
+
+def test_cardlab_doctor_counts_one_row_in_the_singular(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cards.doctor
+    from cards.doctor import Recovery
+
+    found = Recovery(healthy=False, problems=["page 3"], card_states=1, reviews=1, backup=tmp_path / "old")
+    monkeypatch.setattr(cards.doctor, "recover", lambda path: found)
+    assert main(["--home", str(tmp_path), "doctor"]) == 0
+    home = Home.at(tmp_path)
+    assert (
+        f"recovered 1 card state and 1 review into {home.store_path}" in capsys.readouterr().out.splitlines()
+    )

@@ -82,6 +82,11 @@ def test_too_few_reviews_says_how_many_more_are_needed(store, home):
     assert not home.config_path.exists()
 
 
+def test_one_review_short_is_said_in_the_singular():
+    assert "so about 1 more is needed." in str(NotEnoughReviews(MIN_REVIEWS, MIN_REVIEWS - 1))
+    assert "so about 2 more are needed." in str(NotEnoughReviews(MIN_REVIEWS, MIN_REVIEWS - 2))
+
+
 def test_an_empty_store_needs_every_review(store, home):
     with pytest.raises(NotEnoughReviews, match="you have 0"):
         optimize(store, home)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-import cards.toml_lines as lines_module
 import cards.pack as pack_module
 import cards.pack_cache
 import cards.pack_format
+import cards.toml_lines as lines_module
 from cards.discover import bundled_pack_paths, discover_packs, pack_cache_dir
 from cards.pack import Card, content_hash, load_pack, load_packs
 from cards.paths import Home

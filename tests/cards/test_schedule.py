@@ -14,8 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cards.config import Config
-from cards.schedule import Counts, Rating, StudySession, day_start, format_interval, study_day
+from cards.fsrs_step import Rating
+from cards.schedule import Counts, StudySession
 from cards.store import LEARNING, NEW, RELEARNING, REVIEW, Store
+from cards.study_day import day_start, format_interval, study_day
 from tests.cards._study_helpers import Clock, answer_in_process, make_pack, write_pack
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from cards.config import Config
-from cards.schedule import Rating, StudySession
+from cards.fsrs_step import Rating
+from cards.schedule import StudySession
 from cards.stats import FORECAST_DAYS, HEATMAP_DAYS, collect_stats, stats_to_json
 from cards.store import Store
 from tests.cards._study_helpers import Clock, make_pack

@@ -123,11 +123,16 @@ def test_a_data_file_of_the_wrong_shape_fails_before_training_naming_what_is_wro
         assert word in err
 
 
-def test_the_metadata_lab_refuses_a_ratings_file_it_cannot_use(
+def test_the_cold_start_lab_takes_a_ratings_file_and_checks_its_columns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], no_lab_process: None
 ) -> None:
-    assert lab_run(tmp_path, "cold-start", "--data", str(ratings_csv(tmp_path, 50))) == 2
-    assert "reads a folder holding u.data, u.user, u.item, not a file" in capsys.readouterr().err
+    shape = get_lab("cold-start").data_shape
+    assert shape is not None
+    shape.check(ratings_csv(tmp_path, 50))  # ML_SAMPLE's file: the sign-up-answer arms need no metadata
+    no_ratings = tmp_path / "no_ratings.csv"
+    no_ratings.write_text("userId,movieId\n" + "1,2\n" * 50)
+    assert lab_run(tmp_path, "cold-start", "--data", str(no_ratings)) == 2
+    assert "rating" in capsys.readouterr().err
 
 
 def test_a_well_formed_file_passes_and_alternative_column_names_count(tmp_path: Path) -> None:

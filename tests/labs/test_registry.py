@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from labs.info import Param
 from labs.registry import (
     LESSON_PACK_ID,
     PRESET_NAMES,
@@ -82,7 +83,7 @@ def test_params_parse_and_check_with_clear_messages() -> None:
         info.parse_assignments(["epochs"])
     with pytest.raises(LabError, match="unknown preset 'huge'"):
         info.resolve("huge")
-    assert get_lab("ulmfit-lm").param("use_all_text").parse("no") is False
+    assert Param("flag", "bool", True, "a yes/no parameter").parse("no") is False
     with pytest.raises(LabError, match="unknown lab 'nope'"):
         get_lab("nope")
 

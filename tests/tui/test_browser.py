@@ -10,8 +10,9 @@ from textual.widgets import DataTable, Input, Static
 
 from cards.config import load_config
 from cards.paths import Home
-from cards.schedule import StudySession, to_ms
+from cards.schedule import StudySession
 from cards.store import REVIEW, CardRow, Store
+from cards.study_day import to_ms
 from tests.tui.study_helpers import NOW, SAMPLE_PACK, SIZE, card_state, fixed_clock, make_home, run_async
 from tests.tui.test_study_snapshots import user_packs_only
 from tui.app import CardlabApp, create_app
@@ -296,3 +297,115 @@ async def test_home_counts_suspended_and_buried_cards(app: CardlabApp) -> None:
         await pilot.pause()
         table = app.screen.query_one("#packs", DataTable)
         assert [str(table.get_cell("sample", column)) for column in ("suspended", "buried")] == ["1", "1"]
+
+
+# --- keys typed in a burst ------------------------------------------------------------------------
+
+
+def burst(app: CardlabApp, *keys: str) -> None:
+    """Send `keys` as a fast typist (or a terminal while the app is busy) delivers them: every key queued
+    before the app handles the first, with no pause between them (Pilot.press waits after each key)."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        if len(key) == 1:
+            event = events.Key(key if key.isalnum() else _character_to_key(key), key)
+        else:
+            event = events.Key(key, "\r" if key == "enter" else None)
+        event.set_sender(app)
+        driver.send_message(event)
+
+
+def every_card_state(home: Home) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(home.store_path) as db:
+        return db.execute("SELECT * FROM card_state ORDER BY pack_id, card_id").fetchall()
+
+
+async def settle(pilot, app: CardlabApp) -> None:  # noqa: ANN001
+    for _ in range(20):
+        await pilot.pause()
+    assert not [toast for toast in toasts(app) if "changed" in toast], toasts(app)
+
+
+@run_async
+async def test_b_then_a_burst_typed_search_changes_no_card(app: CardlabApp) -> None:
+    """`b`, `/tag:collab`, Enter in one burst: every key after `/` goes to the search box (t due today, a mark
+    all, o sort, b bury and Enter open must not act), then Enter runs the query."""
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = every_card_state(app.home)
+        burst(app, "b", *"/tag:collab", "enter")
+        await settle(pilot, app)
+        screen = browser(app)  # Enter ran the query; it did not open a card
+        assert screen.query_one("#query", Input).value == "tag:collab"
+        assert shown(app) == ["embedding"] and not screen.marked and screen.order == "pack"
+        assert screen.query_one(DataTable).has_focus
+        assert every_card_state(app.home) == before
+
+
+@run_async
+async def test_a_burst_typed_search_in_the_open_browser_changes_no_card(app: CardlabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        before = every_card_state(app.home)
+        burst(app, *"/is:review burst", "enter")  # s suspend, u unsuspend, r reset, b bury, t due, space mark
+        await settle(pilot, app)
+        screen = browser(app)
+        assert screen.query_one("#query", Input).value == "is:review burst"
+        assert shown(app) == [] and not screen.marked
+        assert every_card_state(app.home) == before
+        burst(app, "/", *"/x", "escape", "o")  # `/` selects the query; in the box `/` is typed
+        await settle(pilot, app)  # escape leaves the box: o sorts
+        assert screen.query_one("#query", Input).value == "/x" and screen.order == "card"
+
+
+@run_async
+async def test_study_b_then_a_burst_typed_search_changes_no_card(app: CardlabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        assert isinstance(app.screen, StudyScreen)
+        before = every_card_state(app.home)
+        burst(app, "b", *"/tag:collab", "enter")  # the query starts as pack:sample; `/` selects it
+        await settle(pilot, app)
+        assert browser(app).query_one("#query", Input).value == "tag:collab"
+        assert shown(app) == ["embedding"] and every_card_state(app.home) == before
+
+
+@run_async
+async def test_keys_typed_while_the_browser_is_still_opening_go_to_the_search_box(
+    app: CardlabApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The browser pushed and the keys queued while it is still being built (a busy app; its widgets are
+    made late here): `/` and what follows reach the search box, escape leaves it, then o sorts."""
+    import asyncio
+
+    compose = BrowserScreen._compose
+
+    async def late_compose(self: BrowserScreen) -> None:
+        await asyncio.sleep(0.3)  # the keys are all queued meanwhile
+        await compose(self)
+
+    monkeypatch.setattr(BrowserScreen, "_compose", late_compose)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = every_card_state(app.home)
+        app.push_screen(BrowserScreen())
+        burst(app, *"/tag:collab", "enter")
+        await asyncio.sleep(0.5)
+        await settle(pilot, app)
+        screen = browser(app)
+        assert screen.query_one("#query", Input).value == "tag:collab" and shown(app) == ["embedding"]
+        app.push_screen(BrowserScreen("is:review"))
+        burst(app, "/", *"tag", "escape", "o")
+        await asyncio.sleep(0.5)
+        await settle(pilot, app)
+        second = browser(app)
+        assert second is not screen and second.query_one("#query", Input).value == "tag"
+        assert second.order == "card" and second.query_one(DataTable).has_focus
+        assert every_card_state(app.home) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -149,13 +150,116 @@ def test_a_bad_query_is_one_line_naming_its_column(home: Home, capsys: pytest.Ca
     assert cardlab(home, capsys, "--limit", "0")[2] == "cardlab: --limit must be at least 1, not 0\n"
 
 
-def test_a_shell_word_with_a_space_is_a_phrase(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cards_command.query_text(["lookup table", "tag:x"]) == '"lookup table" tag:x'
-    assert cardlab(home, capsys, "a lookup table")[1].splitlines()[-1] == "1 card"
-    assert cardlab(home, capsys, "table lookup")[1].splitlines()[-1] == "0 cards"
-    assert cardlab(home, capsys, "table", "lookup")[1].splitlines()[-1] == "1 card"
+def shell(home: Home, capsys: pytest.CaptureFixture[str], command: str) -> tuple[int, str, str]:
+    """`command` as a shell passes it: `cardlab cards ...` split into argv by shlex (quotes as in sh)."""
+    argv = shlex.split(command)
+    assert argv[:2] == ["cardlab", "cards"]
+    code = main(["--home", str(home.data_dir.parent), *argv[1:]])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def listed(home: Home, capsys: pytest.CaptureFixture[str], command: str) -> list[str]:
+    code, out, err = shell(home, capsys, command)
+    assert code == 0 and err == "", err
+    return [f"{row['pack']}/{row['card']}" for row in json.loads(out)]
+
+
+def in_the_browser(home: Home, text: str) -> list[str]:
+    """The cards the browser's search box lists for `text` (the same search the browser screen runs)."""
+    from cards.config import load_config
+    from cards.discover import discover_packs
+    from cards.query import parse_query, search
+
+    packs, _ = discover_packs(home)
+    with Store.open(home.store_path) as store:
+        result = search(store, packs, parse_query(text), datetime.now(UTC), load_config(home))
+    return [f"{row.pack_id}/{row.card_id}" for row in result.rows]
+
+
+NEW_IN_SAMPLE = [
+    "sample/dropout",
+    "sample/weight-decay",
+    "sample/cold-start",
+    "sample/ulmfit#c1",
+    "sample/ulmfit#c2",
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # the issue's: 2 on a fresh home, both in the bundled pack
+        ("tag:collab is:new", ["fastai-lesson4/collaborative-filtering", "fastai-lesson4/cold-start"]),
+        ("pack:sample tag:collab is:review", ["sample/embedding"]),
+        ("pack:sample is:new", NEW_IN_SAMPLE),
+        ("pack:sample (tag:collab or is:new)", ["sample/embedding", *NEW_IN_SAMPLE]),
+        ("pack:sample -is:new", ["sample/embedding", "sample/gone"]),
+        ("pack:sample lookup table", ["sample/embedding"]),
+        ("pack:sample table lookup", ["sample/embedding"]),  # two words, anywhere in the card
+        ("tag:collab or is:new", None),  # matches in the bundled pack too: only the same
+        ("tag:collab is:due prop:r<0.8", None),  # the README's
+    ],
+)
+def test_a_quoted_query_means_the_same_as_unquoted_and_in_the_browser(
+    home: Home, capsys: pytest.CaptureFixture[str], query: str, expected: list[str] | None
+) -> None:
+    quoted = listed(home, capsys, f"cardlab cards --json '{query}'")
+    unquoted = listed(home, capsys, f"cardlab cards --json {query}")
+    assert sorted(quoted) == sorted(unquoted) == sorted(in_the_browser(home, query))
+    assert expected is None or sorted(quoted) == sorted(expected)
+    assert expected is not None or "tag:collab or" not in query or len(quoted) > 2
+
+
+def test_a_phrase_is_written_in_double_quotes_inside_the_query(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert listed(home, capsys, """cardlab cards --json '"lookup table" tag:collab'""") == [
+        "sample/embedding"
+    ]
+    assert listed(home, capsys, """cardlab cards --json '"table lookup"'""") == []
+    assert listed(home, capsys, """cardlab cards --json '"table lookup"'""") == in_the_browser(
+        home, '"table lookup"'
+    )
+    assert listed(home, capsys, """cardlab cards --json '"a lookup table"'""") == ["sample/embedding"]
+
+
+def test_a_query_may_start_with_a_negated_term(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cardlab cards -is:new` (no `--` needed): a leading `-term` is the query, never an option."""
+    assert sorted(listed(home, capsys, "cardlab cards --json -is:new")) == ["sample/embedding", "sample/gone"]
+    assert sorted(listed(home, capsys, "cardlab cards -is:new -tag:collab --json")) == ["sample/gone"]
+    negated = sorted(listed(home, capsys, "cardlab cards --json -- -is:new"))  # `--` still works
+    assert negated == ["sample/embedding", "sample/gone"]
+    code, out, err = shell(home, capsys, "cardlab cards -is:new")
+    assert code == 0 and err == "" and out.splitlines()[-1] == "2 cards"
+    code, out, _ = shell(home, capsys, "cardlab cards --limit 1 -is:new")
+    assert code == 0 and out.splitlines()[-1] == "2 cards (the first 1 shown: --limit)"
+    code, out, _ = shell(home, capsys, "cardlab cards suspend -tag:collab -is:new")
+    assert code == 0 and out == "suspended: 1 of 1 card matching changed\n"  # `gone` is in no pack
+    assert card_state(home, "embedding")["suspended"] == 0
 
 
 def test_the_command_knows_every_action() -> None:
     assert cards_command.ACTIONS == card_actions.ACTIONS
     assert set(DONE) == set(card_actions.ACTIONS)
+
+
+def test_a_broken_pack_is_named_in_one_line_and_the_rest_still_listed(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = home.packs_dir / "broken.toml"
+    cards = "".join(f'\n[[cards]]\nid = "c{index}"\nback = "no front"\n' for index in range(3))
+    broken.write_text(SAMPLE_PACK.split("[[cards]]")[0].replace('"sample"', '"broken"') + cards)
+    code, out, err = cardlab(home, capsys, "pack:sample")
+    assert code == 0 and out.splitlines()[-1] == "7 cards"
+    [line] = err.splitlines()
+    assert line.startswith(f"cardlab: skipped a pack that does not load: {broken}:10:")
+    assert line.endswith(" (and 2 more problems: cardlab pack check)")
+
+
+def test_cardlab_stats_names_one_orphan_in_the_singular(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--home", str(home.data_dir.parent), "stats"]) == 0
+    out = capsys.readouterr().out
+    assert "1 reviewed card is no longer in any pack (history kept; --json lists them)" in out

@@ -159,3 +159,17 @@ def test_module_entry_point_prints_the_version() -> None:
         [sys.executable, "-m", "tui.cli", "--version"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stdout.startswith("cardlab ")
+
+
+def test_pack_counts_read_in_the_singular_for_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    header = '[pack]\nid = "one"\ntitle = "One"\nversion = "1.0.0"\nauthors = ["t"]\ndescription = "d"\nformat = 1\n'
+    cloze = '\n[[cards]]\nid = "c"\ntype = "cloze"\nfront = "{{c1::a}} and {{c2::b}}"\nback = "x"\n'
+    basic = '\n[[cards]]\nid = "b"\nfront = "q"\nback = "a"\n'
+    (tmp_path / "cloze.toml").write_text(header + cloze)
+    (tmp_path / "basic.toml").write_text(header.replace('"one"', '"two"') + basic)
+    code, out, _ = run(capsys, "pack", "check", str(tmp_path / "cloze.toml"), str(tmp_path / "basic.toml"))
+    assert code == 0
+    assert out == [
+        f"one 1.0.0: 2 cards from 1 note, tags: none ({tmp_path / 'cloze.toml'})",
+        f"two 1.0.0: 1 card, tags: none ({tmp_path / 'basic.toml'})",
+    ]

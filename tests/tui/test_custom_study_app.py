@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -90,6 +91,27 @@ async def test_cram_from_the_done_view_logs_cram_rows_and_leaves_the_schedule(tm
         crammed = [card_id for card_id, kind in kinds(app) if kind == CRAM]
         assert crammed == ["embedding", *BASIC[1:], "ulmfit#c1", "embedding"]  # c2 is buried: left out
         assert [kind for _, kind in kinds(app)[:5]] == [SCHEDULED] * 5
+
+
+@run_async
+async def test_the_end_of_session_counts_cram_answers_apart(tmp_path: Path) -> None:
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await finish_the_pack(pilot)
+        await choose(pilot, "cram")
+        screen = study_screen(app)
+        await pilot.press("space", "1")  # Again: shown once more at the end
+        for _ in range(5):
+            await pilot.press("space", "3")
+        assert screen.card is None
+        done = str(screen.query_one("#done-text", Static).render())
+        answers = re.search(r"\n\n(.*) in \d+s\. (.*) in \d+s, (.*)\n\n", done)  # times are measured
+        assert answers is not None, done
+        assert answers.groups() == (
+            "5 cards answered (0 Again, 0 Hard, 0 Good, 5 Easy)",
+            "Cram: 6 answers",
+            "which left the schedule as it was.",
+        )
 
 
 async def cram_query(pilot, query: str) -> None:
@@ -261,4 +283,6 @@ async def test_toasts_stay_clear_of_the_answer_buttons(tmp_path: Path) -> None:
         assert toasts, "bury should say so"
         bar = app.screen.query_one("#answer-bar").region
         assert all(not toast.region.overlaps(bar) for toast in toasts), (toasts[0].region, bar)
-        assert all(toast.region.y < SIZE[1] // 2 for toast in toasts), "toasts sit at the top"
+        front = app.screen.query_one("#front").region
+        assert all(toast.region.bottom <= bar.y for toast in toasts), "toasts sit above the answer bar"
+        assert all(not toast.region.overlaps(front) for toast in toasts), "... and clear of the question"

@@ -26,7 +26,7 @@ async def start_long_run(app: CardlabApp, pilot) -> LabScreen:
     screen = lab_screen(app)
     screen.query_one("#param-steps").value = "100000"
     screen.query_one("#param-delay").value = "0.01"
-    await pilot.press("r")
+    await pilot.press("ctrl+r")
     await wait_until(pilot, lambda: screen.query_one(LossChart).point_count > 3)
     return screen
 

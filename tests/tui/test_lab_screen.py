@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,9 +37,9 @@ lab = "test-counting"
 
 
 @pytest.fixture(autouse=True)
-def fake_labs(monkeypatch: pytest.MonkeyPatch) -> None:
-    for lab in (COUNTING, FAILING, TWO_SCALES):
-        monkeypatch.setitem(registry._BY_ID, lab.id, lab)
+def fake_labs() -> Iterator[None]:
+    with registry.extra_labs(COUNTING, FAILING, TWO_SCALES):
+        yield
 
 
 def lab_app(tmp_path: Path) -> CardlabApp:
@@ -86,7 +85,7 @@ async def run_two_scales(
     screen.query_one("#param-verdict").value = verdict
     if predict is not None:
         screen.query("#question RadioButton")[predict].value = True
-    await pilot.press("r")
+    await pilot.press("ctrl+r")
     await wait_until(pilot, lambda: "finished" in status(app))
     await pilot.pause()
     return screen
@@ -103,7 +102,7 @@ async def test_open_from_card_watch_points_arrive_cancel_and_return(tmp_path: Pa
         assert screen.card_id == "counting"
         screen.query_one("#param-steps").value = "100000"  # long enough to cancel mid-way
         screen.query_one("#param-delay").value = "0.002"
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         chart = screen.query_one(LossChart)
         await wait_until(pilot, lambda: chart.point_count > 5)
         assert "count" in str(screen.query_one("#lab-steps").render())
@@ -124,7 +123,7 @@ async def test_leaving_keeps_the_run_going_and_reopening_replays_it(tmp_path: Pa
         screen = lab_screen(app)
         screen.query_one("#param-steps").value = "100000"
         screen.query_one("#param-delay").value = "0.002"
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: screen.query_one(LossChart).point_count > 0)
         await pilot.press("escape")
         assert isinstance(app.screen, LeaveRunningLab)
@@ -152,7 +151,7 @@ async def test_a_finished_run_compares_the_prediction_and_saves(tmp_path: Path) 
         await pilot.pause()
         assert screen.query_one("#param-delay").value == "0.0"
         await pilot.click("#question RadioButton")  # predicts "down"
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: "finished" in status(app))
         log = "\n".join(str(line.text) for line in screen.query_one("#outputs").lines)
         assert "this run: down" in log and "as you predicted" in log
@@ -176,7 +175,7 @@ async def test_a_failing_lab_shows_its_error_and_the_app_stays_alive(tmp_path: P
         await pilot.pause()
         app.action_open_lab("test-failing", None)
         await pilot.pause()
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: "failed" in status(app))
         assert "the lab broke on purpose" in status(app)
         await pilot.press("escape")
@@ -198,7 +197,7 @@ async def test_keys_stay_responsive_while_a_lab_trains(tmp_path: Path) -> None:
         screen = lab_screen(app)
         screen.query_one("#param-steps").value = "1000000"
         screen.query_one("#param-delay").value = "0.0"  # the lab thread never sleeps
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         chart = screen.query_one(LossChart)
         await wait_until(pilot, lambda: chart.point_count > 100)
         run = screen.lab_run
@@ -248,7 +247,7 @@ async def test_a_bad_parameter_is_reported_without_running(tmp_path: Path) -> No
         await pilot.pause()
         await pilot.press("l")
         lab_screen(app).query_one("#param-steps").value = "many"
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         assert "steps: 'many' is not a valid int" in status(app)
         assert lab_screen(app).lab_run is None
 

@@ -41,7 +41,7 @@ def test_an_empty_read_only_home_is_one_line(tmp_path: Path, capsys: pytest.Capt
 
 @pytest.mark.parametrize(
     "args",
-    [["stats", "--json"], ["pack", "add", "PACK"], ["data", "fetch", "ml-100k"]],
+    [["pack", "add", "PACK"], ["data", "fetch", "ml-100k"]],
     ids=lambda args: " ".join(args[:2]),
 )
 def test_commands_on_a_read_only_home_are_one_line(
@@ -60,3 +60,29 @@ def test_the_store_of_a_read_only_home_is_untouched_and_sound(home: Path, capsys
         create_app(Home.at(home))
     assert main(["--home", str(home), "doctor"]) == 0 and "is sound" in capsys.readouterr().out
     assert Home.at(home).store_path.read_bytes() == before and len(before) > N
+
+
+@pytest.mark.parametrize("args", [["stats", "--json"], ["stats"], ["cards"]], ids=" ".join)
+def test_reading_commands_work_on_a_read_only_home(args: list[str], home: Path, capsys) -> None:
+    before = Home.at(home).store_path.read_bytes()
+    assert main(["--home", str(home), *args]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    if args == ["stats", "--json"]:
+        import json
+
+        assert json.loads(out)  # the N reviews, read
+    assert Home.at(home).store_path.read_bytes() == before
+
+
+def test_a_store_of_the_previous_schema_is_read_in_a_read_only_home(tmp_path: Path, capsys) -> None:
+    import sqlite3
+
+    path = Home.at(tmp_path / "home").ensure().store_path
+    filled_store(path)
+    with sqlite3.connect(path) as db:  # as cardlab wrote it before reviews had a source id
+        db.execute("DROP INDEX review_log_by_source")
+        db.execute("ALTER TABLE review_log DROP COLUMN source_id")
+        db.execute("UPDATE schema_version SET version = 2")
+    db.close()
+    with read_only(tmp_path / "home") as home:
+        assert main(["--home", str(home), "stats", "--json"]) == 0, capsys.readouterr().err

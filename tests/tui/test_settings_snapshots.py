@@ -42,5 +42,6 @@ def test_custom_study_dialog(app: CardlabApp, snap_compare) -> None:
 
 
 def test_toast_leaves_the_grade_buttons_clear(app: CardlabApp, snap_compare) -> None:
-    """Bury says so in a toast, at the top right: the answer bar below stays readable."""
+    """Bury names the card in a toast, at the bottom right above the lab line: the question at the top
+    and the answer bar below stay readable."""
     assert snap_compare(app, press=["enter", "minus", "space"], terminal_size=SIZE)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cards.schedule import format_interval
+from cards.study_day import format_interval
 from tests.tui.study_helpers import (
     HOSTILE_PACK,
     NOW,
@@ -318,3 +318,34 @@ async def test_l_on_the_home_screen_lists_the_labs(tmp_path: Path) -> None:
         assert isinstance(app.screen, LabsScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, HomeScreen)
+
+
+@run_async
+async def test_bury_and_suspend_toasts_name_the_card_and_leave_the_question_and_buttons_clear(
+    tmp_path: Path,
+) -> None:
+    from textual.widgets._toast import Toast
+
+    long_front = "What does `drop_mult` scale? " + "It is a long question that fills the lines. " * 6
+    app = study_app(tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("minus")  # buries embedding; dropout is shown
+        await pilot.pause()
+        study = study_screen(app)
+        study.query_one("#front").update(long_front)  # the question fills the width of its first lines
+        await pilot.press("s")  # suspends dropout
+        await pilot.pause()
+        messages = [str(toast.message) for toast in app._notifications]
+        assert messages == [
+            "buried embedding until tomorrow",
+            "suspended dropout (b: the browser unsuspends it)",
+        ]
+        study.query_one("#front").update(long_front)
+        await pilot.pause()
+        front = study.query_one("#front").region
+        bar = study.query_one("#answer-bar").region
+        toasts = [toast.region for toast in app.screen.query(Toast)]
+        assert len(toasts) == 2 and front.height >= 3
+        for region in toasts:
+            assert not region.overlaps(front), (region, front)
+            assert not region.overlaps(bar), (region, bar)

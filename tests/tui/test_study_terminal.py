@@ -221,7 +221,7 @@ def test_quitting_while_a_lab_trains_saves_the_run_and_exits_0(tmp_path: Path) -
         wait_for(lambda: "A toy loop for tests." in tmux.screen(), "the test lab highlighted", tmux.screen)
         tmux.keys("Enter")
         wait_for(lambda: "Counting (test)  ·  test-counting" in tmux.screen(), "the lab screen", tmux.screen)
-        tmux.keys("r")
+        tmux.keys("C-r")
         wait_for(lambda: "▶ count" in tmux.screen(), "the lab training", tmux.screen)
         tmux.keys("Escape")
         wait_for(lambda: "Keep running" in tmux.screen(), "the leave dialog", tmux.screen)

@@ -15,12 +15,22 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from cards.config import Config
-    from cards.pack import Pack
+    from cards.pack import Pack, Problem
     from cards.query import CardMatch, Query
     from cards.store import Store
 
 ACTIONS = ("suspend", "unsuspend", "bury", "unbury", "reset", "due-today")  # cards.card_actions.ACTIONS
 DELETE_ORPHANS = "delete-orphans"
+
+
+class _QueryParser(argparse.ArgumentParser):
+    """The `cards` parser: a word that starts with one `-` is a negated query term (`-is:new`, `-tag:x`),
+    never an option, so a query may start with one; `-h` still asks for help, `--json` is still an option."""
+
+    def _parse_optional(self, arg_string: str):  # noqa: ANN202
+        if arg_string.startswith("-") and arg_string[1:2] not in ("", "-") and arg_string != "-h":
+            return None  # argparse: a positional argument
+        return super()._parse_optional(arg_string)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,11 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"`cardlab cards ACTION QUERY` with ACTION one of {', '.join(ACTIONS)}, or {DELETE_ORPHANS} "
         "(delete the history of matching cards that are in no pack). QUERY is the browser's search "
         '(docs/study.md): words, "a phrase", pack:ID, tag:NAME, card:ID, is:due, prop:r<0.8, -term, or. '
-        "Put `--` before a query that starts with `-`.",
+        "One shell word or several, the same query: `cardlab cards 'tag:x is:new'` is `cardlab cards tag:x "
+        "is:new`; a phrase is written in double quotes inside it: `cardlab cards '\"a phrase\" tag:x'`.",
     )
+    cards.__class__ = _QueryParser  # a leading `-is:new` is the query's first term, not an unknown option
     cards.add_argument("--json", action="store_true", help="print a JSON array of the matching cards")
     cards.add_argument("--limit", type=int, metavar="N", help="list at most N cards")
-    # REMAINDER: after the first word, `-is:new` is a query term, not an option (a leading one needs `--`).
+    # REMAINDER: every word from the first query term on, `-is:new` included (_QueryParser), is the query.
     cards.add_argument(
         "words", nargs=argparse.REMAINDER, metavar="[ACTION] QUERY", help="an optional action, then the query"
     )
@@ -60,16 +72,17 @@ def _take_options(words: list[str], args: argparse.Namespace) -> list[str]:
 
 
 def query_text(words: list[str]) -> str:
-    """The shell words as one query; a word the shell unquoted that holds a space becomes a phrase again."""
-    return " ".join(f'"{word}"' if " " in word and '"' not in word else word for word in words)
+    """The shell words as one query, as if typed into the browser's search box: `'tag:x is:new'` (one
+    word) and `tag:x is:new` (two) are the same query; a phrase is written `"a phrase"` inside the query."""
+    return " ".join(words)
 
 
 def run_cards(args: argparse.Namespace) -> int:
     from cards.config import ConfigError, load_config
     from cards.discover import discover_packs
     from cards.query import QueryError, parse_query
-    from cards.schedule import utc_now
     from cards.store import Store, StoreError
+    from cards.study_day import utc_now
 
     words = _take_options(list(args.words), args)
     action = words.pop(0) if words and words[0] in (*ACTIONS, DELETE_ORPHANS) else None
@@ -79,8 +92,11 @@ def run_cards(args: argparse.Namespace) -> int:
     try:
         query = parse_query(query_text(words))
         config = load_config(home)
-        packs, _ = discover_packs(home)
-        with Store.open(home.store_path) as store:
+        packs, errors = discover_packs(home)
+        for error in errors:  # the others are still listed
+            _warn_skipped(error.problems)
+        opened = Store.open_read_only if action is None else Store.open  # a list only reads
+        with opened(home.store_path) as store:
             now = utc_now()
             if action is None:
                 return _list(store, packs, query, now, config, args)
@@ -134,6 +150,16 @@ def _act(
     changed = apply_action(store, packs, keys, action, now, config)
     print(f"{DONE[action]}: {changed} of {_cards(len(keys))} matching changed")
     return 0
+
+
+def _warn_skipped(problems: list[Problem]) -> None:
+    """One line on stderr for a pack that did not load: its first problem and how many more."""
+    if not problems:
+        return
+    more = len(problems) - 1
+    tail = f" (and {more} more problem{'' if more == 1 else 's'}: cardlab pack check)" if more else ""
+    text = f"cardlab: skipped a pack that does not load: {problems[0]}{tail}"
+    print(printable(text, one_line=True), file=sys.stderr)
 
 
 def _cards(count: int) -> str:

@@ -4,6 +4,8 @@
 notebooks print them, texts and tables), draws the loss chart at the end and saves the run.
 Exit status: 0 finished, 1 failed or not saved, 2 bad arguments, 130 interrupted: Ctrl-C cancels the
 lab and saves the partial run; a second Ctrl-C kills the lab's process at once, and still saves.
+SIGTERM (143) and SIGHUP (129, the terminal closed) do the same. The lab's process never outlives this
+one: it dies with it even when this one is killed (`labs.worker`).
 """
 
 from __future__ import annotations
@@ -78,6 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = commands.add_parser("show", help="chart and table of a saved run (no RUN_ID: list saved runs)")
     show.add_argument("run_id", metavar="RUN_ID", nargs="?", help="a saved run's id")
     show.add_argument("--lab", help="only list runs of this lab")
+    show.add_argument(
+        "--per-seed",
+        action="store_true",
+        help="draw every seed's curve, not each arm's mean with a band for its seeds' spread",
+    )
     show.set_defaults(handler=show_run)
 
     runs = commands.add_parser("runs", help="list the saved runs, newest first, and any damaged records")
@@ -124,7 +131,8 @@ def list_labs(args: argparse.Namespace) -> int:
     from labs.packlabs import register_home_pack_labs
     from labs.registry import all_labs
 
-    register_home_pack_labs(home_from_args(args))
+    for problem in register_home_pack_labs(home_from_args(args)):  # why a pack's labs are not listed
+        print(printable(problem), file=sys.stderr)
     console = _console()
     table = Table("id", "title", "cards", box=None, header_style="bold")
     for info in all_labs():  # Text: a pack's lab titles are shown as written, never as markup
@@ -152,8 +160,10 @@ def run_lab(args: argparse.Namespace) -> int:
     home = home_from_args(args)
     try:
         info = get_lab(args.lab_id) if _has_lab(args.lab_id) else _pack_lab(home, args.lab_id)
-        if not _trusted(home, args.lab_id, trust=args.trust):
+        runnable = _runnable(home, info, trust=args.trust)
+        if runnable is None:
             return EXIT_FAILED
+        info = runnable
         overrides = info.parse_assignments(args.assignments)
         launch = _launch(args)
         run = LabRun(
@@ -226,27 +236,26 @@ def _pack_lab(home, lab_id: str):
     return get_lab(lab_id)
 
 
-def _trusted(home, lab_id: str, trust: bool) -> bool:
-    """A pack's lab runs only once its pack is trusted (`--trust` records that); built-in labs always."""
-    from labs.packlabs import TrustStore, pack_trust
-    from labs.registry import pack_of
+def _runnable(home, info, trust: bool):
+    """What runs: a built-in lab as it is; a pack's lab from the snapshot of its trusted code (`--trust`
+    trusts the pack's labs as they are now), or None, said why, when its pack is not trusted."""
+    from labs.packlabs import accept, check_trust
 
-    pack_id = pack_of(lab_id)
-    if pack_id is None:
-        return True
-    found = pack_trust(home, pack_id)
-    store = TrustStore(home.data_dir)
-    if found is not None and store.is_trusted(pack_id, found[0]):
-        return True
-    if trust and found is not None:
-        store.trust(pack_id, found[0])
-        return True
+    check = check_trust(home, info)
+    if check.info is not None:
+        return check.info
+    if check.content is None:
+        print(f"cardlab lab run: lab {info.id!r}: its pack's labs are gone", file=sys.stderr)
+        return None
+    pack_id = check.content.pack_id
+    if trust:
+        return accept(home, check.content, info)
     print(
-        f"cardlab lab run: lab {lab_id!r} comes with the pack {pack_id!r} and runs its code as you; it is not "
+        f"cardlab lab run: lab {info.id!r} comes with the pack {pack_id!r} and runs its code as you; it is not "
         f"trusted yet (or changed since). Read it, then run `cardlab pack trust {pack_id}`, or pass --trust.",
         file=sys.stderr,
     )
-    return False
+    return None
 
 
 def follow_to_end(run: LabRun, console: Console | None = None) -> int:
@@ -262,11 +271,12 @@ def follow_to_end(run: LabRun, console: Console | None = None) -> int:
             _follow(run, console, interrupts)
     except KeyboardInterrupt:  # before the lab's process started, or where SIGINT cannot be handled
         interrupts.count += 1
-    with interrupts.handled():
-        run.stop()  # cancels a run still going (bounded), ends the process, joins its readers
+    finally:  # whatever ended the following (a signal, a terminal gone), the run ends here and is saved
+        with interrupts.handled():
+            run.stop()  # cancels a run still going (bounded), ends the process, joins its readers
     saved = _report_saved(run, console)
     if interrupts.count:
-        return EXIT_INTERRUPTED if saved else EXIT_FAILED
+        return 128 + interrupts.signum if saved else EXIT_FAILED  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     _print_chart(run.record, console)
     if not saved:
         return EXIT_FAILED
@@ -278,48 +288,76 @@ def follow_to_end(run: LabRun, console: Console | None = None) -> int:
 
 class CtrlC:
     """SIGINT while a lab runs: the first cancels it, the next ones kill its process. Nothing is raised,
-    so the run's end is always followed and saved (a KeyboardInterrupt could land in the middle of it)."""
+    so the run's end is always followed and saved (a KeyboardInterrupt could land in the middle of it).
+    SIGTERM and SIGHUP (the terminal closed) do the same: the partial run is saved as cancelled, and the
+    exit status says which signal came first (128 + its number)."""
 
     def __init__(self, run: LabRun) -> None:
         self.run = run
         self.count = 0
+        self.signum = int(signal.SIGINT)  # the first signal (a KeyboardInterrupt: Ctrl-C)
+        self._signalled = False
         self._starting = False
-        self._deferred = False
+        self._deferred: int | None = None
 
     def start(self) -> None:
-        """Start the run; a Ctrl-C meanwhile is acted on once the process has its spec and readers."""
+        """Start the run; a signal meanwhile is acted on once the process has its spec and readers."""
         self._starting = True
         try:
             self.run.start()
         finally:
             self._starting = False
-        if self._deferred:
-            self._deferred = False
-            self._interrupted(signal.SIGINT, None)
+        if self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            self._interrupted(deferred, None)
 
     @contextlib.contextmanager
     def handled(self) -> Iterator[None]:
         if threading.current_thread() is not threading.main_thread():
             yield  # only the main thread can handle signals: Ctrl-C raises there as usual
             return
-        previous = signal.signal(signal.SIGINT, self._interrupted)
+        previous = {signum: signal.signal(signum, self._interrupted) for signum in _ENDING_SIGNALS}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def _interrupted(self, signum: int, frame: object) -> None:
+        if signum == getattr(signal, "SIGHUP", None):
+            _leave_terminal()
         if self._starting:
-            self._deferred = True
+            self._deferred = signum
             return
+        if not self._signalled:
+            self._signalled, self.signum = True, int(signum)
         if not self.run.started:
             raise KeyboardInterrupt  # nothing runs yet: stop where we are
         self.count += 1
         if self.count == 1:
             self.run.cancel()
-            _say("\ncancelling at the next batch… (Ctrl-C again stops it at once)\n")
+            if signum == signal.SIGINT:
+                _say("\ncancelling at the next batch… (Ctrl-C again stops it at once)\n")
+            else:
+                _say(f"\n{signal.Signals(signum).name}: cancelling the lab and saving the partial run…\n")
         else:
             self.run.kill()
+
+
+_ENDING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def _leave_terminal() -> None:
+    """The terminal is gone (SIGHUP): what is still printed goes nowhere instead of failing the save."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        pass
 
 
 def _say(text: str) -> None:
@@ -331,22 +369,35 @@ def _say(text: str) -> None:
 
 
 def _follow(run: LabRun, console: Console, interrupts: CtrlC) -> None:
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
     from labs.events import Progress as ProgressEvent
     from labs.events import StageStarted
 
     printer = EventPrinter(console)
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    # The lab's own ETA (measured over the whole plan, labs.context), not rich's guess from recent steps.
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[eta]}"),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=None)
+        task = bar.add_task("starting", total=None, eta="")
         interrupts.start()
         for event in run.iter_events():
             if isinstance(event, ProgressEvent):
-                bar.update(task, completed=event.done, total=max(event.total, 1))
+                eta = "" if event.eta is None else f"ETA {_duration(event.eta)}"
+                total = max(event.total, event.done + 1, 1)  # short of 100% until the run has ended
+                bar.update(task, completed=min(event.done, total - 1), total=total, eta=eta)
             elif isinstance(event, StageStarted):
                 bar.update(task, description=event.name)
             printer.print(event)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(round(seconds)), 0)
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _report_saved(run: LabRun, console: Console) -> bool:
@@ -377,7 +428,7 @@ def _print_report(lab_id: str, result: dict[str, object] | None, console: Consol
         console.print(report)
 
 
-def _print_chart(record: RunRecord, console: Console) -> None:
+def _print_chart(record: RunRecord, console: Console, per_seed: bool = False) -> None:
     from labs.runs import lr_suggestions
     from tui.widgets.loss_chart import Marker, chart_for, kinds_of, lr_finder_chart
 
@@ -390,7 +441,16 @@ def _print_chart(record: RunRecord, console: Console) -> None:
     if record.curves:
         kinds = kinds_of(record.epochs)
         console.print(
-            chart_for(record.curves, record.valid_curves, [], [], width=width, panel_height=14, kinds=kinds)
+            chart_for(
+                record.curves,
+                record.valid_curves,
+                [],
+                [],
+                width=width,
+                panel_height=14,
+                kinds=kinds,
+                per_seed=per_seed,
+            )
         )
 
 
@@ -555,7 +615,7 @@ def show_run(args: argparse.Namespace) -> int:
     printer = EventPrinter(console)
     for event in record.replay():
         printer.print(event)
-    _print_chart(record, console)
+    _print_chart(record, console, per_seed=getattr(args, "per_seed", False))
     if record.status == "finished":
         _print_report(record.lab_id, record.result, console)
     return 0

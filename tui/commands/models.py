@@ -53,16 +53,19 @@ def _store(args: argparse.Namespace):
 def list_models(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    entries = _store(args).list()
+    store = _store(args)
+    entries, damaged = store.list(), store.damaged()
     if args.json:
         for entry in entries:
             print(json.dumps(asdict(entry)))
         return 0
-    if not entries:
+    if not entries and not damaged:
         print("no models yet: a ULMFiT lab makes general-lm the first time, or `cardlab models pretrain`")
     for e in entries:
         ppl = f"ppl {e.valid_perplexity:.2f}" if e.valid_perplexity else ""
         print(_plain(f"{e.name:28} {e.kind:15} {e.vocab_size:>7} words  {ppl:12} {e.created}  {e.corpus}"))
+    for bad in damaged:
+        print(_plain(f"{bad.name:28} damaged: {bad.path}: {bad.reason} (cardlab models rm {bad.name})"))
     return 0
 
 
@@ -89,9 +92,9 @@ def remove_model(args: argparse.Namespace) -> int:
     try:
         entry = _store(args).remove(args.name)
     except LabError as error:
-        print(f"cardlab models rm: {error}", file=sys.stderr)
+        print(f"cardlab models rm: {_plain(str(error))}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"removed {entry.name}")
+    print(_plain(f"removed {entry.name}"))
     return 0
 
 

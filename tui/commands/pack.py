@@ -117,9 +117,16 @@ def _known_labs() -> Collection[str]:
 
 def summary(pack: Pack) -> str:
     notes = len({card.note_id for card in pack.cards})
-    count = f"{len(pack.cards)} cards" + (f" from {notes} notes" if notes != len(pack.cards) else "")
+    count = _count(len(pack.cards), "card") + (
+        f" from {_count(notes, 'note')}" if notes != len(pack.cards) else ""
+    )
     tags = ", ".join(pack.tags) or "none"
     return f"{pack.id} {pack.version}: {count}, tags: {tags} ({pack.path})"
+
+
+def _count(count: int, noun: str) -> str:
+    """ "1 card", "2 cards"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _report(problems: list[Problem]) -> None:
@@ -250,17 +257,19 @@ def new_command(args: argparse.Namespace) -> int:
 
 def trust_command(args: argparse.Namespace) -> int:
     from cards.paths import Home
-    from labs.packlabs import TrustStore, pack_trust
+    from labs.packlabs import pack_content, trust_pack
 
     home = Home.resolve(args.home)
-    found = pack_trust(home, args.pack_id)
-    if found is None:
+    content = pack_content(home, args.pack_id)
+    if content is None:
         return _usage_error("pack trust", f"none of your packs is {args.pack_id!r} with labs")
-    digest, files = found
-    print(f"pack {args.pack_id}: its labs' code will run as you. Files:")
-    for path, sha in files.items():
-        print(f"  {sha}  {path}")
-    TrustStore(home.data_dir).trust(args.pack_id, digest)
+    where = printable(content.pack_path, one_line=True)
+    print(f"pack {printable(args.pack_id, one_line=True)} ({where}): its labs' code will run as you. Files:")
+    for path, sha in content.digests.items():
+        print(f"  {sha}  {printable(path, one_line=True)}")
+    for path in content.skipped:
+        print(f"  not copied, never run: {printable(path, one_line=True)}")
+    trust_pack(home, content)  # these bytes, as listed: later changes to the files ask again
     print(f"trusted {args.pack_id}")
     return EXIT_OK
 

@@ -101,7 +101,7 @@ def run_stats(args: argparse.Namespace) -> int:
     try:
         config = load_config(home)
         packs, _ = discover_packs(home)
-        with Store.open(home.store_path) as store:
+        with Store.open_read_only(home.store_path) as store:  # reads only: works in a read-only home
             stats = collect_stats(store, packs, config)
             months = retention_by_month(store, config)
             calibration = collect_calibration(store, config)
@@ -159,7 +159,12 @@ def print_stats(stats: Stats) -> None:
     console.print(render_heatmap(stats.heatmap, stats.today))
     if stats.orphaned:
         console.print(
-            f"{len(stats.orphaned)} reviewed cards are no longer in any pack (history kept; --json lists them)",
+            (
+                "1 reviewed card is no longer in any pack"
+                if len(stats.orphaned) == 1
+                else f"{len(stats.orphaned)} reviewed cards are no longer in any pack"
+            )
+            + " (history kept; --json lists them)",
             markup=False,
         )
 
@@ -239,7 +244,9 @@ def run_doctor(args: argparse.Namespace) -> int:
         return 0
     for problem in report.problems:
         print(printable(f"damaged: {problem}", one_line=True))
-    print(printable(f"recovered {report.card_states} card states and {report.reviews} reviews into {path}"))
+    states = f"{report.card_states} card state" + ("" if report.card_states == 1 else "s")
+    reviews = f"{report.reviews} review" + ("" if report.reviews == 1 else "s")
+    print(printable(f"recovered {states} and {reviews} into {path}"))
     for lost in report.lost:
         print(printable(f"lost: {lost}", one_line=True))
     print(printable(f"the damaged file is kept at {report.backup}"))

@@ -79,8 +79,8 @@ def import_anki_command(args: argparse.Namespace) -> int:
     from cards.anki import AnkiError
     from cards.anki.importer import import_anki
     from cards.config import ConfigError, load_config
-    from cards.schedule import utc_now
     from cards.store import Store, StoreError
+    from cards.study_day import utc_now
 
     home = home_from_args(args)
     destination = Path(args.into) if args.into else home.packs_dir
@@ -117,24 +117,61 @@ def import_csv_command(args: argparse.Namespace) -> int:
 def print_summary(summary) -> None:  # noqa: ANN001
     for pack in summary.packs:
         state = "written" if pack.changed else "unchanged"
-        print(printable(f"{pack.id}: {pack.cards} cards, {state} ({pack.path})  [{pack.title}]"))
+        print(printable(f"{pack.id}: {_count(pack.cards, 'card')}, {state} ({pack.path})  [{pack.title}]"))
     skipped = sum(summary.reviews_skipped.values())
     print(
-        f"{len(summary.packs)} decks, {summary.notes} notes, {summary.cards} cards, "
-        f"{summary.reviews_imported} reviews imported, {skipped} skipped, {summary.media} media files copied"
+        f"{_count(len(summary.packs), 'deck')}, {_count(summary.notes, 'note')}, {_count(summary.cards, 'card')}, "
+        f"{_count(summary.reviews_imported, 'review')} imported, {skipped} skipped, "
+        f"{_count(summary.media, 'media file')} copied"
     )
     for reason, count in summary.reviews_skipped.most_common():
-        print(printable(f"  skipped {count} review rows: {reason}"))
+        print(printable(f"  skipped {_count(count, 'review row')}: {reason}"))
     for reason, count in summary.notes_skipped.most_common():
-        print(printable(f"  skipped {count} notes: {reason}"))
+        print(printable(f"  skipped {_count(count, 'note')}: {reason}"))
+    if getattr(summary, "notes_as_text", 0):  # (a CSV import's summary has none)
+        print(
+            f"  kept {_count(summary.notes_as_text, 'note')} as plain text: HTML too deeply nested to convert"
+        )
     if summary.unknown_types:
-        listed = ", ".join(f"{name} ({count} notes)" for name, count in summary.unknown_types.most_common())
+        listed = ", ".join(
+            f"{name} ({_count(count, 'note')})" for name, count in summary.unknown_types.most_common()
+        )
         print(
             printable(
                 f"warning: note types cardlab does not know, imported first field -> front, the rest -> back: {listed}"
             ),
             file=sys.stderr,
         )
+
+
+def _labs_for_export(home, files: list[Path]) -> tuple[set[str], list]:  # noqa: ANN001
+    """The lab ids the exported packs' cards may name: the built-in labs, the labs your packs ship (as
+    `cardlab pack list` knows them) and those of the pack files named; and the problems in their lab.toml
+    files. Only ids are read (torch-free, no trust: exporting runs no lab code); each becomes a tag."""
+    from labs.labdir import LabFormatError
+    from labs.packlabs import home_pack_labs, pack_lab_ids_line, read_pack_labs
+
+    by_pack, problems = home_pack_labs(home)
+    known = set(_known_labs()) | {lab.info.id for labs in by_pack.values() for lab in labs}
+    for file in files:
+        pack_id, folders = pack_lab_ids_line(file)
+        if not folders:
+            continue
+        try:
+            known |= {lab.info.id for lab in read_pack_labs(pack_id, file, folders)}
+        except LabFormatError as error:
+            problems += error.problems
+    return known, problems
+
+
+def _no_pack(name: str, errors: list) -> int:  # noqa: ANN001
+    """`name` is no pack that loads: why, when a pack file with that id does not load; else what to give."""
+    from labs.packlabs import pack_lab_ids_line
+
+    for error in errors:
+        if any(pack_lab_ids_line(Path(problem.file))[0] == name for problem in error.problems):
+            return _fail(f"pack {name!r} does not load: {error}")
+    return _fail(f"no pack {name!r}: give a pack id (cardlab pack list) or a .toml file")
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -145,7 +182,9 @@ def export_command(args: argparse.Namespace) -> int:
     from cards.pack import PackError, load_pack
 
     home = home_from_args(args)
-    found, _ = discover_packs(home, _known_labs())
+    files = [Path(name) for name in args.packs if Path(name).is_file()]
+    known_labs, lab_problems = _labs_for_export(home, files)
+    found, errors = discover_packs(home, known_labs)
     by_id = {pack.id: pack for pack in found}
     packs = []
     try:
@@ -153,17 +192,28 @@ def export_command(args: argparse.Namespace) -> int:
             if name in by_id:
                 packs.append(by_id[name])
             elif Path(name).is_file():
-                packs.append(load_pack(name, _known_labs()))
+                packs.append(load_pack(name, known_labs))
             else:
-                return _fail(f"no pack {name!r}: give a pack id (cardlab pack list) or a .toml file")
+                return _no_pack(name, errors)
         if args.export_format == "anki":
             notes, media = export_anki(packs, args.output)
-            print(printable(f"wrote {args.output}: {len(packs)} decks, {notes} notes, {media} media files"))
+            print(
+                printable(
+                    f"wrote {args.output}: {_count(len(packs), 'deck')}, {_count(notes, 'note')}, "
+                    f"{_count(media, 'media file')}"
+                )
+            )
         else:
             notes = write_csv(packs, args.output)
-            print(printable(f"wrote {args.output}: {notes} notes"))
+            print(printable(f"wrote {args.output}: {_count(notes, 'note')}"))
     except PackError as err:
+        for problem in lab_problems:  # a lab.toml that does not read is why its cards name an unknown lab
+            print(printable(problem), file=sys.stderr)
         return _fail(str(err))
     except AnkiError as err:
         return _fail(str(err))
     return 0
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

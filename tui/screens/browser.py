@@ -5,16 +5,24 @@ and says how many there are, so a 100,000-card home opens as fast as a small one
 `a` marks every match (also those past the limit); actions apply to the marked cards, else to the
 highlighted one, and a toast says how many changed. Dismissed with True when anything changed, so the
 screen below can reload its queue.
+
+Keys typed after `/` go to the search box whatever the timing: `/` (and `escape`, which leaves the box) are
+priority bindings that move the focus at once, before the keys queued behind them are handed to a widget,
+and a key that still reached the table or the screen while the box claims the keys (typed before this
+screen had mounted, in a burst after the `b` that opened it) is passed on to the box. A search keystroke
+never acts on a card.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
@@ -42,10 +50,26 @@ def row_key(key: tuple[str, str]) -> str:
     return KEY_SEPARATOR.join(key)
 
 
+# The key events the search box was given (weakly: a key is forgotten once handled), so the screen can tell
+# a key bubbling up from the box from one typed for the box that reached the screen before the box had focus.
+_TYPED_IN_THE_BOX: weakref.WeakSet[events.Key] = weakref.WeakSet()
+
+
+class SearchBox(Input):
+    """The query input; it notes each key it is given (Input's own handler then runs as usual)."""
+
+    async def _on_key(self, event: events.Key) -> None:  # Textual calls Input._on_key after this one
+        _TYPED_IN_THE_BOX.add(event)
+
+
 class BrowserScreen(Screen[bool]):
     CSS_PATH = "browser.tcss"
+    AUTO_FOCUS = "#cards"  # never the search box unasked: a key meant for the table would be typed there
     BINDINGS = [
-        Binding("slash", "focus_query", "Search", id="browser.search", tooltip="Edit the query"),
+        # priority: handled as the key arrives, so the keys typed after it are handed to the search box
+        Binding(
+            "slash", "focus_query", "Search", id="browser.search", tooltip="Edit the query", priority=True
+        ),
         Binding(
             "enter", "open_detail", "Detail", id="browser.detail", tooltip="The card, its history and chart"
         ),
@@ -81,7 +105,15 @@ class BrowserScreen(Screen[bool]):
             tooltip="Delete the history of marked cards that are in no pack",
             show=False,
         ),
-        Binding("escape", "close", "Back", id="browser.close", tooltip="Back to the previous screen"),
+        # priority too: leaving the search box happens as escape arrives, so the keys typed after it act
+        Binding(
+            "escape",
+            "close",
+            "Back",
+            id="browser.close",
+            tooltip="Back to the previous screen",
+            priority=True,
+        ),
     ]
 
     def __init__(self, query: str = "") -> None:
@@ -95,6 +127,7 @@ class BrowserScreen(Screen[bool]):
         self._query: Query = parse_query("")
         self._total = 0  # matches of the last query, also those past ROW_LIMIT
         self._covered = False  # a detail screen was pushed over this one
+        self._searching = False  # the search box claims the keys typed (from `/` until it loses focus)
 
     @property
     def services(self) -> Services:
@@ -102,7 +135,7 @@ class BrowserScreen(Screen[bool]):
 
     def compose(self) -> ComposeResult:
         yield Static(literal("Browse cards"), id="title")
-        yield Input(
+        yield SearchBox(
             value=self.query_text,
             placeholder='words  "a phrase"  pack:ID  tag:NAME  card:ID  is:due  prop:r<0.8  -term  or',
             id="query",
@@ -118,14 +151,17 @@ class BrowserScreen(Screen[bool]):
         for key, heading in COLUMNS:
             table.add_column(heading, key=key)
         self.run_query(self.query_text)
-        table.focus()
+        # at once (Widget.focus would wait for the keys already queued, which would reach the search box
+        # while Textual's auto focus had put it there); the box when `/` came before this screen mounted
+        self.set_focus(self.query_one("#query", Input) if self._searching else table)
 
     # -- querying -------------------------------------------------------------------------------
 
     @on(Input.Submitted, "#query")
     def _query_submitted(self, event: Input.Submitted) -> None:
         if self.run_query(event.value):
-            self.query_one(DataTable).focus()
+            self._searching = False
+            self.set_focus(self.query_one(DataTable))  # at once: the next key is for the table
 
     def run_query(self, text: str) -> bool:
         """Parse and show `text`; a bad query is explained under the input and the table is kept."""
@@ -243,7 +279,40 @@ class BrowserScreen(Screen[bool]):
         self.refresh_rows()
 
     def action_focus_query(self) -> None:
-        self.query_one("#query", Input).focus()
+        """Focus the search box now, not after the keys already queued (Widget.focus waits for them)."""
+        self._searching = True
+        try:
+            box = self.query_one("#query", Input)
+        except NoMatches:
+            return  # not mounted yet: on_mount focuses the box
+        self.set_focus(box)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "focus_query":  # in the box, `/` is a character of the query
+            try:
+                return self.focused is not self.query_one("#query", Input)  # has_focus lags behind
+            except NoMatches:
+                return True
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key typed for the search box that reached the table or this screen instead: into the box."""
+        if not self._searching or event in _TYPED_IN_THE_BOX:
+            return
+        event.stop()
+        event.prevent_default()
+        box = self.query_one("#query", Input)
+        if self.focused is not box:
+            self.set_focus(box)
+        box.post_message(events.Key(event.key, event.character))
+
+    # The box was focused (a click) or left (a click, tab) another way; these events come late, so only
+    # what is focused now counts.
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._searching = isinstance(self.focused, SearchBox)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._searching = isinstance(self.focused, SearchBox)
 
     # -- acting ---------------------------------------------------------------------------------
 
@@ -306,7 +375,10 @@ class BrowserScreen(Screen[bool]):
             return
         self.changed = self.changed or states > 0
         self.marked -= set(keys)
-        self.notify(f"deleted the history of {states} card{'' if states == 1 else 's'} ({reviews} reviews)")
+        self.notify(
+            f"deleted the history of {states} card{'' if states == 1 else 's'} "
+            f"({reviews} review{'' if reviews == 1 else 's'})"
+        )
         self.refresh_rows()
 
     def action_open_detail(self) -> None:
@@ -330,7 +402,16 @@ class BrowserScreen(Screen[bool]):
             self.refresh_rows()
 
     def action_close(self) -> None:
-        if self.query_one("#query", Input).has_focus:
-            self.query_one(DataTable).focus()
+        """Leave the search box (for the table), else the browser."""
+        box: Input | None = None
+        table: DataTable[Text] | None = None
+        try:
+            box, table = self.query_one("#query", Input), self.query_one(DataTable)
+        except NoMatches:  # escape before this screen was built: on_mount then focuses the table
+            pass
+        if self._searching or (box is not None and self.focused is box):
+            self._searching = False
+            if table is not None:
+                self.set_focus(table)
             return
         self.dismiss(self.changed)

@@ -15,8 +15,8 @@ from textual.widgets import DataTable, Rule, Static
 
 from cards import cloze
 from cards.query import CardMatch, forgetting_curve
-from cards.schedule import format_interval, to_ms
 from cards.store import ReviewRow
+from cards.study_day import format_interval, to_ms
 from tui.card_rows import cells, short_path
 from tui.editor import edit_card
 from tui.services import Services, services_of
@@ -111,7 +111,8 @@ class CardDetailScreen(Screen[None]):
         state = (
             f"{texts['state']}   due {texts['due']}   interval {texts['interval']}   stability {texts['stability']}"
             f"   difficulty {texts['difficulty']}   recall now {texts['retrievability']}"
-            f"   {texts['reviews']} reviews, {texts['lapses']} lapses"
+            f"   {texts['reviews']} review{'' if texts['reviews'] == '1' else 's'},"
+            f" {texts['lapses']} lapse{'' if texts['lapses'] == '1' else 's'}"
         )
         lines: list[Content | str | tuple[str, str]] = [literal(state)]
         if match.flags:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,14 +12,16 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from cards.schedule import to_ms
+from cards.study_day import to_ms
 from tui.messages import PackReloaded
 from tui.services import services_of
 from tui.store_errors import ShowsStoreErrors
 from tui.widgets.key_hints import KeyHints
+from tui.widgets.lab_runs_line import LabRunsLine
 from tui.widgets.safe_text import literal, one_line
 
 MAX_PROBLEMS_SHOWN = 200  # lines in the problem box; the rest are counted (`cardlab pack list` shows all)
+MIN_NAME_WIDTH = 12  # a pack name is cut to fit the counts, never shorter than this
 COLUMNS = (
     ("Pack", "pack"),
     ("New", "new"),
@@ -33,7 +37,16 @@ class HomeScreen(ShowsStoreErrors, Screen[None]):
     CSS_PATH = "home.tcss"
     BINDINGS = [
         Binding("enter", "study_highlighted", "Study", id="home.study", tooltip="Study the highlighted pack"),
-        Binding("b", "app.browse", "Browse", id="home.browse", tooltip="Search every card; unsuspend, reset"),
+        # priority (here and on the study screen): the browser opens as `b` arrives, so the keys typed
+        # right after it (`/tag:x`) reach the browser, never this screen's bindings
+        Binding(
+            "b",
+            "app.browse",
+            "Browse",
+            id="home.browse",
+            tooltip="Search every card; unsuspend, reset",
+            priority=True,
+        ),
         Binding("s", "app.stats", "Stats", id="home.stats", tooltip="Reviews, retention, forecast, heatmap"),
         Binding(
             "l", "app.labs", "Labs", id="home.labs", tooltip="Every lab: train the cards' techniques live"
@@ -50,6 +63,7 @@ class HomeScreen(ShowsStoreErrors, Screen[None]):
         with VerticalScroll(id="load-errors"):  # scrolls when the problems outgrow its height
             yield Static(id="load-errors-text")
         yield Static(id="hint")
+        yield LabRunsLine()  # labs running or ended in the background; hidden while none
         yield KeyHints()
 
     def on_mount(self) -> None:
@@ -72,18 +86,26 @@ class HomeScreen(ShowsStoreErrors, Screen[None]):
         library = services.library
         session = services.new_session()
         hidden = services.store.flag_counts(to_ms(services.now()))
+        rows = []
         for pack in library.packs:
             counts = session.counts(pack.id)
             suspended, buried = hidden.get(pack.id, (0, 0))
+            numbers = (counts.new, counts.learning, counts.review, suspended, buried, len(pack.cards))
+            rows.append((pack.id, numbers))
+        names = pack_names([(pack.id, pack.title) for pack in library.packs])
+        name_width = self._name_width([numbers for _, numbers in rows])
+        for (pack_id, (new, learning, due, suspended, buried, cards)), name in zip(rows, names):
+            title = Text(name)
+            title.truncate(name_width, overflow="ellipsis")
             table.add_row(
-                Text(one_line(pack.title)),
-                _number(counts.new, "blue"),
-                _number(counts.learning, "red"),
-                _number(counts.review, "green"),
+                title,
+                _number(new, "blue"),
+                _number(learning, "red"),
+                _number(due, "green"),
                 _number(suspended, "yellow"),
                 _number(buried, "yellow"),
-                Text(str(len(pack.cards)), justify="right", style="dim"),
-                key=pack.id,
+                Text(str(cards), justify="right", style="dim"),
+                key=pack_id,
             )
         if library.packs:
             table.move_cursor(row=min(highlighted, len(library.packs) - 1))
@@ -93,6 +115,19 @@ class HomeScreen(ShowsStoreErrors, Screen[None]):
             else "no packs found"
         )
         self.query_one("#hint", Static).update(hint)
+
+    def _name_width(self, rows: list[tuple[int, ...]]) -> int:
+        """The widest pack name that leaves every count column on screen (a long title is cut with "…")."""
+        counts = [
+            max([len(label), *(len(str(numbers[index])) for numbers in rows)]) + 2  # a cell pads each side
+            for index, (label, _) in enumerate(COLUMNS[1:])
+        ]
+        table_width = self.app.size.width - 4 - 2  # the table's margins; room for a vertical scrollbar
+        return max(MIN_NAME_WIDTH, table_width - sum(counts) - 2)
+
+    def on_resize(self) -> None:
+        if self.is_current:
+            self.refresh_counts()
 
     def on_pack_reloaded(self, message: PackReloaded) -> None:
         """A pack file was saved: new counts, and its problems (or their absence) in the box."""
@@ -123,6 +158,16 @@ class HomeScreen(ShowsStoreErrors, Screen[None]):
 
     async def _study(self, pack_id: str) -> None:
         await self.app.run_action(f"study({pack_id!r})")
+
+
+def pack_names(packs: list[tuple[str, str]]) -> list[str]:
+    """Each (id, title)'s name on the home screen: its title, with the id after it where titles clash."""
+    titles = [one_line(title) for _, title in packs]
+    clashing = Counter(title.casefold() for title in titles)
+    return [
+        f"{title} ({one_line(pack_id)})" if clashing[title.casefold()] > 1 else title
+        for (pack_id, _), title in zip(packs, titles)
+    ]
 
 
 def problem_lines(errors: tuple[str, ...], limit: int = MAX_PROBLEMS_SHOWN) -> str:

@@ -1,8 +1,13 @@
 """The lab screen: set a lab's parameters, predict the outcome, run it and watch it train live.
 
-The lab runs in its own process (`labs.runner.LabRun`); this screen reads the run's events ten times a
-second, so a fast training loop can never starve the keyboard, and the chart redraws at most five
-times a second. Runs belong to the app (`tui.lab_runs.LabRuns`), not the screen: going back to the
+The lab runs in its own process (`labs.runner.LabRun`); the run wakes this screen with a posted message
+when it has new events (no polling), and the screen reads them at most every DRAIN_GAP seconds, a
+bounded number at a time, so a fast training loop can never starve the keyboard; the chart redraws at
+most five times a second.
+
+Keys: letters act on the screen only while no field has focus (a focused field takes them as text), and
+no letter starts a run: ctrl+r runs, from a field too, leaving the field as typed. A field refuses what
+its parameter cannot hold as it is typed (the lab's `Param.parse`), not when the run starts. Runs belong to the app (`tui.lab_runs.LabRuns`), not the screen: going back to the
 card can leave a run going, reopening the lab replays it from the start, and quitting stops it.
 """
 
@@ -11,12 +16,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
+from textual.validation import ValidationResult, Validator
 from textual.widgets import (
     Button,
     DataTable,
@@ -26,7 +34,6 @@ from textual.widgets import (
     ProgressBar,
     RadioButton,
     RadioSet,
-    RichLog,
     Select,
     Static,
 )
@@ -48,10 +55,13 @@ from labs.events import (
     TableOutput,
     TextOutput,
 )
+from labs.info import Param
 from labs.registry import DEFAULT_PRESET, PRESET_NAMES, LabError, LabInfo, get_lab
 from labs.verdict_text import data_used_line
 from tui.services import services_of
+from tui.widgets.lab_data import LabDataLine
 from tui.widgets.loss_chart import LossChart, Marker, kinds_of
+from tui.widgets.output_log import OutputLog
 from tui.widgets.run_text import epoch_stage, run_report
 from tui.widgets.safe_text import neutralize_controls, one_line
 
@@ -60,9 +70,15 @@ if TYPE_CHECKING:
     from labs.launch import Launch
     from labs.runner import LabRun
 
-DRAIN_INTERVAL = 0.1  # seconds between reads of the run's events
+DRAIN_GAP = 0.05  # seconds at least between two reads of the run's events
 MAX_EVENTS_PER_TICK = 2000
 DEVICES = ("auto", "cpu", "cuda", "mps")
+SHORT_SCREEN = 30  # rows: below this the epochs table shows fewer rows (lab.tcss `-short`)
+NARROW_SCREEN = 100  # columns: below this the sidebar is narrower, the chart wider (lab.tcss `-narrow`)
+
+
+class RunAdvanced(Message):
+    """The followed run has new events, or has ended (posted from the thread reading the lab)."""
 
 
 class LeaveRunningLab(ModalScreen[str]):
@@ -98,9 +114,16 @@ class LeaveRunningLab(ModalScreen[str]):
 
 class LabScreen(Screen[None]):
     CSS_PATH = "lab.tcss"
-    AUTO_FOCUS = None  # keys belong to the screen (r, c, o) until the student clicks or tabs into a field
+    AUTO_FOCUS = None  # keys belong to the screen (c, o, p) until the student clicks or tabs into a field
     BINDINGS = [
-        Binding("r", "run", "Run", id="lab.run", tooltip="Run the lab with these parameters"),
+        # ctrl+r, not a letter: a field takes letters as text, and typing must never start a run
+        Binding(
+            "ctrl+r",
+            "run",
+            "Run",
+            id="lab.run",
+            tooltip="Run the lab with these parameters (from a field too: it keeps what you typed)",
+        ),
         Binding("c", "cancel", "Cancel run", id="lab.cancel", tooltip="Stop the run at the next batch"),
         Binding(
             "o",
@@ -109,7 +132,34 @@ class LabScreen(Screen[None]):
             id="lab.overlay",
             tooltip="Overlay the previous run's curve",
         ),
-        Binding("escape", "leave", "Back", id="lab.leave", tooltip="Back (asks first while the lab runs)"),
+        Binding(
+            "s",
+            "toggle_seeds",
+            "Seeds",
+            id="lab.per_seed",
+            tooltip="Every seed's curve, or each arm's mean with a band for the spread of its seeds",
+        ),
+        Binding(
+            "p",
+            "focus_predict",
+            "Predict",
+            id="lab.predict",
+            tooltip="Type something for the trained model to predict (after a run that can predict)",
+        ),
+        Binding(
+            "escape",
+            "leave",
+            "Back",
+            id="lab.leave",
+            tooltip="Back (asks first while the lab runs); in a field, leave the field first",
+        ),
+        Binding(
+            "f",
+            "fetch_data",
+            "Fetch real data",
+            id="lab.fetch_data",
+            tooltip="Download the lab's real dataset into the cache, so that the next run trains on it",
+        ),
     ]
 
     def __init__(self, lab_id: str, home: Home, card_id: str | None = None) -> None:
@@ -124,6 +174,8 @@ class LabScreen(Screen[None]):
         self._epoch_columns: list[str] = []
         self._overlay_shown = True
         self._outcome_reported = False
+        self._wake_posted = False  # a RunAdvanced is on its way: one at a time, however many events
+        self._last_drain = 0.0
 
     # -- layout -----------------------------------------------------------------------------------
 
@@ -131,6 +183,7 @@ class LabScreen(Screen[None]):
         info = self.info
         subtitle = f"  ·  {info.id}" + (f"  ·  card {self.card_id}" if self.card_id else "")
         yield Static(Text.assemble((info.title, "bold"), (subtitle, "dim")), id="lab-title")
+        yield LabDataLine(info, self.home, DEFAULT_PRESET, id="lab-data")  # which data the next run uses
         with Horizontal(id="lab-body"):
             with VerticalScroll(id="lab-side"):
                 # The question and Run come first, one Tab to predict and another to run; what the lab
@@ -141,14 +194,14 @@ class LabScreen(Screen[None]):
                         for choice in info.question.choices:
                             yield RadioButton(Text(choice), tooltip=choice)  # the sidebar may cut it
                 with Horizontal(id="lab-buttons"):
-                    yield Button("r Run", id="run-button", variant="primary")
+                    yield Button("^r Run", id="run-button", variant="primary")
                     yield Button("c Cancel", id="cancel-button", variant="error")
                 yield Static(Text(info.summary), id="lab-summary")
                 yield Static(id="lab-steps")
                 yield from self._compose_params()
             with Vertical(id="lab-main"):
                 yield Static(
-                    Text("Answer the question if you like, set the parameters, then press r."),
+                    Text("Answer the question if you like, set the parameters, then press ctrl+r."),
                     id="lab-status",
                 )
                 yield LossChart(id="chart")
@@ -156,9 +209,9 @@ class LabScreen(Screen[None]):
                     yield ProgressBar(total=None, show_eta=False, id="progress")
                     yield Static("", id="eta")
                 yield DataTable(id="epochs", cursor_type="none", zebra_stripes=True)
-                yield RichLog(id="outputs", wrap=True, markup=False, highlight=False)
+                yield OutputLog(id="outputs")
                 yield Input(
-                    placeholder="type something for the trained model to predict, then enter", id="predict"
+                    placeholder="p: type something for the trained model to predict, then enter", id="predict"
                 )
         yield Footer()
 
@@ -176,7 +229,14 @@ class LabScreen(Screen[None]):
             yield Label(
                 Text(f"{param.name}  ", style="bold") + Text(param.help, style="dim"), classes="param-help"
             )
-            yield Input(id=f"param-{param.name}", classes="param", tooltip=param.help)
+            yield Input(
+                id=f"param-{param.name}",
+                classes="param",
+                tooltip=param.help,
+                validators=[ParamValidator(param)],
+                restrict=_RESTRICT.get(param.type),
+            )
+            yield Static("", id=f"param-error-{param.name}", classes="param-error")
 
     def _compose_processes(self) -> ComposeResult:
         """On a machine with several GPUs: how many processes (one per GPU, torchrun) train the lab."""
@@ -203,7 +263,14 @@ class LabScreen(Screen[None]):
         if existing is not None:
             self._follow_run(existing)
         self._update_buttons()
-        self.set_interval(DRAIN_INTERVAL, self._drain)
+
+    def on_unmount(self) -> None:
+        if self.lab_run is not None:  # the run outlives the screen; its wake-ups must not
+            self.lab_run.unlisten(self._wake)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < SHORT_SCREEN, "-short")
+        self.set_class(self.size.width < NARROW_SCREEN, "-narrow")
 
     # -- parameters -------------------------------------------------------------------------------
 
@@ -216,6 +283,25 @@ class LabScreen(Screen[None]):
     def _preset_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
             self._fill_params(event.value)
+
+    @on(Input.Changed, ".param")
+    def _param_changed(self, event: Input.Changed) -> None:
+        """Say under the field why a value is refused, as it is typed."""
+        name = (event.input.id or "").removeprefix("param-")
+        result = event.validation_result
+        message = "" if result is None or result.is_valid else "; ".join(result.failure_descriptions)
+        said = self.query_one(f"#param-error-{name}", Static)
+        said.update(Text(one_line(message), style="red"))
+        said.set_class(bool(message), "-shown")
+
+    def _refused_param(self) -> tuple[Input, str] | None:
+        """The first field holding a value its parameter refuses, with why."""
+        for param in self.info.params:
+            field = self.query_one(f"#param-{param.name}", Input)
+            result = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                return field, "; ".join(result.failure_descriptions)
+        return None
 
     def _chosen_params(self) -> tuple[str, dict[str, object]]:
         preset = str(self.query_one("#preset", Select).value)
@@ -236,10 +322,19 @@ class LabScreen(Screen[None]):
         if self.lab_run is not None and not self.lab_run.done:
             self.notify("the lab is already running; c cancels it", severity="warning")
             return
+        refused = self._refused_param()
+        if refused is not None:  # said under the field already; nothing runs until it holds a value
+            field, why = refused
+            self._set_status(Text(one_line(why), style="bold red"))
+            field.focus()
+            return
+        info = self._runnable_info()
+        if info is None:
+            return
         preset, overrides = self._chosen_params()
         try:
             run = LabRun(
-                self.info,
+                info,
                 preset=preset,
                 overrides=overrides,
                 device=str(self.query_one("#device", Select).value),
@@ -258,12 +353,40 @@ class LabScreen(Screen[None]):
         self._set_status(Text(f"running ({preset})…", style="bold"))
         self._update_buttons()
 
+    def _runnable_info(self) -> LabInfo | None:
+        """What `r` runs: a pack's lab from the snapshot of the code trusted, checked at every press; when
+        the pack's files changed since, the trust dialog asks again (trusting runs it) and nothing runs."""
+        from pathlib import Path
+
+        from labs.packlabs import accept, check_trust
+        from tui.screens.trust import TrustLab
+
+        check = check_trust(self.home, self.info)
+        if check.info is not None:
+            return check.info
+        content = check.content
+        if content is None:
+            self._set_status(Text("this lab's pack has no labs any more", style="bold red"))
+            return None
+
+        def answered(trust: bool | None) -> None:
+            if trust:
+                accept(self.home, content, self.info)
+                self.action_run()
+
+        dialog = TrustLab(content.pack_id, self.info.folder or Path(), content.digests, content.skipped)
+        self.app.push_screen(dialog, answered)
+        return None
+
     def action_cancel(self) -> None:
         if self.lab_run is not None and not self.lab_run.done and not self.lab_run.cancel_requested:
             self.lab_run.cancel()
             self._set_status(Text("cancelling at the next batch…", style="yellow"))
 
     def action_leave(self) -> None:
+        if isinstance(self.focused, Input):  # escape leaves the field first, then the screen
+            self.set_focus(None)
+            return
         if self.lab_run is None or self.lab_run.done:
             self.dismiss()
             return
@@ -280,12 +403,41 @@ class LabScreen(Screen[None]):
         self._overlay_shown = not self._overlay_shown
         self._load_overlay()
 
+    def action_toggle_seeds(self) -> None:
+        chart = self.query_one(LossChart)
+        chart.per_seed = not chart.per_seed
+        chart.changed()
+        self.notify("every seed's curve" if chart.per_seed else "each arm's mean, with its seeds' spread")
+
+    def action_focus_predict(self) -> None:
+        box = self.query_one("#predict", Input)
+        if box.display:
+            box.focus()
+
+    # -- the real dataset ---------------------------------------------------------------------------
+
+    def action_fetch_data(self) -> None:
+        self.query_one(LabDataLine).fetch()
+
+    @on(Select.Changed, "#preset")
+    def _preset_changed_data(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.query_one(LabDataLine).show_for(event.value)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fetch_data":  # shown only while a real dataset is missing and not being fetched
+            lines = self.query(LabDataLine)
+            return (bool(lines) and lines.first().can_fetch) or None
+        # None, not False: a key that cannot act now is shown greyed, so `?` lists every key of the screen
         running = self.lab_run is not None and not self.lab_run.done
         if action == "cancel":
-            return running
+            return running or None
         if action == "run":
-            return not running
+            return (not running) or None
+        if action == "focus_predict":
+            return self.query_one("#predict", Input).display or None
+        if action == "toggle_seeds":
+            return self.query_one(LossChart).has_seeds or None
         return True
 
     @on(Button.Pressed, "#run-button")
@@ -297,9 +449,35 @@ class LabScreen(Screen[None]):
         self.action_cancel()
 
     def _follow_run(self, run: LabRun) -> None:
+        if self.lab_run is not None:
+            self.lab_run.unlisten(self._wake)
         self.lab_run = run
         self._cursor = 0
+        run.listen(self._wake)
         self._drain()
+
+    def _wake(self) -> None:
+        """From the run's reader thread: post one RunAdvanced unless one is already on its way."""
+        if not self._wake_posted:
+            self._wake_posted = True
+            self.post_message(RunAdvanced())
+
+    @on(RunAdvanced)
+    def _run_advanced(self) -> None:
+        from time import monotonic
+
+        wait = self._last_drain + DRAIN_GAP - monotonic()
+        if wait > 0:  # read again a little later: a flood of events is read in batches, not one by one
+            self.set_timer(wait, self._run_advanced)
+            return
+        self._wake_posted = False  # events from now on post again
+        self._last_drain = monotonic()
+        more = self._drain()
+        if more:  # the rest of a flood, after the keys waiting meanwhile
+            self._wake()
+        running = self.lab_run is not None and not self.lab_run.done
+        if self.query_one("#run-button", Button).disabled != running:
+            self._update_buttons()  # the run ended after its last event was read
 
     def _reset_view(self) -> None:
         self._stage_index, self._stages_done, self._epoch_columns = -1, set(), []
@@ -307,7 +485,7 @@ class LabScreen(Screen[None]):
         self.query_one(LossChart).clear()
         table = self.query_one("#epochs", DataTable)
         table.clear(columns=True)
-        self.query_one("#outputs", RichLog).clear()
+        self.query_one("#outputs", OutputLog).clear()
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
         self.query_one("#eta", Static).update("")
         self.query_one("#predict", Input).display = False
@@ -321,19 +499,22 @@ class LabScreen(Screen[None]):
 
     # -- events -----------------------------------------------------------------------------------
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
+        """Show the run's new events; True when more are waiting."""
         if self.lab_run is None:
-            return
-        # At most MAX_EVENTS_PER_TICK at a time: a flood of events catches up over a few ticks instead
+            return False
+        # At most MAX_EVENTS_PER_TICK at a time: a flood of events catches up over a few reads instead
         # of freezing the keyboard for one long one.
-        events = self.lab_run.events_since(self._cursor)[:MAX_EVENTS_PER_TICK]
+        waiting = self.lab_run.events_since(self._cursor)
+        events = waiting[:MAX_EVENTS_PER_TICK]
         if not events:
-            return
+            return False
         self._cursor += len(events)
         chart = self.query_one(LossChart)
         for event in events:
             self._show(event, chart)
         chart.changed()
+        return len(waiting) > len(events)
 
     def _show(self, event: LabEvent, chart: LossChart) -> None:
         if isinstance(event, BatchLoss):
@@ -346,7 +527,9 @@ class LabScreen(Screen[None]):
             chart.add_epoch(event.series, event.valid_loss, event.metrics)
             self._add_epoch_row(event)
         elif isinstance(event, Progress):
-            self.query_one("#progress", ProgressBar).update(total=max(event.total, 1), progress=event.done)
+            # Until the run ends the bar stays short of full, whatever a lab's plan said.
+            total = max(event.total, event.done + 1, 1)
+            self.query_one("#progress", ProgressBar).update(total=total, progress=min(event.done, total - 1))
             eta = "" if event.eta is None else f" ETA {_duration(event.eta)}"
             self.query_one("#eta", Static).update(f"{event.done}/{event.total}{eta}")
         elif isinstance(event, StageStarted):
@@ -406,10 +589,12 @@ class LabScreen(Screen[None]):
             table.add_row(*(Text(neutralize_controls(cell)) for cell in row))
         self._log(table)
 
-    def _log(self, renderable: object) -> None:
-        self.query_one("#outputs", RichLog).write(renderable)
+    def _log(self, renderable: RenderableType) -> None:
+        self.query_one("#outputs", OutputLog).add(renderable)
 
     def _show_end(self, event: Finished | Failed | Cancelled) -> None:
+        if self.lab_run is not None and self.is_current:  # seen here: home and study need not say it
+            services_of(self).lab_runs.seen(self.lab_run)
         if isinstance(event, Finished):
             bar = self.query_one("#progress", ProgressBar)
             bar.update(
@@ -423,6 +608,11 @@ class LabScreen(Screen[None]):
             self._report_outcome(event.result)
             if self.lab_run is not None and self.lab_run.predictor is not None:
                 self.query_one("#predict", Input).display = True
+                self.refresh_bindings()
+            elif self.lab_run is not None and getattr(self.lab_run, "released", False):
+                from labs.runner import GONE
+
+                self._log(Text(GONE, style="dim"))
         elif isinstance(event, Failed):
             label = {"diverged": "diverged", "out_of_memory": "out of memory"}.get(event.kind, "failed")
             self._set_status(Text(f"{label}: {event.error}", style="bold red"))
@@ -448,14 +638,26 @@ class LabScreen(Screen[None]):
 
     @on(Input.Submitted, "#predict")
     def _predict_submitted(self, event: Input.Submitted) -> None:
-        if self.lab_run is not None and self.lab_run.predictor is not None and event.value.strip():
-            self._predict(event.value)
+        if self.lab_run is None or not event.value.strip():
+            return
+        if self.lab_run.predictor is None:  # released since: another lab finished (one keeps its model)
+            from labs.runner import GONE
+
+            self._log(Text(GONE, style="yellow"))
+            event.input.display = False
+            self.refresh_bindings()
+            return
+        self._predict(event.value)
 
     @work(thread=True, exclusive=True, group="predict")
     def _predict(self, text: str) -> None:
-        assert self.lab_run is not None and self.lab_run.predictor is not None
+        from labs.runner import GONE
+
+        predictor = self.lab_run.predictor if self.lab_run is not None else None
         try:
-            answer = self.lab_run.predictor(text)
+            if predictor is None:
+                raise LabError(GONE)
+            answer = predictor(text)
             line = Text.assemble(("› ", "dim"), (text, ""), ("  →  ", "dim"), (answer, "bold green"))
         except Exception as error:  # a bad input must not end the app
             line = Text(f"cannot predict {text!r}: {error}", style="red")
@@ -492,7 +694,35 @@ class LabScreen(Screen[None]):
             chart.set_overlay(previous.curves, previous.lr_finder, name, kinds_of(previous.epochs))
 
 
-_MARKER_STYLES = {"valley": "green", "steep": "magenta", "minimum": "red"}
+class ParamValidator(Validator):
+    """A field's value as its parameter parses it (`Param.parse`): refused in the field, with the lab's words."""
+
+    def __init__(self, param: Param) -> None:
+        super().__init__()
+        self.param = param
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            self.param.parse(value)
+        except LabError as error:
+            return self.failure(str(error))
+        return self.success()
+
+
+# What each type of field lets be typed at all (a whole-value regex); the validator checks the rest.
+_RESTRICT = {
+    "int": r"[-+]?[0-9]*",
+    "float": r"[-+]?[0-9]*\.?[0-9]*(?:[eE][-+]?[0-9]*)?",
+    "ints": r"[-+0-9, ]*",
+}
+
+_MARKER_STYLES = {
+    "valley": "green",
+    "steep": "magenta",
+    "minimum": "red",
+    "minimum / 10": "yellow",  # the finder's `minimum` suggestion: the lowest loss's rate / 10
+    "lowest loss": "red",
+}
 
 
 def _duration(seconds: float) -> str:

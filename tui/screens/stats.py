@@ -36,6 +36,9 @@ from tui.widgets.safe_text import literal, one_line
 from tui.widgets.workload import WorkloadChart
 
 ORPHANS_SHOWN = 20
+# Terminal width from which retention by month (~50 cells) and the workload (its columns and a 6-cell bar)
+# fit side by side.
+SIDE_BY_SIDE_WIDTH = 110
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding `cards`, for the child
 
 
@@ -73,11 +76,17 @@ def orphans_text(stats: Stats) -> Content:
     """Review history of cards no longer in any pack: kept in the store, listed here."""
     if not stats.orphaned:
         return Content("No orphaned history: every reviewed card is still in a pack.")
-    lines = [f"{len(stats.orphaned)} cards were reviewed but are no longer in any pack (history kept):"]
+    count = len(stats.orphaned)
+    lines = [
+        "1 card was reviewed but is no longer in any pack (history kept):"
+        if count == 1
+        else f"{count} cards were reviewed but are no longer in any pack (history kept):"
+    ]
     for ref in stats.orphaned[:ORPHANS_SHOWN]:
         last = ref.last_review.date().isoformat() if ref.last_review else "never"
         lines.append(
-            f"  {one_line(ref.pack_id)} / {one_line(ref.card_id)}: {ref.reviews} reviews, last {last}"
+            f"  {one_line(ref.pack_id)} / {one_line(ref.card_id)}: "
+            f"{ref.reviews} review{'' if ref.reviews == 1 else 's'}, last {last}"
         )
     if len(stats.orphaned) > ORPHANS_SHOWN:
         lines.append(f"  … and {len(stats.orphaned) - ORPHANS_SHOWN} more (cardlab stats --json lists all)")
@@ -119,6 +128,11 @@ class StatsScreen(ShowsStoreErrors, Screen[None]):
         for label in ("Pack", "Cards", "Due", "New today", "Never seen", "Suspended", "Leeches", "Reviews"):
             table.add_column(label, key=label)
         self.action_refresh_stats()
+
+    def on_resize(self) -> None:
+        """Retention by month and the workload side by side where both fit, else one under the other."""
+        stacked = self.app.size.width < SIDE_BY_SIDE_WIDTH
+        self.query_one("#stats-memory", Horizontal).set_class(stacked, "-stacked")
 
     def action_refresh_stats(self) -> None:
         services = services_of(self)

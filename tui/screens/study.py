@@ -16,8 +16,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from cards import cloze
-from cards.schedule import format_interval
 from cards.store import StoreError
+from cards.study_day import format_interval
 from tui.editor import edit_card
 from tui.messages import PackReloaded
 from tui.services import services_of
@@ -25,6 +25,7 @@ from tui.store_errors import ShowsStoreErrors
 from tui.widgets.card_text import CardText
 from tui.widgets.key_button import KeyButton
 from tui.widgets.key_hints import KeyHints
+from tui.widgets.lab_runs_line import LabRunsLine
 from tui.widgets.media import media_files, open_in_viewer, show_media
 from tui.widgets.safe_text import literal, neutralize_controls, one_line
 
@@ -92,7 +93,14 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
             id="study.where",
             tooltip="Open the card's file at its line in $EDITOR",
         ),
-        Binding("b", "browse", "Browse", id="study.browse", tooltip="The card browser, on this pack"),
+        Binding(  # priority: the keys typed right after `b` reach the browser (see the home screen's)
+            "b",
+            "browse",
+            "Browse",
+            id="study.browse",
+            tooltip="The card browser, on this pack",
+            priority=True,
+        ),
         Binding("l", "lab", "Lab", id="study.lab", tooltip="Open the runnable lab of this card"),
         Binding(
             "o",
@@ -146,6 +154,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         with Vertical(id="done-view"):
             yield Static(id="done-text")
             yield KeyButton("Custom study · c", id="done-custom", classes="-primary")
+        yield LabRunsLine()  # labs running or ended in the background; hidden while none
         yield KeyHints()
 
     def on_mount(self) -> None:
@@ -332,7 +341,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
             except StoreError as err:
                 self._not_saved(err)
                 return
-            self.notify("buried until tomorrow")
+            self.notify(f"buried {one_line(self.card.id)} until tomorrow", markup=False)
             self.show_next()
 
     def action_suspend(self) -> None:
@@ -342,7 +351,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
             except StoreError as err:
                 self._not_saved(err)
                 return
-            self.notify("suspended")
+            self.notify(f"suspended {one_line(self.card.id)} (b: the browser unsuspends it)", markup=False)
             self.show_next()
 
     def action_edit_location(self) -> None:
@@ -415,7 +424,8 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         try:
             if choice.mode == "new":
                 left = session.extra_new(pack.id, choice.number)
-                self.notify(f"{choice.number} more new cards today ({left} new left)")
+                more = f"{choice.number} more new card{'' if choice.number == 1 else 's'}"
+                self.notify(f"{more} today ({left} new left)")
             elif choice.mode == "ahead":
                 found = session.study_ahead(choice.number)
                 self._say_found(found, f"no review is due in the next {_days(choice.number)}")
@@ -463,14 +473,23 @@ def _days(count: int) -> str:
 
 
 def summary_text(summary: SessionSummary) -> str:
-    """The session in one paragraph: answers, the split by grade, time spent."""
-    if summary.reviewed == 0:
-        return "No cards answered in this session."
-    split = ", ".join(f"{summary.by_rating.get(rating, 0)} {name}" for rating, name in GRADES)
-    minutes, seconds = divmod(round(summary.seconds), 60)
-    spent = f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
-    plural = "" if summary.reviewed == 1 else "s"
-    return f"{summary.reviewed} card{plural} answered ({split}) in {spent}."
+    """The session in one paragraph: answers, the split by grade, time spent; cram answers apart (they
+    moved no card)."""
+    parts = []
+    if summary.reviewed:
+        split = ", ".join(f"{summary.by_rating.get(rating, 0)} {name}" for rating, name in GRADES)
+        plural = "" if summary.reviewed == 1 else "s"
+        parts.append(f"{summary.reviewed} card{plural} answered ({split}) in {_spent(summary.seconds)}.")
+    if summary.crammed:
+        plural = "" if summary.crammed == 1 else "s"
+        spent = _spent(summary.cram_seconds)
+        parts.append(f"Cram: {summary.crammed} answer{plural} in {spent}, which left the schedule as it was.")
+    return " ".join(parts) or "No cards answered in this session."
+
+
+def _spent(total_seconds: float) -> str:
+    minutes, seconds = divmod(round(total_seconds), 60)
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
 
 def when_text(moment: datetime, now: datetime, tz: tzinfo | None) -> str:

@@ -27,21 +27,28 @@ class TrustLab(ModalScreen[bool]):
         Binding("escape", "choose(False)", "Cancel", id="lab.trust.no"),
     ]
 
-    def __init__(self, pack_id: str, lab_folder: Path, files: dict[str, str]) -> None:
+    def __init__(
+        self, pack_id: str, lab_folder: Path, files: dict[str, str], skipped: tuple[str, ...] = ()
+    ) -> None:
         super().__init__()
         self.pack_id = pack_id
         self.lab_folder = lab_folder
         self.files = files
+        self.skipped = skipped  # never copied nor run (bytecode, symlinks leaving the lab folder), with why
 
     def compose(self) -> ComposeResult:
         # markup=False everywhere: names and paths come from the pack and are shown as written.
         with Vertical():
             yield Label(f"This lab comes with the pack {self.pack_id}.", markup=False)
             yield Label(f"Its code ({self.lab_folder}) runs as you, with your files.", markup=False)
-            yield Label("Trust the pack's labs? A changed file asks again.")
+            yield Label(
+                "Trust the pack's labs? These files are copied and run as listed; a change asks again."
+            )
             with VerticalScroll():
                 for path, digest in self.files.items():
                     yield Static(f"{digest[:16]}…  {path}", markup=False, classes="file")
+                for path in self.skipped:
+                    yield Static(f"not copied, never run: {path}", markup=False, classes="skipped")
             with Horizontal():
                 yield Button("t Trust", id="trust", variant="warning")
                 yield Button("esc Cancel", id="cancel")

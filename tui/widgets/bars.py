@@ -25,11 +25,12 @@ def bar_cells(value: int, peak: int, height: int) -> list[str]:
 def render_bars(values: Sequence[int], height: int = 6, bar_width: int = 2, style: str = "cyan") -> Text:
     """Bars for `values` (one per day, today first), a scale on the left and a day ruler underneath."""
     peak = max(values, default=0)
-    label_width = len(str(peak))
-    columns = [bar_cells(v, peak, height) for v in values]
+    top = max(peak, 1)  # nothing due: the axis still reads 0 to 1, not 0 at both ends
+    label_width = len(str(top))
+    columns = [bar_cells(v, top, height) for v in values]
     text = Text(no_wrap=True)
     for row in range(height):
-        label = str(peak) if row == 0 else ""
+        label = str(top) if row == 0 else ""
         text.append(f"{label:>{label_width}} │", style="dim")
         for column in columns:
             text.append(column[row] * (bar_width - 1) + " " if bar_width > 1 else column[row], style=style)

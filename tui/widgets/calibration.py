@@ -37,7 +37,7 @@ def _cell(value: float, low: float, high: float = 1.0, width: int = BAR_WIDTH) -
 def calibration_summary(found: Calibration) -> str:
     which = "your fitted" if found.fitted else "fsrs' default"
     return (
-        f"{found.reviews} answers scored with {which} parameters: "
+        f"{found.reviews} answer{'' if found.reviews == 1 else 's'} scored with {which} parameters: "
         f"log loss {found.log_loss:.3f}, RMSE(bins) {found.rmse_bins:.3f}"
     )
 

@@ -45,17 +45,30 @@ def render_heatmap(counts: Mapping[date, int], today: date, weeks: int = 26) -> 
 
 
 def _month_ruler(first_monday: date, weeks: int) -> str:
-    """Month abbreviations above the first week column that starts in each month."""
-    ruler = [" "] * (weeks * 2)
-    previous_month, free_from = None, 0
+    """Month abbreviations above the week column holding each month's first day (the first column is
+    labelled with its own month unless the next one starts a month); a label that would run past the last
+    column ends with it, so the current month shows even when it began this week or last."""
+    width = weeks * 2
+    ruler = [" "] * width
+    labels: list[tuple[int, str]] = []
     for week in range(weeks):
         monday = first_monday + timedelta(weeks=week)
-        start = week * 2
-        if monday.month != previous_month and start >= free_from and start + 3 <= len(ruler):
-            ruler[start : start + 3] = monday.strftime("%b")
-            free_from = start + 4
-        previous_month = monday.month
-    return "".join(ruler[: weeks * 2])
+        first_day = next(
+            (day for day in (monday + timedelta(days=d) for d in range(7)) if day.day == 1), None
+        )
+        if first_day is not None:
+            labels.append((week, first_day.strftime("%b")))
+        elif week == 0:
+            labels.append((0, monday.strftime("%b")))
+    if len(labels) > 1 and labels[0][0] == 0 and labels[1][0] == 1 and first_monday.day != 1:
+        labels.pop(0)  # no room for the first column's month before the next one
+    free_from = 0
+    for week, label in labels:
+        start = min(week * 2, width - len(label))
+        if start >= free_from and start >= 0:
+            ruler[start : start + len(label)] = label
+            free_from = start + len(label) + 1
+    return "".join(ruler)
 
 
 class Heatmap(Widget):

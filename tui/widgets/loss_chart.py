@@ -107,8 +107,11 @@ def render_chart(
     markers: Sequence[Marker] = (),
     y_max: float | None = None,
     x_label: str = "step",
+    legend_grows: bool = False,
 ) -> Text:
-    """Draw `series` in a `width` x `height` character box (legend and x labels included).
+    """Draw `series` in a `width` x `height` character box (legend and x labels included); with
+    `legend_grows` (the command line, which has rows to spare), a legend of several lines adds rows
+    rather than taking them from the plot, and names every series.
 
     `y_max` clips the top of the y axis (the lr-finder curve explodes at the end); points above it
     are drawn on the top edge.
@@ -117,11 +120,13 @@ def render_chart(
     cleaned = [(s, _finite(s.points, log_x)) for s in series]
     all_points = [p for _, pts in cleaned for p in pts]
     text = Text(no_wrap=True, overflow="crop")
-    legend = _legend(series, markers, width, f"x: {x_label}{' (log)' if log_x else ''}")
+    # The legend leaves the plot at least MIN_PLOT rows: in a short, narrow pane it gave the plot none.
+    max_lines = 1000 if legend_grows else max(height - 1 - MIN_PLOT, 1)
+    legend = _legend(series, markers, width, f"x: {x_label}{' (log)' if log_x else ''}", max_lines)
     for line in legend:
         text.append_text(line)
         text.append("\n")
-    plot_h = max(height - len(legend) - 1, 2)
+    plot_h = max(height - (1 if legend_grows else len(legend)) - 1, 2)
     if not all_points:
         for row in range(plot_h):
             text.append(
@@ -192,18 +197,37 @@ def render_chart(
     return text
 
 
-def _legend(series: Sequence[Series], markers: Sequence[Marker], width: int, axis: str) -> list[Text]:
+def _legend(
+    series: Sequence[Series], markers: Sequence[Marker], width: int, axis: str, max_lines: int = 1000
+) -> list[Text]:
     """Every named series and marker, wrapped onto as many lines as they need; then the axis name if it
-    fits on the last line (a nicety, not worth a row of the plot)."""
+    fits on the last line (a nicety, not worth a row of the plot). Over `max_lines`, the legend starts at
+    the left edge rather than past the y axis, and then ends in "+N more" (`s`, per-seed curves, or the
+    command line's chart names them all)."""
     items = [(f"{MARKS[s.mark % len(MARKS)]} {s.name}", s.style) for s in series if s.name]
     items += [(f"┊ {m.label} {_ticks(m.x)}", m.style) for m in markers]
-    lines = [Text(" " * _GUTTER)]
-    for label, style in items:
-        if not _fits(lines[-1], label, width) and lines[-1].cell_len > _GUTTER:
-            lines.append(Text(" " * _GUTTER))
-        _add_item(lines[-1], label, style)
+    lines = _legend_lines(items, width, _GUTTER)
+    if len(lines) > max_lines:
+        lines = _legend_lines(items, width, 0)
+    if len(lines) > max_lines:
+        kept: list[tuple[str, str]] = []
+        for count in range(len(items), -1, -1):
+            more = [(f"+{len(items) - count} more", "dim")] if count < len(items) else []
+            kept = items[:count] + more
+            if len(_legend_lines(kept, width, 0)) <= max_lines:
+                break
+        lines = _legend_lines(kept, width, 0)
     if _fits(lines[-1], axis, width):
         _add_item(lines[-1], axis, "dim")
+    return lines
+
+
+def _legend_lines(items: Sequence[tuple[str, str]], width: int, indent: int) -> list[Text]:
+    lines = [Text(" " * indent)]
+    for label, style in items:
+        if not _fits(lines[-1], label, width) and lines[-1].cell_len > indent:
+            lines.append(Text(" " * indent))
+        _add_item(lines[-1], label, style, indent)
     return lines
 
 
@@ -211,8 +235,8 @@ def _fits(line: Text, label: str, width: int) -> bool:
     return line.cell_len + 2 + len(label) <= width
 
 
-def _add_item(line: Text, label: str, style: str) -> None:
-    line.append(("  " if line.cell_len > _GUTTER else "") + label, style=style)
+def _add_item(line: Text, label: str, style: str, indent: int = _GUTTER) -> None:
+    line.append(("  " if line.cell_len > indent else "") + label, style=style)
 
 
 def _x_axis(lo: float, hi: float, plot_w: int, log_x: bool) -> str:
@@ -242,6 +266,7 @@ OVERLAY_STYLE = "grey50"
 Points = Sequence[tuple[float, float]]
 Kind = tuple[str, ...]  # a curve's metric names: curves with the same ones measure the same kind of model
 SCALE_RATIO = 4.0  # curves whose typical losses are further apart than this get separate panels
+MIN_PLOT = 3  # rows of plot the legend always leaves
 MIN_PANEL_HEIGHT = 7  # rows: a legend line, a plot of 5, the x axis
 MAX_PANELS = 4
 
@@ -336,6 +361,11 @@ class LossChart(Widget):
             + len(self.lr_finder)
         )
 
+    @property
+    def has_seeds(self) -> bool:
+        """Some curve is one seed's fit of an arm ("ARM · seed N"): `per_seed` changes what is drawn."""
+        return any(arm_of(name) is not None for name in (*self.curves, *self.valid_curves))
+
     def render(self) -> Text:
         width, height = self.size.width or 60, self.size.height or 12
         return chart_for(
@@ -391,7 +421,11 @@ def chart_for(
     panels = []
     for group, rows in zip(groups, heights):
         series = _panel_series(group, curves, valid_curves, overlay, overlay_name, bands)
-        panels.append(render_chart(series, width, rows, x_label="step", y_max=robust_top(series)))
+        panels.append(
+            render_chart(
+                series, width, rows, x_label="step", y_max=robust_top(series), legend_grows=bool(panel_height)
+            )
+        )
     return Text("\n").join(panels)
 
 

@@ -1,120 +1,199 @@
-"""Lab `discriminative-lr`: the same fine-tuning with a ratio of 1, 2.6 and a large one between groups.
+"""Lab `discriminative-lr`: one learning rate for every layer group, or each group 2.6 times slower than
+the one above; and the small search that 2.6 comes from.
 
 The lesson's notebook:
 
     learn.fit_one_cycle(1, slice(1e-2 / (2.6**4), 1e-2))   # each group's lr is 2.6x below the next one's
 
-2.6 comes from ULMFiT (Howard and Ruder): found by trying, as one would tune any hyperparameter. Ratio 1
-moves the pretrained encoder as fast as the new head; a large ratio all but freezes it.
+ULMFiT (Howard & Ruder 2018, §3.2): "We empirically found it to work well to first choose the learning rate
+of the last layer by fine-tuning only the last layer and using eta^(l-1) = eta^l / 2.6 as the learning rate
+for lower layers." The lesson adds how such a number is found: train many models, then fit a random
+forest that predicts the result from the hyperparameters. The lab does both in miniature:
+
+- the claim: discriminative rates (ratio 2.6) against one rate for all groups (ratio 1), the same epochs,
+  each arm's top rate picked from the same grid on a tuning split; held-out reviews over seeds decide;
+- the search: random (ratio, top rate) trials scored on the tuning split, with the tuning runs, and a
+  random forest fitted on them: where does 2.6 land?
 """
 
 from __future__ import annotations
 
-from engine.text import clas_data
-from labs._evidence import correct_per_example, paired_noise, verdict_over_seeds
-from labs._ulmfit import (
-    classifier_with_encoder,
-    encoder_for,
-    fit_showing_groups,
-    ladder,
-    load_reviews,
-    seed_table,
-)
+import math
+import random
+
+import numpy as np
+
+from labs._experiment import SeedResults
+from labs._finetune import Arm, Experiment, Stage, Tuning, load_split, parse_grid, split_encoder, tune_arms
+from labs._forest import fit_forest
+from labs._ulmfit import RATIO
 from labs.context import LabContext
+from labs.verdict import Verdict, outcome_for
 
 CLAIM = (
-    "A ratio of 2.6 between consecutive layer groups' learning rates fine-tunes a pretrained classifier "
-    "better than one rate for all (ratio 1) and better than a large ratio."
+    "Discriminative learning rates (each layer group 2.6 times slower than the one above) fine-tune the "
+    "pretrained classifier better than one learning rate for every group, on the same budget and each "
+    "arm's top rate tuned on the same grid."
 )
-
-
-def choices(ctx: LabContext) -> tuple[str, ...]:
-    """The question's choices, in the order of the ratios tried."""
-    return ctx.info.choices if ctx.info.question else ("1", "2.6", "large")
+METRIC = "held-out accuracy"
+ONE, DISCR = "ratio 1 (one rate)", f"ratio {RATIO:g}"
+# ULMFiT Table 7, IMDb validation error (%), checked against the text of arXiv 1801.06146v5: fine-tuning
+# the whole classifier at once with one rate (Full) and with discriminative rates (Full + discr).
+PAPER_ERROR = {ONE: 6.87, DISCR: 5.57}
+RATIO_RANGE = (1.0, 10.0)  # the search draws ratios log-uniformly between these
+FOREST_RATIOS = (1.0, 1.5, 2.0, 2.6, 3.5, 5.0, 7.0, 10.0)  # where the forest's prediction is read
 
 
 def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
     with ctx.stage("data"):
-        reviews = load_reviews(ctx.data, p.labels, p.valid_docs, p.review_docs, ctx.seed)
-        ctx.text(reviews.source)
+        split = load_split(ctx.data, p.labels, p.tune_docs, p.holdout_docs, p.review_docs, p.max_words)
+        ctx.report_data(
+            split.rows,
+            unit="reviews",
+            generator="movie reviews from a template generator (opinion words, negations, contrasts); "
+            "nothing in it favours one learning-rate ratio",
+        )
+        cut = f", each cut to its first {p.max_words} words" if p.max_words else ""
+        ctx.text(f"{split.source}: {split.sizes()}{cut}.")
 
     with ctx.stage("encoder"):
-        vocab, encoder = encoder_for(ctx, reviews, p.lm_epochs)
+        vocab, encoder = split_encoder(ctx, split, p.lm_epochs)
 
-    ratios = (1.0, 2.6, p.large_ratio)
-    seeds = list(range(ctx.seed, ctx.seed + p.seeds))
-    per_seed: list[list[list[float]]] = []  # seed -> ratio -> per-example correctness
-    for seed in seeds:
-        if seed != ctx.seed and ctx.data is None:
-            reviews = load_reviews(None, p.labels, p.valid_docs, 0, seed)
-        texts, labels, is_valid = reviews.clas_inputs()
-        data = clas_data(texts, labels, vocab=vocab, bs=p.bs, is_valid=is_valid, seed=seed)
-        per_seed.append([fine_tune(ctx, data, encoder, ratio, seed, len(seeds) > 1) for ratio in ratios])
-    return report(ctx, seeds, ratios, per_seed)
+    exp = Experiment(ctx, split, vocab, encoder, p.bs)
+    unfrozen = (Stage(0, p.epochs, 1.0),)
+    arms = [Arm(ONE, unfrozen, 1.0), Arm(DISCR, unfrozen, RATIO)]
+    seeds = ctx.seeds
+    grid = parse_grid(p.lrs)
+    with ctx.stage("tuning"):
+        tuning = tune_arms(exp, arms, grid, seeds[0])
+        ctx.table(f"tuning-split accuracy per top learning rate (seed {seeds[0]})", *tuning.table())
+        rows = exp.stage_table(arms, tuning.chosen)
+        ctx.table("what each arm trains, at its chosen top rate", rows[0], rows[1:])
 
+    with ctx.stage("ratio search"):
+        search = ratio_search(ctx, exp, tuning, p.search_trials, p.epochs, grid, seeds[0])
 
-def fine_tune(ctx: LabContext, data, encoder: str, ratio: float, seed: int, label: bool) -> list[float]:
-    p = ctx.p
-    stage = ("ratio 1", "ratio 2.6", "large ratio")[(1.0, 2.6).index(ratio) if ratio in (1.0, 2.6) else 2]
-    with ctx.stage(stage):
-        ctx.reseed(seed)  # the same head initialisation for every ratio
-        ctx.curve(f"ratio {ratio:g}" + (f" · seed {seed}" if label else ""))
-        learn = classifier_with_encoder(ctx, data, encoder)
-        learn.unfreeze()
-        lr = ladder(p.lr, len(learn.layer_groups), ratio)
-        fit_showing_groups(ctx, learn, p.epochs, lr, f"ratio {ratio:g}: ")
-        return correct_per_example(learn)
+    results = SeedResults(METRIC, higher_is_better=True)
+    with ctx.stage("held-out runs"):
+        for seed in seeds:
+            for arm in arms:
+                learn = (
+                    tuning.learners[arm.name]
+                    if seed == seeds[0]
+                    else exp.train(arm, tuning.chosen[arm.name], seed)
+                )
+                results.add(arm.name, exp.accuracy(learn, exp.holdout_loader))
+        ctx.table(f"{METRIC} per seed, every arm {p.epochs} epochs", *results.table(seeds))
 
-
-def report(
-    ctx: LabContext, seeds: list[int], ratios: tuple[float, ...], per_seed: list[list[list[float]]]
-) -> dict[str, object]:
-    names = choices(ctx)
-    accuracies = [[sum(c) / len(c) for c in seed_runs] for seed_runs in per_seed]
-    header, table = seed_table(seeds, [f"ratio {r:g}" for r in ratios], accuracies)
-    ctx.table("validation accuracy after the same fine-tuning", header, table)
-    means = [sum(col) / len(col) for col in zip(*accuracies)]
-    best, second = sorted(range(len(ratios)), key=lambda i: means[i], reverse=True)[:2]
-    # The claim: 2.6 against the better of the other two; the question: which ratio is best, if any.
-    rival = max((0, 2), key=lambda i: means[i])
-    claim = verdict_over_seeds(
-        CLAIM,
-        [acc[1] - acc[rival] for acc in accuracies],
-        paired_noise(per_seed[0][1], per_seed[0][rival]),
-    )
-    lead = verdict_over_seeds(
-        "best ratio",
-        [acc[best] - acc[second] for acc in accuracies],
-        paired_noise(per_seed[0][best], per_seed[0][second]),
-    )
-    ctx.text(explain(ratios, means, claim, len(seeds)), kind="explanation")
-    result: dict[str, object] = {
-        "accuracy_ratio_1": round(means[0], 4),
-        "accuracy_ratio_2_6": round(means[1], 4),
-        "accuracy_large_ratio": round(means[2], 4),
-        "verdict": claim.to_dict(),
-        "outcome": names[best] if lead.agrees else None,
+    chance = exp.chance_note({arm: results.mean(arm) for arm in results.by_arm})
+    if chance:
+        ctx.text(chance, kind="explanation")
+    verdict = ctx.judge(CLAIM, results.differences(DISCR, ONE), metric=METRIC)
+    paper = (PAPER_ERROR[ONE] - PAPER_ERROR[DISCR]) / 100
+    ctx.text(explain(verdict, paper, search, len(seeds)), kind="explanation")
+    yes, no = ctx.info.choices
+    return {
+        "verdict": verdict.to_dict(),
+        "outcome": outcome_for(verdict, yes, no),
+        "accuracy": {arm: round(results.mean(arm), 4) for arm in results.by_arm},
+        "per_seed": {arm: [round(v, 4) for v in values] for arm, values in results.by_arm.items()},
+        "paper_effect": round(paper, 4),
+        "near_chance": bool(chance),
+        "tuning": tuning.to_dict(),
+        "search": search,
     }
-    if len(seeds) > 1:
-        result["per_seed"] = [
-            {"seed": s, **{f"ratio {r:g}": round(a, 4) for r, a in zip(ratios, acc)}}
-            for s, acc in zip(seeds, accuracies)
-        ]
-    return result
 
 
-def explain(ratios: tuple[float, ...], means: list[float], verdict, n_seeds: int) -> str:
-    lesson = (
-        "Ratio 1 moves the pretrained embedding as fast as the new head; a large ratio all but freezes the "
-        "encoder. ULMFiT found 2.6 with an encoder pretrained on WikiText-103, whose features already "
-        "separate the sentiment: lower layers that move less keep those features while the head learns."
+def ratio_search(
+    ctx: LabContext,
+    exp: Experiment,
+    tuning: Tuning,
+    trials: int,
+    epochs: int,
+    grid: tuple[float, ...],
+    seed: int,
+) -> dict[str, object]:
+    """Random (ratio, top rate) trials on the tuning split, plus the tuning runs (ratios 1 and 2.6 on the
+    grid); a random forest fitted on all of them, read along the ratio axis."""
+    rng = random.Random(ctx.seed)
+    low, high = math.log(min(grid)), math.log(max(grid))
+    points: list[tuple[float, float, float, str]] = []  # ratio, lr, tuning accuracy, where from
+    for name, row in tuning.scores.items():
+        ratio = 1.0 if name == ONE else RATIO
+        points += [(ratio, lr, score, "tuning grid") for lr, score in row.items()]
+    for _ in range(trials):
+        ratio = math.exp(rng.uniform(math.log(RATIO_RANGE[0]), math.log(RATIO_RANGE[1])))
+        lr = math.exp(rng.uniform(low, high)) if high > low else min(grid)
+        arm = Arm(f"ratio {ratio:.2f}", (Stage(0, epochs, 1.0),), ratio)
+        learn = exp.train(arm, lr, seed, curve=f"search · ratio {ratio:.2f} · lr {lr:.2g}")
+        points.append((ratio, lr, exp.accuracy(learn, exp.tune_loader), "random"))
+    ranked = sorted(points, key=lambda t: -t[2])
+    ctx.table(
+        f"the search: {len(points)} trials on the tuning split (seed {seed}), best first",
+        ["rank", "ratio", "top lr", "tuning accuracy", "trial"],
+        [
+            [str(i + 1), f"{r:.2f}", f"{lr:.3g}", f"{acc:.3f}", how]
+            for i, (r, lr, acc, how) in enumerate(ranked)
+        ],
     )
-    where = f"over {n_seeds} seeds" if n_seeds > 1 else "on this seed (the noise is the validation set's)"
-    measured = ", ".join(f"ratio {r:g}: {m:.1%}" for r, m in zip(ratios, means))
-    gap = f"2.6 against the better of the others {where}: {verdict.effect:+.3f} ± {verdict.noise:.3f}"
-    if verdict.agrees is None:
-        return f"{lesson} Measured {measured}; {gap}, within the noise: no clear answer on this run."
-    if verdict.agrees:
-        return f"{lesson} Measured {measured}; {gap}: 2.6 wins, as the card says."
-    return f"{lesson} Measured {measured}; {gap}: 2.6 does not win here."
+    x = np.array([[math.log(r), math.log(lr)] for r, lr, _, _ in points])
+    y = np.array([acc for _, _, acc, _ in points])
+    forest = fit_forest(x, y, seed=ctx.seed)
+    lrs = np.exp(np.linspace(low, high, 9)) if high > low else np.array([min(grid)])
+    profile = []
+    for ratio in FOREST_RATIOS:
+        predicted = forest.predict(np.array([[math.log(ratio), math.log(lr)] for lr in lrs]))
+        best = int(np.argmax(predicted))
+        profile.append((ratio, float(predicted[best]), float(lrs[best])))
+    order = sorted(range(len(profile)), key=lambda i: -profile[i][1])
+    rank_of = {profile[i][0]: rank + 1 for rank, i in enumerate(order)}
+    best_ratio = profile[order[0]][0]
+    n_tune = len(exp.split.tune[0])
+    mean_acc = float(y.mean())
+    tune_se = math.sqrt(max(mean_acc * (1 - mean_acc), 1e-12) / n_tune)
+    ctx.table(
+        "the random forest's prediction along the ratio (its best top lr for each ratio)",
+        ["ratio", "predicted tuning accuracy", "at top lr", "rank"],
+        [[f"{r:g}", f"{acc:.3f}", f"{lr:.3g}", str(rank_of[r])] for r, acc, lr in profile],
+    )
+    at_26 = next(acc for r, acc, _ in profile if r == RATIO)
+    spread = max(acc for _, acc, _ in profile) - min(acc for _, acc, _ in profile)
+    return {
+        "trials": [
+            {"ratio": round(r, 4), "lr": round(lr, 6), "tuning_accuracy": round(acc, 4), "from": how}
+            for r, lr, acc, how in points
+        ],
+        "forest_best_ratio": best_ratio,
+        "rank_of_2_6": rank_of[RATIO],
+        "ratios_read": len(FOREST_RATIOS),
+        "predicted_at_2_6": round(at_26, 4),
+        "predicted_best": round(profile[order[0]][1], 4),
+        "predicted_spread": round(spread, 4),
+        "tuning_se": round(tune_se, 4),
+    }
+
+
+def explain(verdict: Verdict, paper: float, search: dict[str, object], n_seeds: int) -> str:
+    found = (
+        f"The search's forest ranks ratio 2.6 {search['rank_of_2_6']} of {search['ratios_read']} ratios read "
+        f"(predicted tuning accuracy {search['predicted_at_2_6']:.3f}; best {search['forest_best_ratio']:g} at "
+        f"{search['predicted_best']:.3f}); its predictions span {search['predicted_spread']:.3f}, against a "
+        f"tuning-split standard error of about {search['tuning_se']:.3f} per trial, so a search this small "
+        "can rule out only ratios that are much worse."
+    )
+    if n_seeds < 2 or verdict.note:
+        return f"{found} {verdict.note or 'One seed cannot decide.'}"
+    measured = (
+        f"Ratio 2.6 minus ratio 1 on held-out reviews over {n_seeds} seeds: {verdict.effect:+.3f} "
+        f"(threshold {verdict.threshold:.3f}; this run could detect about {verdict.min_detectable_effect:.3f}). "
+        f"The paper's gain on IMDb (Full 6.87 % -> Full + discr 5.57 % error) is {paper:.3f}"
+    )
+    if paper < verdict.min_detectable_effect:
+        measured += ", smaller than this run could detect"
+    word = {
+        True: "discriminative rates win by more than the seeds' spread",
+        False: "one rate wins by more than the seeds' spread",
+        None: "neither wins by more than the seeds' spread",
+    }[verdict.agrees]
+    return f"{found} {measured}. Verdict: {word}."

@@ -1,4 +1,4 @@
-"""Lab `ulmfit-classifier`: the fine-tuned encoder, the same vocabulary, gradual unfreezing.
+"""Lab `ulmfit-classifier`: the fine-tuned encoder, the same vocabulary, and ULMFiT's classifier ablation.
 
 The lesson's notebook:
 
@@ -14,177 +14,233 @@ The lesson's notebook:
     learn.unfreeze()
     learn.fit_one_cycle(2, slice(1e-3 / (2.6**4), 1e-3), moms=(0.8, 0.7))
     learn.predict("I really loved that movie, it was awesome!")
+
+The experiment is the ULMFiT paper's classifier fine-tuning ablation (Howard & Ruder 2018, Table 7) in
+miniature: {all at once, gradual unfreezing} x {one rate, discriminative rates}, four recipes of the same
+five epochs, each with its own top rate picked from the same grid on a tuning split; the verdict compares
+them on held-out reviews over seeds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
 from engine.text import TextClassifierLearner, clas_data, text_classifier_learner
-from engine.text.vocab import Vocab
-from labs._evidence import correct_per_example, paired_noise, verdict_over_seeds
-from labs._ulmfit import (
-    classifier_with_encoder,
-    config_of,
-    encoder_for,
-    fit_showing_groups,
-    ladder,
-    load_reviews,
-    seed_table,
-)
+from labs._experiment import SeedResults
+from labs._finetune import Arm, ClasSplit, Experiment, Stage, load_split, parse_grid, split_encoder, tune_arms
+from labs._ulmfit import RATIO, config_of
 from labs.context import LabContext
-from labs.verdict import outcome_for
+from labs.verdict import ALPHA, POWER, Verdict, outcome_for, standard_error, t_quantile
 
 CLAIM = (
-    "Gradual unfreezing (the head first, then one more layer group per stage) trains a better classifier "
-    "from a pretrained encoder than unfreezing everything at once on the same budget."
+    "Gradual unfreezing (the head first, then one more layer group per stage) fine-tunes the pretrained "
+    "classifier better than unfreezing everything at once, with one learning rate and with discriminative "
+    "rates, on the same budget and each recipe's top rate tuned on the same grid."
 )
-GRADUAL_EPOCHS = 5  # 1 + 1 + 1 + 2, as in the lesson
-# The head-alone probe measures the frozen features, not a schedule: it trains until it levels off (60
-# labels, 10 seeds: 0.747 after 5 epochs, 0.761 after 10 on 5 seeds).
-PROBE_EPOCHS = 10
-# Top learning rates of the four stages, as fractions of `lr`: the lesson's 2e-2, 1e-2, 5e-3, 1e-3, or the
-# labs' (the small model's later stages learn too slowly at the lesson's falling rates).
-STAGE_RATES = {"lesson": (1.0, 0.5, 0.25, 0.05), "lab": (1.0, 0.5, 0.5, 0.5)}
+METRIC = "held-out accuracy"
+# The lesson's four stages: which groups train, epochs, and the stage's top rate as a fraction of the first
+# stage's (2e-2, 1e-2, 5e-3, 1e-3 in the notebook). Five epochs in all: the all-at-once recipes get five too.
+LESSON_STAGES = (Stage(-1, 1, 1.0), Stage(-2, 1, 0.5), Stage(-3, 1, 0.25), Stage(0, 2, 0.05))
+AT_ONCE = (Stage(0, sum(s.epochs for s in LESSON_STAGES), 1.0),)
+FULL, FULL_DISCR, FREEZ, FREEZ_DISCR = "all at once", "all at once + discr", "gradual", "gradual + discr"
+# ULMFiT Table 7, IMDb validation error (%), checked against the text of arXiv 1801.06146v5.
+PAPER_ERROR = {FULL: 6.87, FULL_DISCR: 5.57, FREEZ: 6.37, FREEZ_DISCR: 5.39}
+LESSON_STAGE_ACCURACY = (0.927, 0.938, 0.940, 0.944)  # lesson 4, full IMDb on a GPU
+# (name, claimed arm, rival arm): the two gradual-unfreezing comparisons the verdict weighs (Holm), and the
+# two discriminative-rate ones it shows.
+GRADUAL = (("one rate", FREEZ, FULL), ("discriminative rates", FREEZ_DISCR, FULL_DISCR))
+DISCR = (("all at once", FULL_DISCR, FULL), ("gradual", FREEZ_DISCR, FREEZ))
 
 
-@dataclass
-class SeedResult:
-    head_only: float
-    gradual: float
-    at_once: float | None
-    noise: float  # the validation set's standard error of gradual - at_once
-    learn: TextClassifierLearner
+def recipes() -> list[Arm]:
+    return [
+        Arm(FULL, AT_ONCE, 1.0),
+        Arm(FULL_DISCR, AT_ONCE, RATIO),
+        Arm(FREEZ, LESSON_STAGES, 1.0),
+        Arm(FREEZ_DISCR, LESSON_STAGES, RATIO),
+    ]
 
 
 def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
     with ctx.stage("data"):
-        reviews = load_reviews(ctx.data, p.labels, p.valid_docs, p.review_docs, ctx.seed)
-        ctx.text(reviews.source)
-        ctx.text(f"{reviews.train_texts[0]}  →  {reviews.train_labels[0]}", title="a labelled review")
+        split = load_split(ctx.data, p.labels, p.tune_docs, p.holdout_docs, p.review_docs, p.max_words)
+        ctx.report_data(
+            split.rows,
+            unit="reviews",
+            generator="movie reviews from a template generator (opinion words, negations, contrasts); "
+            "nothing in it favours one fine-tuning recipe",
+        )
+        cut = f", each cut to its first {p.max_words} words" if p.max_words else ""
+        ctx.text(f"{split.source}: {split.sizes()}{cut}.")
+        ctx.text(f"{split.train[0][0][:300]}  →  {split.train[1][0]}", title="a labelled review")
 
     with ctx.stage("encoder"):
-        vocab, encoder = encoder_for(ctx, reviews, p.lm_epochs)
+        vocab, encoder = split_encoder(ctx, split, p.lm_epochs)
         ctx.text(
             "clas_data(..., vocab=data_lm.vocab): the classifier reads words with the language model's "
             "vocabulary, or the encoder's rows would belong to other words.",
             kind="explanation",
         )
         ctx.text(
-            own_vocabulary_error(ctx, reviews, encoder), title="why vocab=data_lm.vocab", kind="explanation"
+            own_vocabulary_error(ctx, split, encoder), title="why vocab=data_lm.vocab", kind="explanation"
         )
 
-    seeds = list(range(ctx.seed, ctx.seed + p.seeds))
-    results = [train_seed(ctx, reviews, vocab, encoder, seed, len(seeds) > 1) for seed in seeds]
-    return report(ctx, seeds, results)
+    exp = Experiment(ctx, split, vocab, encoder, p.bs)
+    arms = recipes()
+    seeds = ctx.seeds
+    with ctx.stage("tuning"):
+        grid = parse_grid(p.lrs)
+        tuning = tune_arms(exp, arms, grid, seeds[0])
+        ctx.table(f"tuning-split accuracy per top learning rate (seed {seeds[0]})", *tuning.table())
+        rows = exp.stage_table(arms, tuning.chosen)
+        ctx.table("what each recipe trains, at its chosen top rate", rows[0], rows[1:])
 
-
-def train_seed(ctx: LabContext, reviews, vocab: Vocab, encoder: str, seed: int, label: bool) -> SeedResult:
-    """Gradual unfreezing, then (with `compare`) all at once, from the same encoder and head init."""
-    p = ctx.p
-    if seed != ctx.seed:  # another sample of labelled reviews for each further seed
-        reviews = load_reviews(None, p.labels, p.valid_docs, 0, seed) if ctx.data is None else reviews
-    texts, labels, is_valid = reviews.clas_inputs()
-    data = clas_data(texts, labels, vocab=vocab, bs=p.bs, is_valid=is_valid, seed=seed)
-    suffix = f" · seed {seed}" if label else ""
-
-    def classifier(name: str) -> TextClassifierLearner:
-        ctx.reseed(seed)
-        ctx.curve(name + suffix)
-        return classifier_with_encoder(ctx, data, encoder)
-
-    rates = STAGE_RATES[p.schedule]
-    with ctx.stage("head alone"):  # what the frozen encoder's features hold: a head trained to a plateau
-        probe = classifier("head alone, encoder frozen")
-        probe.fit_one_cycle(PROBE_EPOCHS, p.lr * rates[0])
-        head_only = float(probe.validate()["accuracy"])
-    learn = classifier("gradual unfreezing")
-    n_groups = len(learn.layer_groups)
-    plan = (
-        ("head only (freeze)", None, 1, p.lr * rates[0]),
-        ("freeze_to(-2)", -2, 1, ladder(p.lr * rates[1], n_groups)),
-        ("freeze_to(-3)", -3, 1, ladder(p.lr * rates[2], n_groups)),
-        ("unfreeze()", 0, 2, ladder(p.lr * rates[3], n_groups)),
-    )
-    for stage, freeze_to, epochs, lr in plan:
-        with ctx.stage(stage):
-            if freeze_to is not None:
-                learn.freeze_to(freeze_to)
-            fit_showing_groups(ctx, learn, epochs, lr, f"{stage}: ", suffix)
-    gradual_correct = correct_per_example(learn)
-    gradual = sum(gradual_correct) / len(gradual_correct)
-    if not p.compare:
-        return SeedResult(head_only, gradual, None, float("inf"), learn)
-    with ctx.stage("all at once"):
-        at_once = classifier("all at once")
-        at_once.unfreeze()
-        lr = ladder(p.lr * rates[3], n_groups)
-        fit_showing_groups(ctx, at_once, GRADUAL_EPOCHS, lr, "unfreeze(); ", suffix)
-        at_once_correct = correct_per_example(at_once)
-    everything = sum(at_once_correct) / len(at_once_correct)
-    best = at_once if everything > gradual else learn
-    return SeedResult(head_only, gradual, everything, paired_noise(gradual_correct, at_once_correct), best)
-
-
-def report(ctx: LabContext, seeds: list[int], results: list[SeedResult]) -> dict[str, object]:
-    p = ctx.p
-    mean = lambda values: sum(values) / len(values)  # noqa: E731
-    head_only = mean([r.head_only for r in results])
-    gradual = mean([r.gradual for r in results])
-    result: dict[str, object] = {
-        "head_only_accuracy": round(head_only, 4),
-        "gradual_accuracy": round(gradual, 4),
-    }
-    columns = ["head alone (frozen encoder)", "gradual unfreezing"] + (["all at once"] if p.compare else [])
-    rows = [[r.head_only, r.gradual] + ([_measured(r.at_once)] if p.compare else []) for r in results]
-    header, table = seed_table(seeds, columns, rows)
-    ctx.table("validation accuracy, same number of epochs", header, table)
-    if p.compare:
-        effects = [r.gradual - _measured(r.at_once) for r in results]
-        verdict = verdict_over_seeds(CLAIM, effects, results[0].noise)
-        result["all_at_once_accuracy"] = round(mean([_measured(r.at_once) for r in results]), 4)
-        result["per_seed"] = [
-            {"seed": s, **dict(zip(columns, map(lambda v: round(v, 4), row)))} for s, row in zip(seeds, rows)
-        ]
-        result["verdict"] = verdict.to_dict()
-        all_at_once_wins, gradual_wins = ctx.info.choices
-        result["outcome"] = outcome_for(verdict, gradual_wins, all_at_once_wins)
-        ctx.text(explain(head_only, verdict, len(seeds), p.labels), kind="explanation")
-
-    with ctx.stage("predict"):
-        learn = max(results, key=lambda r: max(r.gradual, r.at_once or 0)).learn
-        ctx.text(describe_prediction(learn, p.sentence), title=f"predict({p.sentence!r})", kind="prediction")
-        ctx.set_predictor(lambda text: describe_prediction(learn, text))
+    results = SeedResults(METRIC, higher_is_better=True)
+    stages: list[float] = []
+    learn: TextClassifierLearner | None = None
+    with ctx.stage("held-out runs"):
+        for seed in seeds:
+            for arm in arms:
+                if seed == seeds[0]:
+                    learn = tuning.learners[arm.name]
+                else:
+                    record = arm.name == FREEZ_DISCR and seed == seeds[-1]
+                    learn = exp.train(
+                        arm,
+                        tuning.chosen[arm.name],
+                        seed,
+                        after_stage=(lambda i, m: stages.append(exp.accuracy(m, exp.holdout_loader)))
+                        if record
+                        else None,
+                    )
+                results.add(arm.name, exp.accuracy(learn, exp.holdout_loader))
+        ctx.table(f"{METRIC} per seed, every recipe {AT_ONCE[0].epochs} epochs", *results.table(seeds))
+    chance = exp.chance_note({arm: results.mean(arm) for arm in results.by_arm})
+    if chance:
+        ctx.text(chance, kind="explanation")
+    result = report(ctx, results, tuning.to_dict(), stages, learn)
+    result["near_chance"] = bool(chance)
     return result
 
 
-def explain(head_only: float, verdict, n_seeds: int, labels: int) -> str:
-    """What the run measured, against the conditions under which the lesson's claim holds."""
+def report(
+    ctx: LabContext,
+    results: SeedResults,
+    tuning: dict[str, object],
+    stages: list[float],
+    learn: TextClassifierLearner | None,
+) -> dict[str, object]:
+    p = ctx.p
+    verdict = ctx.judge(CLAIM, {name: results.differences(a, b) for name, a, b in GRADUAL}, metric=METRIC)
+    effects = [effect_row(results, *row, kind="gradual") for row in GRADUAL]
+    effects += [effect_row(results, *row, kind="discr") for row in DISCR]
+    ctx.table(
+        "effects over seeds beside the paper's (accuracy points = error points)",
+        ["comparison", "effect", "± se", "min. detectable", "paper (IMDb)"],
+        [
+            [
+                r["comparison"],
+                f"{r['effect']:+.3f}",
+                f"{r['se']:.3f}",
+                f"{r['mde']:.3f}",
+                f"{r['paper']:+.4f}",
+            ]
+            for r in effects
+        ],
+    )
+    means = {arm: results.mean(arm) for arm in results.by_arm}
+    ctx.table(
+        "ULMFiT Table 7 (IMDb, full data) beside this run",
+        ["recipe", "paper: accuracy", f"this run: {METRIC}"],
+        [[arm, f"{1 - PAPER_ERROR[arm] / 100:.4f}", f"{means[arm]:.4f}"] for arm in means],
+    )
+    if stages:
+        ctx.table(
+            f"gradual + discr after each stage (seed {ctx.seeds[-1]}, held-out) beside the lesson's",
+            ["stage", "lesson 4 (full IMDb)", "this run"],
+            [
+                [stage.call(), f"{lesson:.3f}", f"{ours:.3f}"]
+                for stage, lesson, ours in zip(LESSON_STAGES, LESSON_STAGE_ACCURACY, stages)
+            ],
+        )
+    ctx.text(explain(verdict, effects, len(ctx.seeds), p.labels), kind="explanation")
+    at_once_wins, gradual_wins = ctx.info.choices
+    result: dict[str, object] = {
+        "verdict": verdict.to_dict(),
+        "outcome": outcome_for(verdict, gradual_wins, at_once_wins),
+        "accuracy": {arm: round(value, 4) for arm, value in means.items()},
+        "per_seed": {arm: [round(v, 4) for v in values] for arm, values in results.by_arm.items()},
+        "effects": [{k: _json_number(v) for k, v in row.items()} for row in effects],
+        "tuning": tuning,
+        "stage_accuracy": [round(v, 4) for v in stages],
+    }
+    if learn is not None:
+        with ctx.stage("predict"):
+            model = learn
+            ctx.text(
+                describe_prediction(model, p.sentence), title=f"predict({p.sentence!r})", kind="prediction"
+            )
+            ctx.set_predictor(lambda text: describe_prediction(model, text))
+    return result
+
+
+def _json_number(value: object) -> object:
+    """Rounded; JSON has no infinity (one seed has no spread): null."""
+    if isinstance(value, float):
+        return round(value, 4) if math.isfinite(value) else None
+    return value
+
+
+def effect_row(results: SeedResults, name: str, claimed: str, rival: str, kind: str) -> dict[str, object]:
+    """One comparison over seeds: mean paired difference, its standard error, the smallest effect this
+    run could detect (80 % power, 95 % two-sided), and the paper's difference on IMDb."""
+    diffs = results.differences(claimed, rival)
+    n = len(diffs)
+    se = standard_error(diffs)
+    mde = (t_quantile(1 - ALPHA / 2, n - 1) + t_quantile(POWER, n - 1)) * se if n > 1 else float("inf")
+    label = f"{claimed} − {rival}"
+    return {
+        "comparison": label,
+        "kind": kind,
+        "effect": sum(diffs) / n,
+        "se": se,
+        "mde": mde,
+        "paper": (PAPER_ERROR[rival] - PAPER_ERROR[claimed]) / 100,
+    }
+
+
+def explain(verdict: Verdict, effects: list[dict[str, object]], n_seeds: int, labels: int) -> str:
+    """What the run measured and what it could have detected, beside the paper's effect."""
     why = (
-        "Gradual unfreezing protects what a strong pretrained encoder knows from the large, noisy gradients "
-        "of a new head; it matters when such an encoder meets a small labelled set, and the effect shrinks as "
-        "the labelled set grows (try the labels parameter)."
+        "ULMFiT proposes gradual unfreezing against catastrophic forgetting: the new head's first, large "
+        "gradients reach only the top layers. The paper measured it on 25,000 labelled IMDb reviews; this "
+        f"run fine-tunes on {labels}."
     )
-    holds = f"Here the head alone, on the frozen encoder, reached {head_only:.0%}: the pretrained features hold the sentiment."
-    if head_only < 0.6:
-        holds = f"Here the head alone, on the frozen encoder, reached {head_only:.0%}, near a coin toss: little to protect."
-    where = f"over {n_seeds} seeds" if n_seeds > 1 else "on this seed (the noise is the validation set's)"
-    measured = f"Gradual minus all at once, with {labels} labelled reviews {where}: {verdict.effect:+.3f} ± {verdict.noise:.3f}"
-    if verdict.agrees is None:
-        return f"{why} {holds} {measured}: within the noise, so this run gives no clear answer."
-    if verdict.agrees:
-        return f"{why} {holds} {measured}: gradual unfreezing wins, as the card says."
-    return (
-        f"{why} {holds} {measured}: all at once wins on this small model, which adapts its lower layers to the "
-        "labels faster than it forgets; the card's claim does not show here."
-    )
+    if n_seeds < 2 or verdict.note:
+        return f"{why} {verdict.note or 'One seed cannot decide.'}"
+    lines = []
+    for row in (r for r in effects if r["kind"] == "gradual"):
+        effect, mde, paper = float(row["effect"]), float(row["mde"]), float(row["paper"])  # type: ignore[arg-type]
+        detect = (
+            f"the paper's gain, {paper * 100:.2f} points, is below the {mde * 100:.1f} points this run could "
+            "detect: no verdict on an effect that size can come from a run like this"
+            if paper < mde
+            else f"the paper's gain, {paper * 100:.2f} points, is within what this run could detect ({mde * 100:.1f})"
+        )
+        lines.append(f"{row['comparison']}: {effect:+.3f} over {n_seeds} seeds; {detect}.")
+    word = {
+        True: "gradual unfreezing wins both comparisons by more than the seeds' spread",
+        False: "all at once wins at least one comparison by more than the seeds' spread",
+        None: "neither recipe wins by more than the seeds' spread",
+    }[verdict.agrees]
+    return f"{why} " + " ".join(lines) + f" Verdict: {word}."
 
 
-def own_vocabulary_error(ctx: LabContext, reviews, encoder: str) -> str:
+def own_vocabulary_error(ctx: LabContext, split: ClasSplit, encoder: str) -> str:
     """What load_encoder says when the classifier data was numericalised with a vocabulary of its own."""
-    texts, labels, is_valid = reviews.clas_inputs()
-    own = clas_data(texts, labels, bs=ctx.p.bs, is_valid=is_valid, seed=ctx.seed, min_freq=1)
+    texts, labels = split.train
+    own = clas_data(texts, labels, bs=ctx.p.bs, is_valid=[False] * len(texts), seed=ctx.seed, min_freq=1)
     learn = text_classifier_learner(own, config=config_of(ctx), device=ctx.device, path=ctx.work_dir)
     try:
         learn.load_encoder(encoder)
@@ -204,10 +260,3 @@ def describe_prediction(learn: TextClassifierLearner, text: str) -> str:
             + ", ".join(unknown)
         )
     return answer
-
-
-def _measured(accuracy: float | None) -> float:
-    """An accuracy the run measured (all at once is trained only when `compare` is on)."""
-    if accuracy is None:
-        raise ValueError("all-at-once accuracy asked for, but this run did not train it (compare off)")
-    return accuracy

@@ -1,0 +1,336 @@
+"""Classifier fine-tuning as an experiment (ulmfit-classifier, discriminative-lr): the protocol's shape.
+
+- one split for the whole run (`load_split`): labelled training reviews, a tuning split any arm may use to
+  choose its top learning rate, and a held-out split only the verdict sees. On IMDB_SAMPLE the held-out
+  reviews are the file's own validation rows (`is_valid`); tuning and training reviews come from the rest.
+  Seeds change the head's initialisation, dropout and the data order, never the split.
+- an arm (`Arm`) is a fine-tuning recipe: its stages (which layer groups train, for how many epochs, at
+  which fraction of the top rate) and the ratio between consecutive groups' rates (1: one rate for all).
+  Every arm of a lab trains the same number of epochs over the same reviews, so the same number of steps.
+- every arm's top rate is picked by `tune_arms` from the same grid, scored on the tuning split on the
+  run's first seed; the run made at the chosen rate is that seed's verdict run (it is the same run).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.datasets.text import generate_review_corpus, read_imdb_csv, read_imdb_folder
+from engine.text import TextClassifierLearner, TextDataLoaders
+from engine.text.data import SortedPadLoader
+from engine.text.tokenizer import Tokenizer
+from engine.text.vocab import Vocab
+from labs._experiment import SPLIT_SEED, pick_best, three_way_split
+from labs._ulmfit import (
+    Reviews,
+    classifier_with_encoder,
+    describe_lr,
+    encoder_for,
+    group_names,
+    ladder,
+)
+from labs.context import LabContext
+
+# A stored encoder is reused when its vocabulary knows this share of the labelled reviews' words. Measured:
+# one fine-tuned on IMDB_SAMPLE (min_freq 3) knows 93 % of that file's words, so `encoder_for`'s 95 % made
+# every run fine-tune the language model again; one fine-tuned on generated reviews knows far fewer.
+REUSE_COVERAGE = 0.90
+CHANCE_MARGIN = 0.10  # an arm this little above the majority-class rate has barely learned the task
+_UNLABELLED_SEED = 10_000  # generated reviews without labels (for the review LM) come from another stream
+
+
+def parse_grid(text: str) -> tuple[float, ...]:
+    """`"0.005,0.015,0.045"` -> the learning-rate grid every arm is tuned on."""
+    values = tuple(float(part) for part in text.split(",") if part.strip())
+    if not values or any(v <= 0 for v in values):
+        raise ValueError(f"a learning-rate grid needs positive numbers, got {text!r}")
+    return values
+
+
+def truncate(text: str, max_words: int) -> str:
+    """The review's first `max_words` words (0: the whole review)."""
+    return " ".join(text.split()[:max_words]) if max_words else text
+
+
+# ---- the split ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClasSplit:
+    """Labelled reviews in three parts, plus texts without labels for the review language model."""
+
+    train: tuple[list[str], list[str]]
+    tune: tuple[list[str], list[str]]
+    holdout: tuple[list[str], list[str]]
+    lm_texts: list[str]
+    source: str
+
+    @property
+    def rows(self) -> int:
+        return len(self.train[0]) + len(self.tune[0]) + len(self.holdout[0])
+
+    def reviews(self) -> Reviews:
+        """What `encoder_for` reads: its vocab must cover every labelled review; the held-out reviews are
+        only the review LM's validation texts, never trained on."""
+        return Reviews(
+            self.train[0] + self.tune[0],
+            self.train[1] + self.tune[1],
+            self.holdout[0],
+            self.holdout[1],
+            self.lm_texts,
+            self.source,
+        )
+
+    def sizes(self) -> str:
+        return (
+            f"{len(self.train[0])} labelled training reviews, {len(self.tune[0])} tuning reviews, "
+            f"{len(self.holdout[0])} held-out reviews"
+        )
+
+
+def load_split(
+    data: Path | None, labels: int, tune_docs: int, holdout_docs: int, lm_docs: int, max_words: int
+) -> ClasSplit:
+    """Real reviews from `data` (IMDB_SAMPLE's texts.csv or its folder, or an aclImdb folder), else
+    generated ones; every labelled review cut to its first `max_words` words."""
+    if data is None:
+        texts, tags = generate_review_corpus(labels + tune_docs + holdout_docs, seed=SPLIT_SEED + 1)
+        unlabelled = generate_review_corpus(lm_docs, seed=_UNLABELLED_SEED)[0] if lm_docs else []
+        a, b = labels, labels + tune_docs
+        parts = [(texts[i:j], tags[i:j]) for i, j in ((0, a), (a, b), (b, len(texts)))]
+        source = "generated reviews (engine.datasets.text.generate_review_corpus)"
+        lm_texts = unlabelled + texts[:b]
+    else:
+        reviews = (
+            read_imdb_folder(data)
+            if data.is_dir() and not (data / "texts.csv").is_file()
+            else read_imdb_csv(data)
+        )
+        pool = [i for i, v in enumerate(reviews.is_valid) if not v]
+        held = [i for i, v in enumerate(reviews.is_valid) if v]
+        if not held or not pool:  # no split in the file: hold out a fifth, as the protocol's helper does
+            train_i, tune_i, held_i = three_way_split(len(reviews.texts), 0.2, 0.2, SPLIT_SEED)
+            pool, held = tune_i + train_i, held_i
+        rng = random.Random(SPLIT_SEED)
+        rng.shuffle(pool)
+        rng.shuffle(held)
+        n_tune = max(1, min(tune_docs, len(pool) // 3))
+        chosen = {
+            "train": pool[n_tune : n_tune + labels],
+            "tune": pool[:n_tune],
+            "holdout": held[:holdout_docs],
+        }
+        parts = [
+            ([reviews.texts[i] for i in rows], [reviews.labels[i] for i in rows]) for rows in chosen.values()
+        ]
+        lm_texts = [reviews.texts[i] for i in pool[: max(lm_docs, n_tune + labels)]]
+        source = f"IMDb reviews from {data}: the file's validation rows are the held-out split"
+    cut = [([truncate(t, max_words) for t in texts], tags) for texts, tags in parts]
+    return ClasSplit(cut[0], cut[1], cut[2], lm_texts, source)
+
+
+def split_encoder(ctx: LabContext, split: ClasSplit, lm_epochs: int) -> tuple[Vocab, str]:
+    """The store's fine-tuned encoder when its vocabulary covers `REUSE_COVERAGE` of these reviews' words,
+    else one fine-tuned here and kept in the store (`encoder_for`). Its vocab and the path to load."""
+    covered = split.train[0] + split.tune[0] + split.holdout[0]
+    return encoder_for(ctx, split.reviews(), lm_epochs, min_coverage=REUSE_COVERAGE, covered=covered)
+
+
+# ---- arms --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    freeze_to: int  # learn.freeze_to(n): -1 is freeze() (the head only), 0 is unfreeze()
+    epochs: int
+    scale: float  # this stage's top rate as a fraction of the arm's top rate
+
+    def call(self) -> str:
+        return {-1: "freeze()", 0: "unfreeze()"}.get(self.freeze_to, f"freeze_to({self.freeze_to})")
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    stages: tuple[Stage, ...]
+    ratio: float = 1.0  # each group's rate is `ratio` times below the next one's; 1: one rate for all
+
+    @property
+    def epochs(self) -> int:
+        return sum(stage.epochs for stage in self.stages)
+
+    def rate(self, lr: float, stage: Stage, n_groups: int) -> float | slice:
+        top = lr * stage.scale
+        return top if self.ratio == 1 else ladder(top, n_groups, self.ratio)
+
+    def recipe(self, lr: float, n_groups: int) -> str:
+        """The notebook lines this arm runs at top rate `lr`."""
+        return "; ".join(
+            f"{s.call()}; fit_one_cycle({s.epochs}, {describe_lr(self.rate(lr, s, n_groups))})"
+            for s in self.stages
+        )
+
+
+# ---- data and training -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Experiment:
+    """The split numericalised once with the encoder's vocabulary, and how to train and score an arm."""
+
+    ctx: LabContext
+    split: ClasSplit
+    vocab: Vocab
+    encoder: str
+    bs: int
+    bptt: int = 72
+    tokenizer: Tokenizer = field(default_factory=Tokenizer)
+
+    def __post_init__(self) -> None:
+        self.classes = sorted({str(label) for label in self.split.train[1] + self.split.tune[1]})
+        if len(self.classes) < 2:
+            raise ValueError(f"the labelled training reviews hold one class only: {self.classes}")
+        index = {c: i for i, c in enumerate(self.classes)}
+
+        def numericalise(part: tuple[list[str], list[str]]) -> tuple[list, list[int]]:
+            tokens = self.tokenizer.tokenize_many(part[0])
+            return [self.vocab.numericalize(t) for t in tokens], [index.get(str(y), 0) for y in part[1]]
+
+        self._train = numericalise(self.split.train)
+        self._tune = numericalise(self.split.tune)
+        self._holdout = numericalise(self.split.holdout)
+
+    def _loader(self, part: tuple[list, list[int]], shuffle: bool, seed: int = 0) -> SortedPadLoader:
+        return SortedPadLoader(part[0], part[1], self.bs, shuffle, seed, self.vocab.pad_index, self.bptt)
+
+    def data(self, seed: int) -> TextDataLoaders:
+        """The training reviews in `seed`'s order; no validation loader, so a fit spends no time scoring."""
+        train = self._loader(self._train, shuffle=True, seed=seed)
+        return TextDataLoaders(train, None, self.vocab, self.tokenizer, self.classes, self.bptt)
+
+    @property
+    def tune_loader(self) -> SortedPadLoader:
+        return self._loader(self._tune, shuffle=False)
+
+    @property
+    def holdout_loader(self) -> SortedPadLoader:
+        return self._loader(self._holdout, shuffle=False)
+
+    def train(
+        self,
+        arm: Arm,
+        lr: float,
+        seed: int,
+        curve: str = "",
+        after_stage: Callable[[int, TextClassifierLearner], None] | None = None,
+    ) -> TextClassifierLearner:
+        """A classifier from the encoder (the same head initialisation for every arm on `seed`), trained by
+        `arm` at top rate `lr`."""
+        self.ctx.check_cancelled()
+        self.ctx.reseed(seed)
+        self.ctx.curve(curve or f"{arm.name} · lr {lr:g} · seed {seed}")
+        learn = classifier_with_encoder(self.ctx, self.data(seed), self.encoder)
+        n_groups = len(learn.layer_groups)
+        for i, stage in enumerate(arm.stages):
+            learn.freeze_to(stage.freeze_to)
+            learn.fit_one_cycle(stage.epochs, arm.rate(lr, stage, n_groups))
+            if after_stage is not None:
+                after_stage(i, learn)
+        return learn
+
+    def chance_note(self, means: dict[str, float]) -> str:
+        """A warning when every arm stays near the held-out split's majority-class rate: the classifiers
+        have barely learned the task, and a difference between arms says little about the card."""
+        labels = self._holdout[1]
+        majority = max(labels.count(c) for c in set(labels)) / len(labels)
+        best = max(means.values())
+        if best >= majority + CHANCE_MARGIN:
+            return ""
+        return (
+            f"Every arm stays near a coin toss on the held-out reviews (best mean {best:.3f}; always "
+            f"answering the commoner label gives {majority:.3f}): at this size and budget the classifier has "
+            "barely learned the task, so a difference between arms says little about the card."
+        )
+
+    def accuracy(self, learn: TextClassifierLearner, loader: SortedPadLoader) -> float:
+        preds, targets = learn.get_preds(dl=loader)
+        return float((preds.argmax(-1) == targets.reshape(-1)).float().mean())
+
+    def stage_table(self, arms: Sequence[Arm], chosen: dict[str, float]) -> list[list[str]]:
+        """One row per arm and stage: which layer groups train, and at which rates (at the chosen top rate)."""
+        from labs._ulmfit import config_of
+
+        n_groups = config_of(self.ctx).n_layers + 2
+        names = group_names(n_groups)
+        rows = []
+        for arm in arms:
+            for stage in arm.stages:
+                rate = arm.rate(chosen[arm.name], stage, n_groups)
+                rates = _group_rates(rate, n_groups)
+                first = n_groups + stage.freeze_to if stage.freeze_to < 0 else 0
+                cells = [f"{r:.1e}" if g >= first else "frozen" for g, r in enumerate(rates)]
+                rows.append([arm.name, f"{stage.call()} · {stage.epochs} ep", *cells])
+        return [["arm", "stage", *names], *rows]
+
+
+def _group_rates(rate: float | slice, n_groups: int) -> list[float]:
+    from engine.optim import lr_ladder
+
+    return lr_ladder(rate, n_groups)
+
+
+@dataclass
+class Tuning:
+    """Each arm's tuning-split accuracy per grid rate, the rate chosen, and the first seed's run at it."""
+
+    grid: tuple[float, ...]
+    scores: dict[str, dict[float, float]]
+    chosen: dict[str, float]
+    epochs: dict[str, int]
+    learners: dict[str, TextClassifierLearner]
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        columns = ["arm", "epochs", *(f"lr {lr:g}" for lr in self.grid), "chosen"]
+        rows = [
+            [
+                arm,
+                str(self.epochs[arm]),
+                *(f"{self.scores[arm][lr]:.3f}" for lr in self.grid),
+                f"{self.chosen[arm]:g}",
+            ]
+            for arm in self.scores
+        ]
+        return columns, rows
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "grid": list(self.grid),
+            "split": "tuning",
+            "epochs": dict(self.epochs),
+            "scores": {
+                arm: {f"{lr:g}": round(s, 4) for lr, s in row.items()} for arm, row in self.scores.items()
+            },
+            "chosen": dict(self.chosen),
+        }
+
+
+def tune_arms(exp: Experiment, arms: Sequence[Arm], grid: Sequence[float], seed: int) -> Tuning:
+    """Every arm's top rate from the same grid, by accuracy on the tuning split (first seed); ties go to
+    the smaller rate. The run at the chosen rate is kept: it is that seed's run of the arm."""
+    scores: dict[str, dict[float, float]] = {}
+    chosen: dict[str, float] = {}
+    kept: dict[str, TextClassifierLearner] = {}
+    ordered = sorted(grid)
+    for arm in arms:
+        runs: dict[float, TextClassifierLearner] = {}
+
+        def score(lr: float, arm: Arm = arm, runs: dict[float, TextClassifierLearner] = runs) -> float:
+            runs[lr] = exp.train(arm, lr, seed, curve=f"tuning · {arm.name} · lr {lr:g}")
+            return exp.accuracy(runs[lr], exp.tune_loader)
+
+        chosen[arm.name], scores[arm.name] = pick_best(ordered, score, lower_is_better=False)
+        kept[arm.name] = runs[chosen[arm.name]]
+    return Tuning(tuple(ordered), scores, chosen, {arm.name: arm.epochs for arm in arms}, kept)
