@@ -24,14 +24,8 @@ from engine.text.data import SortedPadLoader
 from engine.text.tokenizer import Tokenizer
 from engine.text.vocab import Vocab
 from labs._experiment import SPLIT_SEED, pick_best, three_way_split
-from labs._ulmfit import (
-    Reviews,
-    classifier_with_encoder,
-    describe_lr,
-    encoder_for,
-    group_names,
-    ladder,
-)
+from labs._review_lm import encoder_for
+from labs._ulmfit import Reviews, classifier_with_encoder, describe_lr, group_names, ladder
 from labs.context import LabContext
 
 # A stored encoder is reused when its vocabulary knows this share of the labelled reviews' words. Measured:

@@ -57,7 +57,8 @@ def read_corpus(path: Path) -> list[str]:
 
 
 def run(ctx: LabContext) -> dict[str, object]:
-    from labs._ulmfit import PRETRAIN, pretrain_corpus, pretrain_general, store_of, wikitext_folder
+    from labs._pretraining import pretrain_corpus, pretrain_general, wikitext_folder
+    from labs._ulmfit import PRETRAIN, store_of
 
     p = ctx.p
     with ctx.stage("corpus"):

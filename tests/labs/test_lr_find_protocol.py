@@ -50,7 +50,7 @@ def test_identical_rates_are_inconclusive() -> None:
 
     from engine.datasets.text import generate_review_corpus
     from engine.text import AWDLSTMConfig, language_model_learner, lm_data
-    from labs._ulmfit import lm_scores, lm_text_loader
+    from labs._review_lm import lm_scores, lm_text_loader
 
     texts, _ = generate_review_corpus(40, seed=1)
     results = SeedResults("loss", higher_is_better=False)

@@ -58,7 +58,7 @@ def test_identical_arms_and_a_label_free_generator_give_inconclusive() -> None:
 
     from engine.datasets.text import generate_review_corpus
     from engine.text import AWDLSTMConfig, language_model_learner, lm_data
-    from labs._ulmfit import (
+    from labs._review_lm import (
         encoder_features,
         fit_lm_recipe,
         lm_scores,

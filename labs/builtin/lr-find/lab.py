@@ -22,7 +22,8 @@ import math
 
 from engine.text import LMLearner, lm_data
 from labs._experiment import SPLIT_SEED, SeedResults
-from labs._ulmfit import lm_scores, lm_text_loader, load_split, watched_lm_learner
+from labs._review_lm import lm_scores, lm_text_loader, load_split
+from labs._ulmfit import watched_lm_learner
 from labs.context import LabContext
 from labs.events import LrSuggestion
 from labs.verdict import outcome_for

@@ -33,22 +33,19 @@ from pathlib import Path
 from engine.text import LMLearner, TextDataLoaders, lm_data
 from engine.text.vocab import Vocab
 from labs._experiment import SPLIT_SEED, SeedResults, pick_best
-from labs._ulmfit import (
+from labs._pretraining import pretrain_on_wikitext, pretrained_lm, wikitext_folder
+from labs._review_lm import (
     encoder_features,
     fit_lm_recipe,
     lm_scores,
     lm_text_loader,
     load_split,
-    pretrain_on_wikitext,
-    pretrained_lm,
     pretrained_vocab,
     probe_correct,
     review_effects,
     save_fine_tuned,
-    store_of,
-    watched_lm_learner,
-    wikitext_folder,
 )
+from labs._ulmfit import store_of, watched_lm_learner
 from labs.context import LabContext
 from labs.verdict import Verdict, outcome_for, paired_noise
 
