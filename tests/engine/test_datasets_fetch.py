@@ -15,8 +15,9 @@ from urllib.parse import urlparse
 
 import pytest
 
+from engine.datasets import archive as archive_module
 from engine.datasets import catalog
-from engine.datasets import fetch as fetch_module
+from engine.datasets.archive import UnsafeArchive
 from engine.datasets.catalog import CATALOG, HEAD_BYTES, DatasetError, UnknownDataset
 from engine.datasets.fetch import (
     VERIFIED_MARKER,
@@ -25,7 +26,6 @@ from engine.datasets.fetch import (
     LayoutError,
     NoNetwork,
     NotFetched,
-    UnsafeArchive,
     dataset_path,
     fetch,
     resolve_data_arg,
@@ -356,10 +356,10 @@ def test_a_path_too_long_in_all_is_a_dataset_error_and_cleaned_up(
 def test_an_archive_that_unpacks_far_beyond_its_size_is_refused(
     tmp_path: Path, server: ArchiveServer, cache: Path, monkeypatch: pytest.MonkeyPatch, pack
 ) -> None:
-    monkeypatch.setattr(fetch_module, "EXPANSION_FLOOR_BYTES", 2**20)  # keep the bomb small and quick
+    monkeypatch.setattr(archive_module, "EXPANSION_FLOOR_BYTES", 2**20)  # keep the bomb small and quick
     name = "imdb_sample" if pack is tgz else "ml-100k"
     data = pack({**LAYOUTS[name], f"{name}/zeros": bytes(32 * 2**20)})  # ~32 KiB packed, 32 MiB unpacked
-    assert len(data) * fetch_module.MAX_EXPANSION < 32 * 2**20
+    assert len(data) * archive_module.MAX_EXPANSION < 32 * 2**20
     hostile(tmp_path, server, cache, data, "decompression bomb", name=name)
 
 
