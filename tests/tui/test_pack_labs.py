@@ -74,7 +74,7 @@ def test_pack_check_accepts_a_pack_whose_card_links_its_own_lab(capsys, tmp_path
     pack = write_pack(tmp_path)
     code, out, err = run(capsys, "pack", "check", str(pack))
     assert (code, err) == (0, "")
-    assert out.startswith("tiny-pack 1.0.0: 1 cards")
+    assert out.startswith("tiny-pack 1.0.0: 1 card,")
 
 
 def test_pack_check_reports_lab_metadata_problems_with_file_and_line(capsys, tmp_path: Path) -> None:
