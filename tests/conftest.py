@@ -7,3 +7,13 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test, and every `cardlab` it starts, gets a home of its own unless it names one: no test reads
+    or locks the user's review store, nor another test's (two xdist workers share one user)."""
+    monkeypatch.setenv("CARDLAB_HOME", str(tmp_path_factory.mktemp("home")))

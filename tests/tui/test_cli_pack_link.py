@@ -132,6 +132,9 @@ def test_check_watch_checks_again_on_every_save_and_ctrl_c_exits_130(tmp_path: P
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A suite started in the background (`cmd &` in a script) inherits SIGINT ignored, and Python then
+        # leaves it ignored: give the watcher Ctrl-C's default, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdout is not None
     output = b""
