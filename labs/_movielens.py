@@ -6,13 +6,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from engine.datasets.movielens import MovieLens, make_movielens, read_movielens
 from labs.errors import LabError
+
+if TYPE_CHECKING:
+    from engine.collab import CollabData, CollabLearner
+    from labs.context import LabContext
 
 GENERATOR = (
     "make_movielens: MovieLens-shaped ratings from latent factors. It was given, per user, a bias and a "
@@ -116,3 +120,35 @@ def mse(predictions: Any, targets: Any) -> float:
         -1
     )
     return float(np.mean(difference**2))
+
+
+def fit_dot_bias(
+    ctx: LabContext,
+    data: CollabData,
+    n_factors: int,
+    y_range: tuple[float, float],
+    choice: tuple[float, float],
+    epochs: int,
+    curve: str = "",
+) -> CollabLearner:
+    """EmbeddingDotBias at (lr, L2) = `choice`, trained with fit_one_cycle for `epochs`; drawn as `curve`
+    when named (tuning fits are not), the way both MovieLens labs train each arm."""
+    from engine.collab import collab_learner
+
+    ctx.check_cancelled()
+    lr, l2 = choice
+    learn = collab_learner(
+        data,
+        n_factors=n_factors,
+        y_range=y_range,
+        wd=0.0,
+        emb_l2=l2,
+        lr=lr,
+        device=ctx.device,
+        path=ctx.work_dir,
+    )
+    if curve:
+        ctx.curve(curve)
+        ctx.watch(learn)
+    learn.fit_one_cycle(epochs, lr)
+    return learn

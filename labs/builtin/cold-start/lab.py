@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from engine.collab import CollabLearner, EmbeddingDotBias, IdMap, UnknownIdError, collab_data, collab_learner
+from engine.collab import CollabLearner, EmbeddingDotBias, IdMap, UnknownIdError, collab_data
 from engine.collab.cold_start import ColdStartLearner, cold_start_data, cold_start_learner
 from engine.datasets.movielens import MovieLens
 from engine.tabular.model import sigmoid_range
@@ -45,6 +45,7 @@ from labs._experiment import SPLIT_SEED, SeedResults, pick_best, three_way_split
 from labs._movielens import (
     GENERATOR,
     auto_batch_size,
+    fit_dot_bias,
     load_movielens,
     mean_predictions,
     mse,
@@ -121,22 +122,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         frame, rows = subset(ratings, split.known, evaluate)
         data = collab_data(frame, valid_idx=rows, seed=seed, bs=bs, titles=ml.titles())
         ctx.reseed(seed)
-        lr, l2 = choice
-        learn = collab_learner(
-            data,
-            n_factors=p.n_factors,
-            y_range=y_range,
-            wd=0.0,
-            emb_l2=l2,
-            lr=lr,
-            device=ctx.device,
-            path=ctx.work_dir,
-        )
-        if curve:
-            ctx.curve(curve)
-            ctx.watch(learn)
-        learn.fit_one_cycle(p.epochs, lr)
-        return learn
+        return fit_dot_bias(ctx, data, p.n_factors, y_range, choice, p.epochs, curve)
 
     def metadata_model(
         evaluate: Sequence[int], lr: float, seed: int, with_users: bool, curve: str = ""

@@ -20,12 +20,13 @@ import math
 
 import numpy as np
 
-from engine.collab import CollabData, CollabLearner, collab_data, collab_learner
+from engine.collab import CollabData, CollabLearner, collab_data
 from labs._experiment import SPLIT_SEED, SeedResults, pick_best, three_way_split
 from labs._movielens import (
     GENERATOR,
     auto_batch_size,
     density,
+    fit_dot_bias,
     load_movielens,
     matrix_corner,
     mean_predictions,
@@ -89,25 +90,9 @@ def run(ctx: LabContext) -> dict[str, object]:
     y_range = (0.0, p.y_max)
 
     def fit(data: CollabData, n_factors: int, choice: Choice, seed: int, curve: str = "") -> CollabLearner:
-        ctx.check_cancelled()
         ctx.reseed(seed)
         restart_order(data.dls.train, seed)
-        lr, l2 = choice
-        learn = collab_learner(
-            data,
-            n_factors=n_factors,
-            y_range=y_range,
-            wd=0.0,
-            emb_l2=l2,
-            lr=lr,
-            device=ctx.device,
-            path=ctx.work_dir,
-        )
-        if curve:
-            ctx.curve(curve)
-            ctx.watch(learn)
-        learn.fit_one_cycle(p.epochs, lr)
-        return learn
+        return fit_dot_bias(ctx, data, n_factors, y_range, choice, p.epochs, curve)
 
     with ctx.stage("tune"):
         first = ctx.seeds[0]
