@@ -10,7 +10,7 @@ The lesson's notebook:
     learn.predict("I liked this movie because", 40, temperature=0.75)
     learn.save_encoder("fine_tuned_enc")
 
-The protocol (docs/labs.md, /work/shared/EXPERIMENTS.md): one split for the whole run, from the data's
+The protocol (docs/labs.md): one split for the whole run, from the data's
 own train/test flags. Training reviews: `lm_docs` for the language models (and, with their labels, for
 the classifier head), `tune_docs` to pick learning rates. Test reviews: `test_docs` whose text the "all
 text" arms add (the trick), `valid_docs` that no model trains on. Arms, every one the same AWD-LSTM:
