@@ -160,7 +160,9 @@ async def test_a_finished_run_compares_the_prediction_and_saves(tmp_path: Path) 
         assert (app.home.runs_dir / screen.lab_run.run_id / "run.json").is_file()
         predict = screen.query_one("#predict")
         assert predict.display, "a lab that can predict offers the input once trained"
-        await pilot.click("#predict")
+        await pilot.press("p")  # the predictor's key: a click can land before the box is laid out
+        await pilot.pause()
+        assert screen.focused is predict
         await pilot.press(*"one two three", "enter")
         await wait_until(
             pilot,
