@@ -4,26 +4,14 @@ verdict when the new users' answers carry nothing, and real files (ML_SAMPLE's C
 from __future__ import annotations
 
 import random
+from functools import partial
 from pathlib import Path
 
-from labs.events import Failed
-from labs.registry import get_lab
-from labs.runner import LabRun
+from tests.labs._lab_runs import run_lab as _run_lab
+
+run_lab = partial(_run_lab, "cold-start")  # this file's lab
 
 TINY = {"n_factors": 4, "epochs": 2, "lrs": "0.03,0.1", "l2s": "0.03"}
-
-
-def run_lab(
-    tmp_path: Path, preset: str = "smoke", data: str | None = None, **overrides: object
-) -> tuple[LabRun, list]:
-    run = LabRun(
-        get_lab("cold-start"), preset=preset, overrides=overrides, device="cpu", runs_dir=tmp_path, data=data
-    ).start()
-    events = list(run.iter_events())
-    assert run.join(timeout=120)
-    failure = next((e for e in events if isinstance(e, Failed)), None)
-    assert failure is None, failure.traceback
-    return run, events
 
 
 def ratings_csv(tmp_path: Path, users: int = 40, movies: int = 30, taste: float = 1.0, seed: int = 0) -> Path:

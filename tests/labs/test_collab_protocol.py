@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
-from labs.events import DataUsed, Failed, TableOutput
-from labs.registry import get_lab
-from labs.runner import LabRun
+from labs.events import DataUsed, TableOutput
+from tests.labs._lab_runs import run_lab as _run_lab
+
+run_lab = partial(_run_lab, "collab")  # this file's lab
 
 TINY = {
     "users": 40,
@@ -17,19 +19,6 @@ TINY = {
     "lrs": "0.03,0.1",
     "l2s": "0.03",
 }
-
-
-def run_lab(
-    tmp_path: Path, preset: str = "smoke", data: str | None = None, **overrides: object
-) -> tuple[LabRun, list]:
-    run = LabRun(
-        get_lab("collab"), preset=preset, overrides=overrides, device="cpu", runs_dir=tmp_path, data=data
-    ).start()
-    events = list(run.iter_events())
-    assert run.join(timeout=120)
-    failure = next((e for e in events if isinstance(e, Failed)), None)
-    assert failure is None, failure.traceback
-    return run, events
 
 
 def test_both_trained_arms_search_the_same_grid_with_the_same_budget(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from labs._experiment import SeedResults
 from labs.events import BatchLoss, TableOutput
 from labs.labdir import load_lab_module
 from labs.registry import get_lab
-from labs.runner import LabRun
 from labs.verdict import judge_seeds
+from tests.labs._lab_runs import run_lab
 from tests.labs._timeseries_helpers import fake_ctx, no_effect_ratings, ratings_csv, sales_csv
 
 LAB = "contiguous-split"
@@ -23,19 +23,8 @@ def lab_module() -> ModuleType:
     return load_lab_module(get_lab(LAB))
 
 
-def finished_run(tmp_path: Path, **kwargs: object) -> tuple[LabRun, list]:
-    overrides = kwargs.pop("overrides", {})
-    run = LabRun(
-        get_lab(LAB), preset="smoke", overrides=overrides, device="cpu", runs_dir=tmp_path, **kwargs
-    ).start()
-    events = list(run.iter_events())
-    assert run.join(timeout=90)
-    assert run.status == "finished", run.record.error
-    return run, events
-
-
 def test_both_splits_get_the_same_grid_budget_and_size(tmp_path: Path) -> None:
-    run, events = finished_run(tmp_path, overrides={"seeds": 2})
+    run, events = run_lab(LAB, tmp_path, timeout=90, seeds=2)
     result = run.result or {}
     assert run.record.data["source"] == "generated" and "std 0.02" in run.record.data["name"]  # drift stated
     scores = result["grid_scores"]
@@ -91,13 +80,13 @@ def test_rows_with_no_time_structure_give_inconclusive(tmp_path: Path) -> None:
 
 def test_a_ratings_file_is_real_data(tmp_path: Path) -> None:
     path = ratings_csv(tmp_path / "ratings.csv", 400)
-    run, _ = finished_run(tmp_path, data=str(path))
+    run, _ = run_lab(LAB, tmp_path, data=str(path), timeout=90)
     assert run.record.data["source"] == "real" and run.record.data["rows"] == 400
     assert run.record.data["unit"] == "ratings"
 
 
 def test_a_store_sales_csv_still_works(tmp_path: Path) -> None:
     path = sales_csv(tmp_path / "sales.csv", stores=3, days=80)
-    run, _ = finished_run(tmp_path, data=str(path))
+    run, _ = run_lab(LAB, tmp_path, data=str(path), timeout=90)
     assert run.record.data["source"] == "real" and run.record.data["rows"] == 240
     assert run.record.data["unit"] == "store-days"

@@ -3,7 +3,6 @@ give no verdict, and real files are reported as real."""
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from pathlib import Path
 
@@ -12,17 +11,7 @@ from labs.events import EpochRow
 from labs.registry import get_lab
 from labs.runner import LabRun
 from labs.verdict import judge_seeds
-
-
-def write_texts_csv(path: Path, n_rows: int) -> Path:
-    words = ["the", "film", "was", "long", "and", "the", "cast", "was", "large", "at", "times"]
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["label", "text", "is_valid"])
-        for i in range(n_rows):
-            text = " ".join(words[(i + k) % len(words)] for k in range(30))
-            writer.writerow(["positive" if i % 2 else "negative", text, i % 4 == 0])
-    return path
+from tests.labs._lab_runs import write_texts_csv
 
 
 def test_both_rates_get_the_same_budget_on_real_files(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from labs._timeseries import add_lags, history_index, time_splits
 from labs.events import BatchLoss
 from labs.labdir import load_lab_module
 from labs.registry import get_lab
-from labs.runner import LabRun
 from labs.verdict import judge_seeds
+from tests.labs._lab_runs import run_lab
 from tests.labs._timeseries_helpers import fake_ctx, no_effect_ratings, ratings_csv, sales_csv
 
 LAB = "tabular-time-series"
@@ -25,19 +25,8 @@ def lab_module() -> ModuleType:
     return load_lab_module(get_lab(LAB))
 
 
-def finished_run(tmp_path: Path, **kwargs: object) -> tuple[LabRun, list]:
-    overrides = kwargs.pop("overrides", {})
-    run = LabRun(
-        get_lab(LAB), preset="smoke", overrides=overrides, device="cpu", runs_dir=tmp_path, **kwargs
-    ).start()
-    events = list(run.iter_events())
-    assert run.join(timeout=90)
-    assert run.status == "finished", run.record.error
-    return run, events
-
-
 def test_both_arms_get_the_same_grid_and_budget(tmp_path: Path) -> None:
-    run, events = finished_run(tmp_path, overrides={"seeds": 2})
+    run, events = run_lab(LAB, tmp_path, timeout=90, seeds=2)
     result = run.result or {}
     scores = result["grid_scores"]
     assert set(scores) == {"tabular", "RNN"}
@@ -92,11 +81,11 @@ def test_a_target_with_nothing_to_learn_gives_inconclusive(tmp_path: Path) -> No
 
 def test_a_ratings_file_is_real_data(tmp_path: Path) -> None:
     path = ratings_csv(tmp_path / "ratings.csv", 400)
-    run, _ = finished_run(tmp_path, data=str(path))
+    run, _ = run_lab(LAB, tmp_path, data=str(path), timeout=90)
     assert run.record.data["source"] == "real" and run.record.data["rows"] == 400
 
 
 def test_a_store_sales_csv_still_works_without_an_open_column(tmp_path: Path) -> None:
     path = sales_csv(tmp_path / "sales.csv", stores=2, days=90, with_open=False)
-    run, _ = finished_run(tmp_path, data=str(path))
+    run, _ = run_lab(LAB, tmp_path, data=str(path), timeout=90)
     assert run.record.data["source"] == "real" and run.record.data["rows"] == 180

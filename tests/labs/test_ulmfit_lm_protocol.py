@@ -4,7 +4,6 @@ never reuses the review generator."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from cards.paths import Home
@@ -12,17 +11,7 @@ from labs._experiment import SeedResults
 from labs.registry import get_lab
 from labs.runner import LabRun
 from labs.verdict import judge_seeds
-
-
-def write_texts_csv(path: Path, n_rows: int) -> Path:
-    words = ["the", "film", "was", "long", "and", "the", "cast", "was", "large", "at", "times"]
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["label", "text", "is_valid"])
-        for i in range(n_rows):
-            text = " ".join(words[(i + k) % len(words)] for k in range(30))
-            writer.writerow(["positive" if i % 2 else "negative", text, i % 4 == 0])
-    return path
+from tests.labs._lab_runs import write_texts_csv
 
 
 def run_smoke(tmp_path: Path, **kwargs: object) -> LabRun:
