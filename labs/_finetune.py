@@ -126,6 +126,22 @@ def load_split(
     return ClasSplit(cut[0], cut[1], cut[2], lm_texts, source)
 
 
+def load_reported_split(ctx: LabContext, favours_none_of: str) -> ClasSplit:
+    """The classifier labs' data stage: the split from the lab's parameters, said as the data used (the
+    generator favours no `favours_none_of`) and as one line of sizes."""
+    p = ctx.p
+    split = load_split(ctx.data, p.labels, p.tune_docs, p.holdout_docs, p.review_docs, p.max_words)
+    ctx.report_data(
+        split.rows,
+        unit="reviews",
+        generator="movie reviews from a template generator (opinion words, negations, contrasts); "
+        f"nothing in it favours one {favours_none_of}",
+    )
+    cut = f", each cut to its first {p.max_words} words" if p.max_words else ""
+    ctx.text(f"{split.source}: {split.sizes()}{cut}.")
+    return split
+
+
 def split_encoder(ctx: LabContext, split: ClasSplit, lm_epochs: int) -> tuple[Vocab, str]:
     """The store's fine-tuned encoder when its vocabulary covers `REUSE_COVERAGE` of these reviews' words,
     else one fine-tuned here and kept in the store (`encoder_for`). Its vocab and the path to load."""

@@ -24,7 +24,16 @@ import random
 import numpy as np
 
 from labs._experiment import SeedResults
-from labs._finetune import Arm, Experiment, Stage, Tuning, load_split, parse_grid, split_encoder, tune_arms
+from labs._finetune import (
+    Arm,
+    Experiment,
+    Stage,
+    Tuning,
+    load_reported_split,
+    parse_grid,
+    split_encoder,
+    tune_arms,
+)
 from labs._forest import fit_forest
 from labs._ulmfit import RATIO
 from labs.context import LabContext
@@ -47,15 +56,7 @@ FOREST_RATIOS = (1.0, 1.5, 2.0, 2.6, 3.5, 5.0, 7.0, 10.0)  # where the forest's 
 def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
     with ctx.stage("data"):
-        split = load_split(ctx.data, p.labels, p.tune_docs, p.holdout_docs, p.review_docs, p.max_words)
-        ctx.report_data(
-            split.rows,
-            unit="reviews",
-            generator="movie reviews from a template generator (opinion words, negations, contrasts); "
-            "nothing in it favours one learning-rate ratio",
-        )
-        cut = f", each cut to its first {p.max_words} words" if p.max_words else ""
-        ctx.text(f"{split.source}: {split.sizes()}{cut}.")
+        split = load_reported_split(ctx, favours_none_of="learning-rate ratio")
 
     with ctx.stage("encoder"):
         vocab, encoder = split_encoder(ctx, split, p.lm_epochs)

@@ -27,7 +27,16 @@ import math
 
 from engine.text import TextClassifierLearner, clas_data, text_classifier_learner
 from labs._experiment import SeedResults
-from labs._finetune import Arm, ClasSplit, Experiment, Stage, load_split, parse_grid, split_encoder, tune_arms
+from labs._finetune import (
+    Arm,
+    ClasSplit,
+    Experiment,
+    Stage,
+    load_reported_split,
+    parse_grid,
+    split_encoder,
+    tune_arms,
+)
 from labs._ulmfit import RATIO, config_of
 from labs.context import LabContext
 from labs.verdict import ALPHA, POWER, Verdict, outcome_for, standard_error, t_quantile
@@ -64,15 +73,7 @@ def recipes() -> list[Arm]:
 def run(ctx: LabContext) -> dict[str, object]:
     p = ctx.p
     with ctx.stage("data"):
-        split = load_split(ctx.data, p.labels, p.tune_docs, p.holdout_docs, p.review_docs, p.max_words)
-        ctx.report_data(
-            split.rows,
-            unit="reviews",
-            generator="movie reviews from a template generator (opinion words, negations, contrasts); "
-            "nothing in it favours one fine-tuning recipe",
-        )
-        cut = f", each cut to its first {p.max_words} words" if p.max_words else ""
-        ctx.text(f"{split.source}: {split.sizes()}{cut}.")
+        split = load_reported_split(ctx, favours_none_of="fine-tuning recipe")
         ctx.text(f"{split.train[0][0][:300]}  →  {split.train[1][0]}", title="a labelled review")
 
     with ctx.stage("encoder"):
