@@ -8,7 +8,14 @@ PATH is fastai's `adult.csv` (validation = rows 800-999, as in the lesson; `--va
 
 Lesson columns: cat workclass, education, marital-status, occupation, relationship, race; cont age, fnlwgt,
 education-num; procs FillMissing, Categorify, Normalize; layers [200, 100].
-Recipes: `lesson` = bs 64, fit(1, 1e-2); `fast` (default) = bs 512, fit_one_cycle(1, 2e-2).
+Recipes: `lesson` = bs 64, fit(1, 1e-2); `fast` (default) = bs 512, fit_one_cycle(3, 1e-2).
+The fast recipe was bs 512, fit_one_cycle(1, 2e-2), picked on the lesson's 200-row split: one epoch of 51
+steps leaves the model under-trained (training loss 0.45 against 0.35 after 3 epochs) and held-out accuracy
+at 0.836 on adult.test. Epochs {1..4} x lr {1e-2, 2e-2, 4e-2} x bs {256, 512} x wd {0.01, 0.1}, 3 seeds
+each, were scored on a tuning split carved from adult.csv's training rows only (fit on the first 64% of the
+file, score rows 64-80%; the last 20%, `--valid last20`, never seen): accuracy rises from 0.822 (the old
+recipe) to a plateau of 0.833-0.834 from 3 epochs on; the cheapest best point is the recipe above. On the
+held-out last 20% it then scored 0.8438 +- 0.0004 over seeds 0-4 (the old recipe 0.8404 +- 0.0011).
 train_cpu_s is the process CPU time of training: on a busy shared machine it estimates an idle machine's wall
 time at --threads 1. JSON keys: valid_acc, train_s, total_s, epochs, bs, lr (+ recipe, data, n_valid, n_train).
 """
@@ -44,7 +51,7 @@ from engine.utils import set_seed  # noqa: E402
 
 RECIPES = {
     "lesson": {"bs": 64, "epochs": 1, "lr": 1e-2, "one_cycle": False},
-    "fast": {"bs": 512, "epochs": 1, "lr": 2e-2, "one_cycle": True},
+    "fast": {"bs": 512, "epochs": 3, "lr": 1e-2, "one_cycle": True},
 }
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -30,7 +32,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engine.callbacks.core import Callback
 from engine.events import BatchEnded, EpochEnded, FitEnded, FitStarted
 from engine.utils import format_number
-from labs.checks import GENERATED_DATA
 from labs.events import (
     ArtifactSaved,
     BatchLoss,
@@ -64,10 +65,6 @@ SEED_STRIDE = 1000  # a run's seeds: --seed, --seed + 1000, ...: runs with other
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events; the last step of a fit always reports
 
 
-class LabDataMissing(FileNotFoundError):
-    """The dataset a preset needs is not on this machine; the message says how to get it."""
-
-
 class LabCancelled(Exception):
     """The student cancelled the run; raised at the next batch or stage."""
 
@@ -97,7 +94,6 @@ class LabContext:
         self.requested_device = spec.device
         self.device = spec.device  # resolved to "cpu", "cuda", ... by prepare()
         self.seed = spec.seed
-        self.data_arg = spec.data
         self.data: Path | None = None  # the real data to train on; None: the lab generates its own
         self.data_name = ""  # the catalog name (or the path as given) of `data`
         self.data_fallback_note = ""  # offline: which real dataset would have been used, and how to get it
@@ -128,7 +124,23 @@ class LabContext:
     # -- set-up -----------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Seed, resolve the device and the `--data` argument; errors here say what to pass instead."""
+        """Seed, resolve the device, take the data the app chose; errors here say what to pass instead.
+
+        A lab whose module did not import torch (a test lab, a lab of plain Python) runs on the CPU without
+        loading it: torch's import is most of such a run's time. A lab that trains imports torch or the
+        engine at its module's top, as every built-in lab and the scaffold do, so torch is seeded here,
+        before its first model."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        choice = self.spec.data_choice  # decided in the app (labs.data_choice), never again here
+        self.data = Path(choice.path) if choice.path else None
+        self.data_name, self.data_fallback_note = choice.name, choice.note
+        if "torch" not in sys.modules and not self.distributed and self.requested_device in ("auto", "cpu"):
+            random.seed(self.seed)
+            self.device = "cpu"
+            return
+        self._prepare_torch()
+
+    def _prepare_torch(self) -> None:
         from engine.utils import pick_device, set_seed
 
         set_seed(self.seed)
@@ -143,40 +155,6 @@ class LabContext:
             self._set_cpu_threads(self.spec.cpu_threads)
         elif self.device == "cpu" and self.preset != "full":
             self._set_cpu_threads(1)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        if self.data_arg == GENERATED_DATA:
-            self.data_fallback_note = "generated data, as asked (--data generated)"
-        elif self.data_arg:
-            self.data, self.data_name = resolve_data(self.data_arg, self.home), self.data_arg
-        elif self.preset == "full" and self.info.full_data:
-            self.data, self.data_name = self._full_preset_data(self.info.full_data), self.info.full_data
-        elif self.info.real_data:
-            self._real_data_when_cached()
-
-    def _real_data_when_cached(self) -> None:
-        """The lab's real dataset when it is in the cache; else generated data, saying how to get the real."""
-        from engine.datasets.catalog import format_size, get
-        from engine.datasets.fetch import dataset_path, is_fetched
-
-        for name in self.info.real_data:
-            if is_fetched(name, self.home):
-                self.data, self.data_name = dataset_path(name, self.home), name
-                return
-        first = get(self.info.real_data[0])
-        self.data_fallback_note = (
-            f"the real {first.name} is not in the cache: `cardlab data fetch {first.name}` "
-            f"({format_size(first.size)}) makes the next run use it"
-        )
-
-    def _full_preset_data(self, name: str) -> Path:
-        """The lesson-scale preset trains on the real dataset; say how to get it when it is missing."""
-        try:
-            return resolve_data(name, self.home)
-        except Exception as error:
-            raise LabDataMissing(
-                f"the full preset trains on the real {name!r} dataset. {error} "
-                "Or run a smaller preset on generated data: --preset quick."
-            ) from None
 
     def _set_cpu_threads(self, threads: int) -> None:
         """By default one: the small presets' models are too small to gain from intra-op threads, and on a

@@ -136,6 +136,7 @@ def register_home_pack_labs(home: Any) -> list[Problem]:
 # again, finds a digest that is not trusted, and asks again.
 
 SNAPSHOT_DIR = "trusted-labs"
+SNAPSHOT_GRACE = 24 * 3600.0  # seconds a snapshot no pack trusts is kept after its last use
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _BYTECODE = (".pyc", ".pyo")
 
@@ -288,6 +289,7 @@ def write_snapshot(home: Any, content: PackContent) -> Path:
     """`<cache>/trusted-labs/<digest>/` holding exactly `content`'s bytes (kept if already there and whole)."""
     root = snapshots_dir(home) / content.digest
     if verify_snapshot(root):
+        _mark_used(root)
         return root
     import shutil
     import tempfile
@@ -331,6 +333,9 @@ class TrustStore:
     def is_trusted(self, pack_id: str, digest: str) -> bool:
         return self._read().get(pack_id) == digest
 
+    def trusted_digests(self) -> set[str]:
+        return {digest for digest in self._read().values() if isinstance(digest, str)}
+
     def trust(self, pack_id: str, digest: str) -> None:
         data = self._read()
         data[pack_id] = digest
@@ -340,8 +345,45 @@ class TrustStore:
 def trust_pack(home: Any, content: PackContent) -> Path:
     """Trust exactly `content` (the bytes the user was shown): snapshot it, then record its digest."""
     root = write_snapshot(home, content)
-    TrustStore(home.data_dir).trust(content.pack_id, content.digest)
+    store = TrustStore(home.data_dir)
+    store.trust(content.pack_id, content.digest)
+    prune_snapshots(home, store.trusted_digests())
     return root
+
+
+def _mark_used(root: Path) -> None:
+    """A run is about to start from `root`: its time tells `prune_snapshots` it is in use."""
+    try:
+        os.utime(root)
+    except OSError:
+        pass  # a read-only cache: the snapshot is simply kept longer
+
+
+def prune_snapshots(home: Any, trusted: set[str], unused_for: float = SNAPSHOT_GRACE) -> list[Path]:
+    """Remove the snapshots no pack trusts any more (a pack trusted again after an edit leaves its old
+    one) and leftover scratch folders, once unused for `unused_for` seconds: a run started from an old
+    snapshot keeps it while it may still read its files. Returns what was removed."""
+    import shutil
+    import time
+
+    folder = snapshots_dir(home)
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        try:
+            idle = time.time() - entry.lstat().st_mtime
+        except OSError:
+            continue
+        stale = entry.name not in trusted and (
+            _DIGEST.match(entry.name) or entry.name.startswith((".new-", ".old-"))
+        )
+        if stale and idle > unused_for and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,20 @@ a node without rank 0 gets none and saves no run (rank 0's node saves it).
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from labs.checks import GENERATED_DATA
+from cards.paths import Home
+from labs.data_choice import choose_data
 from labs.errors import LabError
 from labs.events import (
     TERMINAL_EVENTS,
@@ -34,7 +34,6 @@ from labs.events import (
     Failed,
     Finished,
     LabEvent,
-    Progress,
     StageStarted,
     event_from_dict,
 )
@@ -43,9 +42,8 @@ from labs.launch import SPEC_ENV, Launch, torchrun_failure
 from labs.presets import DEFAULT_PRESET
 from labs.runs import RunRecord, new_run_id, save_run
 from labs.spec import RunSpec
-
-if TYPE_CHECKING:
-    from cards.paths import Home
+from labs.warm import child_env, start_process, worker_command
+from labs.warm import take as take_warm_worker
 
 RunStatus = Literal["pending", "running", "finished", "failed", "cancelled"]
 Predictor = Callable[[str], str]
@@ -58,7 +56,6 @@ GONE = (
     "this run's trained model is gone: only the latest finished lab keeps its model in memory; "
     "run the lab again to predict"
 )
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding `labs`, for the child
 
 
 class LabRun:
@@ -72,7 +69,7 @@ class LabRun:
         seed: int = 42,
         data: str | None = None,
         runs_dir: Path | None = None,
-        home: Any | None = None,
+        home: Home | None = None,
         cpu_threads: int | None = None,
         launch: Launch | None = None,
     ) -> None:
@@ -83,8 +80,10 @@ class LabRun:
         self.preset = preset
         _only_trusted_code(info)
         # Both raise LabError before any process starts: bad values, broken checks, a --data of the wrong shape.
-        self.params = info.resolve(preset, overrides, generated=info.generates_data(preset, data))
-        check_run_data(info, data, home)
+        data_choice = choose_data(info, preset, data, home or Home.resolve())
+        if data_choice.blocked:
+            raise LabError(data_choice.blocked)
+        self.params = info.resolve(preset, overrides, generated=not data_choice.real)
         self.runs_dir = runs_dir
         self.run_id = new_run_id(info.id)
         self.spec = RunSpec(
@@ -95,6 +94,7 @@ class LabRun:
             device=device,
             seed=seed,
             data=data,
+            data_choice=data_choice,
             work_dir=runs_dir / self.run_id if runs_dir is not None else None,
             home=home,
             cpu_threads=cpu_threads,
@@ -125,7 +125,6 @@ class LabRun:
         self._stderr_tail: deque[str] = deque(maxlen=40)
         self._readers: list[threading.Thread] = []
         self._started_at = 0.0
-        self.progress: Progress | None = None  # the latest Progress event
         self.ended_after: float | None = None  # seconds from start to the run's last event
         self._closed = False  # told to quit: a finished run's trained model is gone with its process
         self._on_end: list[Callable[[LabRun], None]] = []
@@ -144,7 +143,7 @@ class LabRun:
         return self.spec.data
 
     @property
-    def home(self) -> Any | None:
+    def home(self) -> Home | None:
         return self.spec.home
 
     # -- control -------------------------------------------------------------------------------
@@ -154,25 +153,7 @@ class LabRun:
             raise RuntimeError("a LabRun starts only once; make a new one to run again")
         self.status = "running"
         self._started_at = time.perf_counter()
-        command, env = [sys.executable, "-m", "labs.worker"], _child_env()
-        if self.launch is not None:  # every rank reads the spec from its environment
-            command, env[SPEC_ENV] = self.launch.command(), self.spec.to_json()
-        elif threading.current_thread() is threading.main_thread():
-            from labs.worker import PARENT_ENV
-
-            # The kernel ends the lab's process when the thread that started it ends: only the main
-            # thread's end is this process's. (Whatever the thread, a closed pipe also ends it.)
-            env[PARENT_ENV] = str(os.getpid())
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            env=env,
-            start_new_session=True,  # Ctrl-C reaches the app, which cancels; not the lab directly
-        )
+        self._process = self._start_process()
         if self.launch is None:  # under torchrun the ranks read the spec from the environment
             self._send(self.spec.to_json())
         # Daemons, so a caller that forgets `stop()` can still exit; `stop()` joins them.
@@ -183,6 +164,15 @@ class LabRun:
         for reader in self._readers:
             reader.start()
         return self
+
+    def _start_process(self) -> subprocess.Popen[str]:
+        """torchrun for a distributed launch (every rank reads the spec from its environment); else the
+        worker started ahead with this environment (`labs.warm`), else a fresh `python -m labs.worker`."""
+        env = child_env()
+        if self.launch is not None:
+            env[SPEC_ENV] = self.spec.to_json()
+            return start_process(self.launch.command(), env, dies_with_app=False)
+        return take_warm_worker(env) or start_process(worker_command(), env)
 
     def cancel(self) -> None:
         if self._cancel.is_set() or self.done:
@@ -267,9 +257,7 @@ class LabRun:
         """Keep one event (stamped with `at` by the lab's process)."""
         with self._changed:
             self._events.append(event)
-            self.record.add(event)
-            if isinstance(event, Progress):
-                self.progress = event
+            self.record.apply(event)
             self._changed.notify_all()
         self._wake()
 
@@ -290,6 +278,13 @@ class LabRun:
             except Exception:  # noqa: BLE001 - a listener's bug must not stop the reader thread
                 pass
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[RunRecord]:
+        """The run's state (`labs.run_state.RunState`), held still while a view reads it: the reader
+        thread folds the next event in once the view is done."""
+        with self._changed:
+            yield self.record
+
     def events_since(self, cursor: int) -> list[LabEvent]:
         with self._changed:
             return self._events[cursor:]
@@ -300,6 +295,12 @@ class LabRun:
             if len(self._events) <= cursor and not self.done:
                 self._changed.wait(timeout)
             return self._events[cursor:]
+
+    def wait_for_change(self, seen: int, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the state to change from `seen` (its `changes`), or the run to end."""
+        with self._changed:
+            if self.record.changes == seen and not self.done:
+                self._changed.wait(timeout)
 
     def iter_events(self, poll: float = 0.1) -> Iterator[LabEvent]:
         """Every event, blocking until the run ends (for the command line)."""
@@ -438,14 +439,6 @@ def _only_trusted_code(info: LabInfo) -> None:
         )
 
 
-def _child_env() -> dict[str, str]:
-    """The app's environment, with the folder holding `labs` first on the child's import path."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
-
-
 def _remove_if_empty(folder: Path) -> None:
     """An unsaved run leaves no empty folder behind (the lab's process makes it for its files)."""
     try:
@@ -463,18 +456,3 @@ def _stop(process: subprocess.Popen[Any]) -> None:
         process.kill()
     except OSError:
         pass
-
-
-def check_run_data(info: LabInfo, data: str | None, home: Home | None) -> None:
-    """Before a run starts: `--data` has the shape its lab declares. A name or path that does not
-    resolve is left to the run, whose message says how to fetch the dataset."""
-    if data is None or data == GENERATED_DATA or info.data_shape is None:
-        return
-    from cards.paths import Home
-    from engine.datasets.fetch import DatasetError, resolve_data_arg
-
-    try:
-        path = resolve_data_arg(data, home or Home.resolve())
-    except DatasetError:
-        return
-    info.data_shape.check(Path(path))

@@ -1,8 +1,8 @@
 """Saved lab runs: one folder per run under `home.runs_dir`, holding `run.json`.
 
-A record keeps what a student wants to see again or compare with: the parameters, the per-epoch
-metrics, the loss curve (down-sampled), the lr-finder curve, the texts and tables the lab printed,
-and how the run ended. Torch-free, so listing runs is cheap.
+A record is a run's state (`labs.run_state.RunState`: the per-epoch metrics, the thinned loss curves,
+the lr-finder curve, the texts and tables the lab printed, how the run ended) with what identifies the
+run (lab, preset, parameters, seed). Torch-free, so listing runs is cheap.
 
 Records are checked when read (`labs.json_shape`): a `run.json` with a missing field, a null status or a
 curve of strings is a `DamagedRun` with the reason, listed as damaged, never a crash further on.
@@ -12,102 +12,41 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from labs.events import (
-    BatchLoss,
-    Cancelled,
-    DataUsed,
-    EpochRow,
-    Failed,
-    Finished,
-    LabEvent,
-    LrFinderPoint,
-    LrSuggestion,
-    Progress,
-    event_from_dict,
-    event_to_dict,
-    event_type,
-)
+from labs.events import EpochRow, event_to_dict, event_type
 from labs.files import write_atomic
 from labs.json_shape import ShapeError, conform_fields
+from labs.run_state import RecordStatus, RunState
 
 RUN_FILE = "run.json"
 RECORD_VERSION = 1
-MAX_CURVE_POINTS = 2000
 
-# Per-step events are summarised into curves; everything else is kept as it was emitted.
-_SUMMARISED = (BatchLoss, LrFinderPoint, Progress)
-
-RecordStatus = Literal["running", "finished", "failed", "cancelled"]
+__all__ = ["RecordStatus", "RunRecord", "RunRecordError"]
 
 
 class RunRecordError(ValueError):
     """A saved run that cannot be read: the message says which file and what is wrong with it."""
 
 
-@dataclass
-class RunRecord:
+@dataclass(kw_only=True)
+class RunRecord(RunState):
+    """A run's state with what identifies it: the runner folds each event in (`apply`) and saves it."""
+
     run_id: str
     lab_id: str
     preset: str
     params: dict[str, Any]
     device: str
     seed: int
-    # `--data` as typed, until the lab says what it used: {"source": "real"|"generated", "name", "rows",
-    # "unit", "note", "argument"} (the argument as typed, None without one)
-    data: str | dict[str, Any] | None
     started: str  # ISO 8601, UTC
-    status: RecordStatus = "running"
-    seconds: float = 0.0
-    result: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    # Training curves by series name ("train" unless the lab compares several fits): (step, loss)
-    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    valid_curves: dict[str, list[tuple[int, float]]] = field(
-        default_factory=dict
-    )  # (step at epoch end, loss)
-    lr_finder: list[tuple[float, float]] = field(default_factory=list)  # (lr, smoothed loss)
-    events: list[dict[str, Any]] = field(default_factory=list)
     version: int = RECORD_VERSION
 
-    def add(self, event: LabEvent) -> None:
-        """Fold one event into the record (the runner calls this for every event, in order)."""
-        if isinstance(event, BatchLoss):
-            self.curves.setdefault(event.series, []).append((event.step, event.loss))
-        elif isinstance(event, LrFinderPoint):
-            self.lr_finder.append((event.lr, event.loss))
-        if isinstance(event, EpochRow):
-            self.epochs.append(asdict(event))
-            if event.valid_loss is not None:
-                curve = self.curves.get(event.series, [])
-                last_step = curve[-1][0] if curve else 0
-                self.valid_curves.setdefault(event.series, []).append((last_step, event.valid_loss))
-        if isinstance(event, DataUsed):
-            argument = self.data.get("argument") if isinstance(self.data, dict) else self.data
-            self.data = {**asdict(event), "argument": argument}
-            self.data.pop("at", None)
-        if isinstance(event, Finished):
-            self.status, self.result, self.seconds = "finished", dict(event.result), event.seconds
-        elif isinstance(event, Failed):
-            self.status, self.error, self.seconds = "failed", event.error, event.at
-        elif isinstance(event, Cancelled):
-            self.status, self.seconds = "cancelled", event.at
-        if not isinstance(event, _SUMMARISED):
-            self.events.append(event_to_dict(event))
-
-    def replay(self) -> list[LabEvent]:
-        """The kept events, rebuilt, for showing a saved run."""
-        return [event_from_dict(item) for item in self.events]
-
     def to_json(self) -> str:
-        data = asdict(self)
-        data["curves"] = {name: downsample(points, MAX_CURVE_POINTS) for name, points in self.curves.items()}
-        return json.dumps(data, indent=1, default=str)
+        return json.dumps(asdict(self), indent=1, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
@@ -148,18 +87,6 @@ class DamagedRun:
     run_id: str  # the folder's name
     path: Path
     reason: str
-
-
-def downsample(points: list[tuple[Any, float]], limit: int) -> list[tuple[Any, float]]:
-    """At most `limit` points: averages of consecutive buckets, keeping the curve's shape."""
-    if len(points) <= limit:
-        return list(points)
-    bucket = len(points) / limit
-    result = []
-    for i in range(limit):
-        chunk = points[int(i * bucket) : max(int((i + 1) * bucket), int(i * bucket) + 1)]
-        result.append((chunk[-1][0], sum(p[1] for p in chunk) / len(chunk)))
-    return result
 
 
 def new_run_id(lab_id: str, now: datetime | None = None) -> str:
@@ -224,7 +151,3 @@ def previous_run(runs_dir: Path, lab_id: str, exclude: str | None = None) -> Run
         if record.run_id != exclude and (record.curves or record.lr_finder):
             return record
     return None
-
-
-def lr_suggestions(record: RunRecord) -> dict[str, float]:
-    return {e["name"]: e["lr"] for e in record.events if e.get("type") == LrSuggestion.__name__}

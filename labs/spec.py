@@ -2,6 +2,9 @@
 
 It travels to `python -m labs.worker` as one JSON line. It carries the lab's metadata itself (not only
 its id), so the worker needs no registry: a lab from a pack folder or a test lab runs the same way.
+Everything is decided before it leaves: the parameters are typed and checked (with the lab's `checks`),
+the data is chosen and checked against the lab's `data_shape` (`labs.data_choice`), the home is typed.
+So `checks` and `data_shape` do not travel: the lab's process has nothing left to decide with them.
 Torch-free.
 """
 
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cards.paths import Home
+from labs.data_choice import DataChoice
 from labs.info import LabInfo, Param, ParamValue, Question, make_presets
 from labs.presets import DEFAULT_PRESET
 
@@ -26,6 +30,7 @@ class RunSpec:
     device: str = "auto"
     seed: int = 42
     data: str | None = None  # `--data NAME|PATH` as typed
+    data_choice: DataChoice = DataChoice()  # what the run trains on, decided in the app (labs.data_choice)
     work_dir: Path | None = None  # runs_dir/run_id; None: a temporary folder, removed after the run
     home: Home | None = None  # datasets and the model store; None: Home.resolve() when a lab needs it
     cpu_threads: int | None = None  # None: one thread for the small presets on CPU (see LabContext)
@@ -37,6 +42,7 @@ class RunSpec:
             "work_dir": str(self.work_dir) if self.work_dir else None,
             "home": {key: str(value) for key, value in asdict(self.home).items()} if self.home else None,
             "cpu_threads": self.cpu_threads,
+            "data_choice": asdict(self.data_choice),
         }
         return json.dumps(data)
 
@@ -45,6 +51,7 @@ class RunSpec:
         data = json.loads(text)
         home = data.pop("home")
         work_dir = data.pop("work_dir")
+        data["data_choice"] = DataChoice(**data.get("data_choice", {}))
         return cls(
             **{**data, "info": info_from_dict(data["info"])},
             work_dir=Path(work_dir) if work_dir else None,

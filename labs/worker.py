@@ -10,6 +10,9 @@ After a Finished with a predictor the worker stays alive, answering predictions,
 quit or its stdin closes. A closed stdin also cancels a run: the app is gone. The lab's own prints go to
 stderr, so that nothing but protocol lines reaches stdout.
 
+`--warm` (`labs.warm`): the process was started before its run; it imports torch and the engine first,
+then waits for the RunSpec, and runs that one lab like any other. A closed stdin before any spec ends it.
+
 Under torchrun (`labs.launch`) every rank runs this, reading the RunSpec from the environment; rank 0 alone
 reads stdin and writes the protocol, the others write nothing there (their failures go to stderr and
 their exit code, which torchrun reports).
@@ -31,6 +34,7 @@ from typing import IO, Any
 from labs.errors import LabError
 from labs.events import Cancelled, Failed, FailureKind, Finished, LabEvent, event_to_dict
 from labs.spec import RunSpec
+from labs.warm import PARENT_ENV, WARM_FLAG
 
 
 class Channel:
@@ -55,7 +59,6 @@ def protocol_stdout() -> IO[str]:
     return stream
 
 
-PARENT_ENV = "CARDLAB_LAB_PARENT"  # the app's pid, set when the kernel may end this process with it
 ORPHAN_GRACE = 3.0  # seconds a lab whose app is gone has to stop by itself before this process exits
 EXIT_ORPHANED = 3
 
@@ -143,9 +146,45 @@ def only_trusted_code(info: Any) -> None:
     sys.dont_write_bytecode = True
     if not is_snapshot_folder(info.folder) or not verify_snapshot(info.folder.parent):
         raise LabError(f"lab {info.id!r}: its trusted copy is missing or changed; trust its pack again")
-    ours = str(Path(__file__).resolve().parents[1])
-    here = {"", ".", os.getcwd()} - {ours}
+    sys.path[:] = [entry for entry in sys.path if entry not in working_folder_entries()]
+
+
+def working_folder_entries() -> set[str]:
+    """The import path's entries for the working folder (unless it is the folder holding `labs`)."""
+    return {"", ".", os.getcwd()} - {str(Path(__file__).resolve().parents[1])}
+
+
+# What a lab's process imports ahead when it is started before its run (`labs.warm`): torch, the compiler
+# module the first optimizer pulls in (1-3 s of its own), pandas and the engine's common modules.
+IMPORTS_AHEAD = (
+    "torch",
+    "torch._dynamo",
+    "numpy",
+    "pandas",
+    "engine.learner",
+    "engine.metrics",
+    "engine.callbacks.progress",
+    "labs.context",
+    "labs.registry",
+)
+
+
+def import_ahead() -> None:
+    """Import what most labs need, before the RunSpec comes, from our folder and the installed packages
+    only (the working folder leaves the import path meanwhile). A failure is left to the lab to meet."""
+    import importlib
+
+    saved = list(sys.path)
+    here = working_folder_entries()
     sys.path[:] = [entry for entry in sys.path if entry not in here]
+    try:
+        for name in IMPORTS_AHEAD:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S112 - the lab's own import reports it
+                continue
+    finally:
+        sys.path[:] = saved
 
 
 def failure_kind(error: BaseException) -> FailureKind:
@@ -166,7 +205,6 @@ def _torch_oom() -> type[BaseException]:
 
 def describe_failure(error: BaseException, kind: FailureKind) -> str:
     from engine.datasets.catalog import DatasetError
-    from labs.context import LabDataMissing
 
     if "engine.distributed" in sys.modules:  # a failed collective: name the rank that was lost
         error = sys.modules["engine.distributed"].explain(error)
@@ -179,7 +217,7 @@ def describe_failure(error: BaseException, kind: FailureKind) -> str:
         return "interrupted"
     if refused := refused_pickle(error):
         return refused
-    if isinstance(error, LabError | LabDataMissing | DatasetError | _DistributedError()):  # says what to do
+    if isinstance(error, LabError | DatasetError | _DistributedError()):  # says what to do
         return text
     return f"{type(error).__name__}: {text}"
 
@@ -220,8 +258,13 @@ def main() -> int:
     stream = protocol_stdout()
     if process_rank() != 0:
         return run_silently(RunSpec.from_json(os.environ[SPEC_ENV]))
+    if WARM_FLAG in sys.argv[1:]:
+        import_ahead()
     channel = Channel(stream)
-    spec = RunSpec.from_json(os.environ.get(SPEC_ENV) or sys.stdin.readline())
+    line = os.environ.get(SPEC_ENV) or sys.stdin.readline()
+    if not line.strip():  # the app ended (or discarded this worker) before any run came
+        return 0
+    spec = RunSpec.from_json(line)
     cancel = threading.Event()
     requests: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=read_commands, args=(sys.stdin, cancel, requests), daemon=True).start()

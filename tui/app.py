@@ -42,6 +42,8 @@ BENCH_FIRST_CARD_ENV = "CARDLAB_BENCH_FIRST_CARD"
 # How often the app looks for saved pack files (stat polling, see cards/watch.py for why): a saved card
 # shows its new text within this long plus the reload.
 WATCH_INTERVAL_S = 0.5
+# How often, once a lab was opened, the app makes sure a lab worker waits for the next run (`labs.warm`).
+WARM_CHECK_S = 1.0
 
 
 class StartupError(Exception):
@@ -130,6 +132,8 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         self.services = Services(home, library, store, config, clock)
         self.start_pack = start_pack
         self._bench_output = os.environ.get(BENCH_FIRST_CARD_ENV)
+        self.first_frame_out = False  # Textual's Ready: the first frame has reached the terminal
+        self._warming = False  # keeping a lab worker warm (`_keep_a_lab_worker_warm`)
         self.watch_interval = watch_interval  # None: pack files are not watched
         self._pack_files = FileWatch(library.files())
         # The user's and linked pack files at start: one listed later is new (added from the shell).
@@ -159,6 +163,20 @@ class CardlabApp(ShowsStoreErrors, App[int]):
             self.action_home()
         if self.watch_interval is not None:
             self.set_interval(self.watch_interval, self.check_pack_files, name="watch packs")
+
+    def on_ready(self) -> None:
+        """Start-up is done and the first frame is on its way (Textual's Ready): a study screen draws what
+        it put off for it once that frame is out (after the refresh; during start-up, Textual ran such
+        callbacks before the first frame)."""
+        import gc
+
+        from tui.screens.study import StudyScreen
+
+        gc.enable()  # off during start-up (tui.commands.study.open_app)
+        self.first_frame_out = True
+        for screen in self.screen_stack:
+            if isinstance(screen, StudyScreen):
+                screen.call_after_refresh(screen.after_first_frame)
 
     # -- live packs -----------------------------------------------------------------------------
 
@@ -266,6 +284,10 @@ class CardlabApp(ShowsStoreErrors, App[int]):
 
     def on_unmount(self) -> None:
         self.services.lab_runs.stop_all()  # however the app ends: no lab process or reader outlives it
+        if self._warming:
+            from labs.warm import discard
+
+            discard()  # the lab worker waiting for a run, if one is
         self.store.close()
         self._handle_ending_signals(False)
 
@@ -372,6 +394,19 @@ class CardlabApp(ShowsStoreErrors, App[int]):
             self.notify(one_line(str(err)), severity="error", markup=False)
             return
         self._push_if_trusted(screen, lab_id)
+        if not self._warming:  # from the first lab opened on
+            self._warming = True
+            self.set_interval(WARM_CHECK_S, self._keep_a_lab_worker_warm, name="warm lab worker")
+
+    def _keep_a_lab_worker_warm(self) -> None:
+        """While a lab screen is shown and no lab runs, one lab worker waits with torch imported
+        (`labs.warm`), so that pressing r starts training without that import. Checked every
+        WARM_CHECK_S: a lab screen only passed through starts none."""
+        from labs.warm import prepare
+        from tui.screens.lab import LabScreen
+
+        if isinstance(self.screen, LabScreen) and not self.services.lab_runs.running():
+            prepare()  # nothing when one is waiting already
 
     def _know_pack_labs(self) -> None:
         """The labs of the user's packs, read (torch-free) the first time a lab is opened."""

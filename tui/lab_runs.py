@@ -9,6 +9,7 @@ is gone) and their reader threads reap them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +23,23 @@ class LabRuns:
         self._unseen: list[LabRun] = []  # ended while their lab screen was not shown
         self._unannounced: list[LabRun] = []  # ... and not yet said in a toast
         self._seen: set[str] = set()  # run ids whose end their lab screen showed
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, wake: Callable[[], None]) -> None:
+        """Call `wake()` whenever a run changes or ends, from the thread reading that lab: it must be quick
+        and thread-safe (a widget posts itself a message)."""
+        with self._lock:
+            self._listeners.append(wake)
+
+    def unlisten(self, wake: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners = [other for other in self._listeners if other != wake]
+
+    def _changed(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for wake in listeners:
+            wake()
 
     def get(self, lab_id: str) -> LabRun | None:
         with self._lock:
@@ -38,6 +56,7 @@ class LabRuns:
         if previous is not None:
             previous.close()
         run.on_end(self._keep_one_idle)
+        run.listen(self._changed)
 
     def _keep_one_idle(self, ended: LabRun) -> None:
         """`ended` just ended: every other finished run still holding its process lets it go."""
@@ -48,6 +67,7 @@ class LabRuns:
             others = [run for run in self._runs.values() if run is not ended and run.idle]
         for run in others:
             run.close()
+        self._changed()  # the run's last wake-up came before it was listed as ended
 
     def seen(self, run: LabRun) -> None:
         """Its lab screen showed how `run` ended: the home and study screens need not say it."""

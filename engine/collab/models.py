@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from engine.tabular.model import sigmoid_range, small_embedding
+from engine.tabular.model import Embedding, lookup_rows, sigmoid_range, small_embedding
 
 
 class _RowMemory(nn.Module):
@@ -43,8 +43,8 @@ class EmbeddingDotBias(_RowMemory):
         super().__init__()
         self.u_weight = small_embedding(n_users, n_factors)
         self.i_weight = small_embedding(n_items, n_factors)
-        self.u_bias = nn.Embedding(n_users, 1)
-        self.i_bias = nn.Embedding(n_items, 1)
+        self.u_bias = Embedding(n_users, 1)
+        self.i_bias = Embedding(n_items, 1)
         nn.init.zeros_(self.u_bias.weight)
         nn.init.zeros_(self.i_bias.weight)
         self.y_range = y_range
@@ -57,7 +57,8 @@ class EmbeddingDotBias(_RowMemory):
         return out if self.y_range is None else sigmoid_range(out, *self.y_range)
 
     def _lookup(self, users: Tensor, items: Tensor) -> list[Tensor]:
-        return [self.u_weight(users), self.i_weight(items), self.u_bias(users), self.i_bias(items)]
+        tables = [self.u_weight, self.i_weight, self.u_bias, self.i_bias]
+        return lookup_rows(tables, [users, items, users, items])
 
     def embeddings_used(self, users: Tensor, items: Tensor) -> list[Tensor]:
         """The factor and bias rows a batch touches (for a per-batch L2 penalty); reuses the last forward's."""
@@ -97,13 +98,13 @@ class EmbeddingNN(_RowMemory):
         self.y_range = y_range
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
-        rows = [self.u_weight(users), self.i_weight(items)]
+        rows = lookup_rows([self.u_weight, self.i_weight], [users, items])
         self._remember(users, items, rows)
         out = self.layers(torch.cat(rows, dim=1)).squeeze(1)
         return out if self.y_range is None else sigmoid_range(out, *self.y_range)
 
     def embeddings_used(self, users: Tensor, items: Tensor) -> list[Tensor]:
-        return self._recall(users, items) or [self.u_weight(users), self.i_weight(items)]
+        return self._recall(users, items) or lookup_rows([self.u_weight, self.i_weight], [users, items])
 
     def item_factors(self) -> Tensor:
         return self.i_weight.weight

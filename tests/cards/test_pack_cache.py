@@ -11,7 +11,6 @@ import json
 import os
 import random
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import fields
 from hashlib import sha256
@@ -192,25 +191,17 @@ def scale_pack_text(n_cards: int) -> str:
     return header + body
 
 
-def test_a_cached_load_is_much_faster(tmp_path: Path) -> None:
+def test_a_large_pack_is_read_back_from_the_cache_without_parsing(tmp_path: Path, parses: list) -> None:
+    """How much faster the cached load is, is measured by bench/study_scale.py (a wall-clock ratio in a
+    test fails on a busy machine); here, that the 5000-card pack comes back whole and unparsed."""
     path = tmp_path / "many.toml"
     path.write_text(scale_pack_text(5000), encoding="utf-8")
     age(path)
     cache = tmp_path / "cache"
-
-    started = time.perf_counter()
     parsed = load_pack(path, cache_dir=cache)
-    uncached_s = time.perf_counter() - started
-    cached_s = min(_timed_load(path, cache) for _ in range(3))
-
-    assert load_pack(path, cache_dir=cache) == parsed and len(parsed.cards) == 5000
-    assert uncached_s >= 3 * cached_s, (uncached_s, cached_s)
-
-
-def _timed_load(path: Path, cache: Path) -> float:
-    started = time.perf_counter()
-    load_pack(path, cache_dir=cache)
-    return time.perf_counter() - started
+    assert parses == [path] and len(parsed.cards) == 5000
+    assert [load_pack(path, cache_dir=cache) for _ in range(2)] == [parsed, parsed]
+    assert parses == [path]  # both later loads were cache hits
 
 
 def test_content_hash_is_sha256_of_the_json_array() -> None:

@@ -11,11 +11,13 @@ import pytest
 from cards.paths import Home
 from engine.datasets.fetch import VERIFIED_MARKER, dataset_dir
 from labs.context import LabContext
+from labs.data_choice import choose_data
 from labs.events import DataUsed, LabEvent
 from labs.info import LabInfo, Param, make_presets
 from labs.runs import RunRecord
 from labs.spec import RunSpec
 from labs.verdict import SMOKE
+from tests.labs.test_run_state import running_record
 
 SEEDS = Param(name="seeds", type="int", default=3, help="seeds", min=1, max=20)
 
@@ -41,7 +43,14 @@ def context(
     home = Home.at(tmp_path / "home").ensure()
     info = lab_info()
     spec = RunSpec(
-        info=info, params=info.resolve(preset), run_id="r", preset=preset, seed=10, data=data, home=home
+        info=info,
+        params=info.resolve(preset),
+        run_id="r",
+        preset=preset,
+        seed=10,
+        data=data,
+        data_choice=choose_data(info, preset, data, home),
+        home=home,
     )
     events: list[LabEvent] = []
     ctx = LabContext(spec, events.append, threading.Event())
@@ -90,8 +99,8 @@ def test_data_generated_forces_the_fallback_even_when_real_data_is_cached(tmp_pa
 
 
 def test_run_json_keeps_what_the_lab_used_and_the_argument_as_typed() -> None:
-    record = RunRecord("r", "lab", "quick", {}, "cpu", 0, "generated", "2026-01-01T00:00:00Z")
-    record.add(DataUsed(source="generated", name="gen", rows=5, unit="rows", note="offline"))
+    record = running_record(data="generated")
+    record.apply(DataUsed(source="generated", name="gen", rows=5, unit="rows", note="offline"))
     assert record.data == {
         "source": "generated",
         "name": "gen",
@@ -127,3 +136,35 @@ def test_a_verdict_survives_json_and_reads_back_with_its_threshold(agrees: bool)
     assert line is not None and "3 seeds" in line and "accuracy" in line and "could detect" in line
     text = "\n".join("".join(piece for piece, _ in row) for row in verdict_lines(saved))
     assert "paper: 5.0" in text
+
+
+def test_the_lab_process_uses_the_choice_made_in_the_app_and_never_decides_again(tmp_path: Path) -> None:
+    ctx, _ = context(tmp_path)  # chosen while the real data was not cached: generated
+    cache(tmp_path, "imdb_sample")  # fetched meanwhile
+    ctx.prepare()
+    assert ctx.data is None and "cardlab data fetch imdb_sample" in ctx.data_fallback_note
+
+
+def test_a_data_argument_that_names_nothing_is_refused_before_any_process(tmp_path: Path) -> None:
+    from labs.errors import LabError
+    from labs.runner import LabRun
+
+    home = Home.at(tmp_path / "home").ensure()
+    with pytest.raises(LabError, match="no such file or folder"):
+        LabRun(lab_info(), data="./nowhere.csv", home=home)
+    with pytest.raises(LabError, match="not fetched yet"):
+        LabRun(lab_info(), data="imdb_sample", home=home)
+
+
+def test_the_full_preset_without_its_dataset_is_refused_saying_how_to_fetch_it(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from labs.errors import LabError
+    from labs.runner import LabRun
+
+    home = Home.at(tmp_path / "home").ensure()
+    info = replace(lab_info(), full_data="imdb")
+    with pytest.raises(LabError, match="cardlab data fetch imdb"):
+        LabRun(info, preset="full", home=home)
+    cache(tmp_path, "imdb")
+    assert choose_data(info, "full", None, home).path == str(dataset_dir("imdb", home))

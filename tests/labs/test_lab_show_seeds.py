@@ -7,30 +7,22 @@ from pathlib import Path
 import pytest
 
 from labs.events import BatchLoss, EpochRow, Finished, seed_series
-from labs.runs import RunRecord, save_run
+from labs.runs import save_run
+from tests.labs.test_run_state import running_record
 from tui.cli import main
 
 
 def saved_seed_comparison(home: Path) -> str:
-    record = RunRecord(
-        run_id="test-counting-seeds",
-        lab_id="test-counting",
-        preset="quick",
-        params={},
-        device="cpu",
-        seed=42,
-        data=None,
-        started="2026-01-01T00:00:00Z",
-    )
+    record = running_record(run_id="test-counting-seeds", lab_id="test-counting", seed=42)
     for arm in ("lr 1e-3", "lr 1e-1"):
         for seed in range(5):
             series = seed_series(arm, seed)
             for step in range(1, 21):
-                record.add(
+                record.apply(
                     BatchLoss(stage="fit", step=step, epoch=0, loss=1 / step + seed / 50, series=series)
                 )
-            record.add(EpochRow("fit", 0, 0.1, 0.2 + seed / 100, {"accuracy": 0.9}, 0.1, series=series))
-    record.add(Finished(result={}, seconds=1.0))
+            record.apply(EpochRow("fit", 0, 0.1, 0.2 + seed / 100, {"accuracy": 0.9}, 0.1, series=series))
+    record.apply(Finished(result={}, seconds=1.0))
     save_run(home / "data" / "runs", record)
     return record.run_id
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from labs.errors import LabError
 from labs.events import BatchLoss, Cancelled, Failed, Finished, StageStarted, TextOutput
 from labs.registry import get_lab
 from labs.runner import LabRun
@@ -72,11 +73,9 @@ def test_a_missing_device_fails_with_a_clear_message(fake_labs: None) -> None:
     assert "CUDA is not available" in events[-1].error
 
 
-def test_a_missing_data_path_fails_with_a_clear_message(fake_labs: None, tmp_path: Path) -> None:
-    run = LabRun(get_lab("test-counting"), data=str(tmp_path / "nowhere.csv")).start()
-    events = list(run.iter_events())
-    assert isinstance(events[-1], Failed)
-    assert "nowhere.csv" in events[-1].error
+def test_a_missing_data_path_is_refused_before_any_process(fake_labs: None, tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="nowhere.csv: no such file or folder"):
+        LabRun(get_lab("test-counting"), data=str(tmp_path / "nowhere.csv"))
 
 
 def test_failure_kinds() -> None:
@@ -87,10 +86,24 @@ def test_failure_kinds() -> None:
     assert failure_kind(ValueError("x")) == "error"
 
 
-def test_the_full_preset_without_its_dataset_says_how_to_fetch_it(tmp_path: Path) -> None:
+def test_the_full_preset_without_its_dataset_says_how_to_fetch_it_before_any_process(tmp_path: Path) -> None:
     from cards.paths import Home
 
-    run = LabRun(get_lab("collab"), preset="full", home=Home.at(tmp_path)).start()
-    events = list(run.iter_events())
-    assert isinstance(events[-1], Failed)
-    assert "cardlab data fetch ml-100k" in events[-1].error and "--preset quick" in events[-1].error
+    with pytest.raises(LabError, match="cardlab data fetch ml-100k") as refused:
+        LabRun(get_lab("collab"), preset="full", home=Home.at(tmp_path))
+    assert "--preset quick" in str(refused.value)
+
+
+def test_a_lab_that_imports_no_torch_runs_without_loading_it_seeded_on_the_cpu() -> None:
+    from labs import registry
+    from tests.labs.fake_labs_plain import PLAIN
+
+    with registry.extra_labs(PLAIN):
+        results = []
+        for _ in range(2):
+            run = LabRun(get_lab(PLAIN.id), preset="smoke", seed=7).start()
+            events = list(run.iter_events())
+            assert isinstance(events[-1], Finished), events[-1]
+            results.append(events[-1].result)
+    assert results[0] == results[1]  # the run's seed seeds Python's generator
+    assert results[0]["torch_loaded"] is False and results[0]["device"] == "cpu"

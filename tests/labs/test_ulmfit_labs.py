@@ -15,6 +15,7 @@ from labs.model_store import FINE_TUNED_ENC, ModelStore
 from labs.registry import get_lab
 from labs.runner import LabRun
 from labs.verdict import judge_rivals
+from tests.labs.test_lab_smoke import check_smoke_run
 
 ULMFIT_LABS = ("ulmfit-lm", "ulmfit-classifier", "discriminative-lr")
 
@@ -70,13 +71,24 @@ def test_vocab_coverage_counts_words_not_special_tokens() -> None:
 
 
 def run_lab(lab_id: str, home: Home, seed: int = 0, **overrides: object) -> LabRun:
+    return run_lab_with_events(lab_id, home, seed, **overrides)[0]
+
+
+def run_lab_with_events(lab_id: str, home: Home, seed: int = 0, **overrides: object) -> tuple[LabRun, list]:
     run = LabRun(
-        get_lab(lab_id), preset="smoke", seed=seed, home=home, runs_dir=home.runs_dir, overrides=overrides
+        get_lab(lab_id),
+        preset="smoke",
+        seed=seed,
+        home=home,
+        runs_dir=home.runs_dir,
+        overrides=overrides,
+        device="cpu",
     )
     run.start()
+    events = list(run.iter_events())
     run.join(timeout=240)
     assert run.status == "finished", run.record.error
-    return run
+    return run, events
 
 
 def texts_of(run: LabRun) -> str:
@@ -87,7 +99,8 @@ def texts_of(run: LabRun) -> str:
 def test_labs_chain_through_the_model_store(tmp_path: Path) -> None:
     home = Home.at(tmp_path).ensure()
     store = ModelStore.for_home(home)
-    lm = run_lab("ulmfit-lm", home)
+    lm, events = run_lab_with_events("ulmfit-lm", home)
+    check_smoke_run(lm, events, home.runs_dir)  # test_lab_smoke.py's checks: this is ulmfit-lm's smoke run
     assert "Pretraining the general language model once" in texts_of(lm)
     names = {entry.name for entry in store.list()}
     assert {"general-lm-generated-60-16x32x1", "fine_tuned_enc-16x32x1"} <= names  # smoke: generated text

@@ -19,7 +19,6 @@ from tests.tui.study_helpers import HOSTILE_PACK, fixed_clock, make_home, run_as
 from tui.app import create_app
 from tui.cli import main
 from tui.screens.lab import LabScreen
-from tui.widgets.loss_chart import LossChart
 from tui.widgets.safe_text import neutralize_controls
 
 CONTROLS = ("\x1b", "\x07", "\x9b")
@@ -77,7 +76,7 @@ async def test_the_lab_screen_shows_hostile_output_literally(hostile_lab: None, 
         screen = app.screen
         assert isinstance(screen, LabScreen)
         for event in hostile_outputs([]):  # what the lab emits, shown without running it
-            screen._show(event, screen.query_one(LossChart))
+            screen._show(event)
         await pilot.pause(0.2)
         logged = "\n".join(str(line.text) for line in screen.query_one("#outputs").lines)
         svg = app.export_screenshot()

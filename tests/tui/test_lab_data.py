@@ -77,7 +77,7 @@ async def test_f_fetches_the_real_data_with_a_moving_bar_and_the_line_turns_real
             f"generated data (offline fallback): the real imdb_sample ({format_size(len(ARCHIVE))}) "
             "is not in the cache — press f to fetch it"
         )
-        assert "Fetch real data" in _footer_keys(screen)
+        assert "Fetch" in _footer_keys(screen)
         assert fetch_offered(screen)
         await pilot.press("f")
         await wait_until(pilot, lambda: any(isinstance(m, DataFetched) for m in seen))
@@ -86,7 +86,7 @@ async def test_f_fetches_the_real_data_with_a_moving_bar_and_the_line_turns_real
         assert data_line(screen) == "real data: imdb_sample (cached)"
         assert "-real" in screen.query_one("#lab-data-text").classes
         assert not fetch_offered(screen)  # nothing left to fetch: f leaves the footer
-        assert "Fetch real data" not in _footer_keys(screen)
+        assert "Fetch" not in _footer_keys(screen)
         assert is_fetched("imdb_sample", app.home)
         steps = [m.done for m in seen if isinstance(m, DataFetchAdvanced) and m.done >= 0]
         assert len(steps) > 2 and steps == sorted(steps) and steps[-1] == len(ARCHIVE)

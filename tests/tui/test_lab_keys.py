@@ -9,6 +9,7 @@ on every machine, and snapshots can be taken of it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from labs.events import (
     TextOutput,
     seed_series,
 )
+from labs.run_state import RunState
 from tests.labs.fake_labs import COUNTING, TWO_SCALES
 from tests.tui.study_helpers import run_async
 from tests.tui.test_lab_screen import lab_app, open_lab, status, wait_until
@@ -60,6 +62,9 @@ class ReplayRun:
 
     def __init__(self, events: list[LabEvent], predictor: object = None) -> None:
         self._events = events
+        self.state = RunState()
+        for event in events:
+            self.state.apply(event)
         self.predictor = predictor
         self.done, self.cancel_requested = True, False
         self.save_error = None
@@ -69,6 +74,10 @@ class ReplayRun:
 
     def events_since(self, cursor: int) -> list[LabEvent]:
         return self._events[cursor:]
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[RunState]:
+        yield self.state
 
     def listen(self, wake: object) -> None:
         pass  # every event is there from the start
@@ -301,3 +310,20 @@ def test_a_finished_seed_comparison(tmp_path: Path, size, snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(lab_app(tmp_path), run_before=replay, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_every_footer_key_is_whole_on_screen(tmp_path: Path, size: tuple[int, int]) -> None:
+    from textual.widgets import Footer
+
+    app = lab_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_lab(app, pilot, COUNTING.id)
+        await pilot.press("tab")  # a field's footer too
+        await pilot.pause()
+        keys = list(screen.query_one(Footer).query("FooterKey"))
+        assert len(keys) >= 8
+        assert all(0 <= key.region.x and key.region.right <= size[0] for key in keys), [
+            (str(key.render()), key.region) for key in keys
+        ]

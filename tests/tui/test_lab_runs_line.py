@@ -88,3 +88,16 @@ async def test_the_home_screen_says_a_lab_runs_in_the_background(tmp_path: Path,
         run = app.services.lab_runs.get(COUNTING.id)
         run.cancel()
         await wait_until(pilot, lambda: "lab test-counting was cancelled in the background" in said(app))
+
+
+@run_async
+async def test_the_line_is_woken_by_the_runs_and_never_polls(tmp_path: Path) -> None:
+    app = create_app(make_home(tmp_path / "home"), clock=fixed_clock())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await leave_a_run_going(app, pilot, steps="100000", delay="0.01")
+        await wait_until(pilot, lambda: "▶ test-counting running" in said(app))
+        line = line_of(app)
+        repeating = [timer for timer in line._timers if timer._repeat != 0]  # set_interval repeats forever
+        assert not repeating
+        app.services.lab_runs.get(COUNTING.id).cancel()  # its end wakes the line
+        await wait_until(pilot, lambda: "was cancelled in the background" in said(app))

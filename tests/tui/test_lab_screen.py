@@ -17,6 +17,7 @@ from tests.tui.study_helpers import SIZE, fixed_clock, make_home, run_async, wri
 from tui.app import CardlabApp, create_app
 from tui.screens.lab import LabScreen, LeaveRunningLab
 from tui.screens.study import StudyScreen
+from tui.widgets.lab_params import LabParams
 from tui.widgets.loss_chart import LossChart
 
 LAB_PACK = """\
@@ -329,7 +330,9 @@ async def test_a_machine_with_several_gpus_offers_one_process_per_gpu(tmp_path: 
     app = lab_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_lab(app, pilot, "test-counting")
-        assert not screen.query("#nproc") and screen._launch() == launch.Launch()  # one GPU or none
+        assert (
+            not screen.query("#nproc") and screen.query_one(LabParams).launch() == launch.Launch()
+        )  # one GPU or none
     monkeypatch.setattr(launch, "gpu_count", lambda: 4)
     app = lab_app(tmp_path / "again")
     async with app.run_test(size=SIZE) as pilot:
@@ -338,4 +341,4 @@ async def test_a_machine_with_several_gpus_offers_one_process_per_gpu(tmp_path: 
         assert [str(label) for label, _ in choice._options] == ["1", "2", "3", "4"]
         choice.value = 4
         await pilot.pause()
-        assert screen._launch() == launch.Launch(nproc=4)
+        assert screen.query_one(LabParams).launch() == launch.Launch(nproc=4)

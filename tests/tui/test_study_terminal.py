@@ -65,7 +65,9 @@ class Tmux:
         self.target = name
 
     def run(self, *args: str) -> str:
-        return subprocess.run([*self.base, *args], check=True, capture_output=True, text=True).stdout
+        done = subprocess.run([*self.base, *args], capture_output=True, text=True)
+        assert done.returncode == 0, f"tmux {' '.join(args[:1])}: exit {done.returncode}: {done.stderr}"
+        return done.stdout
 
     def start(self, command: str, width: int = 100, height: int = 30) -> None:
         self.run("new-session", "-d", "-s", self.target, "-x", str(width), "-y", str(height), command)
@@ -139,7 +141,9 @@ def _answer_then_kill(
     """Answer `answers` cards, start one more and kill -9 the app `kill_after_s` later; the reviews on
     disk then, checked to be every confirmed one plus at most the one in flight."""
     command = " ".join([*cardlab_command(), "--home", str(tmp_path / "home")])
-    tmux = Tmux(f"cardlab-test-{os.getpid()}")
+    # A server of its own per round: the last round's server may still be exiting after kill-server, and
+    # a new session on its socket then fails.
+    tmux = Tmux(f"cardlab-test-{os.getpid()}-{before}")
     tmux.start(f"cd {ROOT} && exec env -u CARDLAB_HOME {command}")
     try:
         wait_for(lambda: "what is left to study today" in tmux.screen(), "the home screen", tmux.screen)

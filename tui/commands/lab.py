@@ -25,7 +25,7 @@ from tui.commands import home_from_args
 from tui.commands.lab_output import (
     EXIT_FAILED,
     EXIT_USAGE,
-    EventPrinter,
+    RunPrinter,
     _escape,
     _print_chart,
     _print_report,
@@ -367,12 +367,10 @@ def _say(text: str) -> None:
 
 
 def _follow(run: LabRun, console: Console, interrupts: CtrlC) -> None:
+    """Print the run's state as it changes, with a bar over the lab's whole plan, until the run ends."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-    from labs.events import Progress as ProgressEvent
-    from labs.events import StageStarted
-
-    printer = EventPrinter(console)
+    printer = RunPrinter(console)
     # The lab's own ETA (measured over the whole plan, labs.context), not rich's guess from recent steps.
     columns = (
         TextColumn("{task.description}"),
@@ -383,14 +381,20 @@ def _follow(run: LabRun, console: Console, interrupts: CtrlC) -> None:
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None, eta="")
         interrupts.start()
-        for event in run.iter_events():
-            if isinstance(event, ProgressEvent):
-                eta = "" if event.eta is None else f"ETA {_duration(event.eta)}"
-                total = max(event.total, event.done + 1, 1)  # short of 100% until the run has ended
-                bar.update(task, completed=min(event.done, total - 1), total=total, eta=eta)
-            elif isinstance(event, StageStarted):
-                bar.update(task, description=event.name)
-            printer.print(event)
+        seen = -1
+        while True:
+            ended = run.done  # read first: a run that ends meanwhile is drawn once more, whole
+            with run.reading() as state:
+                seen = state.changes
+                printer.print_new(state)
+                progress, eta = state.progress_done(), state.progress.eta if state.progress else None
+                stage = state.stage.name if state.stage else "starting"
+            if progress is not None:
+                left = "" if eta is None else f"ETA {_duration(eta)}"
+                bar.update(task, completed=progress[0], total=progress[1], eta=left, description=stage)
+            if ended:
+                return
+            run.wait_for_change(seen, 0.2)
 
 
 def _duration(seconds: float) -> str:

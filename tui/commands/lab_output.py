@@ -1,4 +1,4 @@
-"""How lab runs look in a terminal: the live events of `cardlab lab run` (EventPrinter), the chart and the
+"""How lab runs look in a terminal: a run's state as `cardlab lab run` follows it (RunPrinter), the chart and the
 question's answer at the end, and the saved runs (`cardlab lab runs`, `cardlab lab show`)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from tui.safe_text import printable
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from labs.events import LabEvent
+    from labs.events import EpochRow, LabEvent
+    from labs.run_state import RunState
     from labs.runs import RunRecord
 
 EXIT_FAILED = 1
@@ -45,12 +46,11 @@ def _print_report(lab_id: str, result: dict[str, object] | None, console: Consol
 
 
 def _print_chart(record: RunRecord, console: Console, per_seed: bool = False) -> None:
-    from labs.runs import lr_suggestions
     from tui.widgets.loss_chart import Marker, chart_for, kinds_of, lr_finder_chart
 
     if not (record.curves or record.lr_finder):
         return
-    markers = [Marker(lr, name) for name, lr in lr_suggestions(record).items()]
+    markers = [Marker(lr, name) for name, lr in record.lr_suggestions().items()]
     width = min(console.width, 100)
     if record.lr_finder:
         console.print(lr_finder_chart(record.lr_finder, markers, width=width, height=14))
@@ -70,78 +70,61 @@ def _print_chart(record: RunRecord, console: Console, per_seed: bool = False) ->
         )
 
 
-class EventPrinter:
-    """Prints lab events as a notebook would show them: epoch tables, texts and tables."""
+class RunPrinter:
+    """Prints a run's state as a notebook would show it: the outputs it has not printed yet, in order
+    (stage headings, epoch tables, texts and tables, the end), styled as the lab screen styles them."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        self.printed = 0  # the state's outputs printed so far
         self._columns: list[str] | None = None
         self._stage = ""  # the label of the last epoch row's stage and curve
 
+    def print_new(self, state: RunState) -> None:
+        """The outputs added to `state` since the last call (the caller holds it still: `LabRun.reading`)."""
+        for event in state.outputs[self.printed :]:
+            self.print(event)
+        self.printed = len(state.outputs)
+
     def print(self, event: LabEvent) -> None:
-        from labs.events import (
-            ArtifactSaved,
-            Cancelled,
-            DataUsed,
-            EpochRow,
-            Failed,
-            Finished,
-            StageStarted,
-            TableOutput,
-            TextOutput,
-        )
+        from rich.text import Text
+
+        from labs.events import Cancelled, EpochRow, Failed, Finished, StageStarted
+        from tui.widgets.run_text import output_renderables
 
         console = self.console
         if isinstance(event, StageStarted):
             self._columns = None
-            console.print(f"\n[bold cyan]▶ {_escape(event.name)}[/]")  # _escape: markup and controls
+            console.print()
+            console.print(Text(f"▶ {printable(event.name)}", style="bold cyan"))
         elif isinstance(event, EpochRow):
             self._print_epoch(event)
-        elif isinstance(event, TextOutput):
-            self._print_text(event)
-        elif isinstance(event, TableOutput):
-            console.print(_rich_table(event))
-        elif isinstance(event, ArtifactSaved):
-            console.print(f"[dim]saved {_escape(event.name)}: {_escape(event.path)}[/]")
-        elif isinstance(event, DataUsed):
-            from dataclasses import asdict
-
-            from labs.verdict_text import data_used_line
-
-            style = "green" if event.source == "real" else "yellow"
-            console.print(f"[{style}]{_escape(data_used_line(asdict(event)))}[/]")
         elif isinstance(event, Finished):
-            console.print(f"\n[green]finished in {event.seconds:.1f} s[/]")
+            console.print(Text(f"\nfinished in {event.seconds:.1f} s", style="green"))
         elif isinstance(event, Failed):
-            console.print(f"\n[red bold]failed:[/] [red]{_escape(event.error)}[/]")
+            console.print(Text.assemble("\n", ("failed: ", "bold red"), (printable(event.error), "red")))
         elif isinstance(event, Cancelled):
-            console.print(f"\n[yellow]cancelled during {_escape(event.stage or 'start-up')}[/]")
+            console.print(Text(f"\ncancelled during {printable(event.stage or 'start-up')}", style="yellow"))
+        else:
+            for renderable in output_renderables(event, safe=printable):
+                console.print(renderable)
 
-    def _print_epoch(self, row) -> None:
+    def _print_epoch(self, row: EpochRow) -> None:
         from rich.text import Text
 
-        from engine.utils import format_number
-        from tui.widgets.run_text import epoch_stage
+        from tui.widgets.run_text import epoch_cells, epoch_columns, epoch_stage
 
-        columns = ["epoch", "train_loss", "valid_loss", *row.metrics, "time"]
         label = epoch_stage(row)
         if label != self._stage and label != row.stage:  # a stage training several curves: name each
             self.console.print(Text(f"· {printable(row.series)}", style="cyan"))
             self._columns = None
         self._stage = label
+        columns = epoch_columns(row)
         if columns != self._columns:
             self._columns = columns
-            self.console.print("  ".join(f"{c:>10}" for c in columns), style="bold")
-        values = [row.epoch, row.train_loss, row.valid_loss, *row.metrics.values(), f"{row.seconds:.1f}s"]
-        self.console.print("  ".join(f"{format_number(v):>10}" for v in values))
-
-    def _print_text(self, event) -> None:
-        from rich.text import Text
-
-        style = {"explanation": "italic", "prediction": "green", "generated": "magenta"}.get(event.kind, "")
-        if event.title:
-            self.console.print(Text(printable(event.title), style="bold"))
-        self.console.print(Text(printable(event.text), style=style))
+            self.console.print(Text(printable("  ".join(f"{c:>10}" for c in columns)), style="bold"))
+        cells = epoch_cells(row)
+        self.console.print(Text(printable("  ".join(f"{cells[c]:>10}" for c in columns))))
 
 
 def _escape(text: str) -> str:
@@ -149,19 +132,6 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(printable(text))
-
-
-def _rich_table(event):
-    from rich.table import Table
-    from rich.text import Text
-
-    # Text, not str: Rich parses str cells as markup, and these are the lab's (and its data's).
-    table = Table(title=Text(printable(event.title)), title_justify="left", box=None, header_style="bold")
-    for column in event.columns:
-        table.add_column(Text(printable(column)))
-    for row in event.rows:
-        table.add_row(*(Text(printable(cell)) for cell in row))
-    return table
 
 
 # -- saved runs: list and show --------------------------------------------------------------------------
@@ -228,9 +198,7 @@ def show_run(args: argparse.Namespace) -> int:
         print(f"cardlab lab show: {printable(str(error), one_line=True)}", file=sys.stderr)
         return EXIT_FAILED
     _print_header(record, console)
-    printer = EventPrinter(console)
-    for event in record.replay():
-        printer.print(event)
+    RunPrinter(console).print_new(record)
     _print_chart(record, console, per_seed=getattr(args, "per_seed", False))
     if record.status == "finished":
         _print_report(record.lab_id, record.result, console)

@@ -1,19 +1,21 @@
 """The lab screen: set a lab's parameters, predict the outcome, run it and watch it train live.
 
-The lab runs in its own process (`labs.runner.LabRun`); the run wakes this screen with a posted message
-when it has new events (no polling), and the screen reads them at most every DRAIN_GAP seconds, a
-bounded number at a time, so a fast training loop can never starve the keyboard; the chart redraws at
-most five times a second.
+The lab runs in its own process (`labs.runner.LabRun`), which folds each event into the run's state
+(`labs.run_state.RunState`); the run wakes this screen with a posted message when it has changed (no
+polling), and the screen draws the state at most every DRAIN_GAP seconds: the outputs it has not shown,
+then the chart, progress and steps as they are now. A flood of training steps costs the keyboard one
+draw, not one per step; the chart redraws at most five times a second.
 
 Keys: letters act on the screen only while no field has focus (a focused field takes them as text), and
-no letter starts a run: ctrl+r runs, from a field too, leaving the field as typed. A field refuses what
-its parameter cannot hold as it is typed (the lab's `Param.parse`), not when the run starts. Runs belong to the app (`tui.lab_runs.LabRuns`), not the screen: going back to the
-card can leave a run going, reopening the lab replays it from the start, and quitting stops it.
+no letter starts a run: ctrl+r runs, from a field too, leaving the field as typed. The parameter form is
+`tui.widgets.lab_params.LabParams`. Runs belong to the app (`tui.lab_runs.LabRuns`), not the screen:
+going back to the card can leave a run going, reopening the lab replays it from the start, and quitting
+stops it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
@@ -24,7 +26,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.validation import ValidationResult, Validator
 from textual.widgets import (
     Button,
     DataTable,
@@ -38,41 +39,21 @@ from textual.widgets import (
     Static,
 )
 
-from engine.utils import format_number
-from labs.events import (
-    ArtifactSaved,
-    BatchLoss,
-    Cancelled,
-    DataUsed,
-    EpochRow,
-    Failed,
-    Finished,
-    LabEvent,
-    LrFinderPoint,
-    LrSuggestion,
-    Progress,
-    StageStarted,
-    TableOutput,
-    TextOutput,
-)
-from labs.info import Param
-from labs.registry import DEFAULT_PRESET, PRESET_NAMES, LabError, LabInfo, get_lab
-from labs.verdict_text import data_used_line
+from labs.events import Cancelled, EpochRow, Failed, Finished, LabEvent, StageStarted
+from labs.registry import DEFAULT_PRESET, LabError, LabInfo, get_lab
 from tui.services import services_of
 from tui.widgets.lab_data import LabDataLine
+from tui.widgets.lab_params import LabParams
 from tui.widgets.loss_chart import LossChart, Marker, kinds_of
 from tui.widgets.output_log import OutputLog
-from tui.widgets.run_text import epoch_stage, run_report
-from tui.widgets.safe_text import neutralize_controls, one_line
+from tui.widgets.run_text import epoch_cells, epoch_columns, output_renderables, run_report
+from tui.widgets.safe_text import one_line
 
 if TYPE_CHECKING:
     from cards.paths import Home
-    from labs.launch import Launch
     from labs.runner import LabRun
 
 DRAIN_GAP = 0.05  # seconds at least between two reads of the run's events
-MAX_EVENTS_PER_TICK = 2000
-DEVICES = ("auto", "cpu", "cuda", "mps")
 SHORT_SCREEN = 30  # rows: below this the epochs table shows fewer rows (lab.tcss `-short`)
 NARROW_SCREEN = 100  # columns: below this the sidebar is narrower, the chart wider (lab.tcss `-narrow`)
 
@@ -124,11 +105,11 @@ class LabScreen(Screen[None]):
             id="lab.run",
             tooltip="Run the lab with these parameters (from a field too: it keeps what you typed)",
         ),
-        Binding("c", "cancel", "Cancel run", id="lab.cancel", tooltip="Stop the run at the next batch"),
+        Binding("c", "cancel", "Cancel", id="lab.cancel", tooltip="Stop the run at the next batch"),
         Binding(
             "o",
             "toggle_overlay",
-            "Previous run",
+            "Previous",
             id="lab.overlay",
             tooltip="Overlay the previous run's curve",
         ),
@@ -156,7 +137,7 @@ class LabScreen(Screen[None]):
         Binding(
             "f",
             "fetch_data",
-            "Fetch real data",
+            "Fetch",
             id="lab.fetch_data",
             tooltip="Download the lab's real dataset into the cache, so that the next run trains on it",
         ),
@@ -168,9 +149,8 @@ class LabScreen(Screen[None]):
         self.home = home
         self.card_id = card_id
         self.lab_run: LabRun | None = None
-        self._cursor = 0
-        self._stage_index = -1
-        self._stages_done: set[str] = set()
+        self._cursor = 0  # the run's outputs drawn so far
+        self._drawn_changes = -1  # the run state's change count when last drawn
         self._epoch_columns: list[str] = []
         self._overlay_shown = True
         self._outcome_reported = False
@@ -198,7 +178,7 @@ class LabScreen(Screen[None]):
                     yield Button("c Cancel", id="cancel-button", variant="error")
                 yield Static(Text(info.summary), id="lab-summary")
                 yield Static(id="lab-steps")
-                yield from self._compose_params()
+                yield LabParams(info, id="lab-params")
             with Vertical(id="lab-main"):
                 yield Static(
                     Text("Answer the question if you like, set the parameters, then press ctrl+r."),
@@ -213,49 +193,10 @@ class LabScreen(Screen[None]):
                 yield Input(
                     placeholder="p: type something for the trained model to predict, then enter", id="predict"
                 )
-        yield Footer()
-
-    def _compose_params(self) -> ComposeResult:
-        """Preset, device and every parameter, each with its whole help text (the labels wrap)."""
-        yield Static(Text("parameters", style="bold"), id="params-heading")
-        yield Label("preset")
-        yield Select(
-            [(name, name) for name in PRESET_NAMES], value=DEFAULT_PRESET, allow_blank=False, id="preset"
-        )
-        yield Label("device")
-        yield Select([(name, name) for name in DEVICES], value="auto", allow_blank=False, id="device")
-        yield from self._compose_processes()
-        for param in self.info.params:
-            yield Label(
-                Text(f"{param.name}  ", style="bold") + Text(param.help, style="dim"), classes="param-help"
-            )
-            yield Input(
-                id=f"param-{param.name}",
-                classes="param",
-                tooltip=param.help,
-                validators=[ParamValidator(param)],
-                restrict=_RESTRICT.get(param.type),
-            )
-            yield Static("", id=f"param-error-{param.name}", classes="param-error")
-
-    def _compose_processes(self) -> ComposeResult:
-        """On a machine with several GPUs: how many processes (one per GPU, torchrun) train the lab."""
-        from labs.launch import gpu_count
-
-        gpus = gpu_count()
-        if gpus > 1:
-            yield Label("processes (one per GPU)")
-            choices = [(str(n), n) for n in range(1, gpus + 1)]
-            yield Select(choices, value=1, allow_blank=False, id="nproc", tooltip="torchrun --nproc-per-node")
-
-    def _launch(self) -> Launch:
-        from labs.launch import Launch
-
-        chosen = self.query("#nproc")
-        return Launch(nproc=int(chosen.first(Select).value)) if chosen else Launch()
+        # Every key fits 80 columns; the palette (ctrl+p) is listed by `?`, not here.
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        self._fill_params(DEFAULT_PRESET)
         self.query_one("#predict", Input).display = False
         self._render_steps()
         self._load_overlay()
@@ -272,41 +213,7 @@ class LabScreen(Screen[None]):
         self.set_class(self.size.height < SHORT_SCREEN, "-short")
         self.set_class(self.size.width < NARROW_SCREEN, "-narrow")
 
-    # -- parameters -------------------------------------------------------------------------------
-
-    def _fill_params(self, preset: str) -> None:
-        values = self.info.resolve(preset)
-        for param in self.info.params:
-            self.query_one(f"#param-{param.name}", Input).value = str(values[param.name])
-
-    @on(Select.Changed, "#preset")
-    def _preset_changed(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str):
-            self._fill_params(event.value)
-
-    @on(Input.Changed, ".param")
-    def _param_changed(self, event: Input.Changed) -> None:
-        """Say under the field why a value is refused, as it is typed."""
-        name = (event.input.id or "").removeprefix("param-")
-        result = event.validation_result
-        message = "" if result is None or result.is_valid else "; ".join(result.failure_descriptions)
-        said = self.query_one(f"#param-error-{name}", Static)
-        said.update(Text(one_line(message), style="red"))
-        said.set_class(bool(message), "-shown")
-
-    def _refused_param(self) -> tuple[Input, str] | None:
-        """The first field holding a value its parameter refuses, with why."""
-        for param in self.info.params:
-            field = self.query_one(f"#param-{param.name}", Input)
-            result = field.validate(field.value)
-            if result is not None and not result.is_valid:
-                return field, "; ".join(result.failure_descriptions)
-        return None
-
-    def _chosen_params(self) -> tuple[str, dict[str, object]]:
-        preset = str(self.query_one("#preset", Select).value)
-        overrides = {p.name: self.query_one(f"#param-{p.name}", Input).value for p in self.info.params}
-        return preset, overrides
+    # -- the question -----------------------------------------------------------------------------
 
     def _prediction(self) -> str | None:
         if not self.info.question:
@@ -322,7 +229,8 @@ class LabScreen(Screen[None]):
         if self.lab_run is not None and not self.lab_run.done:
             self.notify("the lab is already running; c cancels it", severity="warning")
             return
-        refused = self._refused_param()
+        params = self.query_one(LabParams)
+        refused = params.refused()
         if refused is not None:  # said under the field already; nothing runs until it holds a value
             field, why = refused
             self._set_status(Text(one_line(why), style="bold red"))
@@ -331,16 +239,16 @@ class LabScreen(Screen[None]):
         info = self._runnable_info()
         if info is None:
             return
-        preset, overrides = self._chosen_params()
+        preset = params.preset
         try:
             run = LabRun(
                 info,
                 preset=preset,
-                overrides=overrides,
-                device=str(self.query_one("#device", Select).value),
+                overrides=params.overrides(),
+                device=params.device,
                 runs_dir=self.home.runs_dir,
                 home=self.home,
-                launch=self._launch(),
+                launch=params.launch(),
             )
         except LabError as error:
             self._set_status(Text(str(error), style="bold red"))
@@ -452,7 +360,7 @@ class LabScreen(Screen[None]):
         if self.lab_run is not None:
             self.lab_run.unlisten(self._wake)
         self.lab_run = run
-        self._cursor = 0
+        self._cursor, self._drawn_changes = 0, -1
         run.listen(self._wake)
         self._drain()
 
@@ -467,20 +375,18 @@ class LabScreen(Screen[None]):
         from time import monotonic
 
         wait = self._last_drain + DRAIN_GAP - monotonic()
-        if wait > 0:  # read again a little later: a flood of events is read in batches, not one by one
+        if wait > 0:  # read again a little later: a flood of events is drawn once, not once per event
             self.set_timer(wait, self._run_advanced)
             return
         self._wake_posted = False  # events from now on post again
         self._last_drain = monotonic()
-        more = self._drain()
-        if more:  # the rest of a flood, after the keys waiting meanwhile
-            self._wake()
+        self._drain()
         running = self.lab_run is not None and not self.lab_run.done
         if self.query_one("#run-button", Button).disabled != running:
             self._update_buttons()  # the run ended after its last event was read
 
     def _reset_view(self) -> None:
-        self._stage_index, self._stages_done, self._epoch_columns = -1, set(), []
+        self._epoch_columns = []
         self._outcome_reported = False
         self.query_one(LossChart).clear()
         table = self.query_one("#epochs", DataTable)
@@ -497,97 +403,62 @@ class LabScreen(Screen[None]):
         self.query_one("#cancel-button", Button).disabled = not running
         self.refresh_bindings()
 
-    # -- events -----------------------------------------------------------------------------------
+    # -- the run's state, drawn -------------------------------------------------------------------
 
-    def _drain(self) -> bool:
-        """Show the run's new events; True when more are waiting."""
+    def _drain(self) -> None:
+        """Draw what the run's state holds that this screen has not drawn yet (the run folded the events
+        in, `labs.run_state`): new outputs in order, then the chart, progress and steps as they are now."""
         if self.lab_run is None:
-            return False
-        # At most MAX_EVENTS_PER_TICK at a time: a flood of events catches up over a few reads instead
-        # of freezing the keyboard for one long one.
-        waiting = self.lab_run.events_since(self._cursor)
-        events = waiting[:MAX_EVENTS_PER_TICK]
-        if not events:
-            return False
-        self._cursor += len(events)
-        chart = self.query_one(LossChart)
-        for event in events:
-            self._show(event, chart)
-        chart.changed()
-        return len(waiting) > len(events)
+            return
+        with self.lab_run.reading() as state:
+            if state.changes == self._drawn_changes:
+                return
+            self._drawn_changes = state.changes
+            outputs = state.outputs[self._cursor :]
+            self._cursor = len(state.outputs)
+            curves, valid_curves, lr_finder = state.chart_data()
+            suggestions, kinds = state.lr_suggestions(), kinds_of(state.epochs)
+            progress, eta = state.progress_done(), state.progress.eta if state.progress else None
+            ended, stages_done = state.ended, set(state.stages_done)
+            current = None if state.status == "finished" or state.stage is None else state.stage.name
+        for event in outputs:
+            self._show(event)
+        markers = [Marker(lr, name, _MARKER_STYLES.get(name, "magenta")) for name, lr in suggestions.items()]
+        self.query_one(LossChart).show(curves, valid_curves, lr_finder, markers, kinds)
+        self._show_progress(progress, None if ended else eta)
+        self._render_steps(current, stages_done)
 
-    def _show(self, event: LabEvent, chart: LossChart) -> None:
-        if isinstance(event, BatchLoss):
-            chart.add_loss(event.series, event.step, event.loss)
-        elif isinstance(event, LrFinderPoint):
-            chart.lr_finder.append((event.lr, event.loss))
-        elif isinstance(event, LrSuggestion):
-            chart.markers.append(Marker(event.lr, event.name, _MARKER_STYLES.get(event.name, "magenta")))
-        elif isinstance(event, EpochRow):
-            chart.add_epoch(event.series, event.valid_loss, event.metrics)
+    def _show(self, event: LabEvent) -> None:
+        """One of the run's kept events, in the order the lab emitted them."""
+        if isinstance(event, EpochRow):
             self._add_epoch_row(event)
-        elif isinstance(event, Progress):
-            # Until the run ends the bar stays short of full, whatever a lab's plan said.
-            total = max(event.total, event.done + 1, 1)
-            self.query_one("#progress", ProgressBar).update(total=total, progress=min(event.done, total - 1))
-            eta = "" if event.eta is None else f" ETA {_duration(event.eta)}"
-            self.query_one("#eta", Static).update(f"{event.done}/{event.total}{eta}")
         elif isinstance(event, StageStarted):
-            if self.info.steps and 0 <= self._stage_index < len(self.info.steps):
-                self._stages_done.add(self.info.steps[self._stage_index])
-            self._stage_index = event.index
-            self._render_steps(current=event.name)
             self._set_status(Text(f"▶ {event.name}", style="bold"))
-        elif isinstance(event, TextOutput):
-            self._write_text(event)
-        elif isinstance(event, TableOutput):
-            self._write_table(event)
-        elif isinstance(event, ArtifactSaved):
-            self._log(Text(f"saved {event.name}: {event.path}", style="dim"))
-        elif isinstance(event, DataUsed):
-            style = "bold green" if event.source == "real" else "bold yellow"
-            self._log(Text(neutralize_controls(data_used_line(asdict(event))), style=style))
         elif isinstance(event, Finished | Failed | Cancelled):
             self._show_end(event)
+        else:
+            for renderable in output_renderables(event):
+                self._log(renderable)
+
+    def _show_progress(self, progress: tuple[int, int] | None, eta: float | None) -> None:
+        if progress is None:
+            return
+        done, total = progress
+        self.query_one("#progress", ProgressBar).update(total=total, progress=done)
+        left = (
+            "done" if done == total else f"{done}/{total}" + ("" if eta is None else f" ETA {_duration(eta)}")
+        )
+        self.query_one("#eta", Static).update(left)
 
     def _add_epoch_row(self, row: EpochRow) -> None:
         table = self.query_one("#epochs", DataTable)
-        columns = ["stage", "epoch", "train_loss", "valid_loss", *row.metrics, "time"]
         if not self._epoch_columns:
-            self._epoch_columns = columns
-            table.add_columns(*(Text(one_line(name)) for name in columns))
-        values = {
-            "stage": epoch_stage(row),
-            "epoch": str(row.epoch),
-            "train_loss": format_number(row.train_loss),
-            "valid_loss": format_number(row.valid_loss),
-            "time": f"{row.seconds:.1f}s",
-            **{name: format_number(value) for name, value in row.metrics.items()},
-        }
+            self._epoch_columns = ["stage", *epoch_columns(row)]
+            table.add_columns(*(Text(one_line(name)) for name in self._epoch_columns))
+        cells = epoch_cells(row)
         # Text, not str: the table parses str cells as markup, and stage and curve names are the lab's.
-        table.add_row(*(Text(one_line(values.get(name, ""))) for name in self._epoch_columns))
+        table.add_row(*(Text(one_line(cells.get(name, ""))) for name in self._epoch_columns))
         table.scroll_end(animate=False)
-
-    def _write_text(self, event: TextOutput) -> None:
-        style = {"explanation": "italic", "prediction": "bold green", "generated": "magenta"}.get(
-            event.kind, ""
-        )
-        if event.title:
-            self._log(Text(neutralize_controls(event.title), style="bold"))
-        self._log(Text(neutralize_controls(event.text), style=style))
-
-    def _write_table(self, event: TableOutput) -> None:
-        from rich.table import Table
-
-        # Text, never str: Rich would read a column named "[bold]" as markup. Controls shown, not sent.
-        table = Table(
-            title=Text(neutralize_controls(event.title)), title_justify="left", box=None, header_style="bold"
-        )
-        for column in event.columns:
-            table.add_column(Text(neutralize_controls(column)))
-        for row in event.rows:
-            table.add_row(*(Text(neutralize_controls(cell)) for cell in row))
-        self._log(table)
 
     def _log(self, renderable: RenderableType) -> None:
         self.query_one("#outputs", OutputLog).add(renderable)
@@ -596,14 +467,6 @@ class LabScreen(Screen[None]):
         if self.lab_run is not None and self.is_current:  # seen here: home and study need not say it
             services_of(self).lab_runs.seen(self.lab_run)
         if isinstance(event, Finished):
-            bar = self.query_one("#progress", ProgressBar)
-            bar.update(
-                total=bar.total or 1, progress=bar.total or 1
-            )  # a planned step may not have been needed
-            self.query_one("#eta", Static).update("done")
-            if 0 <= self._stage_index < len(self.info.steps):
-                self._stages_done.add(self.info.steps[self._stage_index])
-            self._render_steps()
             self._set_status(Text(f"finished in {event.seconds:.1f} s", style="bold green"))
             self._report_outcome(event.result)
             if self.lab_run is not None and self.lab_run.predictor is not None:
@@ -668,12 +531,12 @@ class LabScreen(Screen[None]):
     def _set_status(self, text: Text) -> None:
         self.query_one("#lab-status", Static).update(text)
 
-    def _render_steps(self, current: str | None = None) -> None:
+    def _render_steps(self, current: str | None = None, done: Collection[int] = ()) -> None:
         text = Text()
-        for step in self.info.steps:
+        for index, step in enumerate(self.info.steps):
             if step == current:
                 text.append(f"▶ {step}\n", style="bold reverse")
-            elif step in self._stages_done:
+            elif index in done:
                 text.append(f"✓ {step}\n", style="green")
             else:
                 text.append(f"· {step}\n", style="dim")
@@ -693,28 +556,6 @@ class LabScreen(Screen[None]):
             name = f"previous run ({previous.preset})"
             chart.set_overlay(previous.curves, previous.lr_finder, name, kinds_of(previous.epochs))
 
-
-class ParamValidator(Validator):
-    """A field's value as its parameter parses it (`Param.parse`): refused in the field, with the lab's words."""
-
-    def __init__(self, param: Param) -> None:
-        super().__init__()
-        self.param = param
-
-    def validate(self, value: str) -> ValidationResult:
-        try:
-            self.param.parse(value)
-        except LabError as error:
-            return self.failure(str(error))
-        return self.success()
-
-
-# What each type of field lets be typed at all (a whole-value regex); the validator checks the rest.
-_RESTRICT = {
-    "int": r"[-+]?[0-9]*",
-    "float": r"[-+]?[0-9]*\.?[0-9]*(?:[eE][-+]?[0-9]*)?",
-    "ints": r"[-+0-9, ]*",
-}
 
 _MARKER_STYLES = {
     "valley": "green",

@@ -135,6 +135,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self._shown_at = 0.0
         self._first_card_painted = False
         self._back_of: Card | None = None  # the card whose back #back holds
+        self._after_first_frame: Card | None = None  # the first card, until the app's first frame is out
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
@@ -181,7 +182,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self._back_of = None
         if self._first_card_painted:
             self._fill_back(card)
-        else:  # the first card paints without its (hidden) back, which is drawn right after
+        else:  # the first card paints without its (hidden) back, drawn once that frame is out
             self.call_after_refresh(self._first_paint_done, card)
         self.set_class(False, "-revealed")
         self.query_one("#card-scroll").scroll_home(animate=False)
@@ -199,9 +200,20 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self.query_one("#card-notes", Static).update(self._notes(card))
 
     def _first_paint_done(self, card: Card) -> None:
+        if not getattr(self.app, "first_frame_out", True):
+            # At start-up this runs before the first frame reaches the terminal: drawing the back now
+            # (markdown, code) would hold that frame back. The app calls `after_first_frame` once it is out.
+            self._after_first_frame = card
+            return
         self._first_card_painted = True
         self.post_message(self.FirstCardShown(painted_at=time.time()))
         self._fill_back(card)
+
+    def after_first_frame(self) -> None:
+        """The app's first frame is on the terminal (Textual's Ready): finish the first card."""
+        card, self._after_first_frame = self._after_first_frame, None
+        if card is not None:
+            self._first_paint_done(card)
 
     def _notes(self, card: Card) -> Content:
         # `notes` are for instructors: they show with the card's location (`e`), not to every student.

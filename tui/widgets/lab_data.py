@@ -1,8 +1,8 @@
 """The lab screen's data line: which data the next run will use, and fetching the lab's real dataset.
 
-The line is decided without torch, the way the lab's process decides (`labs.context.LabContext.prepare`):
-the `full` preset trains on the lab's `full_data`; every other preset on the first of its `real_data` that
-is in the cache, else on generated data. When a real dataset is missing, `fetch()` downloads it in a worker
+The line shows the choice a run would make now (`labs.data_choice.choose_data`, torch-free, the one
+decision the run itself takes): the `full` preset trains on the lab's `full_data`; every other preset on
+the first of its `real_data` that is in the cache, else on generated data. When a real dataset is missing, `fetch()` downloads it in a worker
 thread (never on the UI thread), showing the bytes on a progress bar, and says in one line when there is no
 network: the run then uses generated data.
 """
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from engine.datasets.fetch import HomeLike
     from labs.info import LabInfo
 
-FULL_PRESET = "full"
-
 
 @dataclass(frozen=True)
 class DataPlan:
@@ -40,33 +38,32 @@ class DataPlan:
 
 def data_plan(info: LabInfo, preset: str, home: HomeLike) -> DataPlan | None:
     """The data the next run of `info` with `preset` uses; None for a lab that only ever generates its data."""
-    from engine.datasets.catalog import DatasetError, format_size, get
-    from engine.datasets.fetch import is_fetched
+    from engine.datasets.catalog import format_size, get
+    from labs.data_choice import choose_data
+    from labs.errors import LabError
 
     try:
-        if preset == FULL_PRESET and info.full_data:
-            entry = get(info.full_data)
-            if is_fetched(entry.name, home):
-                return DataPlan(f"real data: {entry.name} (cached)", real=True)
-            return DataPlan(
-                f"the full preset trains on the real {entry.name} ({format_size(entry.size)}), "
-                "which is not in the cache — press f to fetch it, or choose a smaller preset",
-                real=False,
-                missing=entry.name,
-            )
-        if not info.real_data:
-            return None
-        for name in info.real_data:
-            if is_fetched(name, home):
-                return DataPlan(f"real data: {get(name).name} (cached)", real=True)
-        first = get(info.real_data[0])
-    except DatasetError as error:  # a lab naming a dataset the catalog does not know
+        choice = choose_data(info, preset, None, home)
+    except LabError as error:  # a lab naming a dataset the catalog does not know
         return DataPlan(f"data: {error}", real=False)
+    if choice.real:
+        return DataPlan(f"real data: {choice.name} (cached)", real=True)
+    if choice.missing is None:
+        return None
+    entry = get(choice.missing)
+    size = format_size(entry.size)
+    if choice.blocked:
+        return DataPlan(
+            f"the full preset trains on the real {entry.name} ({size}), "
+            "which is not in the cache — press f to fetch it, or choose a smaller preset",
+            real=False,
+            missing=entry.name,
+        )
     return DataPlan(
-        f"generated data (offline fallback): the real {first.name} ({format_size(first.size)}) "
+        f"generated data (offline fallback): the real {entry.name} ({size}) "
         "is not in the cache — press f to fetch it",
         real=False,
-        missing=first.name,
+        missing=entry.name,
     )
 
 

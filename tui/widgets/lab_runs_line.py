@@ -2,8 +2,9 @@
 still training (with their progress), and which finished, failed or were cancelled in the background. A
 run that ends while such a screen is shown is also said once, in the past tense, as a toast.
 
-It reads `services_of(self).lab_runs` twice a second and is hidden while there is nothing to say, so the
-screens look as before until a lab is left running.
+It does not poll: the app's runs wake it (`LabRuns.listen`) when one changes or ends, and it redraws at
+most every REDRAW_GAP seconds, and when its screen comes back. It is hidden while there is nothing to
+say, so the screens look as before until a lab is left running.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Static
 
 from tui.services import services_of
@@ -19,7 +22,7 @@ from tui.widgets.safe_text import one_line
 if TYPE_CHECKING:
     from labs.runner import LabRun
 
-POLL_INTERVAL = 0.5  # seconds
+REDRAW_GAP = 0.5  # seconds at least between two redraws while a run reports progress
 
 _ENDED = {
     "finished": ("✓", "finished", "green"),
@@ -31,7 +34,8 @@ _ENDED = {
 def running_words(run: LabRun) -> str:
     """ "collab running · 45% · ETA 0:31" (progress and ETA once the lab has reported them)."""
     words = f"{run.info.id} running"
-    progress = getattr(run, "progress", None)
+    with run.reading() as state:
+        progress = state.progress
     if progress is not None and progress.total > 0:
         words += f" · {min(99, 100 * progress.done // progress.total)}%"
         if progress.eta is not None:
@@ -54,9 +58,36 @@ class LabRunsLine(Static):
     LabRunsLine.-shown { display: block; }
     """
 
+    class RunsChanged(Message):
+        """A lab run changed or ended (posted from the thread reading it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wake_posted = False  # one RunsChanged on its way at a time, however many events
+
     def on_mount(self) -> None:
-        self.set_interval(POLL_INTERVAL, self.refresh_runs)
+        services_of(self).lab_runs.listen(self._wake)
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
         self.refresh_runs()
+
+    def on_unmount(self) -> None:
+        services_of(self).lab_runs.unlisten(self._wake)
+
+    def _wake(self) -> None:
+        if not self._wake_posted:
+            self._wake_posted = True
+            self.post_message(self.RunsChanged())
+
+    def on_lab_runs_line_runs_changed(self) -> None:
+        self.set_timer(REDRAW_GAP, self._redraw_after_gap)  # progress every batch: one redraw per gap
+
+    def _redraw_after_gap(self) -> None:
+        self._wake_posted = False
+        self.refresh_runs()
+
+    def _screen_changed(self, screen: Screen[object]) -> None:
+        if screen is self.screen:  # back from a lab: say what ended meanwhile
+            self.refresh_runs()
 
     def refresh_runs(self) -> None:
         runs = services_of(self).lab_runs

@@ -1,0 +1,40 @@
+"""Start-up as the user sees it: `bench/startup_pty.py` finds the first card's text in what a terminal
+receives, for the app and for the floor; the first card's back, put off until the first frame is out,
+is drawn once it is."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bench.startup_pty import BUNDLED_PACK, ROOT, first_card_text, seconds_to_text, visible_text
+from tests.tui.study_helpers import fixed_clock, make_home, run_async
+from tui.app import create_app
+from tui.screens.study import StudyScreen
+
+
+def test_the_app_and_the_floor_show_the_first_card_text_on_a_terminal(tmp_path: Path) -> None:
+    text = first_card_text()
+    commands = (
+        [sys.executable, "-m", "tui.cli", "--home", str(tmp_path / "home"), "study", BUNDLED_PACK],
+        [sys.executable, str(ROOT / "bench" / "_floor_app.py"), "--text", text],
+    )
+    for command in commands:
+        seconds, cpu_seconds = seconds_to_text(command, text[:40])  # raises when the text never comes
+        assert seconds > 0 and cpu_seconds >= 0
+
+
+def test_escape_sequences_are_not_text() -> None:
+    assert visible_text(b"\x1b[1;1H\x1b[38;5;75mHow \x1b[0mdoes\x1b]22;default\x07") == "How does"
+
+
+@run_async
+async def test_the_first_cards_back_is_drawn_after_the_first_frame(tmp_path: Path) -> None:
+    app = create_app(make_home(tmp_path / "home"), pack_filter=BUNDLED_PACK, clock=fixed_clock())
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StudyScreen) and screen.card is not None
+        assert app.first_frame_out
+        await pilot.pause()
+        assert screen._back_of is screen.card, "the back waits for the first frame, not for a reveal"
