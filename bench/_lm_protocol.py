@@ -78,19 +78,27 @@ def train_flops_per_token(config: AWDLSTMConfig, vocab: int) -> float:
     return 3.0 * forward
 
 
-def matmul_peak(config: AWDLSTMConfig, vocab: int, repeats: int = 20) -> dict[str, float]:
-    """GFLOP/s of torch.mm, float32, at this machine's threads, on the step's own shapes: the recurrent
-    product of one time step (bs x hidden @ hidden x 4 hidden), the input product of a whole bptt window,
-    and the decoder (bs*bptt x emb @ emb x vocab); "best" is the fastest of them, the peak we compare with."""
+def matmul_peak(
+    config: AWDLSTMConfig, vocab: int, dtype: torch.dtype = torch.float32, repeats: int = 20
+) -> dict[str, float]:
+    """GFLOP/s of torch.mm in `dtype` (the one the step computes in: bf16 under mixed precision), at this
+    machine's threads, on the step's own shapes: the recurrent product of one time step (bs x hidden @
+    hidden x 4 hidden), the input product of a whole bptt window, and the decoder's three GEMMs (forward,
+    input gradient, weight gradient; inner size emb + 2, the bias folded in: see
+    engine.text.awd_lstm.biased_logits). "best" is the fastest of them, the peak we compare with; each is
+    the best of `repeats` runs. A busy machine lowers it too (415 GFLOP/s bf16 at load 2, 205 at load 3.7)."""
     inputs, hidden = lstm_layer_sizes(config)[0]
+    tokens, emb = BS * BPTT, config.emb_sz + 2
     shapes = {
         "recurrent": (BS, hidden, 4 * hidden),
-        "input_window": (BS * BPTT, inputs, 4 * hidden),
-        "decoder": (BS * BPTT, config.emb_sz, vocab),
+        "input_window": (tokens, inputs, 4 * hidden),
+        "decoder": (tokens, emb, vocab),
+        "decoder_grad_input": (tokens, vocab, emb),
+        "decoder_grad_weight": (vocab, tokens, emb),
     }
     result: dict[str, float] = {}
     for name, (m, k, n) in shapes.items():
-        a, b = torch.randn(m, k), torch.randn(k, n)
+        a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
         torch.mm(a, b)  # warm-up
         best = float("inf")
         for _ in range(repeats):

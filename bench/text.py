@@ -10,10 +10,12 @@ with 10% random validation (seed 42), bs 64, bptt 72, fit_one_cycle(2, 2e-2), dr
 fit_one_cycle(2, 2e-2), drop_mult 0.5, classifier dropouts, validation = the `is_valid` rows / the test set.
 JSON keys: tokenize_s, vocab, lm_train_s, lm_tokens_per_s, lm_valid_loss, lm_valid_acc, lm_valid_ppl,
 clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads), and the LM's
-arithmetic: lm_train_mflop_per_token (LSTM gates + decoder, forward and backward), lm_achieved_gflops,
-matmul_gflops (torch.mm on the step's own shapes: recurrent, input window, decoder, best) and lm_peak_share
-(achieved over the best matmul rate).
+arithmetic: lm_train_mflop_per_token (LSTM gates + decoder, forward and backward), lm_achieved_gflops (training
+tokens at that, validation tokens at a third of it, over lm_train_s), matmul_dtype (bfloat16 under mixed
+precision), matmul_gflops (torch.mm in that dtype on the step's own shapes: recurrent, input window, the
+decoder's forward and two gradients, best) and lm_peak_share (achieved over the best matmul rate).
 `--lm-only` stops after the language model (the clas_* keys are then absent).
+lm_train_cpu_s: CPU seconds of the LM fit (all threads); load_1m: the 1-minute load average before and after it.
 lm_tokens_per_s = bs x bptt tokens per training batch, summed over the epochs, over lm_train_s (which, like
 fastai's figure, includes the validation passes).
 """
@@ -32,6 +34,8 @@ T0 = time.perf_counter()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads, as the other benches do
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import torch  # noqa: E402  (after OMP_WAIT_POLICY: libgomp reads it when torch loads)
+
 from bench._lm_protocol import (  # noqa: E402
     LR,
     add_run_options,
@@ -41,9 +45,21 @@ from bench._lm_protocol import (  # noqa: E402
     timed_lm_data,
     train_flops_per_token,
 )
+from engine.callbacks.mixed_precision import resolve_precision  # noqa: E402
 from engine.datasets.text import TextSet, generate_review_corpus, read_imdb_csv, read_imdb_folder  # noqa: E402
 from engine.metrics import accuracy  # noqa: E402
-from engine.text import AWDLSTMConfig, Vocab, clas_data, text_classifier_learner  # noqa: E402
+from engine.text import (  # noqa: E402
+    AWDLSTMConfig,
+    TextDataLoaders,
+    Vocab,
+    clas_data,
+    text_classifier_learner,
+)
+
+
+def valid_tokens(data: TextDataLoaders, epochs: int) -> int:
+    """Tokens the validation passes read (one pass an epoch)."""
+    return 0 if data.valid is None else epochs * data.valid.tokens_per_epoch
 
 
 def load(data: str | None) -> TextSet:
@@ -76,16 +92,22 @@ def fit_classifier(dataset: TextSet, vocab: Vocab, args: argparse.Namespace, mod
     return {"clas_train_s": round(clas_train_s, 2), "clas_valid_acc": round(clas_row["accuracy"], 4)}
 
 
-def peak_share(vocab: int, tokens_per_s: float) -> dict[str, float]:
-    """The LM's achieved FLOP/s (model FLOPs per training token x tokens/s) against this machine's measured
-    matmul peak on the step's shapes."""
+def peak_share(
+    vocab: int, train_tokens: int, valid_tokens: int, train_s: float, args: argparse.Namespace
+) -> dict:
+    """The LM's achieved FLOP/s (training tokens at forward + backward, validation tokens at forward only,
+    over the fit's wall seconds) against this machine's measured matmul peak on the step's shapes, in the
+    dtype the step computes in."""
     config = AWDLSTMConfig.medium()
-    flops = train_flops_per_token(config, vocab)
-    peak = matmul_peak(config, vocab)
-    achieved = flops * tokens_per_s / 1e9
+    train_flops = train_flops_per_token(config, vocab)
+    flops = train_tokens * train_flops + valid_tokens * train_flops / 3
+    dtype = resolve_precision(args.mixed_precision, torch.device("cpu")) or torch.float32
+    peak = matmul_peak(config, vocab, dtype)
+    achieved = flops / train_s / 1e9
     return {
-        "lm_train_mflop_per_token": round(flops / 1e6, 3),
+        "lm_train_mflop_per_token": round(train_flops / 1e6, 3),
         "lm_achieved_gflops": round(achieved, 2),
+        "matmul_dtype": str(dtype).removeprefix("torch."),
         "matmul_gflops": peak,
         "lm_peak_share": round(achieved / peak["best"], 3),
     }
@@ -106,7 +128,10 @@ def main() -> None:
         f"tokenize_s {tokenize_s:.2f} vocab {len(data_lm.vocab)} tokens {data_lm.train.n_tokens}", flush=True
     )
 
+    cpu_before, load_before = os.times(), os.getloadavg()[0]
     lm, lm_train_s, lm_tokens = fit_lm(data_lm, args.epochs, args.mixed_precision, path=models)
+    cpu_after, load_after = os.times(), os.getloadavg()[0]
+    lm_cpu_s = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
     lm_row = lm.recorder.rows[-1]
     print(f"lm {lm_row} lm_train_s {lm_train_s:.1f}", flush=True)
     result = {
@@ -114,10 +139,20 @@ def main() -> None:
         "vocab": len(data_lm.vocab),
         "lm_train_s": round(lm_train_s, 2),
         "lm_tokens_per_s": round(lm_tokens / lm_train_s, 1),
+        # CPU seconds of the fit (all threads) and the 1-minute load before and after: on a shared machine
+        # the wall time says as much about the neighbours as about the step
+        "lm_train_cpu_s": round(lm_cpu_s, 1),
+        "load_1m": [round(load_before, 2), round(load_after, 2)],
         "lm_valid_loss": round(lm_row["valid_loss"], 4),
         "lm_valid_acc": round(lm_row["accuracy"], 4),
         "lm_valid_ppl": round(lm_row["perplexity"], 2),
-        **peak_share(len(data_lm.vocab), lm_tokens / lm_train_s),
+        **peak_share(
+            len(data_lm.vocab),
+            lm_tokens,
+            valid_tokens(data_lm, args.epochs),
+            lm_train_s,
+            args,
+        ),
     }
     if not args.lm_only:
         lm.save_encoder("enc")

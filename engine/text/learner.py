@@ -46,6 +46,7 @@ from engine.text.awd_lstm import (
 from engine.text.data import TextDataLoaders
 from engine.text.fastai_weights import describe_sizes, is_fastai_folder, read_fastai_checkpoint
 from engine.text.loss import flat_cross_entropy
+from engine.text.memory import keep_freed_memory
 from engine.text.tokenizer import BOS, PAD, UNK, decode
 from engine.text.vocab import FAKE_TOKEN, Vocab
 from engine.utils import save_atomic
@@ -424,6 +425,7 @@ def language_model_learner(
     `alpha`, `beta`: AR/TAR activation regularisation (0 turns it off). Other kwargs go to `Learner`.
     """
     _check_data(data, want_lm=True)
+    keep_freed_memory()
     config = config or AWDLSTMConfig.small()
     model = AWDLSTMLanguageModel(len(data.vocab), config, drop_mult=drop_mult)
     callbacks: list[Callback] = [RNNReset()]
@@ -465,6 +467,7 @@ def text_classifier_learner(
     `classifier_dropouts`: replace the config's dropouts by the classifier's higher ones (as fastai does).
     """
     _check_data(data, want_lm=False)
+    keep_freed_memory()
     config = config or AWDLSTMConfig.small()
     if classifier_dropouts:
         config = config.for_classifier()

@@ -152,3 +152,41 @@ def test_batchnorm_running_stats_start_from_the_first_batch() -> None:
     norm(second)  # from then on the usual momentum of 0.1
     assert torch.allclose(norm.running_mean, 0.9 * first.mean(0) + 0.1 * second.mean(0), atol=1e-6)
     assert norm.momentum == 0.1
+
+
+def test_flat_cross_entropy_is_exact_for_a_target_whose_probability_underflows() -> None:
+    from engine.text.loss import flat_cross_entropy
+
+    logits = torch.zeros(4, 30)
+    logits[:, 0] = 150.0  # exp(-150) is below float32's range: the softmax gives the other classes 0
+    logits.requires_grad_()
+    target = torch.tensor([0, 5, 0, 7])
+    loss = flat_cross_entropy(logits, target)
+    loss.backward()
+    reference = logits.detach().clone().requires_grad_()
+    expected = torch.nn.functional.cross_entropy(reference, target)
+    expected.backward()
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(expected.item(), rel=1e-6)  # 75, not inf
+    assert torch.allclose(logits.grad, reference.grad, atol=1e-7)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_biased_logits_equal_the_linear_layer_in_value_and_gradients(bias: bool) -> None:
+    from engine.text.awd_lstm import biased_logits
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(6, 11, bias=bias)
+    if bias:
+        torch.nn.init.normal_(linear.bias)
+    inputs = torch.randn(3, 5, 6).transpose(0, 1).requires_grad_()  # not contiguous, as the LSTM's output
+    folded = biased_logits(linear, inputs)
+    folded.square().sum().backward()
+    grads = [p.grad.clone() for p in (inputs, *linear.parameters())]
+    for p in (inputs, *linear.parameters()):
+        p.grad = None
+    expected = linear(inputs)
+    expected.square().sum().backward()
+    assert folded.shape == expected.shape == (5, 3, 11)
+    assert torch.allclose(folded, expected, atol=1e-6)
+    for got, want in zip(grads, (inputs.grad, *(p.grad for p in linear.parameters()))):
+        assert torch.allclose(got, want, atol=1e-5)
