@@ -136,6 +136,7 @@ def main() -> None:
     print(f"lm {lm_row} lm_train_s {lm_train_s:.1f}", flush=True)
     result = {
         "tokenize_s": round(tokenize_s, 3),
+        "seed": args.seed,
         "vocab": len(data_lm.vocab),
         "lm_train_s": round(lm_train_s, 2),
         "lm_tokens_per_s": round(lm_tokens / lm_train_s, 1),
