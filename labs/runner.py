@@ -327,16 +327,28 @@ class LabRun:
     def _read_events(self) -> None:
         assert self._process is not None and self._process.stdout is not None
         for line in self._process.stdout:
-            self._handle(line)
+            self._handle_line(line)
         returncode = self._process.wait()  # always reaped: no <defunct> child is left behind
         if not self.done:  # the process ended without a last event
             self._end_without_event(returncode)
         self._replies.put({"prediction_error": "the lab's process has ended"})  # wakes a waiting predictor
 
+    def _handle_line(self, line: str) -> None:
+        """One line from the lab's process; a malformed one is skipped (said in the stderr tail a failure
+        shows): a reader thread that stopped on it would leave the run unended, its followers waiting."""
+        try:
+            self._handle(line)
+        except Exception as error:  # noqa: BLE001 - whatever the line held, the reader goes on
+            self._stderr_tail.append(
+                f"cardlab: skipped an unreadable event ({type(error).__name__}: {error})"
+            )
+
     def _handle(self, line: str) -> None:
         try:
             message = json.loads(line)
         except ValueError:
+            return
+        if not isinstance(message, dict):
             return
         if "type" in message:
             event = event_from_dict(message)

@@ -107,3 +107,12 @@ def test_a_lab_that_imports_no_torch_runs_without_loading_it_seeded_on_the_cpu()
             results.append(events[-1].result)
     assert results[0] == results[1]  # the run's seed seeds Python's generator
     assert results[0]["torch_loaded"] is False and results[0]["device"] == "cpu"
+
+
+def test_a_malformed_event_line_is_skipped_and_the_reader_goes_on(fake_labs: None) -> None:
+    run = LabRun(get_lab("test-counting"), preset="smoke")
+    for line in ['{"type": "Nope"}', '{"type": "BatchLoss", "stage": "x"}', "[1, 2]", "not json"]:
+        run._handle_line(line)
+    run._handle_line('{"type": "TextOutput", "text": "still reading", "at": 0.1}')
+    assert [e.text for e in run.events_since(0) if isinstance(e, TextOutput)] == ["still reading"]
+    assert sum("skipped an unreadable event" in line for line in run._stderr_tail) == 2
