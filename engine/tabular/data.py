@@ -220,17 +220,29 @@ def tabular_data(
     processed = processor.transform(df)
     cats, conts = torch.from_numpy(processed.cats), torch.from_numpy(processed.conts)
     y, classes = _target(df[y_name], is_regression)
-    train_t, valid_t = torch.from_numpy(train_idx), torch.from_numpy(valid_idx_arr)
+    loaders = split_loaders((cats, conts, y), train_idx, valid_idx_arr, bs, valid_bs=valid_bs, seed=seed)
+    return TabularData(processor, y_name, classes, train_idx, valid_idx_arr, loaders)
+
+
+def split_loaders(
+    tensors: Sequence[torch.Tensor],
+    train_idx: np.ndarray,
+    valid_idx: np.ndarray,
+    bs: int,
+    valid_bs: int | None = None,
+    seed: int | None = None,
+) -> DataLoaders:
+    """Loaders over rows `train_idx` and `valid_idx` of `tensors`: the training one shuffled (by `seed`)
+    and, when it has more than one batch, dropping its last, which keeps BatchNorm away from a final batch
+    of one row. Models fed other tensors of the same rows take the same number of steps."""
+    train_t, valid_t = torch.from_numpy(train_idx), torch.from_numpy(valid_idx)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    # drop_last keeps BatchNorm away from a final batch of one row
     train = TensorLoader(
-        cats[train_t],
-        conts[train_t],
-        y[train_t],
+        *(t[train_t] for t in tensors),
         batch_size=bs,
         shuffle=True,
         drop_last=len(train_idx) > bs,
         generator=generator,
     )
-    valid = TensorLoader(cats[valid_t], conts[valid_t], y[valid_t], batch_size=valid_bs or 2 * bs)
-    return TabularData(processor, y_name, classes, train_idx, valid_idx_arr, DataLoaders(train, valid))
+    valid = TensorLoader(*(t[valid_t] for t in tensors), batch_size=valid_bs or 2 * bs)
+    return DataLoaders(train, valid)

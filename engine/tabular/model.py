@@ -36,9 +36,8 @@ class _RowLookup(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, indices: tuple[Tensor, ...], *weights: Tensor) -> tuple[Tensor, ...]:
         ctx.indices, ctx.n_rows = indices, [w.shape[0] for w in weights]
-        ctx.set_materialize_grads(
-            False
-        )  # an unused output leaves its table's grad None, as nn.Embedding does
+        # an unused output leaves its table's grad None, as nn.Embedding does
+        ctx.set_materialize_grads(False)
         return tuple(
             w.index_select(0, i.reshape(-1)).view(*i.shape, w.shape[1]) for w, i in zip(weights, indices)
         )
@@ -75,7 +74,7 @@ class Embedding(nn.Embedding):
     """nn.Embedding (same parameters and state dict) with a faster backward on CPU (see _RowLookup)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return lookup_rows([self], [input])[0] if is_plain_cpu(self) else super().forward(input)
+        return lookup_rows([self], [input])[0]  # nn.Embedding's own forward where it is not plain
 
 
 def small_embedding(n: int, width: int, std: float = 0.01) -> nn.Embedding:

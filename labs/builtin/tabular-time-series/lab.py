@@ -24,9 +24,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from engine.data import DataLoaders, TensorLoader
 from engine.learner import Learner
 from engine.tabular import tabular_data, tabular_learner
+from engine.tabular.data import split_loaders
 from engine.tabular.learner import get_emb_szs
 from engine.tabular.model import sigmoid_range, small_embedding
 from labs._experiment import SPLIT_SEED, SeedResults, pick_best
@@ -265,18 +265,6 @@ def make_rnn(
         torch.from_numpy(history),
         table.y_range,
     )
-    rows, targets = torch.arange(len(y)), torch.from_numpy(y)
-    generator = torch.Generator().manual_seed(seed)
-    train_t, valid_t = torch.from_numpy(train), torch.from_numpy(valid)
-    dls = DataLoaders(
-        TensorLoader(  # drop_last as tabular_data's: the same number of steps as the tabular arm
-            rows[train_t],
-            targets[train_t],
-            batch_size=bs,
-            shuffle=True,
-            drop_last=len(train) > bs,
-            generator=generator,
-        ),
-        TensorLoader(rows[valid_t], targets[valid_t], batch_size=2 * bs),
-    )
+    # the loaders tabular_data makes, over row numbers: the same steps, in the same order, as the tabular arm
+    dls = split_loaders((torch.arange(len(y)), torch.from_numpy(y)), train, valid, bs, seed=seed)
     return Learner(model, dls, flat_mse, device=ctx.device, path=ctx.work_dir)
