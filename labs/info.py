@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from labs.checks import GENERATED_DATA, Check, DataShape, check_values
+from labs.checks import Check, DataShape, check_values
 from labs.errors import LabError
 from labs.presets import DEFAULT_PRESET
 
@@ -143,8 +143,9 @@ class LabInfo:
         generated: bool | None = None,
     ) -> dict[str, ParamValue]:
         """The parameter values of `preset`, with `overrides` on top, all checked, and the lab's checks
-        between them (`generated`: the lab makes its own data, so checks on its size apply too; None:
-        as a run without `--data` would)."""
+        between them (`generated`: the lab makes its own data, so checks on its size apply too; a run
+        knows from `labs.data_choice`; None: as a run without `--data` on a machine without the real
+        data would, generating it unless the preset is the full one with its real dataset)."""
         if preset not in self.presets:
             raise LabError(f"unknown preset {preset!r}; choose one of {', '.join(self.presets)}")
         values: dict[str, object] = {p.name: p.default for p in self.params}
@@ -153,17 +154,10 @@ class LabInfo:
             param = self.param(name)
             values[name] = param.parse(value) if isinstance(value, str) and param.type != "str" else value
         checked = {name: self.param(name).check(value) for name, value in values.items()}
-        check_values(
-            self.checks, checked, self.generates_data(preset, None) if generated is None else generated
-        )
+        if generated is None:
+            generated = not (preset == "full" and self.full_data)
+        check_values(self.checks, checked, generated)
         return checked
-
-    def generates_data(self, preset: str, data: object) -> bool:
-        """Whether a run makes its own data: `--data generated`, or no `--data` and not the full preset's
-        real dataset (a cached real dataset may still replace generated data when the run starts)."""
-        if data == GENERATED_DATA:
-            return True
-        return data is None and not (preset == "full" and self.full_data)
 
     def parse_assignments(self, assignments: list[str]) -> dict[str, ParamValue]:
         """`["lr=0.01", "epochs=2"]` (from `--set`) to checked values."""
