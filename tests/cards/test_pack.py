@@ -168,28 +168,6 @@ def test_the_example_in_the_docs_is_a_valid_pack(tmp_path: Path) -> None:
     assert cloze.render_front(pack.cards[2]).endswith("Rome is the capital of \\[a boot-shaped country\\].")
 
 
-def test_bundled_pack_loads_in_about_the_time_toml_takes_to_parse_it() -> None:
-    """Relative to a baseline taken here (parsing the same file with tomllib), not to a wall clock, so a
-    loaded machine slows both alike; the fastest of several runs of each."""
-    import time
-    import tomllib
-    from collections.abc import Callable
-
-    [path] = bundled_pack_paths()
-
-    def fastest(load: Callable[[], object]) -> float:
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            load()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    toml_s = fastest(lambda: tomllib.loads(path.read_text(encoding="utf-8")))
-    pack_s = fastest(lambda: load_pack(path))
-    assert pack_s < 5 * toml_s, (pack_s, toml_s)  # 1.4x when written
-
-
 # --- problems -----------------------------------------------------------------------------------------
 
 
