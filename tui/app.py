@@ -19,7 +19,9 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.markup import escape
+from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 
 from cards.config import Config, load_config
 from cards.discover import discover_packs, linked_pack_paths, pack_cache_dir, user_pack_paths
@@ -42,8 +44,13 @@ BENCH_FIRST_CARD_ENV = "CARDLAB_BENCH_FIRST_CARD"
 # How often the app looks for saved pack files (stat polling, see cards/watch.py for why): a saved card
 # shows its new text within this long plus the reload.
 WATCH_INTERVAL_S = 0.5
-# How often, once a lab was opened, the app makes sure a lab worker waits for the next run (`labs.warm`).
-WARM_CHECK_S = 1.0
+# A lab screen shown this long, with no lab running, gets a lab worker waiting for its run (`labs.warm`):
+# a lab screen only passed through starts none.
+WARM_AFTER_S = 1.0
+
+
+class LabRunEnded(Message):
+    """A lab run ended (posted from the thread reading that lab)."""
 
 
 class StartupError(Exception):
@@ -134,6 +141,7 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         self._bench_output = os.environ.get(BENCH_FIRST_CARD_ENV)
         self.first_frame_out = False  # Textual's Ready: the first frame has reached the terminal
         self._warming = False  # keeping a lab worker warm (`_keep_a_lab_worker_warm`)
+        self._warm_check: Timer | None = None
         self.watch_interval = watch_interval  # None: pack files are not watched
         self._pack_files = FileWatch(library.files())
         # The user's and linked pack files at start: one listed later is new (added from the shell).
@@ -396,12 +404,23 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         self._push_if_trusted(screen, lab_id)
         if not self._warming:  # from the first lab opened on
             self._warming = True
-            self.set_interval(WARM_CHECK_S, self._keep_a_lab_worker_warm, name="warm lab worker")
+            self.screen_change_signal.subscribe(self, lambda _screen: self._keep_a_lab_worker_warm_soon())
+            self.services.lab_runs.listen_for_ends(lambda: self.post_message(LabRunEnded()))
+            self._keep_a_lab_worker_warm_soon()
+
+    def on_lab_run_ended(self, _message: LabRunEnded) -> None:
+        self._keep_a_lab_worker_warm_soon()
+
+    def _keep_a_lab_worker_warm_soon(self) -> None:
+        """Check WARM_AFTER_S from now, after the last screen change or run end (no polling)."""
+        if self._warm_check is not None:
+            self._warm_check.stop()
+        self._warm_check = self.set_timer(WARM_AFTER_S, self._keep_a_lab_worker_warm, name="warm lab worker")
 
     def _keep_a_lab_worker_warm(self) -> None:
         """While a lab screen is shown and no lab runs, one lab worker waits with torch imported
-        (`labs.warm`), so that pressing r starts training without that import. Checked every
-        WARM_CHECK_S: a lab screen only passed through starts none."""
+        (`labs.warm`), so that pressing r starts training without that import."""
+        self._warm_check = None
         from labs.warm import prepare
         from tui.screens.lab import LabScreen
 

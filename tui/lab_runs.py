@@ -24,12 +24,19 @@ class LabRuns:
         self._unannounced: list[LabRun] = []  # ... and not yet said in a toast
         self._seen: set[str] = set()  # run ids whose end their lab screen showed
         self._listeners: list[Callable[[], None]] = []
+        self._end_listeners: list[Callable[[], None]] = []
 
     def listen(self, wake: Callable[[], None]) -> None:
         """Call `wake()` whenever a run changes or ends, from the thread reading that lab: it must be quick
         and thread-safe (a widget posts itself a message)."""
         with self._lock:
             self._listeners.append(wake)
+
+    def listen_for_ends(self, ended: Callable[[], None]) -> None:
+        """Call `ended()` after any run ends (not at its other changes), from the thread reading that lab:
+        it must be quick and thread-safe."""
+        with self._lock:
+            self._end_listeners.append(ended)
 
     def unlisten(self, wake: Callable[[], None]) -> None:
         with self._lock:
@@ -68,6 +75,10 @@ class LabRuns:
         for run in others:
             run.close()
         self._changed()  # the run's last wake-up came before it was listed as ended
+        with self._lock:
+            end_listeners = list(self._end_listeners)
+        for ended_now in end_listeners:
+            ended_now()
 
     def seen(self, run: LabRun) -> None:
         """Its lab screen showed how `run` ended: the home and study screens need not say it."""

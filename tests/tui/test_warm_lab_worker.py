@@ -38,9 +38,11 @@ async def test_a_lab_screen_warms_a_worker_its_run_takes_and_quitting_ends_the_n
     app = lab_app(tmp_path)
     async with app.run_test(size=(140, 45)) as pilot:
         screen = await open_lab(app, pilot, COUNTING.id)
-        await wait_until(pilot, lambda: warm.waiting_pid() is not None)  # the app's check, every second
+        await wait_until(pilot, lambda: warm.waiting_pid() is not None)  # WARM_AFTER_S after it shows
         first = warm.waiting_pid()
         assert first is not None
+        warm_timers = [timer for timer in app._timers if timer.name == "warm lab worker"]
+        assert all(timer._repeat == 0 for timer in warm_timers), "no polling: one-shot checks"
         screen.query_one("#param-steps").value = "100000"  # long enough to be running while checked
         screen.query_one("#param-delay").value = "0.002"
         await pilot.press("ctrl+r")
@@ -66,5 +68,5 @@ async def test_no_worker_is_started_for_a_lab_screen_that_was_left(tmp_path: Pat
         await open_lab(app, pilot, COUNTING.id)
         await pilot.press("escape")
         await pilot.pause()
-        app._keep_a_lab_worker_warm()  # what the app's timer calls
+        app._keep_a_lab_worker_warm()  # what the app's one-shot timer calls
         assert warm.waiting_pid() is None
