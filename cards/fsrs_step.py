@@ -7,17 +7,17 @@ the answer), lapses, leeches (suspended and tagged `leech`) and the review log's
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from enum import IntEnum
-
-import fsrs
-from fsrs.scheduler import DEFAULT_PARAMETERS, FUZZ_RANGES
+from typing import TYPE_CHECKING
 
 from cards.config import Config
 from cards.pack import Card
 from cards.store import NEW, REVIEW, SCHEDULED, CardRow, ReviewRow
 from cards.study_day import from_ms, to_ms
+
+if TYPE_CHECKING:
+    import fsrs  # imported where a step needs it, not at start-up (see StudySession._scheduler)
 
 LEECH_TAG = "leech"
 
@@ -40,6 +40,9 @@ def check_rating(rating: int) -> int:
 
 def make_scheduler(config: Config) -> fsrs.Scheduler:
     """py-fsrs with the configured parameters, retention and steps (its own fuzz off: see `fuzzed_days`)."""
+    import fsrs
+    from fsrs.scheduler import DEFAULT_PARAMETERS
+
     return fsrs.Scheduler(
         parameters=config.fsrs_parameters or DEFAULT_PARAMETERS,
         desired_retention=config.desired_retention,
@@ -53,6 +56,8 @@ def next_row(
     scheduler: fsrs.Scheduler, config: Config, card: Card, row: CardRow | None, rating: int, now: datetime
 ) -> CardRow:
     """The card's state after answering `rating` at `now` (fsrs, plus lapses, leeches and fuzz)."""
+    import fsrs
+
     if row is None or row.state == NEW:
         scheduled = fsrs.Card(card_id=0, state=fsrs.State.Learning, step=0, due=now)
     else:
@@ -125,6 +130,10 @@ def made_leech(before: CardRow | None, after: CardRow, config: Config) -> bool:
 
 def fuzzed_days(days: int, seed: str) -> int:
     """Spread review intervals a little (fsrs' fuzz ranges), the same way every time for one card and rep."""
+    import hashlib
+
+    from fsrs.scheduler import FUZZ_RANGES
+
     if days < 2.5:
         return days
     delta = 1.0

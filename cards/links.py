@@ -7,7 +7,6 @@ found there when it was linked, so a link whose target has vanished can still be
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +44,8 @@ def read_links(home: Home) -> list[Link]:
         return []
     except OSError as error:
         raise LinksError(path, f"cannot read the list of linked packs: {error.strerror}") from None
+    import json  # only with links to read: not on every start-up
+
     try:
         entries = json.loads(text)["links"]
         return [Link(Path(entry["path"]), tuple(entry["packs"])) for entry in entries]
@@ -54,6 +55,8 @@ def read_links(home: Home) -> list[Link]:
 
 
 def write_links(home: Home, links: list[Link]) -> None:
+    import json
+
     entries = [{"path": str(link.path), "packs": list(link.packs)} for link in links]
     home.data_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(links_path(home), json.dumps({"links": entries}, indent=2, ensure_ascii=False) + "\n")

@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FORMAT = 1  # the pack file format this cardlab reads (`format = 1`)
 # A file with 100k broken cards must not take seconds to report: only this many problems are described.
@@ -82,18 +82,21 @@ class PackError(Exception):
 def content_hash(card_type: str, front: str, back: str, cloze_index: int | None) -> str:
     """sha256 of the JSON array [type, front, back, cloze_index] (as `json.dumps(..., ensure_ascii=False)`
     writes it; built from json's C string encoder directly, which is several times faster per card)."""
-    quote = _json_quote or _import_json_quote()
+    quote, sha256 = _hashing or _import_hashing()
     index = "null" if cloze_index is None else str(cloze_index)
     payload = f"[{quote(card_type)}, {quote(front)}, {quote(back)}, {index}]"
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return sha256(payload.encode("utf-8")).hexdigest()
 
 
-_json_quote: Callable[[str], str] | None = None
+_hashing: tuple[Callable[[str], str], Callable[[bytes], Any]] | None = None
 
 
-def _import_json_quote() -> Callable[[str], str]:
-    global _json_quote
-    from json.encoder import encode_basestring  # json costs ~7 ms to import: only when hashing
+def _import_hashing() -> tuple[Callable[[str], str], Callable[[bytes], Any]]:
+    """json's string encoder and sha256, imported at the first hash: a start-up that reads its packs
+    from the cache hashes nothing (json and hashlib took ~3 ms of it)."""
+    global _hashing
+    from hashlib import sha256
+    from json.encoder import encode_basestring
 
-    _json_quote = encode_basestring
-    return encode_basestring
+    _hashing = (encode_basestring, sha256)
+    return _hashing

@@ -17,6 +17,7 @@ import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cards import custom_study, fsrs_step
 from cards.config import Config
@@ -27,6 +28,9 @@ from cards.session_undo import UndoHistory, UndoStep
 from cards.siblings import bury_siblings, sibling_map
 from cards.store import CRAM, NEW, REVIEW, CardRow, Store
 from cards.study_day import as_utc, day_start, format_interval, from_ms, study_day, to_ms, utc_now
+
+if TYPE_CHECKING:
+    import fsrs
 
 LEARN_AHEAD = timedelta(minutes=20)
 CHECKPOINT_EVERY = 500  # answers between the store's WAL checkpoints while studying
@@ -86,7 +90,7 @@ class StudySession:
         self.config = config
         self._clock = clock
         self._tz = config.tzinfo()
-        self._scheduler = fsrs_step.make_scheduler(config)
+        self._made_scheduler: fsrs.Scheduler | None = None  # see `_scheduler`
         self._packs_by_id = {pack.id: pack for pack in self.packs}
         self._order = {
             pack.id: {card.id: index for index, card in enumerate(pack.cards)} for pack in self.packs
@@ -100,6 +104,15 @@ class StudySession:
         self._cram_ms = 0
         self._wrote_since_checkpoint = False
         self._load()
+
+    @property
+    def _scheduler(self) -> fsrs.Scheduler:
+        """py-fsrs' scheduler, made at the first preview or answer: importing py-fsrs (and the json it
+        loads) and making it took ~4 ms of the app's start-up, and the first card shows before any of it
+        is needed."""
+        if self._made_scheduler is None:
+            self._made_scheduler = fsrs_step.make_scheduler(self.config)
+        return self._made_scheduler
 
     # -- loading the day -------------------------------------------------------------------------
 

@@ -28,7 +28,6 @@ from cards.discover import discover_packs, linked_pack_paths, pack_cache_dir, us
 from cards.files import write_atomic
 from cards.pack import Pack, PackError, Problem, load_pack
 from cards.paths import Home
-from cards.renames import apply_renames, rename_hints
 from cards.store import Store
 from cards.watch import FileWatch
 from tui.services import Clock, Library, Services
@@ -232,6 +231,7 @@ class CardlabApp(ShowsStoreErrors, App[int]):
     def _follow_renames(self, pack: Pack) -> None:
         """Move the history its `was` keys name (before any screen reads the store again), and point out
         renames that lack one."""
+        from cards.renames import apply_renames, rename_hints
         from cards.store import StoreError
 
         try:
@@ -494,6 +494,17 @@ def _load_library(home: Home, pack_filter: str | None) -> tuple[Library, str | N
     return library, pack_filter
 
 
+def _move_renamed_history(store: Store, packs: tuple[Pack, ...]) -> None:
+    """Move the history of the cards whose `was` keys name their former ids (`cards.renames`, imported
+    only when a pack has such a key: most have none, and start-up need not load it)."""
+    renaming = [pack for pack in packs if pack.renames]
+    if renaming:
+        from cards.renames import apply_renames
+
+        for pack in renaming:
+            apply_renames(store, pack)
+
+
 def create_app(
     home: Home,
     pack_filter: str | None = None,
@@ -516,8 +527,7 @@ def create_app(
     library, start_pack = _load_library(home, pack_filter)
     try:
         store = Store.open(home.store_path)
-        for pack in library.packs:
-            apply_renames(store, pack)  # nothing to do (no query) unless a card says `was = [...]`
+        _move_renamed_history(store, library.packs)
     except StoreError as err:
         raise StartupError(str(err)) from None
     return CardlabApp(

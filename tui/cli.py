@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tui.safe_text import printable
+
+if TYPE_CHECKING:
+    import argparse
 
 # Each module registers its own subcommands (the names listed); order is the order shown in --help.
 COMMAND_MODULES = {
@@ -34,17 +37,18 @@ def version() -> str:
         return "0.0.0+source"
 
 
-class VersionAction(argparse.Action):
-    """Looks the version up only when asked: importlib.metadata costs start-up time."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
-        print(f"cardlab {version()}")
-        parser.exit()
-
-
 def build_parser(arguments: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The command line's parser. Given the `arguments`, only the module of the command they name
     registers its subcommands (all of them are a tenth of the app's start-up); without, every module."""
+    import argparse  # here: opening the app reads its few arguments without it (`plain_app_arguments`)
+
+    class VersionAction(argparse.Action):
+        """Looks the version up only when asked: importlib.metadata costs start-up time."""
+
+        def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+            print(f"cardlab {version()}")
+            parser.exit()
+
     parser = argparse.ArgumentParser(
         prog="cardlab",
         description="Flashcards for deep learning with runnable training labs, in your terminal. "
@@ -78,6 +82,31 @@ def modules_needed(arguments: Sequence[str]) -> list[str]:
     return owner if owner and not asks_help else list(COMMAND_MODULES)
 
 
+def plain_app_arguments(arguments: Sequence[str]) -> tuple[str | None, str | None] | None:
+    """(home, pack) when `arguments` only open the app: `[--home DIR] [study PACK_OR_PATH [--home DIR]]`
+    (the later --home wins, as in the parser). These need no parser: importing argparse and building one
+    are ~3 ms of the app's start-up. None for anything else (other commands, other options, help, values
+    that start with "-" or are empty), which the parser reads as always."""
+    rest = list(arguments)
+    home = None
+    if rest[:1] == ["--home"] and len(rest) >= 2 and _plain_value(rest[1]):
+        home, rest = rest[1], rest[2:]
+    if not rest:
+        return home, None
+    if rest[0] != "study" or len(rest) not in (2, 4) or not _plain_value(rest[1]):
+        return None
+    if len(rest) == 4:
+        if rest[2] != "--home" or not _plain_value(rest[3]):
+            return None
+        home = rest[3]
+    return home, rest[1]
+
+
+def _plain_value(argument: str) -> bool:
+    """A value the parser would take as it is (not empty, and not an option)."""
+    return bool(argument) and not argument.startswith("-")
+
+
 def _command_word(arguments: Sequence[str]) -> tuple[int, str | None]:
     """(index, the first argument that is neither an option nor an option's value), or (len, None)."""
     index = 0
@@ -109,13 +138,21 @@ def _run(arguments: list[str]) -> int:
     # Set before torch is first imported: OpenMP threads that spin while idle starve the UI thread and
     # the other core while a lab trains (measured 1 s → 9–56 s for a collab fit on a busy 2-core machine).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    plain = plain_app_arguments(arguments)
+    if plain is not None:
+        return _open_app(*plain)
     args = build_parser(arguments).parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is None:
-        from tui.commands.study import open_app
-
-        return open_app(args)
+        return _open_app(getattr(args, "home", None), None)
     return int(handler(args) or 0)
+
+
+def _open_app(home: str | None, pack: str | None) -> int:
+    from cards.paths import Home
+    from tui.commands.study import open_app
+
+    return open_app(Home.resolve(home), pack)
 
 
 def _report(error: BaseException) -> int:

@@ -6,10 +6,11 @@ start-up stay fast.
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import argparse
+
     from cards.paths import Home
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -12,8 +10,11 @@ from tui.commands import home_from_args
 from tui.safe_text import printable
 
 if TYPE_CHECKING:
+    import argparse
+
     from cards.fsrs_rs import WorkloadPoint
     from cards.fsrs_stats import Calibration
+    from cards.paths import Home
     from cards.stats import MonthRetention, Stats
 
 
@@ -62,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _home_option(parser: argparse.ArgumentParser) -> None:
     """`--home` also after the command (`cardlab stats --home DIR`); the global one stays the default."""
+    import argparse  # not at the top: opening the app does without it (`tui.cli.plain_app_arguments`)
+
     parser.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
@@ -70,22 +73,22 @@ def _fail(message: str) -> int:
     return 1
 
 
-def open_app(args: argparse.Namespace, pack_filter: str | None = None) -> int:
+def open_app(home: Home, pack_filter: str | None = None) -> int:
     """Run the app (the home screen, or studying `pack_filter`); startup problems print and exit 1."""
     # Start-up allocates much and frees little: no collector sweeps until the first frame is out (the
     # app turns it back on then), a twentieth of the time to the first card.
     gc.disable()
     try:
-        return _run_app(args, pack_filter)
+        return _run_app(home, pack_filter)
     finally:
         gc.enable()
 
 
-def _run_app(args: argparse.Namespace, pack_filter: str | None) -> int:
+def _run_app(home: Home, pack_filter: str | None) -> int:
     from tui.app import StartupError, create_app
 
     try:
-        app = create_app(home_from_args(args), pack_filter=pack_filter)
+        app = create_app(home, pack_filter=pack_filter)
     except StartupError as err:
         return _fail(str(err))
     # What is loaded now (modules, packs, the app) lives as long as the app: taken out of the garbage
@@ -96,10 +99,12 @@ def _run_app(args: argparse.Namespace, pack_filter: str | None) -> int:
 
 
 def run_study(args: argparse.Namespace) -> int:
-    return open_app(args, pack_filter=args.pack)
+    return open_app(home_from_args(args), pack_filter=args.pack)
 
 
 def run_stats(args: argparse.Namespace) -> int:
+    import json  # here, not at the top: studying starts without it
+
     from cards.config import ConfigError, load_config
     from cards.discover import discover_packs
     from cards.fsrs_rs import FsrsUnavailable
@@ -203,6 +208,8 @@ def print_memory_stats(
 
 
 def run_optimize(args: argparse.Namespace) -> int:
+    import json
+
     from cards.optimize import FsrsUnavailable, NotEnoughReviews, optimize, result_to_json
     from cards.store import Store, StoreError
 
