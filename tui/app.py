@@ -291,6 +291,8 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         self.exit()
 
     def on_unmount(self) -> None:
+        if self._warm_check is not None:
+            self._warm_check.stop()
         self.services.lab_runs.stop_all()  # however the app ends: no lab process or reader outlives it
         if self._warming:
             from labs.warm import discard
@@ -424,7 +426,8 @@ class CardlabApp(ShowsStoreErrors, App[int]):
         from labs.warm import prepare
         from tui.screens.lab import LabScreen
 
-        if isinstance(self.screen, LabScreen) and not self.services.lab_runs.running():
+        shown = self.screen_stack[-1] if self.screen_stack else None  # none left while the app closes
+        if isinstance(shown, LabScreen) and not self.services.lab_runs.running():
             prepare()  # nothing when one is waiting already
 
     def _know_pack_labs(self) -> None:

@@ -70,3 +70,13 @@ async def test_no_worker_is_started_for_a_lab_screen_that_was_left(tmp_path: Pat
         await pilot.pause()
         app._keep_a_lab_worker_warm()  # what the app's one-shot timer calls
         assert warm.waiting_pid() is None
+
+
+@run_async
+async def test_a_check_due_as_the_app_closes_starts_nothing(tmp_path: Path) -> None:
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await open_lab(app, pilot, COUNTING.id)
+    assert not app.screen_stack
+    app._keep_a_lab_worker_warm()  # a one-shot check that fires while the app closes: no screen is left
+    assert warm.waiting_pid() is None
