@@ -127,14 +127,28 @@ class PackCache:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.file, header + blob)
         except OSError:
-            pass  # e.g. a read-only cache folder or a full disk: loading still works, only uncached
+            return  # e.g. a read-only cache folder or a full disk: loading still works, only uncached
+        _remove_older_loaders_files(self.file.parent)
 
 
 def _file_name(key: tuple[Any, ...]) -> str:
-    """The cache file's name for `key`: two zlib checksums, not a cryptographic hash, whose module (hashlib)
-    would be ~1.5 ms of every start-up. The file holds its key, so a clash of names only costs a miss."""
+    """The cache file's name for `key`: the loader version (see `_remove_older_loaders_files`), then two
+    zlib checksums, not a cryptographic hash, whose module (hashlib) would be ~1.5 ms of every start-up.
+    The file holds its key, so a clash of names only costs a miss."""
     data = repr(key).encode("utf-8")
-    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+    return f"{_VERSION_PREFIX}{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+
+
+_VERSION_PREFIX = f"v{LOADER_VERSION}-"
+
+
+def _remove_older_loaders_files(folder: Path) -> None:
+    """Delete the cache files that an older loader wrote (another version in the name, or none: no load
+    of this cardlab can use them), so that they do not pile up, one per pack and version. Run after a
+    write, which is rare: only a pack parsed anew writes."""
+    for stale in folder.glob("*.marshal"):
+        if not stale.name.startswith(_VERSION_PREFIX):
+            stale.unlink(missing_ok=True)
 
 
 def _sha256(data: bytes) -> bytes:

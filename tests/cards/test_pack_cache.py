@@ -135,6 +135,25 @@ def test_a_corrupt_cache_file_is_ignored_and_rewritten(pack_file: Path, tmp_path
     assert load_pack(pack_file, cache_dir=cache) == expected and len(parses) == 1 + len(damaged)
 
 
+def test_a_write_removes_what_older_loaders_cached_and_keeps_the_others(
+    pack_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(cards.pack_cache, "_VERSION_PREFIX", "v2-")  # an older cardlab's files
+    load_pack(pack_file, cache_dir=cache)
+    load_pack(pack_file, KNOWN_LABS, cache_dir=cache)
+    monkeypatch.undo()
+    sha_named = cache / f"{sha256(b'an older name').hexdigest()[:32]}.marshal"  # before names had a version
+    sha_named.write_bytes(b"old")
+    unrelated = cache / "notes.txt"
+    unrelated.write_text("not a cache file")
+    load_pack(pack_file, cache_dir=cache)  # a miss for this loader: it writes, then tidies
+    load_pack(pack_file, KNOWN_LABS, cache_dir=cache)
+    names = [path.name for path in cache_files(cache)]
+    assert len(names) == 2 and all(name.startswith(f"v{cards.pack_cache.LOADER_VERSION}-") for name in names)
+    assert unrelated.exists()
+
+
 def test_other_known_labs_miss(pack_file: Path, tmp_path: Path, parses: list) -> None:
     cache = tmp_path / "cache"
     load_pack(pack_file, KNOWN_LABS, cache_dir=cache)
