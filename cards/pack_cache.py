@@ -58,6 +58,9 @@ def collector_paused() -> Iterator[None]:
 
 
 LOADER_VERSION = 3  # bump when validation or the Card/Pack fields change: older cache files then miss
+# Every cache file's name starts with this; a write removes the files of other versions
+# (`_remove_older_loaders_files`).
+_VERSION_PREFIX = f"v{LOADER_VERSION}-"
 _CARD_FIELDS = tuple(field.name for field in fields(Card))
 # The Pack's own fields; its path and cards are rebuilt on load, not stored.
 _PACK_FIELDS = tuple(field.name for field in fields(Pack) if field.name not in ("path", "cards"))
@@ -137,9 +140,6 @@ def _file_name(key: tuple[Any, ...]) -> str:
     The file holds its key, so a clash of names only costs a miss."""
     data = repr(key).encode("utf-8")
     return f"{_VERSION_PREFIX}{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
-
-
-_VERSION_PREFIX = f"v{LOADER_VERSION}-"
 
 
 def _remove_older_loaders_files(folder: Path) -> None:

@@ -43,10 +43,14 @@ class LabRuns:
             self._listeners = [other for other in self._listeners if other != wake]
 
     def _changed(self) -> None:
+        self._call_each(self._listeners)
+
+    def _call_each(self, callbacks: list[Callable[[], None]]) -> None:
+        """Call every one of `callbacks` outside the lock (a callback may ask for the runs)."""
         with self._lock:
-            listeners = list(self._listeners)
-        for wake in listeners:
-            wake()
+            callbacks = list(callbacks)
+        for callback in callbacks:
+            callback()
 
     def get(self, lab_id: str) -> LabRun | None:
         with self._lock:
@@ -75,10 +79,7 @@ class LabRuns:
         for run in others:
             run.close()
         self._changed()  # the run's last wake-up came before it was listed as ended
-        with self._lock:
-            end_listeners = list(self._end_listeners)
-        for ended_now in end_listeners:
-            ended_now()
+        self._call_each(self._end_listeners)
 
     def seen(self, run: LabRun) -> None:
         """Its lab screen showed how `run` ended: the home and study screens need not say it."""
