@@ -9,7 +9,8 @@ import math
 import os
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -27,6 +28,23 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch's CPU ops inside the block on one thread, then restore the count: for small ops whose
+    parallel path costs more than it saves (see `engine.tabular.model._RowLookup`)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:

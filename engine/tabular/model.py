@@ -13,6 +13,8 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from engine.utils import one_thread
+
 
 def emb_sz_rule(n_categories: int) -> int:
     """fastai's rule of thumb for an embedding width: `min(600, round(1.6 * n ** 0.56))`."""
@@ -31,6 +33,9 @@ class _RowLookup(torch.autograd.Function):
     Same gradients as nn.Embedding's, but on CPU `embedding_dense_backward` adds one row at a time: 65 us
     against 23 us for 1,024 rows of 40 (torch 2.13, one thread); and one node for the four tables of a
     collab model saves three nodes' Python overhead per step. Together the largest cost of a collab step.
+
+    The sums run on one thread: with more, torch first radix-sorts the index, and 1,024 rows of 40 took
+    575-907 us on 2 threads against 22-36 us on one (torch 2.13, this project's 2-core machine).
     """
 
     @staticmethod
@@ -45,14 +50,16 @@ class _RowLookup(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
-        grad_weights: list[Tensor | None] = []
-        for grad, index, n_rows in zip(grads, ctx.indices, ctx.n_rows):
-            if grad is None:
-                grad_weights.append(None)
-                continue
-            flat = grad.reshape(index.numel(), grad.shape[-1])  # not -1: a table may have width 0
-            grad_weights.append(flat.new_zeros(n_rows, flat.shape[1]).index_add_(0, index.reshape(-1), flat))
-        return (None, *grad_weights)
+        with one_thread():
+            return (None, *map(_summed_rows, grads, ctx.indices, ctx.n_rows))
+
+
+def _summed_rows(grad: Tensor | None, index: Tensor, n_rows: int) -> Tensor | None:
+    """An [n_rows, width] table holding, in each row, the sum of the gradient rows `index` points there."""
+    if grad is None:
+        return None
+    flat = grad.reshape(index.numel(), grad.shape[-1])  # not -1: a table may have width 0
+    return flat.new_zeros(n_rows, flat.shape[1]).index_add_(0, index.reshape(-1), flat)
 
 
 def is_plain_cpu(emb: nn.Embedding) -> bool:

@@ -95,3 +95,42 @@ def test_squared_norm_matches_pow_sum_and_its_gradient() -> None:
     for fast, plain in zip(tensors, copies):
         assert fast.grad is not None and plain.grad is not None
         assert torch.allclose(fast.grad, plain.grad)
+
+
+def test_the_row_sums_run_on_one_thread_and_the_count_comes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On several threads torch radix-sorts index_add_'s index first, 20x slower for a collab batch."""
+    import engine.tabular.model as tabular_model
+
+    seen: list[int] = []
+    summed_rows = tabular_model._summed_rows
+
+    def recording(*args: object) -> object:
+        seen.append(torch.get_num_threads())
+        return summed_rows(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tabular_model, "_summed_rows", recording)
+    threads = torch.get_num_threads()
+    (fast, plain) = _pair(9, 4, 0)
+    ids = torch.tensor([3, 3, 8, 0])
+    torch.set_num_threads(2)
+    try:
+        lookup_rows([fast], [ids])[0].pow(2).sum().backward()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    plain(ids).pow(2).sum().backward()
+    assert seen == [1] and torch.allclose(_grad(fast), _grad(plain), atol=1e-6)
+
+
+def test_one_thread_restores_the_count_when_the_block_raises() -> None:
+    from engine.utils import one_thread
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(ValueError), one_thread():
+            assert torch.get_num_threads() == 1
+            raise ValueError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
