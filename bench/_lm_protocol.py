@@ -7,11 +7,15 @@ AWD-LSTM emb 200 / hid 400 / 2 layers (`AWDLSTMConfig.medium()`), bs 64, bptt 72
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
 import torch
 
+from engine.distributed import all_reduce_sum, barrier, is_main_process, launched_distributed, setup
 from engine.metrics import accuracy, perplexity
 from engine.text import AWDLSTMConfig, LMLearner, TextDataLoaders, language_model_learner, lm_data
 from engine.utils import set_seed
@@ -24,16 +28,50 @@ SEED = 42
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads in each process")
+    # More than one: the same command under torchrun, data-parallel (DDP over gloo on a CPU), the batch of
+    # BS rows split between the processes, so the recipe is unchanged.
+    parser.add_argument("--procs", type=int, default=1, help="training processes (default 1)")
     parser.add_argument("--mixed-precision", default="auto", choices=["auto", "fp32", "bf16"])
     # The model's initialisation and batch order; the validation split stays SEED's, so seeds compare.
     parser.add_argument("--seed", type=int, default=SEED)
 
 
 def start(args: argparse.Namespace) -> None:
-    """Threads and seed first, before any data is read, as every reference run did."""
+    """Threads and seed first, before any data is read, as every reference run did. With --procs N > 1
+    outside torchrun, runs this same command as N torchrun processes instead and exits with their code;
+    inside, joins the group and leaves the printing to rank 0."""
+    if args.procs > 1 and not launched_distributed():
+        sys.exit(run_under_torchrun(args.procs, args.threads))
+    if launched_distributed():
+        setup()
+        if not is_main_process():
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     torch.set_num_threads(args.threads)
     set_seed(args.seed)
+
+
+def torchrun_command(procs: int, argv: list[str]) -> list[str]:
+    """This interpreter running `argv` (a script and its arguments) as `procs` torchrun processes."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        str(procs),
+        *argv,
+    ]
+
+
+def run_under_torchrun(procs: int, threads: int) -> int:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    return subprocess.run(torchrun_command(procs, sys.argv), env=env, check=False).returncode
+
+
+def summed_over_processes(values: dict[str, float]) -> dict[str, float]:
+    """Each value summed over the processes of a distributed run (the values themselves in one process)."""
+    return {name: round(total, 2) for name, total in zip(values, all_reduce_sum(list(values.values())))}
 
 
 def timed_lm_data(texts: list[str], **split: Any) -> tuple[TextDataLoaders, float]:
@@ -99,6 +137,7 @@ def matmul_peak(
         "decoder_grad_weight": (vocab, tokens, emb),
     }
     result: dict[str, float] = {}
+    barrier()  # the processes of a distributed run measure together, as they train
     for name, (m, k, n) in shapes.items():
         a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
         torch.mm(a, b)  # warm-up
@@ -109,4 +148,4 @@ def matmul_peak(
             best = min(best, time.perf_counter() - began)
         result[name] = round(2 * m * k * n / best / 1e9, 2)
     result["best"] = max(result.values())
-    return result
+    return summed_over_processes(result)

@@ -1,12 +1,14 @@
 """Benchmark: an AWD-LSTM language model on plain-text corpora. Last line of output: one JSON object.
 
-    python bench/lm.py --train FILE --valid FILE [--epochs 2] [--threads 2] [--mixed-precision auto|fp32|bf16]
+    python bench/lm.py --train FILE --valid FILE [--epochs 2] [--threads 2] [--procs 1]
+        [--mixed-precision auto|fp32|bf16]
 
 FILEs are WikiText `.tokens` files (split into articles) or plain text (split into paragraphs at blank
 lines; PTB style one-sentence-per-line files become one document per line). Same config as bench/text.py:
 emb 200 / hid 400 / 2 layers, bs 64, bptt 72, fit_one_cycle(2, 2e-2), drop_mult 0.3, vocab from the
 training file (min_freq 3). JSON keys: valid_ppl, valid_acc, valid_loss, train_s, tokens_per_s
-(+ vocab, train_tokens, tokenize_s, mixed_precision, threads).
+(+ vocab, train_tokens, tokenize_s, mixed_precision, threads, procs). `--procs N`: N data-parallel torchrun
+processes, as in bench/text.py.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def main() -> None:
         "tokenize_s": round(tokenize_s, 3),
         "mixed_precision": args.mixed_precision,
         "threads": args.threads,
+        "procs": args.procs,
     }
     print(json.dumps(result))
 

@@ -1,6 +1,7 @@
 """Benchmark: ULMFiT without pretrained weights (language model, then classifier). Last line: one JSON object.
 
-    python bench/text.py --data PATH [--epochs 2] [--threads 2] [--mixed-precision auto|fp32|bf16] [--lm-only]
+    python bench/text.py --data PATH [--epochs 2] [--threads 2] [--procs 1] [--mixed-precision auto|fp32|bf16]
+        [--lm-only]
 
 PATH is IMDB_SAMPLE's `texts.csv` (or its folder) or an `aclImdb` folder (train + test, no unsup). Without
 `--data`, the generated review corpus (engine.datasets.text.generate_review_corpus, 1,000 reviews).
@@ -16,6 +17,9 @@ precision), matmul_gflops (torch.mm in that dtype on the step's own shapes: recu
 decoder's forward and two gradients, best) and lm_peak_share (achieved over the best matmul rate).
 `--lm-only` stops after the language model (the clas_* keys are then absent).
 lm_train_cpu_s: CPU seconds of the LM fit (all threads); load_1m: the 1-minute load average before and after it.
+`--procs N` trains on N torchrun processes of `--threads` threads each (DDP, the 64 rows of a batch split
+between them; rank 0 prints): lm_train_cpu_s and matmul_gflops are then sums over the processes (which
+measure the peak together), and procs says N.
 lm_tokens_per_s = bs x bptt tokens per training batch, summed over the epochs, over lm_train_s (which, like
 fastai's figure, includes the validation passes).
 """
@@ -47,6 +51,7 @@ from bench._lm_protocol import (  # noqa: E402
 )
 from engine.callbacks.mixed_precision import resolve_precision  # noqa: E402
 from engine.datasets.text import TextSet, generate_review_corpus, read_imdb_csv, read_imdb_folder  # noqa: E402
+from engine.distributed import all_reduce_sum  # noqa: E402
 from engine.metrics import accuracy  # noqa: E402
 from engine.text import (  # noqa: E402
     AWDLSTMConfig,
@@ -131,7 +136,7 @@ def main() -> None:
     cpu_before, load_before = os.times(), os.getloadavg()[0]
     lm, lm_train_s, lm_tokens = fit_lm(data_lm, args.epochs, args.mixed_precision, path=models)
     cpu_after, load_after = os.times(), os.getloadavg()[0]
-    lm_cpu_s = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
+    (lm_cpu_s,) = all_reduce_sum([cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system])
     lm_row = lm.recorder.rows[-1]
     print(f"lm {lm_row} lm_train_s {lm_train_s:.1f}", flush=True)
     result = {
@@ -165,6 +170,7 @@ def main() -> None:
             "lm_tokens": lm_tokens,
             "mixed_precision": args.mixed_precision,
             "threads": args.threads,
+            "procs": args.procs,
         }
     )
     print(json.dumps(result))
