@@ -7,8 +7,7 @@ hidden (shown as `[...]` or `[hint]`); every other deletion shows its answer. Th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 OPEN = "{{"
 CLOSE = "}}"
@@ -19,8 +18,9 @@ _HEAD = re.compile(r"\{\{c([1-9]\d*)::")
 EXAMPLE = "{{c1::answer}} or {{c1::answer::hint}}"
 
 
-@dataclass(frozen=True)
-class Deletion:
+# Named tuples, not dataclasses: as immutable and comparable, and cheap enough to define that the study
+# screen imports this module at start-up to draw every card's front.
+class Deletion(NamedTuple):
     number: int
     answer: str
     hint: str | None
@@ -28,17 +28,23 @@ class Deletion:
     end: int  # offset just past "}}"
 
 
-@dataclass(frozen=True)
-class ClozeIssue:
+class ClozeIssue(NamedTuple):
     offset: int  # where in the text the problem starts
     message: str
 
 
-class _RenderableCard(Protocol):
-    type: str
-    front: str
-    back: str
-    cloze_index: int | None
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _RenderableCard(Protocol):  # read-only: a Card is a named tuple
+        @property
+        def type(self) -> str: ...
+        @property
+        def front(self) -> str: ...
+        @property
+        def back(self) -> str: ...
+        @property
+        def cloze_index(self) -> int | None: ...
 
 
 def parse(text: str) -> tuple[list[Deletion], list[ClozeIssue]]:

@@ -30,6 +30,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
+    """The study settings of config.toml, each with its default."""
+
     new_per_day: int = 20
     reviews_per_day: int = 200
     rollover_hour: int = 4  # the local hour at which a new study day starts

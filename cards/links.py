@@ -7,8 +7,8 @@ found there when it was linked, so a link whose target has vanished can still be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cards.files import write_atomic
 from cards.paths import Home
@@ -25,8 +25,9 @@ class LinksError(Exception):
         super().__init__(f"{path}: {reason}")
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
+    """One link as links.json records it."""
+
     path: Path  # a pack file, or a folder whose *.toml files are packs
     packs: tuple[str, ...]  # the pack ids found there when it was linked
 

@@ -6,13 +6,13 @@ modified just before being read), the known labs and `LOADER_VERSION`; the next 
 is rebuilt from it without parsing or validating again (`PackCache`). The tricks, all for the 100,000-card
 pack of `bench/study_scale.py` and `bench/study_startup.py`:
 
-- **marshal** of plain dicts, tuples and strings: read about 1.4x faster than pickle (100,000 card dicts,
-  median of 7 runs on the shared 2-core development machine), and no class lookups. The cache is private
-  to one cardlab (`LOADER_VERSION` is in its key), so marshal's format changing between Python versions
-  only costs a miss.
-- **`__dict__` injection** (`card_from_fields`, and inlined in `_unpack`): a frozen dataclass's `__init__`
-  makes one `object.__setattr__` call per field, most of the cost of building 100,000 cards; setting the
-  new instance's `__dict__` to the field dict marshal already built skips it.
+- **marshal** of plain tuples and strings: read about 1.4x faster than pickle (100,000 card dicts,
+  median of 7 runs on the shared 2-core development machine), and no class lookups; a tuple per card (its
+  values in field order, less its file) reads about twice as fast again as a dict per card. The cache is
+  private to one cardlab (`LOADER_VERSION` is in its key), so marshal's format changing between Python
+  versions only costs a miss.
+- **`tuple.__new__`** (`card_from_fields`, and inlined in `_unpack`): a Card is a named tuple, made from
+  its values in one call rather than by binding them to the 14 keyword parameters of `Card(...)`.
 - **the garbage collector paused** (`collector_paused`) while a pack is parsed, validated or unpacked: its
   millions of new objects hold no reference cycles, yet would trigger repeated full collections.
 """
@@ -25,23 +25,18 @@ import os
 import zlib
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from cards.pack_model import Card, Pack
 
-_new_object = object.__new__
-_set_attribute = object.__setattr__
+_new_tuple = tuple.__new__
 
 
 def card_from_fields(fields: dict[str, Any]) -> Card:
-    """The Card whose attributes are `fields` (every Card field, in field order, as __init__ would set
-    them). Skips the frozen __init__, which makes one object.__setattr__ call per field: most of the cost
-    of building 100,000 cards."""
-    card = _new_object(Card)
-    _set_attribute(card, "__dict__", fields)
-    return card
+    """The Card whose fields are `fields` (every Card field, in field order): one tuple made from the
+    values, faster than binding them to `Card(**fields)`'s keyword parameters, 100,000 times over."""
+    return _new_tuple(Card, fields.values())
 
 
 @contextmanager
@@ -57,13 +52,15 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-LOADER_VERSION = 3  # bump when validation or the Card/Pack fields change: older cache files then miss
+LOADER_VERSION = 4  # bump when validation or the Card/Pack fields change: older cache files then miss
 # Every cache file's name starts with this; a write removes the files of other versions
 # (`_remove_older_loaders_files`).
 _VERSION_PREFIX = f"v{LOADER_VERSION}-"
-_CARD_FIELDS = tuple(field.name for field in fields(Card))
+# A card is stored without its file (the pack's path, put back on load at this index of its values).
+_FILE_INDEX = Card._fields.index("file")
+_STORED_CARD_FIELDS = Card._fields[:_FILE_INDEX] + Card._fields[_FILE_INDEX + 1 :]
 # The Pack's own fields; its path and cards are rebuilt on load, not stored.
-_PACK_FIELDS = tuple(field.name for field in fields(Pack) if field.name not in ("path", "cards"))
+_PACK_FIELDS = tuple(name for name in Pack._fields if name not in ("path", "cards"))
 # A file changed again within this long of being read may keep its mtime (coarse file-system clocks):
 # such a cache entry is only trusted after comparing the file's content digest.
 _RACY_NS = 2_000_000_000
@@ -159,30 +156,24 @@ def _sha256(data: bytes) -> bytes:
 
 
 def _pack_to_cache(pack: Pack, id_line: int) -> tuple[Any, ...]:
-    """Plain values only: the header tuple, the id line and one field dict per card (its file left out)."""
+    """Plain values only: the stored card fields' names, the header tuple, the id line and one tuple of
+    values per card (its file left out)."""
     shared_tags: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal tag tuples are written once
     cards = []
     for card in pack.cards:
-        values = dict(vars(card))
-        values["file"] = None
-        values["tags"] = shared_tags.setdefault(card.tags, card.tags)
-        cards.append(values)
+        values = card._replace(tags=shared_tags.setdefault(card.tags, card.tags))
+        cards.append(values[:_FILE_INDEX] + values[_FILE_INDEX + 1 :])
     header = tuple(getattr(pack, name) for name in _PACK_FIELDS)
-    return header, id_line, cards
+    return _STORED_CARD_FIELDS, header, id_line, cards
 
 
 def _unpack(path: Path, blob: bytes) -> tuple[Pack, int]:
-    """Rebuild the Pack; each card gets the field dict marshal already built (as `card_from_fields`,
-    inlined: this loop runs once per card)."""
+    """Rebuild the Pack; each card is made from its stored values with the file put back (as
+    `card_from_fields`, inlined: this runs once per card)."""
     with collector_paused():
-        header, id_line, card_fields = marshal.loads(blob)
-        if not card_fields or card_fields[0].keys() != set(_CARD_FIELDS):
+        card_fields, header, id_line, rows = marshal.loads(blob)
+        if not rows or card_fields != _STORED_CARD_FIELDS:
             raise ValueError("cached card fields do not match Card")
-        cards: list[Card] = []
-        append = cards.append
-        for values in card_fields:
-            values["file"] = path
-            card = _new_object(Card)
-            _set_attribute(card, "__dict__", values)
-            append(card)
-    return Pack(**dict(zip(_PACK_FIELDS, header)), path=path, cards=tuple(cards)), id_line
+        file, cut = (path,), _FILE_INDEX
+        cards = tuple([_new_tuple(Card, row[:cut] + file + row[cut:]) for row in rows])
+    return Pack(**dict(zip(_PACK_FIELDS, header)), path=path, cards=cards), id_line

@@ -16,6 +16,8 @@ APP_NAME = "cardlab"
 
 @dataclass(frozen=True)
 class Home:
+    """Where cardlab keeps its state: the data, config and cache folders."""
+
     data_dir: Path  # review store, user packs, saved lab runs
     config_dir: Path  # config.toml
     cache_dir: Path  # downloaded datasets, lab artifacts

@@ -17,7 +17,7 @@ import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from cards import custom_study, fsrs_step
 from cards.config import Config
@@ -38,8 +38,11 @@ CHECKPOINT_EVERY = 500  # answers between the store's WAL checkpoints while stud
 Key = tuple[str, str]  # (pack_id, card_id)
 
 
-@dataclass(frozen=True)
-class Counts:
+# Counts and SessionSummary are named tuples: immutable records, far cheaper to define than dataclasses
+# (this module is imported on the way to the first card).
+class Counts(NamedTuple):
+    """What is left to study today."""
+
     new: int
     learning: int
     review: int
@@ -49,8 +52,7 @@ class Counts:
         return self.new + self.learning + self.review
 
 
-@dataclass(frozen=True)
-class SessionSummary:
+class SessionSummary(NamedTuple):
     """The session's answers: the scheduled ones (which moved cards) apart from cram's (only logged)."""
 
     reviewed: int  # scheduled answers

@@ -18,6 +18,8 @@ Key = tuple[str, str]  # (pack_id, card_id)
 
 @dataclass
 class UndoStep:
+    """What one answer, bury or suspend changed, to take it back."""
+
     card: Card
     before: CardRow | None  # the stored row before the action (None: there was none)
     review_id: int | None  # the log row the action added (answers only)

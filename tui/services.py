@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from cards.schedule import StudySession
 from cards.study_day import utc_now
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 
 
-@dataclass(frozen=True)
-class Library:
+class Library(NamedTuple):
     """What the app studies: the packs that loaded and the problems of those that did not."""
 
     packs: tuple[Pack, ...]
@@ -73,6 +72,8 @@ class Library:
 
 @dataclass
 class Services:
+    """The app's packs, store, settings, clock and lab runs, as the screens see them."""
+
     home: Home
     library: Library
     store: Store

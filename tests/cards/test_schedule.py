@@ -234,7 +234,7 @@ def test_a_never_answered_card_is_not_edited(tmp_path, store):
     pack = make_pack(tmp_path)
     session = session_for(store, [pack], Clock())
     session.bury(pack.cards[0])
-    assert not session.is_edited(replace(pack.cards[0], content_hash="changed"))
+    assert not session.is_edited(pack.cards[0]._replace(content_hash="changed"))
 
 
 # -- limits --------------------------------------------------------------------------------------

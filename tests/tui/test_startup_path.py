@@ -15,6 +15,7 @@ from tui.app import CardlabApp, create_app
 from tui.cli import build_parser, plain_app_arguments
 from tui.commands.study import run_study
 from tui.screens.study import StudyScreen
+from tui.widgets.key_hints import KeyHints
 from tui.widgets.lab_runs_line import LabRunsLine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,17 +67,17 @@ def test_anything_else_is_left_to_the_parser(arguments: list[str]) -> None:
 
 
 # Imported on the way to the first card they would cost start-up time; each is needed only later (a
-# preview or an answer, a cloze card, a rename, `e`, a Markdown back, another command, links.json, a
-# pack parsed rather than read from the cache).
+# preview or an answer, a rename, `e`, a Markdown back, another command, links.json, a pack parsed
+# rather than read from the cache, the line about background labs).
 NOT_BEFORE_THE_FIRST_CARD = (
     "argparse",
     "json",
     "hashlib",
     "fsrs",
-    "cards.cloze",
     "cards.renames",
     "tui.editor",
     "markdown_it",
+    "tui.widgets.lab_runs_line",
 )
 
 FIRST_CARD_MODULES = """
@@ -146,6 +147,11 @@ def study_app(tmp_path: Path, settings: str = "") -> CardlabApp:
     return create_app(home, pack_filter=str(write_pack(tmp_path)), clock=fixed_clock())
 
 
+def hints_text(screen: StudyScreen) -> str:
+    """The keys line as drawn (it is worked out at the paint after the bindings change)."""
+    return str(screen.query_one(KeyHints).render())
+
+
 def widget_ids(screen: StudyScreen) -> list[str]:
     """The ids of the screen's widgets in document order (the lab runs line has none: "lab-runs")."""
     found = []
@@ -166,8 +172,12 @@ async def test_what_the_front_does_not_show_is_mounted_after_it_in_its_place(tmp
         assert isinstance(screen, StudyScreen) and screen.card is not None
         assert widget_ids(screen) == STUDY_SCREEN_IDS
         assert not screen.query_one("#back").display and not screen.query_one("#done-view").display
+        assert screen.focused is screen.query_one("#card-scroll"), "focused after the first frame"
+        assert "space Show answer" in hints_text(screen) and "1 Again" not in hints_text(screen)
         await pilot.press("space")
         assert screen.query_one("#back").display and screen.query_one("#grade-3").display
+        await pilot.pause()
+        assert "1 Again" in hints_text(screen) and "Show answer" not in hints_text(screen)
 
 
 @run_async
@@ -179,4 +189,5 @@ async def test_a_session_with_nothing_to_study_shows_the_done_view_at_once(tmp_p
         assert isinstance(screen, StudyScreen) and screen.card is None
         assert widget_ids(screen) == STUDY_SCREEN_IDS
         assert screen.query_one("#done-view").display and not screen.query_one("#card-view").display
+        assert screen.focused is screen.query_one("#card-scroll"), "as Textual's auto focus would leave it"
         assert "Nothing left to study" in str(screen.query_one("#done-text", Static).render())

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
+from cards.cloze import render_back, render_front
 from cards.store import StoreError
 from cards.study_day import format_interval
 from tui.messages import PackReloaded
@@ -23,7 +24,6 @@ from tui.store_errors import ShowsStoreErrors
 from tui.widgets.card_text import CardText
 from tui.widgets.key_button import KeyButton
 from tui.widgets.key_hints import KeyHints
-from tui.widgets.lab_runs_line import LabRunsLine
 from tui.widgets.media import media_files, open_in_viewer, show_media
 from tui.widgets.safe_text import literal, neutralize_controls, one_line
 
@@ -71,6 +71,10 @@ def custom_line(pack_title: str, mode: str, left: int) -> Content:
 
 class StudyScreen(ShowsStoreErrors, Screen[None]):
     CSS_PATH = "study.tcss"
+    # Textual would focus the card's scroll (the arrow keys scroll a long card) as the screen is built;
+    # that restyles the screen and refreshes its bindings, ~2.5 ms before the first card could paint.
+    # `_focus_the_card` gives it the same focus once the app's first frame is out.
+    AUTO_FOCUS = ""
     BINDINGS = [
         Binding(
             "space,enter", "reveal", "Show answer", id="study.reveal", tooltip="Show the back of the card"
@@ -168,13 +172,21 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         done_view.mount(
             Static(id="done-text"), KeyButton("Custom study · c", id="done-custom", classes="-primary")
         )
+        from tui.widgets.lab_runs_line import LabRunsLine  # here: a widget class costs start-up ~0.4 ms
+
         self.mount(LabRunsLine(), after=done_view)  # labs running or ended in the background
 
     def on_mount(self) -> None:
         self.session: StudySession = services_of(self).new_session((self.pack,))
         self.show_next()
+        if getattr(self.app, "first_frame_out", True):
+            self._focus_the_card()
         if self._open_custom_study:
             self.action_custom_study()
+
+    def _focus_the_card(self) -> None:
+        if self.focused is None:
+            self.set_focus(self.query_one("#card-scroll"))
 
     # -- showing --------------------------------------------------------------------------------
 
@@ -190,7 +202,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self.revealed = False
         self.set_class(False, "-done")
         self.set_class(card.type == "cloze", "-cloze")  # revealed, a cloze shows its filled-in text alone
-        self.query_one("#front", CardText).show(show_media(front_markdown(card)))
+        self.query_one("#front", CardText).show(show_media(render_front(card)))
         self._back_of = None
         if self._first_card_painted:
             self._fill_back(card)
@@ -209,7 +221,7 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
             return
         self._mount_hidden_parts()
         self._back_of = card
-        self.query_one("#back", CardText).show(show_media(back_markdown(card)))
+        self.query_one("#back", CardText).show(show_media(render_back(card)))
         self.query_one("#card-notes", Static).update(self._notes(card))
 
     def _first_paint_done(self, card: Card) -> None:
@@ -223,7 +235,8 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
         self._fill_back(card)
 
     def after_first_frame(self) -> None:
-        """The app's first frame is on the terminal (Textual's Ready): finish the first card."""
+        """The app's first frame is on the terminal (Textual's Ready): focus and finish the first card."""
+        self._focus_the_card()
         card, self._after_first_frame = self._after_first_frame, None
         if card is not None:
             self._first_paint_done(card)
@@ -495,25 +508,6 @@ class StudyScreen(ShowsStoreErrors, Screen[None]):
     def _grade_pressed(self, event: KeyButton.Pressed) -> None:
         assert event.button.id is not None
         self.action_grade(int(event.button.id.removeprefix("grade-")))
-
-
-def front_markdown(card: Card) -> str:
-    """The Markdown of the card's question side. `cards.cloze` is imported for cloze cards only: its
-    import (two dataclasses, two patterns) took ~1.6 ms of the start-up."""
-    if card.type != "cloze":
-        return card.front
-    from cards import cloze
-
-    return cloze.render_front(card)
-
-
-def back_markdown(card: Card) -> str:
-    """The Markdown of the card's answer side (as `front_markdown`, cloze cards only load `cards.cloze`)."""
-    if card.type != "cloze":
-        return card.back
-    from cards import cloze
-
-    return cloze.render_back(card)
 
 
 def _days(count: int) -> str:

@@ -2,7 +2,7 @@
 
 A light stand-in for Textual's Footer: one widget redrawn when the screen's bindings change, where the
 Footer builds a widget per key and recomposes; at start-up that difference is about a fifth of the time
-to the first card.
+to the first card. The line is worked out when it is drawn, once however many changes came before.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from textual.binding import ActiveBinding, Binding
 from textual.content import Content
-from textual.widgets import Static
+from textual.widget import Widget
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -34,7 +34,10 @@ def hints_line(
     return Content("  ").join(pieces)
 
 
-class KeyHints(Static):
+class KeyHints(Widget):
+    """The hints line, worked out when it is drawn: a screen refreshes its bindings several times before
+    a frame (five before the first card's, each walking every binding), and only the last one shows."""
+
     DEFAULT_CSS = """
     KeyHints {
         dock: bottom;
@@ -45,20 +48,27 @@ class KeyHints(Static):
     }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._line: Content | None = None  # None: to be worked out at the next paint
+
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
-        self._bindings_changed(self.screen)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen) -> None:
-        app = self.app
-        palette = app.get_key_display(Binding(app.COMMAND_PALETTE_BINDING, "command_palette"))
-        self.update(
-            hints_line(
-                screen.active_bindings.values(),
+        self._line = None
+        self.refresh()
+
+    def render(self) -> Content:
+        if self._line is None:
+            app = self.app
+            palette = app.get_key_display(Binding(app.COMMAND_PALETTE_BINDING, "command_palette"))
+            self._line = hints_line(
+                self.screen.active_bindings.values(),
                 app.get_key_display,
                 palette if app.ENABLE_COMMAND_PALETTE else None,
             )
-        )
+        return self._line
