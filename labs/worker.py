@@ -188,9 +188,10 @@ def import_ahead() -> None:
 
 
 def failure_kind(error: BaseException) -> FailureKind:
-    from engine.callbacks.guards import TrainingDiverged
-
-    if isinstance(error, TrainingDiverged):
+    # Looked up, not imported: a lab that failed before it imported them raised neither error, and
+    # importing torch here would delay its failure by a second or more.
+    guards = sys.modules.get("engine.callbacks.guards")
+    if guards is not None and isinstance(error, guards.TrainingDiverged):
         return "diverged"
     if isinstance(error, MemoryError | _torch_oom()) or "out of memory" in str(error).lower():
         return "out_of_memory"
@@ -198,8 +199,7 @@ def failure_kind(error: BaseException) -> FailureKind:
 
 
 def _torch_oom() -> type[BaseException]:
-    import torch
-
+    torch = sys.modules.get("torch")
     return getattr(torch, "OutOfMemoryError", MemoryError)  # torch < 2.5 has only torch.cuda's
 
 

@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from tests.labs._lab_runs import run_lab as _run_lab
+from tests.labs.test_lab_smoke import run_checked_smoke
 
 run_lab = partial(_run_lab, "cold-start")  # this file's lab
 
@@ -33,10 +34,12 @@ def ratings_csv(tmp_path: Path, users: int = 40, movies: int = 30, taste: float 
 
 
 def test_every_arm_is_tuned_on_the_tuning_users_with_the_same_epochs(tmp_path: Path) -> None:
-    run, _ = run_lab(tmp_path, **TINY)
+    """On the smoke preset's run (lrs 0.01,0.1, l2s 0.03, 2 epochs), which also makes every lab's smoke
+    checks and cold-start's own: one lab run, a child that imports torch, serves both."""
+    run, _ = run_checked_smoke("cold-start", tmp_path)
     tuning = run.result["tuning"]
     folded = tuning["sign-up ratings folded in"]
-    assert folded["grid"] == [[0.03, 0.03], [0.1, 0.03]] and folded["epochs"] == 2
+    assert folded["grid"] == [[0.01, 0.03], [0.1, 0.03]] and folded["epochs"] == 2
     assert folded["chosen"][:2] in folded["grid"] and folded["chosen"][2] in folded["lambdas"]
     assert tuning["movie means"]["chosen"] in tuning["movie means"]["grid"]
     assert tuning["sign-up ratings, bias only"]["grid"] == folded["lambdas"]
@@ -44,11 +47,15 @@ def test_every_arm_is_tuned_on_the_tuning_users_with_the_same_epochs(tmp_path: P
         tuning["metadata model"],
         tuning["same model, no user metadata"],
     )  # generated data has metadata
-    assert meta["grid"] == plain["grid"] == [0.03, 0.1] and meta["epochs"] == plain["epochs"] == 2
+    assert meta["grid"] == plain["grid"] == [0.01, 0.1] and meta["epochs"] == plain["epochs"] == 2
     assert run.result["metadata"] is True
     assert {"sign-up ratings folded in", "movie biases", "movie means", "metadata model"} <= set(
         run.result["held_out_mse"]
     )
+    mses = run.result["held_out_mse"]  # every arm scored, the metadata arms too (generated data has it)
+    assert all(mses[arm] > 0 for arm in ("sign-up ratings folded in", "movie biases", "movie means"))
+    assert mses["metadata model"] > 0 and mses["same model, no user metadata"] > 0
+    assert "would give movie" in run.predictor("25 F student")
 
 
 def test_answers_that_carry_nothing_never_win_over_three_seeds(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from labs.events import DataUsed, TableOutput
 from tests.labs._lab_runs import run_lab as _run_lab
+from tests.labs.test_lab_smoke import run_checked_smoke
 
 run_lab = partial(_run_lab, "collab")  # this file's lab
 
@@ -22,15 +23,20 @@ TINY = {
 
 
 def test_both_trained_arms_search_the_same_grid_with_the_same_budget(tmp_path: Path) -> None:
-    run, events = run_lab(tmp_path, **TINY)
+    """On the smoke preset's run (lrs 0.01,0.1, l2s 0.03, 2 epochs), which also makes every lab's smoke
+    checks and collab's own: one lab run, a child that imports torch, serves both."""
+    run, events = run_checked_smoke("collab", tmp_path)
     tuning = run.result["tuning"]
     assert set(tuning) == {"factors + biases", "biases only"}
     factors, biases = tuning["factors + biases"], tuning["biases only"]
-    assert factors["grid"] == biases["grid"] == [[0.03, 0.03], [0.1, 0.03]]
+    assert factors["grid"] == biases["grid"] == [[0.01, 0.03], [0.1, 0.03]]
     assert factors["epochs"] == biases["epochs"] == 2 and factors["batch_size"] == biases["batch_size"]
     assert factors["chosen"] in factors["grid"] and biases["chosen"] in biases["grid"]
     assert any(isinstance(e, TableOutput) and e.title.startswith("tuning MSE") for e in events)
     assert set(run.result["held_out_mse"]) == {"factors + biases", "biases only", "user + movie means"}
+    corner = next(e for e in events if isinstance(e, TableOutput) and "not rated" in e.title)
+    assert any(cell == "·" for row in corner.rows for cell in row[1:])
+    assert "would give movie" in run.predictor("1 2")
 
 
 def test_identical_arms_give_no_verdict_over_three_seeds(tmp_path: Path) -> None:

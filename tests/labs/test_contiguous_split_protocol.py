@@ -15,6 +15,7 @@ from labs.registry import get_lab
 from labs.verdict import judge_seeds
 from tests.labs._lab_runs import run_lab
 from tests.labs._timeseries_helpers import fake_ctx, no_effect_ratings, ratings_csv, sales_csv
+from tests.labs.test_lab_smoke import check_smoke_run
 
 LAB = "contiguous-split"
 
@@ -25,6 +26,7 @@ def lab_module() -> ModuleType:
 
 def test_both_splits_get_the_same_grid_budget_and_size(tmp_path: Path) -> None:
     run, events = run_lab(LAB, tmp_path, timeout=90, seeds=2)
+    check_smoke_run(run, events, tmp_path)  # this lab's smoke run: every lab's smoke checks, on 2 seeds
     result = run.result or {}
     assert run.record.data["source"] == "generated" and "std 0.02" in run.record.data["name"]  # drift stated
     scores = result["grid_scores"]

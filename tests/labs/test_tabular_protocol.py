@@ -12,11 +12,12 @@ import pytest
 
 from engine.datasets.tabular import ADULT_COLUMNS
 from labs._census import CAT_NAMES, CONT_NAMES, codes_as_numbers, missingness_rates
-from labs.events import BatchLoss, TableOutput
+from labs.events import BatchLoss, TableOutput, TextOutput
 from labs.labdir import load_lab_module
 from labs.registry import get_lab
 from labs.runner import LabRun
 from labs.verdict import judge_seeds, standard_error
+from tests.labs.test_lab_smoke import check_smoke_run
 
 
 def lab_module() -> ModuleType:
@@ -35,7 +36,10 @@ def finished_run(tmp_path: Path, **kwargs: object) -> tuple[LabRun, list]:
 
 
 def test_both_arms_get_the_same_grid_and_budget(tmp_path: Path) -> None:
+    """On a smoke run of 2 seeds, which also makes every lab's smoke checks and tabular's own (the _na
+    column, a prediction): one lab run, a child that imports torch, serves both."""
     run, events = finished_run(tmp_path, overrides={"seeds": 2})
+    check_smoke_run(run, events, tmp_path)
     result = run.result or {}
     tuning = result["tuning"]
     assert set(tuning) == {"embeddings", "integer codes"}
@@ -55,6 +59,16 @@ def test_both_arms_get_the_same_grid_and_budget(tmp_path: Path) -> None:
         e for e in events if isinstance(e, TableOutput) and e.title.startswith("held-out accuracy")
     )
     assert held_out.columns == ["seed", "embeddings", "integer codes"] and len(held_out.rows) == 4
+
+    processed = next(e for e in events if isinstance(e, TableOutput) and "after the procs" in e.title)
+    by_column = {row[0]: row for row in processed.rows}
+    assert "age_na" in by_column and by_column["age_na"][4] == "True"
+    texts = " ".join(e.text for e in events if isinstance(e, TextOutput))
+    assert "(the training median;" in texts and "_na = True" in texts
+    assert result["outcome"] is None  # smoke: no verdict
+    assert set(result["chosen_lr"]) == {"embeddings", "integer codes"}
+    assert run.predictor is not None
+    assert run.predictor("age=30, workclass=Private").split(" ")[0] in {"<50k", ">=50k"}
 
 
 def no_effect_census(n_rows: int, seed: int) -> pd.DataFrame:

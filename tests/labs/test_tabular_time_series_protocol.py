@@ -17,6 +17,7 @@ from labs.registry import get_lab
 from labs.verdict import judge_seeds
 from tests.labs._lab_runs import run_lab
 from tests.labs._timeseries_helpers import fake_ctx, no_effect_ratings, ratings_csv, sales_csv
+from tests.labs.test_lab_smoke import check_smoke_run
 
 LAB = "tabular-time-series"
 
@@ -27,6 +28,7 @@ def lab_module() -> ModuleType:
 
 def test_both_arms_get_the_same_grid_and_budget(tmp_path: Path) -> None:
     run, events = run_lab(LAB, tmp_path, timeout=90, seeds=2)
+    check_smoke_run(run, events, tmp_path)  # this lab's smoke run: every lab's smoke checks, on 2 seeds
     result = run.result or {}
     scores = result["grid_scores"]
     assert set(scores) == {"tabular", "RNN"}

@@ -122,7 +122,8 @@ def test_labs_chain_through_the_model_store(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_classifier_lab_without_a_stored_encoder_fine_tunes_and_keeps_one(tmp_path: Path) -> None:
     home = Home.at(tmp_path).ensure()
-    run = run_lab("discriminative-lr", home, seeds=2)
+    run, events = run_lab_with_events("discriminative-lr", home, seeds=2)
+    check_smoke_run(run, events, home.runs_dir)  # test_lab_smoke.py's checks: discriminative-lr's smoke run
     assert "fine-tuning one here" in texts_of(run)
     assert ModelStore.for_home(home).find("fine_tuned_enc-16x32x1") is not None
     assert all(len(values) == 2 for values in run.result["per_seed"].values())

@@ -25,7 +25,8 @@ async def start_long_run(app: CardlabApp, pilot) -> LabScreen:
     await pilot.press("l")  # the card's lab
     screen = lab_screen(app)
     screen.query_one("#param-steps").value = "100000"
-    screen.query_one("#param-delay").value = "0.01"
+    # a few batches a second: a key press waits (up to 2 s) for the app to go idle
+    screen.query_one("#param-delay").value = "0.1"
     await pilot.press("ctrl+r")
     await wait_until(pilot, lambda: screen.query_one(LossChart).point_count > 3)
     return screen

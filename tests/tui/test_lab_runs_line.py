@@ -38,8 +38,9 @@ def toasts(app: CardlabApp) -> str:
     return " ".join(str(notification.message) for notification in app._notifications)
 
 
-async def leave_a_run_going(app: CardlabApp, pilot, steps: str = "60", delay: str = "0.05") -> None:
-    """Start the counting lab, then leave its screen with `k` (keep running)."""
+async def leave_a_run_going(app: CardlabApp, pilot, steps: str = "15", delay: str = "0.2") -> None:
+    """Start the counting lab, then leave its screen with `k` (keep running). A few batches a second: a
+    key press waits (up to 2 s) for the app to go idle, which a stream of batches puts off."""
     await pilot.pause()
     app.action_open_lab(COUNTING.id, None)
     await pilot.pause()
@@ -82,7 +83,7 @@ async def test_the_home_screen_says_a_lab_runs_in_the_background(tmp_path: Path,
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        await leave_a_run_going(app, pilot, steps="100000", delay="0.01")
+        await leave_a_run_going(app, pilot, steps="100000")
         assert isinstance(app.screen, HomeScreen)
         await wait_until(pilot, lambda: "▶ test-counting running" in said(app))
         run = app.services.lab_runs.get(COUNTING.id)
@@ -94,7 +95,7 @@ async def test_the_home_screen_says_a_lab_runs_in_the_background(tmp_path: Path,
 async def test_the_line_is_woken_by_the_runs_and_never_polls(tmp_path: Path) -> None:
     app = create_app(make_home(tmp_path / "home"), clock=fixed_clock())
     async with app.run_test(size=(120, 36)) as pilot:
-        await leave_a_run_going(app, pilot, steps="100000", delay="0.01")
+        await leave_a_run_going(app, pilot, steps="100000")
         await wait_until(pilot, lambda: "▶ test-counting running" in said(app))
         line = line_of(app)
         repeating = [timer for timer in line._timers if timer._repeat != 0]  # set_interval repeats forever

@@ -102,7 +102,8 @@ async def test_open_from_card_watch_points_arrive_cancel_and_return(tmp_path: Pa
         screen = lab_screen(app)
         assert screen.card_id == "counting"
         screen.query_one("#param-steps").value = "100000"  # long enough to cancel mid-way
-        screen.query_one("#param-delay").value = "0.002"
+        # a few batches a second: a key press waits (up to 2 s) for the app to go idle
+        screen.query_one("#param-delay").value = "0.1"
         await pilot.press("ctrl+r")
         chart = screen.query_one(LossChart)
         await wait_until(pilot, lambda: chart.point_count > 5)
@@ -123,7 +124,8 @@ async def test_leaving_keeps_the_run_going_and_reopening_replays_it(tmp_path: Pa
         await pilot.press("l")
         screen = lab_screen(app)
         screen.query_one("#param-steps").value = "100000"
-        screen.query_one("#param-delay").value = "0.002"
+        # a few batches a second: a key press waits (up to 2 s) for the app to go idle
+        screen.query_one("#param-delay").value = "0.2"
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: screen.query_one(LossChart).point_count > 0)
         await pilot.press("escape")
