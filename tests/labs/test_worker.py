@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -39,25 +40,27 @@ def test_a_lab_that_segfaults_leaves_a_failed_run(tmp_path: Path) -> None:
     assert isinstance(failure, Failed) and failure.error == "the lab's process died: signal 11"
 
 
-def test_cancel_ends_a_lab_that_ignores_it_within_two_seconds(tmp_path: Path) -> None:
+def test_cancel_ends_the_process_of_a_lab_that_ignores_it(tmp_path: Path) -> None:
+    """After CANCEL_GRACE the runner ends the process itself (SIGTERM); no clock is read, so a loaded
+    machine cannot fail this."""
     run = LabRun(CRASHING, overrides={"how": "hang"}, runs_dir=tmp_path).start()
     wait_for_stage(run)
-    asked = time.monotonic()
     run.cancel()
-    assert run.join(timeout=2.0), "the lab's process outlived its cancel"
-    assert time.monotonic() - asked < 2.0
+    assert run.join(timeout=60), "the lab's process outlived its cancel"
+    assert run._process is not None and run._process.wait(60) == -signal.SIGTERM, "ended by the runner"
     ended = run.events_since(0)[-1]
     assert isinstance(ended, Cancelled) and ended.stage == "crash"
     assert run.status == "cancelled"
 
 
-def test_cancel_stops_a_training_lab_within_two_seconds(fake_labs: None) -> None:
+def test_cancel_stops_a_training_lab_by_itself(fake_labs: None) -> None:
+    """The training loop sees the request at its next batch and the process exits cleanly: it is not the
+    runner's SIGTERM after the grace that ends it."""
     run = LabRun(get_lab("test-counting"), overrides={"steps": 100_000, "delay": 0.01}).start()
     wait_for_stage(run)
-    asked = time.monotonic()
     run.cancel()
-    assert run.join(timeout=2.0) and time.monotonic() - asked < 2.0
-    assert run.status == "cancelled"
+    assert run.join(timeout=60) and run.status == "cancelled"
+    assert run._process is not None and run._process.wait(60) == 0, "the lab ended, not killed"
 
 
 def test_the_predictor_answers_across_the_process(fake_labs: None) -> None:
