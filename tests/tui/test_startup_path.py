@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from tests.tui.study_helpers import SIZE, fixed_clock, make_home, run_async, write_pack
-from tui.app import CardlabApp, create_app
+from tests.tui.study_helpers import SIZE, run_async
+from tests.tui.test_custom_study_app import study_app
 from tui.cli import build_parser, plain_app_arguments
 from tui.commands.study import run_study
 from tui.screens.study import StudyScreen
@@ -138,13 +138,6 @@ STUDY_SCREEN_IDS = [
     "done-custom",
     "lab-runs",
 ]
-
-
-def study_app(tmp_path: Path, settings: str = "") -> CardlabApp:
-    home = make_home(tmp_path / "home")
-    with home.config_path.open("a", encoding="utf-8") as config:
-        config.write(settings)
-    return create_app(home, pack_filter=str(write_pack(tmp_path)), clock=fixed_clock())
 
 
 def hints_text(screen: StudyScreen) -> str:
