@@ -17,6 +17,7 @@ import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
 from cards import custom_study, fsrs_step
@@ -92,7 +93,6 @@ class StudySession:
         self.config = config
         self._clock = clock
         self._tz = config.tzinfo()
-        self._made_scheduler: fsrs.Scheduler | None = None  # see `_scheduler`
         self._packs_by_id = {pack.id: pack for pack in self.packs}
         self._order = {
             pack.id: {card.id: index for index, card in enumerate(pack.cards)} for pack in self.packs
@@ -107,14 +107,12 @@ class StudySession:
         self._wrote_since_checkpoint = False
         self._load()
 
-    @property
+    @cached_property
     def _scheduler(self) -> fsrs.Scheduler:
         """py-fsrs' scheduler, made at the first preview or answer: importing py-fsrs (and the json it
         loads) and making it took ~4 ms of the app's start-up, and the first card shows before any of it
         is needed."""
-        if self._made_scheduler is None:
-            self._made_scheduler = fsrs_step.make_scheduler(self.config)
-        return self._made_scheduler
+        return fsrs_step.make_scheduler(self.config)
 
     # -- loading the day -------------------------------------------------------------------------
 
