@@ -11,23 +11,23 @@ uses (EmbeddingL2); smaller data gets a smaller batch (engine.collab.fast_recipe
 `--cold-start` (needs user/item metadata: generated data or an ml-100k folder) also reports the metadata
 model's MSE on 10% held-out users next to the global-mean baseline.
 train_cpu_s is the process CPU time of training: on a busy shared machine it estimates an idle machine's wall
-time at --threads 1. JSON keys: valid_mse, train_s, total_s, epochs, bs, lr, n_factors (+ wd, emb_l2, data).
+time at --threads 1. JSON keys: valid_mse, train_s, total_s, epochs, bs, lr, n_factors (+ wd, emb_l2, data,
+openmp: the OpenMP wait setting, see bench/_openmp.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 T0 = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads made 2-thread
-# training 10-50x slower (measured: collab 9-44 s vs 1.5 s). Must be set before torch is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from bench._openmp import openmp_setting, sleeping_idle_threads  # noqa: E402
+
+sleeping_idle_threads()  # before torch loads (see bench/_openmp.py)
 
 import torch  # noqa: E402
 
@@ -97,6 +97,7 @@ def main() -> None:
         "emb_l2": recipe["emb_l2"],
         "recipe": args.recipe,
         "threads": args.threads,
+        "openmp": openmp_setting(),
         "data": args.data or "generated ml-100k shape",
         "n_ratings": len(ml.ratings),
     }

@@ -7,7 +7,7 @@ FILEs are WikiText `.tokens` files (split into articles) or plain text (split in
 lines; PTB style one-sentence-per-line files become one document per line). Same config as bench/text.py:
 emb 200 / hid 400 / 2 layers, bs 64, bptt 72, fit_one_cycle(2, 2e-2), drop_mult 0.3, vocab from the
 training file (min_freq 3). JSON keys: valid_ppl, valid_acc, valid_loss, train_s, tokens_per_s
-(+ vocab, train_tokens, tokenize_s, mixed_precision, threads, procs). `--procs N`: N data-parallel torchrun
+(+ vocab, train_tokens, tokenize_s, mixed_precision, threads, procs, openmp). `--procs N`: N data-parallel torchrun
 processes, as in bench/text.py.
 """
 
@@ -20,6 +20,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._openmp import openmp_setting, sleeping_idle_threads  # noqa: E402
+
+sleeping_idle_threads()  # before torch loads: libgomp reads the setting then (see bench/_openmp.py)
 
 from bench._lm_protocol import add_run_options, fit_lm, start, timed_lm_data  # noqa: E402
 from engine.datasets.text import read_wikitext  # noqa: E402
@@ -63,6 +66,7 @@ def main() -> None:
         "mixed_precision": args.mixed_precision,
         "threads": args.threads,
         "procs": args.procs,
+        "openmp": openmp_setting(),
     }
     print(json.dumps(result))
 

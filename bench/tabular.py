@@ -17,23 +17,23 @@ file, score rows 64-80%; the last 20%, `--valid last20`, never seen): accuracy r
 recipe) to a plateau of 0.833-0.834 from 3 epochs on; the cheapest best point is the recipe above. On the
 held-out last 20% it then scored 0.8438 +- 0.0004 over seeds 0-4 (the old recipe 0.8404 +- 0.0011).
 train_cpu_s is the process CPU time of training: on a busy shared machine it estimates an idle machine's wall
-time at --threads 1. JSON keys: valid_acc, train_s, total_s, epochs, bs, lr (+ recipe, data, n_valid, n_train).
+time at --threads 1. JSON keys: valid_acc, train_s, total_s, epochs, bs, lr (+ recipe, data, n_valid, n_train,
+openmp: the OpenMP wait setting, see bench/_openmp.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 T0 = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads made 2-thread
-# training 10-50x slower (measured: collab 9-44 s vs 1.5 s). Must be set before torch is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from bench._openmp import openmp_setting, sleeping_idle_threads  # noqa: E402
+
+sleeping_idle_threads()  # before torch loads (see bench/_openmp.py)
 
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
@@ -123,6 +123,7 @@ def main() -> None:
         "lr": recipe["lr"],
         "recipe": args.recipe,
         "threads": args.threads,
+        "openmp": openmp_setting(),
         "one_cycle": recipe["one_cycle"],
         "data": protocol,
         "n_train": len(train_idx),

@@ -10,7 +10,8 @@ with 10% random validation (seed 42), bs 64, bptt 72, fit_one_cycle(2, 2e-2), dr
 (0.8, 0.7, 0.8); then the classifier on that encoder (loaded and frozen, as fastai's load_encoder does), bs 32,
 fit_one_cycle(2, 2e-2), drop_mult 0.5, classifier dropouts, validation = the `is_valid` rows / the test set.
 JSON keys: tokenize_s, vocab, lm_train_s, lm_tokens_per_s, lm_valid_loss, lm_valid_acc, lm_valid_ppl,
-clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads), and the LM's
+clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads,
+openmp: the OpenMP wait setting, see bench/_openmp.py), and the LM's
 arithmetic: lm_train_mflop_per_token (LSTM gates + decoder, forward and backward), lm_achieved_gflops (training
 tokens at that, validation tokens at a third of it, over lm_train_s), matmul_dtype (bfloat16 under mixed
 precision), matmul_gflops (torch.mm in that dtype on the step's own shapes: recurrent, input window, the
@@ -35,10 +36,12 @@ import time
 from pathlib import Path
 
 T0 = time.perf_counter()
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads, as the other benches do
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._openmp import openmp_setting, sleeping_idle_threads  # noqa: E402
 
-import torch  # noqa: E402  (after OMP_WAIT_POLICY: libgomp reads it when torch loads)
+sleeping_idle_threads()  # before torch loads: libgomp reads the setting then (see bench/_openmp.py)
+
+import torch  # noqa: E402
 
 from bench._lm_protocol import (  # noqa: E402
     LR,
@@ -171,6 +174,7 @@ def main() -> None:
             "mixed_precision": args.mixed_precision,
             "threads": args.threads,
             "procs": args.procs,
+            "openmp": openmp_setting(),
         }
     )
     print(json.dumps(result))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import sys
 import tempfile
@@ -23,7 +22,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from bench._openmp import sleeping_idle_threads  # noqa: E402
+
+sleeping_idle_threads()  # before torch loads (see bench/_openmp.py)
 
 from cards.paths import Home  # noqa: E402
 from labs.events import Progress, StageStarted  # noqa: E402
