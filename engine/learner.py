@@ -49,6 +49,7 @@ from engine.metrics import Metric, metric_list
 from engine.optim import (
     LrSpec,
     OptFunc,
+    OptimizerLike,
     adamw,
     check_layer_groups,
     freeze_groups,
@@ -105,7 +106,7 @@ class Learner:
         self.layer_groups = check_layer_groups(model, (splitter or all_params_splitter)(model))
         lr_ladder(lr, len(self.layer_groups))  # fail early on a bad lr
         self.path = Path(path)
-        self.opt: torch.optim.Optimizer | None = None
+        self.opt: OptimizerLike | None = None
         self.grad_scaler: torch.amp.GradScaler | None = None  # set by MixedPrecision for fp16
         self.cbs: list[Callback] = []
         self._handlers: dict[str, list[Callable[[], None]]] = {}
@@ -309,7 +310,7 @@ class Learner:
 
     # ---- optimizer and layer groups ---------------------------------------------------------------------
 
-    def create_opt(self) -> torch.optim.Optimizer:
+    def create_opt(self) -> OptimizerLike:
         """The optimizer, built on first use and after freeze changes (which reset its state)."""
         if self.opt is None:
             lrs = lr_ladder(self.lr, len(self.layer_groups))

@@ -154,8 +154,10 @@ def working_folder_entries() -> set[str]:
     return {"", ".", os.getcwd()} - {str(Path(__file__).resolve().parents[1])}
 
 
-# What a lab's process imports ahead when it is started before its run (`labs.warm`): torch, the compiler
-# module the first optimizer pulls in (1-3 s of its own), pandas and the engine's common modules.
+# What a lab's process imports ahead when it is started before its run (`labs.warm`): torch, pandas, the
+# engine's common modules, and torch's compiler module (1-3 s of its own). The engine's optimizers never
+# import the compiler, but any torch.optim optimizer does when it is built: the L-BFGS fits of the
+# cold-start lab and of the ulmfit-lm lab's probe (labs._review_lm.probe_correct).
 IMPORTS_AHEAD = (
     "torch",
     "torch._dynamo",

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    import torch
-
     from engine.learner import Learner
+    from engine.optim import OptimizerLike
 
 # Every event the Learner fires, in the order they happen in one epoch. A callback handles an event by
 # defining a method with its name (no arguments); the Learner only calls callbacks that define it.
@@ -51,7 +50,7 @@ class Callback:
         return type(self).__name__
 
     @property
-    def opt(self) -> torch.optim.Optimizer:
+    def opt(self) -> OptimizerLike:
         """The learner's optimizer: fit builds it before the first event, so every event handler has one."""
         if self.learn.opt is None:
             raise RuntimeError(f"{self.name} read the optimizer outside fit, before it was built")

@@ -64,6 +64,6 @@ class GradientClip(Callback):
     def after_backward(self) -> None:
         learn = self.learn
         if learn.grad_scaler is not None:
-            learn.grad_scaler.unscale_(self.opt)
+            learn.grad_scaler.unscale_(self.opt)  # type: ignore[arg-type]  # GradScaler duck-types it
         params = [p for group in self.opt.param_groups for p in group["params"] if p.grad is not None]
         nn.utils.clip_grad_norm_(params, self.max_norm)
