@@ -128,6 +128,40 @@ def test_engine_adamw_uses_the_fused_kernel_on_cpu_and_counts_steps_per_param() 
     assert steps == {"0.weight": 6.0, "0.bias": 6.0 - LATE_STEP, "2.weight": 5.0, "2.bias": 6.0}
 
 
+def threads_at_each_fused_step(monkeypatch: pytest.MonkeyPatch, model: nn.Module) -> list[int]:
+    """Train `model` at 2 threads; the thread count torch had inside each fused AdamW kernel call."""
+    seen: list[int] = []
+    fused_adamw = torch._fused_adamw_
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(torch.get_num_threads())
+        return fused_adamw(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "_fused_adamw_", recording)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        opt = adamw([list(model.parameters())])
+        model(torch.ones(2, 4)).sum().backward()
+        opt.step()
+        assert torch.get_num_threads() == 2  # the count comes back after the step
+    finally:
+        torch.set_num_threads(threads)
+    return seen
+
+
+def test_a_small_models_step_runs_on_one_thread_and_a_large_ones_on_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Spread over threads, a step over few elements costs more than it saves (see SMALL_STEP_ELEMENTS)."""
+    import engine.optim
+
+    model, _ = twin_models()  # 67 elements
+    assert threads_at_each_fused_step(monkeypatch, model) == [1]
+    monkeypatch.setattr(engine.optim, "SMALL_STEP_ELEMENTS", 50)
+    assert threads_at_each_fused_step(monkeypatch, model) == [2]
+
+
 @pytest.mark.parametrize("kind", list(PAIRS))
 def test_state_dict_moves_between_torch_and_engine_and_training_continues_alike(kind: str) -> None:
     make_ours, make_theirs = PAIRS[kind]
