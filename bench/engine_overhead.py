@@ -23,7 +23,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import DataLoaders, Learner, TensorLoader, set_seed  # noqa: E402
-from engine.optim import adamw  # noqa: E402
+from engine.optim import OptimizerLike, adamw  # noqa: E402
 
 
 class DotProductBias(nn.Module):
@@ -52,7 +52,7 @@ def make_data(n: int, n_users: int = 944, n_items: int = 1683) -> tuple[Tensor, 
     return users, items, ratings
 
 
-def bare_loop(model: nn.Module, dl: TensorLoader, opt: torch.optim.Optimizer) -> None:
+def bare_loop(model: nn.Module, dl: TensorLoader, opt: OptimizerLike) -> None:
     model.train()
     for users, items, ratings in dl:
         loss = F.mse_loss(model(users, items), ratings)

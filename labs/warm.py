@@ -1,12 +1,13 @@
 """A lab worker started ahead of its run: torch and the engine imported, waiting for its RunSpec.
 
 Every lab run's process pays for importing torch (1.3 s on a quiet 2-core machine, 2-3 s on a loaded
-one) and torch's compiler module, which `torch.optim` imports at the first step (1-3 s more). `prepare()`
-starts one worker ahead (`python -m labs.worker --warm`) while the user is not waiting: the app calls it
-while a lab screen is shown and no lab runs (`tui.app`). `LabRun.start` takes it with `take(env)` and
-sends it the RunSpec, as it would a fresh worker, so every check on the spec (the trusted snapshot of a
-pack's lab) runs after the run starts, on the spec. A worker started with another environment or working
-folder is ended and a fresh one starts instead; a distributed launch (torchrun) always starts fresh.
+one) and, for the labs that build a `torch.optim` optimizer (L-BFGS), torch's compiler module (1-3 s more;
+the engine's own optimizers do not import it). `prepare()` starts one worker ahead (`python -m labs.worker
+--warm`) while the user is not waiting: the app calls it while a lab screen is shown and no lab runs
+(`tui.app`). `LabRun.start` takes it with `take(env)` and sends it the RunSpec, as it would a fresh worker,
+so every check on the spec (the trusted snapshot of a pack's lab) runs after the run starts, on the spec.
+A worker started with another environment or working folder is ended and a fresh one starts instead; a
+distributed launch (torchrun) always starts fresh.
 `cardlab lab run` starts fresh too: a one-off command has no idle time to hide the import in.
 
 Each worker runs one lab and exits: nothing a lab leaves in its process (torch's threads and seeds, its
