@@ -7,8 +7,8 @@ FILEs are WikiText `.tokens` files (split into articles) or plain text (split in
 lines; PTB style one-sentence-per-line files become one document per line). Same config as bench/text.py:
 emb 200 / hid 400 / 2 layers, bs 64, bptt 72, fit_one_cycle(2, 2e-2), drop_mult 0.3, vocab from the
 training file (min_freq 3). JSON keys: valid_ppl, valid_acc, valid_loss, train_s, tokens_per_s
-(+ vocab, train_tokens, tokenize_s, mixed_precision, threads, procs, openmp). `--procs N`: N data-parallel torchrun
-processes, as in bench/text.py.
+(+ vocab, train_tokens, tokenize_s, mixed_precision, threads, procs, openmp). `--procs N`: N data-parallel
+torchrun processes, as in bench/text.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Measures loading the pack (parsed, against tomllib parsing the same file; then as the app does it:
 `discover_packs`, whose first run writes the validated-pack cache and whose later runs read it; median of
 3), opening the store + building the session + picking the first card (default settings; median of 3), an
-answer (commit + next card) over 200 answers, an undo, and the stats. Goals: first card < 1 s including the cached pack load, an answer < 10 ms.
+answer (commit + next card) over 200 answers, an undo, and the stats. Goals: first card < 1 s including the
+cached pack load, an answer < 10 ms.
 Prints one JSON object as its last line.
 
     .venv/bin/python bench/study_scale.py [--cards 100000] [--reviews 1000000] [--answers 200]

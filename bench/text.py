@@ -10,12 +10,12 @@ with 10% random validation (seed 42), bs 64, bptt 72, fit_one_cycle(2, 2e-2), dr
 (0.8, 0.7, 0.8); then the classifier on that encoder (loaded and frozen, as fastai's load_encoder does), bs 32,
 fit_one_cycle(2, 2e-2), drop_mult 0.5, classifier dropouts, validation = the `is_valid` rows / the test set.
 JSON keys: tokenize_s, vocab, lm_train_s, lm_tokens_per_s, lm_valid_loss, lm_valid_acc, lm_valid_ppl,
-clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads,
-openmp: the OpenMP wait setting, see bench/_openmp.py), and the LM's
-arithmetic: lm_train_mflop_per_token (LSTM gates + decoder, forward and backward), lm_achieved_gflops (training
-tokens at that, validation tokens at a third of it, over lm_train_s), matmul_dtype (bfloat16 under mixed
-precision), matmul_gflops (torch.mm in that dtype on the step's own shapes: recurrent, input window, the
-decoder's forward and two gradients, best) and lm_peak_share (achieved over the best matmul rate).
+clas_train_s, clas_valid_acc, total_s (+ n_texts, lm_tokens, mixed_precision, threads, procs, openmp: the
+OpenMP wait setting, see bench/_openmp.py), and the LM's arithmetic: lm_train_mflop_per_token (LSTM gates +
+decoder, forward and backward), lm_achieved_gflops (training tokens at that, validation tokens at a third of
+it, over lm_train_s), matmul_dtype (bfloat16 under mixed precision), matmul_gflops (torch.mm in that dtype on
+the step's own shapes: recurrent, input window, the decoder's forward and two gradients, best) and
+lm_peak_share (achieved over the best matmul rate).
 `--lm-only` stops after the language model (the clas_* keys are then absent).
 lm_train_cpu_s: CPU seconds of the LM fit (all threads); load_1m: the 1-minute load average before and after it.
 `--procs N` trains on N torchrun processes of `--threads` threads each (DDP, the 64 rows of a batch split

@@ -91,12 +91,12 @@ class Optimizer:
 
     def __init__(self, groups: Iterable[Iterable[Tensor]], **hypers: Any) -> None:
         self.param_groups: list[ParamGroup] = [{**hypers, "params": list(group)} for group in groups]
-        for p in self._all_params():
+        params = list(self._all_params())
+        for p in params:
             if not isinstance(p, Tensor) or not (p.is_floating_point() and p.is_leaf):
                 raise TypeError(f"can only optimize floating-point leaf tensors, got {type(p).__name__}")
         self.state: dict[Tensor, dict[str, Any]] = {}
         self._plans: dict[int, _Plan] = {}
-        params = list(self._all_params())
         self._small_cpu_step = (
             all(p.device.type == "cpu" for p in params)
             and sum(p.numel() for p in params) < SMALL_STEP_ELEMENTS
@@ -351,7 +351,8 @@ class AdamW(Optimizer):
 
 class SGD(Optimizer):
     """SGD with momentum and classic L2 weight decay (added to the gradient): torch.optim.SGD's foreach
-    update without dampening, nesterov and maximize. A param's momentum buffer starts as its first gradient."""
+    update without dampening, nesterov and maximize. A param's momentum buffer starts as its first
+    gradient."""
 
     def __init__(
         self,

@@ -33,7 +33,8 @@ def set_seed(seed: int) -> None:
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run torch's CPU ops inside the block on one thread, then restore the count: for small ops whose
-    parallel path costs more than it saves (see `engine.tabular.model._RowLookup`)."""
+    parallel path costs more than it saves (see `engine.tabular.model._RowLookup` and
+    `engine.optim.SMALL_STEP_ELEMENTS`)."""
     import torch
 
     threads = torch.get_num_threads()
