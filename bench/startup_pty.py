@@ -76,6 +76,12 @@ def cpu_seconds(pid: int) -> float:
 def seconds_to_text(command: list[str], needle: str, cwd: Path = ROOT) -> tuple[float, float]:
     """Spawn `command` on a pty: (seconds until `needle` is in its output, CPU seconds it had used by
     then: steadier than the wall on a busy machine). The process is then ended."""
+    seconds, cpu, _ = run_until_text(command, needle, cwd)
+    return seconds, cpu
+
+
+def run_until_text(command: list[str], needle: str, cwd: Path = ROOT) -> tuple[float, float, bytes]:
+    """`seconds_to_text`, and the bytes the terminal had received by then."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS), "LINES": str(ROWS)}
@@ -109,7 +115,7 @@ def seconds_to_text(command: list[str], needle: str, cwd: Path = ROOT) -> tuple[
     if seen_at is None:
         tail = visible_text(bytes(output))[-1500:]
         raise RuntimeError(f"{needle!r} never appeared (exit {process.returncode}):\n{tail}")
-    return seen_at, cpu
+    return seen_at, cpu, bytes(output)
 
 
 def _end(process: subprocess.Popen[bytes], master: int) -> None:

@@ -164,8 +164,11 @@ class CardlabApp(ShowsStoreErrors, App[int]):
 
     def on_mount(self) -> None:
         self._handle_ending_signals()
-        if self.start_pack is not None:
-            self.action_study(self.start_pack)  # the home screen is built only when the user goes back
+        if self.start_pack is not None:  # the home screen is built only when the user goes back
+            # Right after Textual's start-up, not inside it: pushed here, the study screen resumed within the
+            # start-up batch, which threw its first full frame away, and the card then waited for the screen's
+            # 60 fps update timer (16 ms, a tenth of start-up). Pushed after, it draws as it resumes.
+            self.call_later(self.action_study, self.start_pack)
         else:
             self.action_home()
         if self.watch_interval is not None:

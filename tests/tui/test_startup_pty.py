@@ -1,13 +1,20 @@
 """Start-up as the user sees it: `bench/startup_pty.py` finds the first card's text in what a terminal
-receives, for the app and for the floor; the first card's back, put off until the first frame is out,
-is drawn once it is."""
+receives, for the app and for the floor; the card is in the first frame the app draws; the first card's
+back, put off until the first frame is out, is drawn once it is."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from bench.startup_pty import BUNDLED_PACK, ROOT, first_card_text, seconds_to_text, visible_text
+from bench.startup_pty import (
+    BUNDLED_PACK,
+    ROOT,
+    first_card_text,
+    run_until_text,
+    seconds_to_text,
+    visible_text,
+)
 from tests.tui.study_helpers import fixed_clock, make_home, run_async
 from tui.app import create_app
 from tui.screens.study import StudyScreen
@@ -22,6 +29,17 @@ def test_the_app_and_the_floor_show_the_first_card_text_on_a_terminal(tmp_path: 
     for command in commands:
         seconds, cpu_seconds = seconds_to_text(command, text[:40])  # raises when the text never comes
         assert seconds > 0 and cpu_seconds >= 0
+
+
+def test_the_first_frame_the_app_draws_has_the_card(tmp_path: Path) -> None:
+    """Not the answer bar and key hints first, with the card a screen refresh (16 ms) later: what a study
+    screen pushed inside Textual's start-up did."""
+    text = first_card_text()[:40]
+    command = [sys.executable, "-m", "tui.cli", "--home", str(tmp_path / "home"), "study", BUNDLED_PACK]
+    _, _, output = run_until_text(command, text)
+    seen = visible_text(output)
+    before_the_card = seen[: seen.index(text)]
+    assert "Show answer" not in before_the_card and "Browse" not in before_the_card, before_the_card
 
 
 def test_escape_sequences_are_not_text() -> None:
