@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.startup_pty import (
     BUNDLED_PACK,
+    NEEDLE_CHARS,
     ROOT,
     first_card_text,
     run_until_text,
@@ -27,14 +28,15 @@ def test_the_app_and_the_floor_show_the_first_card_text_on_a_terminal(tmp_path: 
         [sys.executable, str(ROOT / "bench" / "_floor_app.py"), "--text", text],
     )
     for command in commands:
-        seconds, cpu_seconds = seconds_to_text(command, text[:40])  # raises when the text never comes
+        # raises when the text never comes
+        seconds, cpu_seconds = seconds_to_text(command, text[:NEEDLE_CHARS])
         assert seconds > 0 and cpu_seconds >= 0
 
 
 def test_the_first_frame_the_app_draws_has_the_card(tmp_path: Path) -> None:
     """Not the answer bar and key hints first, with the card a screen refresh (16 ms) later: what a study
     screen pushed inside Textual's start-up did."""
-    text = first_card_text()[:40]
+    text = first_card_text()[:NEEDLE_CHARS]
     command = [sys.executable, "-m", "tui.cli", "--home", str(tmp_path / "home"), "study", BUNDLED_PACK]
     _, _, output = run_until_text(command, text)
     seen = visible_text(output)
