@@ -16,10 +16,26 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+# From this many classes on, accuracy finds the hits without argmax: on a language model's [32, 72, 6568]
+# bf16 logits argmax took 56 ms at 1 thread, more than the decoder's product; _argmax_hits 9.5 ms.
+_WIDE = 256
+
 
 def accuracy(pred: Tensor, targ: Tensor) -> Tensor:
     """Fraction of rows whose argmax over the last dim equals the target (any leading shape)."""
-    return (pred.argmax(dim=-1) == targ).float().mean()
+    wide = pred.size(-1) >= _WIDE and targ.shape == pred.shape[:-1] and not targ.is_floating_point()
+    hits = _argmax_hits(pred, targ) if wide else pred.argmax(dim=-1) == targ
+    return hits.float().mean()
+
+
+def _argmax_hits(pred: Tensor, targ: Tensor) -> Tensor:
+    """`pred.argmax(-1) == targ`, from a max-only pass: only rows whose target holds the maximum then need
+    the index of their first maximum (max's indices, like argmax's, are the first of equal maxima)."""
+    best = pred.amax(dim=-1, keepdim=True)
+    hits = (pred.gather(-1, targ.unsqueeze(-1)) == best).squeeze(-1)
+    rows = hits.nonzero(as_tuple=True)
+    hits[rows] = pred[rows].max(dim=-1).indices == targ[rows]
+    return hits
 
 
 def error_rate(pred: Tensor, targ: Tensor) -> Tensor:

@@ -41,6 +41,19 @@ def test_dataloaders_from_datasets_and_bad_loaders() -> None:
         DataLoaders(iter([]))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_accuracy_over_a_vocabulary_agrees_with_argmax_ties_included(dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    pred = (torch.randn(3, 50, 300) * 3).to(dtype)  # 300 classes: the path without argmax
+    pred[0, :, 7] = pred[0, :, 40] = pred[0].amax(-1) + 1  # rows tied at their maximum: argmax says 7
+    targ = torch.randint(0, 300, (3, 50))
+    targ[1] = pred[1].argmax(-1)  # hits too, not only misses
+    targ[0, :25], targ[0, 25:] = 7, 40
+    expected = (pred.argmax(-1) == targ).float().mean()
+    assert 0.4 < expected.item() < 0.6  # the tied row counts half, the second row all, the third ~none
+    assert accuracy(pred, targ).item() == pytest.approx(expected.item())
+
+
 def test_metric_functions() -> None:
     pred = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
     targ = torch.tensor([0, 1, 1, 1])
