@@ -29,8 +29,8 @@ SEED = 42
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="torch threads in each process")
-    # More than one: the same command under torchrun, data-parallel (DDP over gloo on a CPU), the batch of
-    # BS rows split between the processes, so the recipe is unchanged.
+    # More than one: the same command under torchrun, data-parallel (gloo on a CPU, see
+    # engine.callbacks.distributed), the batch of BS rows split between the processes: the recipe is unchanged.
     parser.add_argument("--procs", type=int, default=1, help="training processes (default 1)")
     parser.add_argument("--mixed-precision", default="auto", choices=["auto", "fp32", "bf16"])
     # The model's initialisation and batch order; the validation split stays SEED's, so seeds compare.

@@ -1,4 +1,5 @@
-"""Benchmark: language-model training throughput on 1 and N processes (torchrun, DDP). Last line: one JSON object.
+"""Benchmark: language-model training throughput on 1 and N processes (torchrun, data-parallel). Last line: one
+JSON object.
 
     python bench/ddp.py [--nproc 1,2] [--device cpu|cuda] [--config small|medium|lesson] [--steps 60]
 

@@ -18,8 +18,8 @@ the step's own shapes: recurrent, input window, the decoder's forward and two gr
 lm_peak_share (achieved over the best matmul rate).
 `--lm-only` stops after the language model (the clas_* keys are then absent).
 lm_train_cpu_s: CPU seconds of the LM fit (all threads); load_1m: the 1-minute load average before and after it.
-`--procs N` trains on N torchrun processes of `--threads` threads each (DDP, the 64 rows of a batch split
-between them; rank 0 prints): lm_train_cpu_s and matmul_gflops are then sums over the processes (which
+`--procs N` trains on N torchrun processes of `--threads` threads each (data-parallel, the 64 rows of a batch
+split between them; rank 0 prints): lm_train_cpu_s and matmul_gflops are then sums over the processes (which
 measure the peak together), and procs says N.
 lm_tokens_per_s = bs x bptt tokens per training batch, summed over the epochs, over lm_train_s (which, like
 fastai's figure, includes the validation passes).

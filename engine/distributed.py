@@ -1,6 +1,6 @@
 """The process group of a multi-process run: ranks, set-up and teardown, collectives with heartbeats.
 
-Training on several processes uses torch.distributed with DistributedDataParallel, launched by torchrun:
+Training on several processes uses torch.distributed, launched by torchrun:
 
     torchrun --nproc-per-node 8 train.py      # every Learner built under torchrun trains distributed
     with learn.distributed():                 # or explicitly, fastai's `distrib_ctx`
@@ -8,7 +8,8 @@ Training on several processes uses torch.distributed with DistributedDataParalle
 
 One process per device: backend nccl on CUDA (each process on its `LOCAL_RANK` GPU), gloo on CPU. This
 module is the group alone and imports nothing of the training loop; the `DistributedTrainer` callback
-(engine.callbacks.distributed) wraps the model in DDP for each fit and hands each rank its shard of every
+(engine.callbacks.distributed) keeps the ranks' models in step for each fit (DDP on CUDA; on a CPU the
+collectives below, `broadcast_tensors` and `average_gradients`) and hands each rank its shard of every
 loader (engine.sharding).
 
 Rank 0 alone writes files (`write_on_main`) and reports (EventStream, ProgressPrinter). A rank that dies or
@@ -20,15 +21,17 @@ whose heartbeat stopped. `teardown()` destroys the process group on every exit p
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
 T = TypeVar("T")
 TIMEOUT_ENV = "CARDLAB_DIST_TIMEOUT"
@@ -190,6 +193,58 @@ def broadcast_int(value: int) -> int:
 def barrier() -> None:
     if is_distributed():
         _guarded(lambda: dist.barrier())
+
+
+def broadcast_tensors(tensors: Sequence[Tensor]) -> None:
+    """Rank 0's values copied into `tensors` on every rank (e.g. a model's weights at the start of a fit)."""
+    if is_distributed():
+        _flat_collective(list(tensors), lambda flat: dist.broadcast(flat, src=0))
+
+
+def average_gradients(params: Sequence[Tensor]) -> None:
+    """Each parameter's `.grad` becomes its mean over the ranks, in one all-reduce per dtype: DDP's
+    arithmetic (each rank's gradient divided by the world size, then summed). A rank that gave a parameter
+    no gradient adds zeros; a parameter no rank gave one keeps None, so the optimizer skips it as before."""
+    if not is_distributed():
+        return
+    share = 1.0 / world_size()
+    grads = [p.grad.mul_(share) if p.grad is not None else torch.zeros_like(p) for p in params]
+    used = torch.tensor([p.grad is not None for p in params], dtype=torch.float32)
+    _flat_collective([*grads, used], lambda flat: dist.all_reduce(flat, op=dist.ReduceOp.SUM))
+    for param, grad, any_used in zip(params, grads, used.tolist()):
+        if param.grad is None and any_used:
+            param.grad = grad
+
+
+def check_same_sizes(tensors: Sequence[Tensor], what: str) -> None:
+    """A DistributedError on every rank unless every rank holds as many `tensors` with as many values."""
+    if not is_distributed():
+        return
+    mine = [float(len(tensors)), float(sum(t.numel() for t in tensors))]
+    extremes = torch.tensor([*mine, *(-value for value in mine)], dtype=torch.float64, device=_comm_device())
+    _guarded(lambda: dist.all_reduce(extremes, op=dist.ReduceOp.MAX))  # the largest, and minus the smallest
+    highest, lowest = extremes[:2].tolist(), (-extremes[2:]).tolist()
+    if highest != lowest:
+        raise DistributedError(
+            f"the ranks hold different {what} ({int(lowest[0])} to {int(highest[0])} tensors, "
+            f"{int(lowest[1])} to {int(highest[1])} values): build the same model on every rank"
+        )
+
+
+def _flat_collective(tensors: list[Tensor], op: Callable[[Tensor], object]) -> None:
+    """`op` run on one flat copy of the tensors of each dtype, the result copied back into them."""
+    by_dtype: dict[torch.dtype, list[Tensor]] = {}
+    for tensor in tensors:
+        by_dtype.setdefault(tensor.dtype, []).append(tensor)
+    for dtype in sorted(by_dtype, key=str):  # the same order on every rank
+        group = by_dtype[dtype]
+        flat = torch.cat([t.detach().reshape(-1) for t in group])
+        _guarded(functools.partial(op, flat))
+        offset = 0
+        for tensor in group:
+            with torch.no_grad():
+                tensor.copy_(flat[offset : offset + tensor.numel()].view_as(tensor))
+            offset += tensor.numel()
 
 
 def write_on_main(write: Callable[[], T]) -> T | None:

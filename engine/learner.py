@@ -76,7 +76,7 @@ class Learner:
     ``slice(hi)``, ``slice(lo, hi)`` or one value per layer group (see engine.optim.lr_ladder). The optimizer
     is built at the first fit, one param group per layer group from `splitter`, and rebuilt (fresh state)
     after freeze_to / freeze / unfreeze. Under torchrun (WORLD_SIZE > 1) a DistributedTrainer is attached too
-    (see engine.callbacks.distributed), and `with learn.distributed():` trains with DDP explicitly.
+    (see engine.callbacks.distributed), and `with learn.distributed():` trains data-parallel explicitly.
     """
 
     def __init__(
@@ -410,8 +410,8 @@ class Learner:
     def distributed(
         self, timeout: float | None = None, find_unused_parameters: bool = False
     ) -> contextlib.AbstractContextManager[Learner]:
-        """`with learn.distributed(): learn.fit(...)` trains with DistributedDataParallel (fastai's
-        `distrib_ctx`); run the script with torchrun. See engine.distributed."""
+        """`with learn.distributed(): learn.fit(...)` trains data-parallel (fastai's `distrib_ctx`; DDP on
+        CUDA); run the script with torchrun. See engine.callbacks.distributed."""
         return distributed_context(self, timeout, find_unused_parameters)
 
     def __repr__(self) -> str:

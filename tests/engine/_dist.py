@@ -52,13 +52,13 @@ def regression_data(n: int = 48, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
     return x, y
 
 
-def regression_learner(bs: int, valid_bs: int, path: Path) -> Learner:
+def regression_learner(bs: int, valid_bs: int, path: Path, model: nn.Module | None = None) -> Learner:
     """A deterministic model (no dropout, no shuffling) on fixed data: the same steps on any rank count."""
     torch.manual_seed(0)
     x, y = regression_data()
     xv, yv = regression_data(n=21, seed=1)
     dls = DataLoaders(TensorLoader(x, y, batch_size=bs), TensorLoader(xv, yv, batch_size=valid_bs))
-    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    model = model or nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
     return Learner(model, dls, nn.functional.mse_loss, opt_func=sgd, lr=0.05, device="cpu", path=path)
 
 

@@ -200,3 +200,87 @@ def test_a_lost_rank_stops_the_others_with_its_name(tmp_path: Path, how: signal.
         for proc in procs:
             proc.kill()
             proc.wait()
+
+
+def _gradient_job(rank: int, out: Path) -> None:
+    import sys
+
+    from engine.distributed import average_gradients, broadcast_tensors, check_same_sizes, setup, teardown
+
+    setup("cpu")
+    both, mine_only, nobody = (torch.zeros(3, requires_grad=True) for _ in range(3))
+    both.grad = torch.full((3,), 1.0 + 2.0 * rank)  # rank 0: 1, rank 1: 3 -> mean 2
+    if rank == 0:
+        mine_only.grad = torch.full((3,), 4.0)  # rank 1 has none: (4 + 0) / 2
+    average_gradients([both, mine_only, nobody])
+    weights = torch.full((2,), float(rank + 5))
+    steps = torch.tensor([rank + 10])  # an integer buffer, as BatchNorm's num_batches_tracked
+    broadcast_tensors([weights, steps])
+    try:
+        check_same_sizes([torch.zeros(2 + rank)], "models")
+        mismatch = "none"
+    except Exception as error:  # noqa: BLE001 (the test reports whatever it was)
+        mismatch = f"{type(error).__name__}: {error}"
+    result = {
+        "both": both.grad.tolist(),
+        "mine_only": mine_only.grad.tolist(),
+        "nobody": nobody.grad is None,
+        "weights": weights.tolist(),
+        "steps": steps.tolist(),
+        "mismatch": mismatch,
+        "compiler_imported": "torch._dynamo" in sys.modules,
+    }
+    (out / f"grads{rank}.json").write_text(json.dumps(result))
+    teardown()
+
+
+def test_gradients_are_averaged_and_rank_0_state_is_broadcast_as_ddp_does(tmp_path: Path) -> None:
+    spawn(_gradient_job, 2, tmp_path)
+    for rank in range(2):
+        got = json.loads((tmp_path / f"grads{rank}.json").read_text())
+        assert got["both"] == [2.0] * 3 and got["mine_only"] == [2.0] * 3 and got["nobody"]
+        assert got["weights"] == [5.0, 5.0] and got["steps"] == [10]
+        assert got["mismatch"].startswith("DistributedError: the ranks hold different models")
+        assert "2 to 3 values" in got["mismatch"]
+
+
+def _batchnorm_job(rank: int, out: Path) -> None:
+    import sys
+
+    from torch import nn
+
+    from engine.callbacks import Callback
+
+    class StatsAtEachStep(Callback):
+        order = 0  # after DistributedTrainer's before_batch
+
+        def __init__(self) -> None:
+            self.seen: list[list[float]] = []
+
+        def before_batch(self) -> None:
+            if self.learn.training:
+                self.seen.append(self.learn.model[1].running_mean.tolist())
+
+    torch.manual_seed(rank)  # different starting weights on each rank: rank 0's must win
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 1))
+    learn = regression_learner(bs=8, valid_bs=8, path=out / str(rank), model=model)
+    stats = StatsAtEachStep()
+    with learn.distributed():
+        learn.fit(2, cbs=[stats])
+    weights = [p.flatten().tolist() for p in learn.model.parameters()]
+    result = {"weights": weights, "stats": stats.seen, "compiler": "torch._dynamo" in sys.modules}
+    (out / f"bn{rank}.json").write_text(json.dumps(result))
+
+
+def test_a_cpu_fit_keeps_weights_and_batchnorm_statistics_in_step_without_importing_the_compiler(
+    tmp_path: Path,
+) -> None:
+    """Each rank starts from other weights and sees other rows, yet both hold rank 0's weights and, at the
+    start of every training batch, rank 0's BatchNorm statistics (as DDP's broadcast_buffers); and the CPU
+    path never builds DDP, whose constructor imports torch._dynamo (1.2 s)."""
+    spawn(_batchnorm_job, 2, tmp_path)
+    rank0, rank1 = (json.loads((tmp_path / f"bn{r}.json").read_text()) for r in range(2))
+    assert rank0["weights"] == rank1["weights"]
+    assert len(rank0["stats"]) == 12 and rank0["stats"] == rank1["stats"]  # 2 epochs of 6 batches of 4 rows
+    assert rank0["stats"][0] == [0.0] * 8 and rank0["stats"][1] != rank0["stats"][0]
+    assert not rank0["compiler"] and not rank1["compiler"]
