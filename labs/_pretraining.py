@@ -9,17 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from engine.callbacks.core import Callback
-from engine.text import (
-    lm_data,
-)
-from labs.context import LabContext
-from labs.model_store import GENERAL_LM, ModelEntry, ModelStore, sized_name
-
-if TYPE_CHECKING:
-    pass
+from engine.text import lm_data
 from labs._ulmfit import (
     LAB_SIZES,
     PRETRAIN,
@@ -30,6 +22,8 @@ from labs._ulmfit import (
     store_of,
     watched_lm_learner,
 )
+from labs.context import LabContext
+from labs.model_store import GENERAL_LM, ModelEntry, ModelStore, sized_name
 
 
 def pretrained_lm(ctx: LabContext) -> tuple[str | Path, str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from engine.datasets.text import (
     generate_review_corpus,
@@ -39,9 +38,6 @@ from engine.text.vocab import Vocab
 from labs.context import LabContext
 from labs.labdir import param_group
 from labs.model_store import ModelStore
-
-if TYPE_CHECKING:
-    pass
 
 RATIO = 2.6
 LAB_EMBED_INIT = 1.0  # see AWDLSTMConfig.embed_init: the labs' small model learns sentiment with it

@@ -25,16 +25,13 @@ import operator
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from labs.errors import LabError
 
 GENERATED_DATA = (
     "generated"  # `--data generated`: the lab's own generated data, even with the real one cached
 )
-
-if TYPE_CHECKING:
-    pass
 
 _BINARY = {
     ast.Add: operator.add,
