@@ -209,7 +209,7 @@ def average_gradients(params: Sequence[Tensor]) -> None:
         return
     share = 1.0 / world_size()
     grads = [p.grad.mul_(share) if p.grad is not None else torch.zeros_like(p) for p in params]
-    used = torch.tensor([p.grad is not None for p in params], dtype=torch.float32)
+    used = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=_comm_device())
     _flat_collective([*grads, used], lambda flat: dist.all_reduce(flat, op=dist.ReduceOp.SUM))
     for param, grad, any_used in zip(params, grads, used.tolist()):
         if param.grad is None and any_used:

@@ -23,9 +23,15 @@ _WIDE = 256
 
 def accuracy(pred: Tensor, targ: Tensor) -> Tensor:
     """Fraction of rows whose argmax over the last dim equals the target (any leading shape)."""
-    wide = pred.size(-1) >= _WIDE and targ.shape == pred.shape[:-1] and not targ.is_floating_point()
-    hits = _argmax_hits(pred, targ) if wide else pred.argmax(dim=-1) == targ
+    hits = _argmax_hits(pred, targ) if _class_indices(pred, targ) else pred.argmax(dim=-1) == targ
     return hits.float().mean()
+
+
+def _class_indices(pred: Tensor, targ: Tensor) -> bool:
+    """Targets `_argmax_hits` can take: one valid class index for each row of a wide `pred`."""
+    if pred.size(-1) < _WIDE or targ.shape != pred.shape[:-1] or targ.is_floating_point():
+        return False
+    return bool(((targ >= 0) & (targ < pred.size(-1))).all())
 
 
 def _argmax_hits(pred: Tensor, targ: Tensor) -> Tensor:

@@ -52,6 +52,8 @@ def test_accuracy_over_a_vocabulary_agrees_with_argmax_ties_included(dtype: torc
     expected = (pred.argmax(-1) == targ).float().mean()
     assert 0.4 < expected.item() < 0.6  # the tied row counts half, the second row all, the third ~none
     assert accuracy(pred, targ).item() == pytest.approx(expected.item())
+    targ[2, 0] = -100  # an ignored position, as cross-entropy's ignore_index: a miss, not an error
+    assert accuracy(pred, targ).item() == pytest.approx((pred.argmax(-1) == targ).float().mean().item())
 
 
 def test_metric_functions() -> None:
