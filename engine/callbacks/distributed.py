@@ -118,8 +118,9 @@ class DistributedTrainer(Callback):
         """Rank 0's weights and buffers on every rank, as DDP's constructor; remembers what to keep in step."""
         self._trained = [p for p in model.parameters() if p.requires_grad]
         self._buffers = list(model.buffers())
-        check_same_sizes([*model.parameters(), *self._buffers], "models")
-        broadcast_tensors([*model.parameters(), *self._buffers])
+        state = [*model.parameters(), *self._buffers]
+        check_same_sizes(state, "models")
+        broadcast_tensors(state)
 
     def before_train(self) -> None:
         if self._ddp is not None:
