@@ -74,9 +74,10 @@ class DistributedTrainer(Callback):
 
     On CUDA the model is wrapped in DistributedDataParallel, whose all-reduce overlaps backward. On a CPU
     (gloo) the trainer does DDP's work itself, with the same arithmetic: rank 0's weights and buffers
-    broadcast at the start, its buffers again before each training batch, one gradient all-reduce after
-    backward. DDP's overlap gained nothing there (one flat all-reduce after backward measured as fast on
-    the benchmark LM), and building DDP imports torch's compiler, 1.2 s of every fit on this 2-core machine.
+    broadcast at the start, its buffers again before each training batch, one gradient sum after backward
+    (through shared memory when every rank is on this machine, see engine.distributed.average_gradients).
+    DDP's overlap gained nothing there (one flat all-reduce after backward measured as fast on the
+    benchmark LM), and building DDP imports torch's compiler, 1.2 s of every fit on this 2-core machine.
     """
 
     order = -20  # after DeviceCallback's before_fit; before the Recorder (50) and NaNGuard (100)

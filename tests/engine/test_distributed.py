@@ -202,15 +202,41 @@ def test_a_lost_rank_stops_the_others_with_its_name(tmp_path: Path, how: signal.
             proc.wait()
 
 
-def _gradient_job(rank: int, out: Path) -> None:
-    from engine.distributed import average_gradients, broadcast_tensors, check_same_sizes, setup, teardown
+def _averaged(rank: int, how: str, out: Path) -> dict:
+    """average_gradients with the shared-memory folder `how` says: "shared" (a folder of the test's),
+    "no folder" (it does not exist) or "rank 1 cannot map" (rank 1 cannot open rank 0's file)."""
+    import engine.distributed as D
 
-    setup("cpu")
+    D._SharedSlots.forget()
+    D.SHARED_MEMORY_DIR = out / ("missing" if how == "no folder" else "shm")
+    open_file = D._open_shared_file
+    if how == "rank 1 cannot map" and rank == 1:
+        D._open_shared_file = lambda path, count: None  # as for a file on another machine
     both, mine_only, nobody = (torch.zeros(3, requires_grad=True) for _ in range(3))
     both.grad = torch.full((3,), 1.0 + 2.0 * rank)  # rank 0: 1, rank 1: 3 -> mean 2
     if rank == 0:
         mine_only.grad = torch.full((3,), 4.0)  # rank 1 has none: (4 + 0) / 2
-    average_gradients([both, mine_only, nobody])
+    noisy = torch.zeros(1000, requires_grad=True)
+    noisy.grad = torch.randn(1000, generator=torch.Generator().manual_seed(rank))
+    mean_of_noise = noisy.grad / 2 + torch.randn(1000, generator=torch.Generator().manual_seed(1 - rank)) / 2
+    D.average_gradients([both, mine_only, nobody, noisy])
+    D._open_shared_file = open_file
+    return {
+        "both": both.grad.tolist(),
+        "mine_only": mine_only.grad.tolist(),
+        "nobody": nobody.grad is None,
+        "noise_as_gloo_sums": torch.equal(noisy.grad, mean_of_noise),
+        "shared": D._SharedSlots.current is not None,
+        "files_left": sorted(path.name for path in (out / "shm").iterdir()),
+    }
+
+
+def _gradient_job(rank: int, out: Path) -> None:
+    from engine.distributed import broadcast_tensors, check_same_sizes, setup, teardown
+
+    setup("cpu")
+    (out / "shm").mkdir(exist_ok=True)
+    result = {how: _averaged(rank, how, out) for how in ("shared", "no folder", "rank 1 cannot map")}
     weights = torch.full((2,), float(rank + 5))
     steps = torch.tensor([rank + 10])  # an integer buffer, as BatchNorm's num_batches_tracked
     broadcast_tensors([weights, steps])
@@ -219,14 +245,7 @@ def _gradient_job(rank: int, out: Path) -> None:
         mismatch = "none"
     except Exception as error:  # noqa: BLE001 (the test reports whatever it was)
         mismatch = f"{type(error).__name__}: {error}"
-    result = {
-        "both": both.grad.tolist(),
-        "mine_only": mine_only.grad.tolist(),
-        "nobody": nobody.grad is None,
-        "weights": weights.tolist(),
-        "steps": steps.tolist(),
-        "mismatch": mismatch,
-    }
+    result["state"] = {"weights": weights.tolist(), "steps": steps.tolist(), "mismatch": mismatch}
     (out / f"grads{rank}.json").write_text(json.dumps(result))
     teardown()
 
@@ -235,10 +254,16 @@ def test_gradients_are_averaged_and_rank_0_state_is_broadcast_as_ddp_does(tmp_pa
     spawn(_gradient_job, 2, tmp_path)
     for rank in range(2):
         got = json.loads((tmp_path / f"grads{rank}.json").read_text())
-        assert got["both"] == [2.0] * 3 and got["mine_only"] == [2.0] * 3 and got["nobody"]
-        assert got["weights"] == [5.0, 5.0] and got["steps"] == [10]
-        assert got["mismatch"].startswith("DistributedError: the ranks hold different models")
-        assert "2 to 3 values" in got["mismatch"]
+        for how, shared in (("shared", True), ("no folder", False), ("rank 1 cannot map", False)):
+            grads = got[how]
+            assert grads["both"] == [2.0] * 3 and grads["mine_only"] == [2.0] * 3 and grads["nobody"], how
+            assert grads["noise_as_gloo_sums"], how  # the same bits through shared memory as through gloo
+            assert grads["shared"] is shared, how  # every rank falls back when one cannot map the file
+            assert grads["files_left"] == [], how  # unlinked once mapped
+        state = got["state"]
+        assert state["weights"] == [5.0, 5.0] and state["steps"] == [10]
+        assert state["mismatch"].startswith("DistributedError: the ranks hold different models")
+        assert "2 to 3 values" in state["mismatch"]
 
 
 def _batchnorm_job(rank: int, out: Path) -> None:
