@@ -221,7 +221,7 @@ def _averaged(rank: int, how: str, out: Path) -> dict:
     mean_of_noise = noisy.grad / 2 + torch.randn(1000, generator=torch.Generator().manual_seed(1 - rank)) / 2
     D.average_gradients([both, mine_only, nobody, noisy])
     D._open_shared_file = open_file
-    return {
+    result = {
         "both": both.grad.tolist(),
         "mine_only": mine_only.grad.tolist(),
         "nobody": nobody.grad is None,
@@ -229,6 +229,8 @@ def _averaged(rank: int, how: str, out: Path) -> dict:
         "shared": D._SharedSlots.current is not None,
         "files_left": sorted(path.name for path in (out / "shm").iterdir()),
     }
+    D.barrier()  # neither rank creates the next case's file before both have looked
+    return result
 
 
 def _gradient_job(rank: int, out: Path) -> None:
