@@ -280,14 +280,15 @@ class _SharedSlots:
 
     current: _SharedSlots | None = None  # the slots of the latest size; one model trains at a time
     unavailable = False  # the ranks found they share no memory: gloo from then on
-    _created = 0
+    _created = 0  # slots made in this process group, the same count on every rank: names their store key
 
     def __init__(self, n: int, values: Tensor) -> None:
         self.n, self.values = n, values
 
     @classmethod
     def forget(cls) -> None:
-        cls.current, cls.unavailable = None, False
+        """At teardown: the next process group starts without slots."""
+        cls.current, cls.unavailable, cls._created = None, False, 0
 
     @classmethod
     def of_size(cls, n: int) -> _SharedSlots | None:
