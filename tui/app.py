@@ -18,6 +18,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.driver import Driver
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
@@ -161,6 +162,14 @@ class CardlabApp(ShowsStoreErrors, App[int]):
     @property
     def store(self) -> Store:
         return self.services.store
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        if driver.__module__ == "textual.drivers.linux_driver" and driver.__name__ == "LinuxDriver":
+            from tui.terminal import HangupSafeDriver  # imports termios: not on Windows
+
+            return HangupSafeDriver
+        return driver  # Windows', or one the environment chose (TEXTUAL_DRIVER, textual-serve)
 
     def on_mount(self) -> None:
         self._handle_ending_signals()

@@ -247,6 +247,31 @@ def test_quitting_while_a_lab_trains_saves_the_run_and_exits_0(tmp_path: Path) -
     assert records[0].curves["train"], "the batches before quitting are in the saved run"
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
+def test_the_app_ends_when_its_terminal_closes_while_it_draws(tmp_path: Path) -> None:
+    """Closing the terminal (tmux kill-server: the tty hangs up, SIGHUP and SIGCONT) right after a key that
+    redraws the card and shows a toast ends the app. With Textual's own driver it resumed application mode
+    on the SIGCONT, its output thread died on the dead tty, and the app waited forever on a full queue
+    with the review store open (every time, in this test)."""
+    command = " ".join([sys.executable, "-m", "tui.cli", "--home", str(tmp_path / "home")])
+    tmux = Tmux(f"cardlab-hangup-{os.getpid()}")
+    try:
+        tmux.start(f"cd {ROOT} && exec env -u CARDLAB_HOME {command} study fastai-lesson4")
+        wait_for(lambda: "How does transfer learning" in tmux.screen(), "the first card", tmux.screen)
+        pid = tmux.pane_pid()
+        time.sleep(0.2)
+        tmux.keys("s")  # suspend the card: the next card and a toast are drawn
+    finally:
+        tmux.stop()
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline and not _is_zombie(pid):
+        time.sleep(0.05)
+    if not _is_zombie(pid):
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"cardlab kept running {WAIT_S:.0f} s after its terminal closed")
+
+
 def card_states(home: Home) -> list[tuple[object, ...]]:
     with sqlite3.connect(home.store_path) as db:
         return db.execute("SELECT * FROM card_state ORDER BY pack_id, card_id").fetchall()
