@@ -353,22 +353,32 @@ def _cpu_float32(tensor: Tensor) -> bool:
 
 def _map_shared_file(count: int, key: str) -> Tensor | None:
     """`count` float32 values in a file rank 0 creates in shared memory and every rank maps; None on every
-    rank unless every rank could map it (ranks on several machines, or in containers that do not share
-    /dev/shm, or too little room there). The file is unlinked once mapped, so nothing outlives the ranks."""
+    rank unless every rank mapped that very file (ranks on several machines, or in containers that do not
+    share /dev/shm, or too little room there). The file is unlinked once mapped, so nothing outlives the
+    ranks."""
     store = dist.distributed_c10d._get_default_store()
-    path = _create_shared_file(count * 4) if is_main_process() else ""
+    path, mark = "", os.urandom(16)  # the mark, written at the file's start, tells rank 0's file from another
     if is_main_process():
-        store.set(key, path)
+        path = _create_shared_file(count * 4, mark)
+        store.set(key, f"{path}\n{mark.hex()}" if path else "")
     else:
-        path = _store_get(store, key)
-    values = _open_shared_file(path, count) if path else None
+        path, _, hex_mark = _store_get(store, key).partition("\n")
+        mark = bytes.fromhex(hex_mark)
+    values = _open_shared_file(path, count, mark) if path else None
     try:
         everyone = all_reduce_sum([0.0 if values is None else 1.0])[0] == world_size()
     finally:
-        if path and is_main_process():
-            with contextlib.suppress(OSError):
-                os.unlink(path)  # after every rank has mapped it (the all-reduce above)
+        if is_main_process():  # every rank has opened the file or given up (the all-reduce above)
+            _remove_shared_file(store, key, path)
     return values if everyone else None
+
+
+def _remove_shared_file(store: dist.Store, key: str, path: str) -> None:
+    if path:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    with contextlib.suppress(Exception):  # a store without delete_key keeps the key, unused
+        store.delete_key(key)
 
 
 def _store_get(store: dist.Store, key: str) -> str:
@@ -378,15 +388,16 @@ def _store_get(store: dist.Store, key: str) -> str:
         _raise_explained(error)
 
 
-def _create_shared_file(size: int) -> str:
-    """A new file of `size` bytes, its room reserved, in the shared-memory folder; "" where that fails (a
-    mapped page beyond a full tmpfs would kill the process with SIGBUS instead of raising)."""
+def _create_shared_file(size: int, mark: bytes) -> str:
+    """A new file of `size` bytes starting with `mark`, its room reserved, in the shared-memory folder; ""
+    where that fails (a mapped page beyond a full tmpfs would kill the process with SIGBUS, not raise)."""
     try:
         fd, path = tempfile.mkstemp(prefix="cardlab-grads-", dir=SHARED_MEMORY_DIR)
     except OSError:
         return ""
     try:
         os.posix_fallocate(fd, 0, size)
+        os.pwrite(fd, mark, 0)
     except (OSError, AttributeError):  # no room, or no posix_fallocate on this platform
         os.unlink(path)
         return ""
@@ -395,10 +406,21 @@ def _create_shared_file(size: int) -> str:
     return path
 
 
-def _open_shared_file(path: str, count: int) -> Tensor | None:
+def _open_shared_file(path: str, count: int, mark: bytes) -> Tensor | None:
+    """The file mapped, if it is rank 0's: there, of its size, starting with its mark. Checked first because
+    mapping a missing path would create it (on another machine: a file of zeros nobody else writes)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # another machine or container
+        return None
+    try:
+        if os.fstat(fd).st_size != count * 4 or os.pread(fd, len(mark), 0) != mark:
+            return None
+    finally:
+        os.close(fd)
     try:
         return torch.from_file(path, shared=True, size=count, dtype=torch.float32)
-    except (OSError, RuntimeError):  # not this machine's file: another host or container
+    except (OSError, RuntimeError):
         return None
 
 

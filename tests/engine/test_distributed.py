@@ -202,16 +202,29 @@ def test_a_lost_rank_stops_the_others_with_its_name(tmp_path: Path, how: signal.
             proc.wait()
 
 
+# (case, whether the ranks then sum in shared memory)
+AVERAGING_CASES = (
+    ("shared", True),
+    ("no folder", False),
+    ("rank 1 cannot map", False),
+    ("rank 1 is told of a file not there", False),
+)
+
+
 def _averaged(rank: int, how: str, out: Path) -> dict:
-    """average_gradients with the shared-memory folder `how` says: "shared" (a folder of the test's),
-    "no folder" (it does not exist) or "rank 1 cannot map" (rank 1 cannot open rank 0's file)."""
+    """average_gradients with the shared-memory folder `how` says: "shared" (a folder of the test's), "no
+    folder" (it does not exist), "rank 1 cannot map" (rank 1 cannot open rank 0's file) or "rank 1 is told
+    of a file not there" (as a rank on another machine is)."""
     import engine.distributed as D
 
     D._SharedSlots.forget()
     D.SHARED_MEMORY_DIR = out / ("missing" if how == "no folder" else "shm")
-    open_file = D._open_shared_file
+    open_file, store_get = D._open_shared_file, D._store_get
     if how == "rank 1 cannot map" and rank == 1:
-        D._open_shared_file = lambda path, count: None  # as for a file on another machine
+        D._open_shared_file = lambda *args: None
+    if how == "rank 1 is told of a file not there" and rank == 1:
+        elsewhere = str(out / "shm" / "elsewhere")
+        D._store_get = lambda store, key: elsewhere + "\n" + store_get(store, key).partition("\n")[2]
     both, mine_only, nobody = (torch.zeros(3, requires_grad=True) for _ in range(3))
     both.grad = torch.full((3,), 1.0 + 2.0 * rank)  # rank 0: 1, rank 1: 3 -> mean 2
     if rank == 0:
@@ -220,7 +233,7 @@ def _averaged(rank: int, how: str, out: Path) -> dict:
     noisy.grad = torch.randn(1000, generator=torch.Generator().manual_seed(rank))
     mean_of_noise = noisy.grad / 2 + torch.randn(1000, generator=torch.Generator().manual_seed(1 - rank)) / 2
     D.average_gradients([both, mine_only, nobody, noisy])
-    D._open_shared_file = open_file
+    D._open_shared_file, D._store_get = open_file, store_get
     result = {
         "both": both.grad.tolist(),
         "mine_only": mine_only.grad.tolist(),
@@ -238,7 +251,7 @@ def _gradient_job(rank: int, out: Path) -> None:
 
     setup("cpu")
     (out / "shm").mkdir(exist_ok=True)
-    result = {how: _averaged(rank, how, out) for how in ("shared", "no folder", "rank 1 cannot map")}
+    result = {how: _averaged(rank, how, out) for how, _ in AVERAGING_CASES}
     weights = torch.full((2,), float(rank + 5))
     steps = torch.tensor([rank + 10])  # an integer buffer, as BatchNorm's num_batches_tracked
     broadcast_tensors([weights, steps])
@@ -256,12 +269,12 @@ def test_gradients_are_averaged_and_rank_0_state_is_broadcast_as_ddp_does(tmp_pa
     spawn(_gradient_job, 2, tmp_path)
     for rank in range(2):
         got = json.loads((tmp_path / f"grads{rank}.json").read_text())
-        for how, shared in (("shared", True), ("no folder", False), ("rank 1 cannot map", False)):
+        for how, shared in AVERAGING_CASES:
             grads = got[how]
             assert grads["both"] == [2.0] * 3 and grads["mine_only"] == [2.0] * 3 and grads["nobody"], how
             assert grads["noise_as_gloo_sums"], how  # the same bits through shared memory as through gloo
             assert grads["shared"] is shared, how  # every rank falls back when one cannot map the file
-            assert grads["files_left"] == [], how  # unlinked once mapped
+            assert grads["files_left"] == [], how  # unlinked once mapped, and no rank creates one
         state = got["state"]
         assert state["weights"] == [5.0, 5.0] and state["steps"] == [10]
         assert state["mismatch"].startswith("DistributedError: the ranks hold different models")
