@@ -16,7 +16,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,32 +23,8 @@ from bench._openmp import sleeping_idle_threads  # noqa: E402
 
 sleeping_idle_threads()  # before torch loads (see bench/_openmp.py)
 
+from bench._lab_runs import run_lab, run_line, verdict_word  # noqa: E402
 from cards.paths import Home  # noqa: E402
-from labs.registry import get_lab  # noqa: E402
-from labs.runner import LabRun  # noqa: E402
-
-
-def run_once(lab_id: str, seed: int, args: argparse.Namespace, home: Home) -> dict[str, object]:
-    info = get_lab(lab_id)
-    overrides = info.parse_assignments(args.set)
-    run = LabRun(
-        info,
-        preset=args.preset,
-        seed=seed,
-        data=args.data,
-        overrides=overrides,
-        home=home,
-        runs_dir=home.runs_dir,
-    )
-    started = time.perf_counter()
-    run.start()
-    run.join()
-    wall = round(time.perf_counter() - started, 1)
-    if run.status != "finished":
-        raise SystemExit(f"{lab_id} seed {seed}: {run.status} {run.record.error}")
-    result = dict(run.result or {})
-    verdict = result.pop("verdict", None) or {}
-    return {"seed": seed, "wall_s": wall, "data": run.record.data, "verdict": verdict, "result": result}
 
 
 def main() -> None:
@@ -64,18 +39,10 @@ def main() -> None:
     home = Home.at(args.home or tempfile.mkdtemp(prefix="cardlab-bench-")).ensure()
     runs = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        run = run_once(args.lab, seed, args, home)
+        run = run_lab(args.lab, seed, home, args.preset, args.data, args.set)
         runs.append(run)
-        v = run["verdict"]
-        print(
-            f"seed {seed}: {v.get('agrees')!s:5}  effect {v.get('effect')}  threshold {v.get('threshold')}  "
-            f"mde {v.get('min_detectable_effect')}  seeds {v.get('seeds')}  {run['wall_s']} s",
-            flush=True,
-        )
-    words = [
-        {True: "agrees", False: "does_not_agree"}.get(r["verdict"].get("agrees"), "inconclusive")
-        for r in runs
-    ]
+        print(run_line(run), flush=True)
+    words = [verdict_word(r["verdict"]) for r in runs]
     counts = {word: words.count(word) for word in ("agrees", "inconclusive", "does_not_agree")}
     print(
         json.dumps(
