@@ -5,6 +5,7 @@ encoder, the split of the reviews."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,12 +74,7 @@ def fine_tune_lm(
     data = lm_data(texts, bs=ctx.p.bs, bptt=bptt, is_valid=is_valid, seed=ctx.seed)
     learn = watched_lm_learner(ctx, data, drop_mult, pretrained=pretrained)
     before, before_losses = validate_by_batch(learn)
-    if epochs:
-        learn.freeze()  # first the embeddings of the new words and the decoder, as the lesson does
-        learn.fit_one_cycle(1, lr)
-        learn.unfreeze()
-        if epochs > 1:
-            learn.fit_one_cycle(epochs - 1, lr / 10)
+    seconds = fit_lm_recipe(learn, epochs, lr, pretrained=True)
     after, after_losses = validate_by_batch(learn)
     store = store_of(ctx)
     name = sized_name(FINE_TUNED_ENC, sizes_of(ctx), LAB_SIZES)
@@ -95,6 +91,7 @@ def fine_tune_lm(
             valid_accuracy=round(float(after["accuracy"]), 4),
             seed=ctx.seed,
             parent=str(pretrained),
+            seconds=round(seconds, 2),
         )
     )
     ctx.artifact(f"save_encoder('{name}') in the model store", store.weights_path(name))
@@ -269,19 +266,22 @@ def probe_correct(
         return (head(xte).argmax(-1) == yte).float().tolist()
 
 
-def fit_lm_recipe(learn: LMLearner, epochs: int, lr: float, pretrained: bool) -> None:
+def fit_lm_recipe(learn: LMLearner, epochs: int, lr: float, pretrained: bool) -> float:
     """The lesson's recipe for a pretrained LM: one frozen epoch at `lr` (new embeddings and decoder), then
-    the rest unfrozen at lr/10; a model from scratch has nothing to protect: fit_one_cycle(epochs, lr)."""
+    the rest unfrozen at lr/10; a model from scratch has nothing to protect: fit_one_cycle(epochs, lr).
+    Returns the seconds it trained."""
+    started = time.perf_counter()
     if epochs < 1:
-        return
-    if not pretrained:
+        pass
+    elif not pretrained:
         learn.fit_one_cycle(epochs, lr)
-        return
-    learn.freeze()
-    learn.fit_one_cycle(1, lr)
-    learn.unfreeze()
-    if epochs > 1:
-        learn.fit_one_cycle(epochs - 1, lr / 10)
+    else:
+        learn.freeze()
+        learn.fit_one_cycle(1, lr)
+        learn.unfreeze()
+        if epochs > 1:
+            learn.fit_one_cycle(epochs - 1, lr / 10)
+    return time.perf_counter() - started
 
 
 def save_fine_tuned(ctx: LabContext, learn: LMLearner, corpus: str, parent: str) -> ModelEntry:

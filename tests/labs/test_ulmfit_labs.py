@@ -125,7 +125,7 @@ def test_a_classifier_lab_without_a_stored_encoder_fine_tunes_and_keeps_one(tmp_
     run, events = run_lab_with_events("discriminative-lr", home, seeds=2)
     check_smoke_run(run, events, home.runs_dir)  # test_lab_smoke.py's checks: discriminative-lr's smoke run
     assert "fine-tuning one here" in texts_of(run)
-    assert ModelStore.for_home(home).find("fine_tuned_enc-16x32x1") is not None
+    assert ModelStore.for_home(home).get("fine_tuned_enc-16x32x1").seconds > 0
     assert all(len(values) == 2 for values in run.result["per_seed"].values())
     tables = [e for e in run.record.events if e.get("type") == "TableOutput"]
     assert any(row[0] == "sd" for table in tables for row in table["rows"])
