@@ -71,7 +71,7 @@ async def key_delays(folder: Path, keys: int, gap: float) -> list[float]:
         assert isinstance(screen, LabScreen)
         screen.query_one("#param-steps").value = "1000000"  # type: ignore[attr-defined]
         screen.query_one("#param-delay").value = "0.0"  # type: ignore[attr-defined]
-        await pilot.press("r")
+        await pilot.press("ctrl+r")  # run (a letter would go to the focused field)
         await _wait(pilot, lambda: screen.query_one(LossChart).point_count > 100)
         handled: list[float] = []
         toggle = screen.action_toggle_overlay

@@ -153,9 +153,13 @@ def main() -> None:
                 "rmse_bins_split": round(own_split.rmse_bins, 4),
             }
             if not args.skip_py_fsrs:
-                py_params, py_fit_s = py_fsrs_fit(store)
-                sets["py_fsrs"] = py_params
-                report["py_fsrs"] = {"fit_s": round(py_fit_s, 2)}
+                try:
+                    py_params, py_fit_s = py_fsrs_fit(store)
+                except ImportError as missing:  # py-fsrs builds its Optimizer only with its extra's packages
+                    report["py_fsrs"] = {"skipped": f"{missing}".replace("\n", " ")}
+                else:
+                    sets["py_fsrs"] = py_params
+                    report["py_fsrs"] = {"fit_s": round(py_fit_s, 2)}
             sets["default"] = list(fsrs_rs_python.DEFAULT_PARAMETERS)
             report["in_sample"] = {
                 name: {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import shutil
 import sys
 import tempfile
 import time
@@ -63,15 +64,9 @@ def random_lesson_lm(folder: Path, data: Path) -> Path:
     return folder
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--pretrained", type=Path)
-    parser.add_argument("--seconds", type=float, default=120.0)
-    parser.add_argument("--lab", default="ulmfit-lm")
-    parser.add_argument("--device", default="auto")
-    args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="cardlab-full-"))
+def measure(args: argparse.Namespace, scratch: Path) -> dict[str, object]:
+    """Run the lab's full preset for `args.seconds` and the epoch time its progress implies. Exits with
+    the lab's error when the run fails, and says so when it ends before two progress reports."""
     pretrained = args.pretrained or random_lesson_lm(scratch / "lesson-lm", args.data)
     home = Home.at(scratch / "home").ensure()
     run = LabRun(
@@ -94,22 +89,40 @@ def main() -> None:
             run.cancel()
             break
     run.join(timeout=60)
-    report: dict[str, object] = {
+    if run.status == "failed":
+        raise SystemExit(
+            f"{args.lab} --preset full failed in its {stage or 'first'} stage: {run.record.error}"
+        )
+    if not (first and last and last[0].done > first[0].done):
+        raise SystemExit(f"{args.lab} ended ({run.status}) before two progress reports: nothing to time")
+    # The rate between the first and the last progress report: training steps only, no data preparation.
+    per_step = (last[1] - first[1]) / (last[0].done - first[0].done)
+    steps_per_epoch = last[0].total  # the first fit is one epoch (the frozen stage) in every ULMFiT lab
+    return {
         "lab": args.lab,
         "stage": stage,
         "device": args.device,
         "data": str(args.data),
+        "steps_done": last[0].done,
+        "steps_per_epoch": steps_per_epoch,
+        "seconds_per_step": round(per_step, 3),
+        "seconds_per_epoch": round(per_step * steps_per_epoch, 1),
     }
-    if first and last and last[0].done > first[0].done:
-        # The rate between the first and the last progress report: training steps only, no data preparation.
-        per_step = (last[1] - first[1]) / (last[0].done - first[0].done)
-        steps_per_epoch = last[0].total  # the first fit is one epoch (the frozen stage) in every ULMFiT lab
-        report.update(
-            steps_done=last[0].done,
-            steps_per_epoch=steps_per_epoch,
-            seconds_per_step=round(per_step, 3),
-            seconds_per_epoch=round(per_step * steps_per_epoch, 1),
-        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--pretrained", type=Path)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--lab", default="ulmfit-lm")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="cardlab-full-"))
+    try:
+        report = measure(args, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the random lesson model alone is about 100 MB
     print(json.dumps(report))
 
 
