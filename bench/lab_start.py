@@ -2,7 +2,7 @@
 
 Seconds from `LabRun.start()` to the run's first event, and to its end, in interleaved pairs (the order
 alternates), medians. The warm worker is started beforehand and given time to finish its imports (the
-user's time on a lab screen before pressing r).
+user's time on a lab screen before pressing ctrl+r).
 
     python bench/lab_start.py [--lab collab] [--preset smoke] [--pairs 5]
 

@@ -396,7 +396,7 @@ class TrustCheck:
 
 
 def check_trust(home: Any, info: LabInfo) -> TrustCheck:
-    """The one trust decision (the app, its lab screen's `r`, `cardlab lab run`): a built-in lab runs as it
+    """The one trust decision (the app, its lab screen's ctrl+r, `cardlab lab run`): a built-in lab runs as it
     is; a pack's lab runs from the snapshot of its pack's current bytes when those are trusted."""
     from labs.registry import pack_of
 

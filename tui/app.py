@@ -433,7 +433,7 @@ class CardlabApp(ShowsStoreErrors, App[int]):
 
     def _keep_a_lab_worker_warm(self) -> None:
         """While a lab screen is shown and no lab runs, one lab worker waits with torch imported
-        (`labs.warm`), so that pressing r starts training without that import."""
+        (`labs.warm`), so that pressing ctrl+r starts training without that import."""
         self._warm_check = None
         from labs.warm import prepare
         from tui.screens.lab import LabScreen

@@ -262,7 +262,7 @@ class LabScreen(Screen[None]):
         self._update_buttons()
 
     def _runnable_info(self) -> LabInfo | None:
-        """What `r` runs: a pack's lab from the snapshot of the code trusted, checked at every press; when
+        """What ctrl+r runs: a pack's lab from the snapshot of the code trusted, checked at every press; when
         the pack's files changed since, the trust dialog asks again (trusting runs it) and nothing runs."""
         from pathlib import Path
 
