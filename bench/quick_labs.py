@@ -75,8 +75,11 @@ def main() -> None:
         for seed in (int(s) for s in args.seeds.split(",")):
             before = stored_models(store)
             run = run_lab(lab_id, seed, home, args.preset, data)
-            made = {name: made for name, made in stored_models(store).items() if before.get(name) != made}
-            run["models_made"] = {name: seconds for name, (_, seconds) in made.items()}
+            run["models_made"] = {
+                name: seconds
+                for name, (created, seconds) in stored_models(store).items()
+                if before.get(name) != (created, seconds)
+            }
             runs.append(run)
             print(run_line(run), flush=True)
     words = [verdict_word(r["verdict"]) for r in runs]

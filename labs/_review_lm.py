@@ -270,17 +270,17 @@ def fit_lm_recipe(learn: LMLearner, epochs: int, lr: float, pretrained: bool) ->
     """The lesson's recipe for a pretrained LM: one frozen epoch at `lr` (new embeddings and decoder), then
     the rest unfrozen at lr/10; a model from scratch has nothing to protect: fit_one_cycle(epochs, lr).
     Returns the seconds it trained."""
-    started = time.perf_counter()
     if epochs < 1:
-        pass
-    elif not pretrained:
-        learn.fit_one_cycle(epochs, lr)
-    else:
+        return 0.0
+    started = time.perf_counter()
+    if pretrained:
         learn.freeze()
         learn.fit_one_cycle(1, lr)
         learn.unfreeze()
         if epochs > 1:
             learn.fit_one_cycle(epochs - 1, lr / 10)
+    else:
+        learn.fit_one_cycle(epochs, lr)
     return time.perf_counter() - started
 
 
