@@ -12,6 +12,7 @@ uses (EmbeddingL2); smaller data gets a smaller batch (engine.collab.fast_recipe
 model's MSE on 10% held-out users next to the global-mean baseline.
 train_cpu_s is the process CPU time of training: on a busy shared machine it estimates an idle machine's wall
 time at --threads 1. JSON keys: valid_mse, train_s, total_s, epochs, bs, lr, n_factors (+ wd, emb_l2, data,
+fit_threads: the thread counts the training steps ran on, since the engine trains small steps on one;
 openmp: the OpenMP wait setting, see bench/_openmp.py).
 """
 
@@ -31,6 +32,7 @@ sleeping_idle_threads()  # before torch loads (see bench/_openmp.py)
 
 import torch  # noqa: E402
 
+from bench._fit_threads import FitThreads  # noqa: E402
 from engine.collab import LESSON_RECIPE, collab_data, collab_learner, fast_recipe  # noqa: E402
 from engine.collab.cold_start import cold_start_data, cold_start_learner  # noqa: E402
 from engine.datasets.movielens import MovieLens, make_movielens, read_movielens  # noqa: E402
@@ -81,7 +83,8 @@ def main() -> None:
     )
     learn.create_opt()  # its one-off torch import (~2 s on a busy machine) counts in total_s, not train_s
     t1, cpu1 = time.perf_counter(), time.process_time()
-    learn.fit_one_cycle(recipe["epochs"], recipe["lr"], wd=recipe["wd"])
+    fit_threads = FitThreads()
+    learn.fit_one_cycle(recipe["epochs"], recipe["lr"], wd=recipe["wd"], cbs=[fit_threads])
     train_s, train_cpu_s = time.perf_counter() - t1, time.process_time() - cpu1
     valid_mse = learn.validate()["valid_loss"]
     result = {
@@ -97,6 +100,7 @@ def main() -> None:
         "emb_l2": recipe["emb_l2"],
         "recipe": args.recipe,
         "threads": args.threads,
+        "fit_threads": fit_threads.threads,
         "openmp": openmp_setting(),
         "data": args.data or "generated ml-100k shape",
         "n_ratings": len(ml.ratings),

@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "CancelOnToken": "engine.callbacks.guards",
     "GradientClip": "engine.callbacks.guards",
     "DistributedTrainer": "engine.callbacks.distributed",
+    "OneThreadForSmallSteps": "engine.callbacks.threads",
 }
 
 __all__ = sorted(_EXPORTS)

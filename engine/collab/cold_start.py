@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from engine.callbacks.core import Callback
+from engine.callbacks.threads import OneThreadForSmallSteps
 from engine.collab.data import IdMap, UnknownIdError, id_key
 from engine.collab.learner import CollabLearner, EmbeddingL2, flat_mse
 from engine.data import DataLoaders, TensorLoader
@@ -293,7 +294,15 @@ def cold_start_learner(
         id_dropout,
     )
     extra = [EmbeddingL2(emb_l2)] if emb_l2 > 0 else []
-    learn = ColdStartLearner(model, data.dls, flat_mse, lr=lr, wd=wd, cbs=[*extra, *cbs], **learner_kwargs)
+    learn = ColdStartLearner(
+        model,
+        data.dls,
+        flat_mse,
+        lr=lr,
+        wd=wd,
+        cbs=[*extra, OneThreadForSmallSteps(), *cbs],
+        **learner_kwargs,
+    )
     learn.data = data
     return learn
 

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from engine.callbacks.core import Callback
+from engine.callbacks.threads import OneThreadForSmallSteps
 from engine.collab.data import CollabData, IdMap, UnknownIdError
 from engine.collab.models import EmbeddingDotBias, EmbeddingNN
 from engine.learner import Learner
@@ -254,7 +255,7 @@ def collab_learner(
         lr=lr,
         wd=wd,
         metrics=metric_list(metrics),
-        cbs=[*extra, *cbs],
+        cbs=[*extra, OneThreadForSmallSteps(), *cbs],
         **learner_kwargs,
     )
     learn.data = data

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from engine.callbacks.core import Callback
+from engine.callbacks.threads import OneThreadForSmallSteps
 from engine.learner import Learner
 from engine.metrics import Metric, metric_list
 from engine.tabular.data import TabularData, row_frame
@@ -179,7 +180,14 @@ def tabular_learner(
     }
     model = TabularModel(sizes, len(data.cont_names), out_sz, layers, ps, embed_p, y_range)
     loss = loss_func or (regression_mse if data.is_regression else F.cross_entropy)
-    learn = TabularLearner(model, data.dls, loss, metrics=metric_list(metrics), cbs=cbs, **learner_kwargs)
+    learn = TabularLearner(
+        model,
+        data.dls,
+        loss,
+        metrics=metric_list(metrics),
+        cbs=[OneThreadForSmallSteps(), *cbs],
+        **learner_kwargs,
+    )
     learn.data, learn.processor, learn.classes, learn.last_notes = data, data.processor, data.classes, []
     learn.model_config = config
     return learn
