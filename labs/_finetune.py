@@ -89,7 +89,9 @@ def load_split(
     data: Path | None, labels: int, tune_docs: int, holdout_docs: int, lm_docs: int, max_words: int
 ) -> ClasSplit:
     """Real reviews from `data` (IMDB_SAMPLE's texts.csv or its folder, or an aclImdb folder), else
-    generated ones; every labelled review cut to its first `max_words` words."""
+    generated ones. Every review, labelled or the review LM's, is cut to its first `max_words` words: the
+    review LM then learns the text the classifier will read (the target task's text, as ULMFiT fine-tunes
+    on), and spends no steps on words past the cut."""
     if data is None:
         texts, tags = generate_review_corpus(labels + tune_docs + holdout_docs, seed=SPLIT_SEED + 1)
         unlabelled = generate_review_corpus(lm_docs, seed=_UNLABELLED_SEED)[0] if lm_docs else []
@@ -123,7 +125,7 @@ def load_split(
         lm_texts = [reviews.texts[i] for i in pool[: max(lm_docs, n_tune + labels)]]
         source = f"IMDb reviews from {data}: the file's validation rows are the held-out split"
     cut = [([truncate(t, max_words) for t in texts], tags) for texts, tags in parts]
-    return ClasSplit(cut[0], cut[1], cut[2], lm_texts, source)
+    return ClasSplit(cut[0], cut[1], cut[2], [truncate(t, max_words) for t in lm_texts], source)
 
 
 def load_reported_split(ctx: LabContext, favours_none_of: str) -> ClasSplit:

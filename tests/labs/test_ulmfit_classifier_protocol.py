@@ -80,6 +80,7 @@ def test_the_split_is_fixed_and_the_held_out_rows_are_the_files_validation_rows(
     assert (len(split.train[0]), len(split.tune[0])) == (20, 10)
     assert not set(split.holdout[0]) & set(split.train[0] + split.tune[0])
     assert all(len(text.split()) <= 3 for text in split.train[0])
+    assert split.lm_texts and all(len(text.split()) <= 3 for text in split.lm_texts)  # what the LM learns
     again = load_split(data, labels=20, tune_docs=10, holdout_docs=50, lm_docs=0, max_words=3)
     assert again.train == split.train and again.holdout == split.holdout  # one split for every run
 
