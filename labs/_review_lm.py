@@ -127,7 +127,8 @@ def encoder_for(
             )
             return vocab, str(store.weights_path(name))
         ctx.text(
-            f"the stored {name!r} knows only {coverage:.0%} of these reviews' words: fine-tuning one here."
+            f"the stored {name!r} knows only {coverage:.1%} of these reviews' words (it is reused from "
+            f"{min_coverage:.1%}): fine-tuning one here."
         )
     else:
         ctx.text(f"no {name!r} in the model store yet (run ulmfit-lm to make it): fine-tuning one here.")

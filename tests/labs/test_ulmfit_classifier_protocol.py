@@ -16,6 +16,7 @@ from labs.labdir import load_lab_module
 from labs.registry import get_lab
 from labs.runner import LabRun
 from labs.verdict import judge_rivals
+from tests.labs.test_ulmfit_labs import texts_of
 
 LAB = "ulmfit-classifier"
 # Tiny everything, but the quick preset (smoke gives no verdict by design).
@@ -83,6 +84,16 @@ def test_the_split_is_fixed_and_the_held_out_rows_are_the_files_validation_rows(
     assert split.lm_texts and all(len(text.split()) <= 3 for text in split.lm_texts)  # what the LM learns
     again = load_split(data, labels=20, tune_docs=10, holdout_docs=50, lm_docs=0, max_words=3)
     assert again.train == split.train and again.holdout == split.holdout  # one split for every run
+
+
+def test_the_encoder_one_classifier_lab_fine_tuned_serves_the_other_as_it_is(tmp_path: Path) -> None:
+    """Each review names its own number, so the encoder's vocabulary knows under 90 % of their words; but
+    as many as one fine-tuned on them again would: the next lab reuses it."""
+    data = write_texts_csv(tmp_path / "texts.csv", 120)
+    first = run_lab(tmp_path, "smoke", data=data, lab_id="discriminative-lr")
+    assert "fine-tuning one here" in texts_of(first)
+    second = run_lab(tmp_path, "smoke", data=data)
+    assert "made by an earlier lab" in texts_of(second) and "fine-tuning one here" not in texts_of(second)
 
 
 def test_real_reviews_every_recipe_tuned_on_the_same_grid_and_budget(tmp_path: Path) -> None:
