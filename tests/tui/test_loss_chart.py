@@ -95,9 +95,9 @@ def test_validation_curves_are_in_the_legend_and_in_their_curves_panel() -> None
     kinds = {"lm": LM_KIND, "ratio 1": CLASSIFIER_KIND, "ratio 20": CLASSIFIER_KIND}
     text = chart_for(curves, valid, [], [], width=60, height=18, kinds=kinds).plain
     lm_panel, classifier_panel = text.split("└", 1)
-    assert "━ lm valid" in lm_panel
-    for name in ("ratio 1", "ratio 1 valid", "ratio 20", "ratio 20 valid"):
-        assert re.search(rf"[━┉╍┅] {name}( |$)", classifier_panel, re.M)  # each with its own mark
+    assert "━ lm ━ valid" in lm_panel  # a curve and its validation line: one item
+    for name in ("ratio 1", "ratio 20"):
+        assert re.search(rf"([━┉╍┅]) {name} \1 valid( |$)", classifier_panel, re.M)  # each with its own mark
 
 
 def test_the_closest_scales_merge_even_when_another_came_between() -> None:
@@ -138,3 +138,23 @@ def test_series_differ_in_marks_as_well_as_colours() -> None:
     legend = render_chart(series, width=120, height=10).plain.splitlines()[0]
     marks = [legend[legend.index(f"s{i}") - 2] for i in range(4)]
     assert len(set(marks)) == 4
+
+
+def test_a_long_legend_takes_a_third_of_the_chart_and_names_the_arms_means_first() -> None:
+    tuning = {f"{arm}, lr {lr} (tuning, seed 42)": falling(5.0, 4.0) for arm in "abcd" for lr in (1, 3, 10)}
+    curves = {**tuning, **five_seeds("pretrained", 5.0, 4.2), **five_seeds("from scratch", 5.0, 4.4)}
+    valid = {name: [(60, points[-1][1] * 1.1)] for name, points in curves.items()}
+    text = chart_for(curves, valid, [], [], width=80, height=16).plain
+    legend, plot = text.split("┤", 1)
+    legend_lines = legend.splitlines()[:-1]  # the last holds the top y label
+    assert len(legend_lines) <= 5 and "more" in legend_lines[-1]
+    assert len([line for line in text.splitlines() if "┤" in line or "│" in line]) >= 10
+    for arm in ("pretrained", "from scratch"):  # what the verdict compares, train and valid
+        assert re.search(rf"([━┉╍┅]) {arm} \(mean of 5 seeds\) \1 valid", legend)
+    assert "tuning" not in legend.split("from scratch (mean of 5 seeds)")[0]
+
+
+def test_the_axis_name_keeps_its_distance_after_a_cut_legend() -> None:
+    series = [Series(f"a curve with a rather longer name, number {i}", falling(1.0, 0.5)) for i in range(6)]
+    legend = render_chart(series, width=48, height=8).plain.splitlines()[:2]
+    assert legend[-1] == "+5 more  x: step", legend  # it read "+5 morex: step"

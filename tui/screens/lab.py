@@ -33,7 +33,6 @@ from textual.widgets import (
     Input,
     Label,
     ProgressBar,
-    RadioButton,
     RadioSet,
     Select,
     Static,
@@ -42,6 +41,7 @@ from textual.widgets import (
 from labs.events import Cancelled, EpochRow, Failed, Finished, LabEvent, StageStarted
 from labs.registry import DEFAULT_PRESET, LabError, LabInfo, get_lab
 from tui.services import services_of
+from tui.widgets.choice_button import ChoiceButton
 from tui.widgets.lab_data import LabDataLine
 from tui.widgets.lab_params import LabParams
 from tui.widgets.loss_chart import LossChart, Marker, kinds_of
@@ -172,7 +172,7 @@ class LabScreen(Screen[None]):
                     yield Static(Text(info.question.prompt, style="bold"), id="question-prompt")
                     with RadioSet(id="question"):
                         for choice in info.question.choices:
-                            yield RadioButton(Text(choice), tooltip=choice)  # the sidebar may cut it
+                            yield ChoiceButton(Text(choice))
                 with Horizontal(id="lab-buttons"):
                     yield Button("^r Run", id="run-button", variant="primary")
                     yield Button("c Cancel", id="cancel-button", variant="error")

@@ -32,6 +32,8 @@ class Series:
     style: str = "cyan"
     mark: int = 0  # its line pattern (MARKS): series differ in marks as well as colours
     band: Sequence[tuple[float, float, float]] = ()  # (x, low, high): the spread around the line
+    key: bool = False  # an arm's mean over seeds, or its validation line: the legend names these first
+    valid_of: str = ""  # a validation line: the curve it belongs to (one legend item names both)
 
 
 # Line patterns, by pixel index along a line, with the legend glyph of each: without colour, the marks
@@ -120,8 +122,9 @@ def render_chart(
     cleaned = [(s, _finite(s.points, log_x)) for s in series]
     all_points = [p for _, pts in cleaned for p in pts]
     text = Text(no_wrap=True, overflow="crop")
-    # The legend leaves the plot at least MIN_PLOT rows: in a short, narrow pane it gave the plot none.
-    max_lines = 1000 if legend_grows else max(height - 1 - MIN_PLOT, 1)
+    # The legend takes at most a third of the rows and leaves the plot at least MIN_PLOT: a lab with tuning
+    # curves had 20 names, and their 12 lines left a 16-row chart a plot of 3.
+    max_lines = 1000 if legend_grows else max(min(height - 1 - MIN_PLOT, (height - 1) // 3), 1)
     legend = _legend(series, markers, width, f"x: {x_label}{' (log)' if log_x else ''}", max_lines)
     for line in legend:
         text.append_text(line)
@@ -216,40 +219,64 @@ def _legend(
     """Every named series and marker, wrapped onto as many lines as they need; then the axis name if it
     fits on the last line (a nicety, not worth a row of the plot). Over `max_lines`, the legend starts at
     the left edge rather than past the y axis, and then ends in "+N more" (`s`, per-seed curves, or the
-    command line's chart names them all)."""
-    items = [(f"{MARKS[s.mark % len(MARKS)]} {s.name}", s.style) for s in series if s.name]
-    items += [(f"┊ {m.label} {_ticks(m.x)}", m.style) for m in markers]
+    command line's chart names them all). The arms' means come first, so a cut legend still names what the
+    verdict compares rather than the tuning runs; a validation line shares its curve's item."""
+    items = _series_items(series) + [Text(f"┊ {m.label} {_ticks(m.x)}", style=m.style) for m in markers]
     lines = _legend_lines(items, width, _GUTTER)
     if len(lines) > max_lines:
         lines = _legend_lines(items, width, 0)
     if len(lines) > max_lines:
-        kept: list[tuple[str, str]] = []
+        kept: list[Text] = []
         for count in range(len(items), -1, -1):
-            more = [(f"+{len(items) - count} more", "dim")] if count < len(items) else []
+            more = [Text(f"+{len(items) - count} more", style="dim")] if count < len(items) else []
             kept = items[:count] + more
             if len(_legend_lines(kept, width, 0)) <= max_lines:
                 break
         lines = _legend_lines(kept, width, 0)
-    if _fits(lines[-1], axis, width):
-        _add_item(lines[-1], axis, "dim")
+    axis_item = Text(axis, style="dim")
+    if _fits(lines[-1], axis_item, width):
+        _add_item(lines[-1], axis_item)
     return lines
 
 
-def _legend_lines(items: Sequence[tuple[str, str]], width: int, indent: int) -> list[Text]:
+def _series_items(series: Sequence[Series]) -> list[Text]:
+    """One legend item per named curve, "━ name ━ valid" when it has a validation line (the second mark in
+    the validation colour): half the items of naming the two apart."""
+    named = sorted((s for s in series if s.name), key=lambda s: not s.key)
+    validations = {s.valid_of: s for s in named if s.valid_of}
+    curves = {s.name for s in named if not s.valid_of}
+    items = []
+    for s in named:
+        if s.valid_of in curves:
+            continue  # named in its curve's item
+        item = Text(f"{_mark(s)} {s.name}", style=s.style)
+        if not s.valid_of and (valid := validations.get(s.name)) is not None:
+            item.append(f" {_mark(valid)} valid", style=valid.style)
+        items.append(item)
+    return items
+
+
+def _mark(series: Series) -> str:
+    return MARKS[series.mark % len(MARKS)]
+
+
+def _legend_lines(items: Sequence[Text], width: int, indent: int) -> list[Text]:
     lines = [Text(" " * indent)]
-    for label, style in items:
-        if not _fits(lines[-1], label, width) and lines[-1].cell_len > indent:
+    for item in items:
+        if not _fits(lines[-1], item, width) and lines[-1].cell_len > indent:
             lines.append(Text(" " * indent))
-        _add_item(lines[-1], label, style, indent)
+        _add_item(lines[-1], item)
     return lines
 
 
-def _fits(line: Text, label: str, width: int) -> bool:
-    return line.cell_len + 2 + len(label) <= width
+def _fits(line: Text, item: Text, width: int) -> bool:
+    return line.cell_len + 2 + item.cell_len <= width
 
 
-def _add_item(line: Text, label: str, style: str, indent: int = _GUTTER) -> None:
-    line.append(("  " if line.cell_len > indent else "") + label, style=style)
+def _add_item(line: Text, item: Text) -> None:
+    if line.plain.strip():
+        line.append("  ")
+    line.append_text(item)
 
 
 def _x_axis(lo: float, hi: float, plot_w: int, log_x: bool) -> str:
@@ -444,11 +471,16 @@ def _panel_series(
     for name in (n for n in names if n in curves):
         index = order.index(name)
         style = TRAIN_STYLES[index % len(TRAIN_STYLES)]
-        series.append(Series(name, smooth(curves[name]), style, mark=index, band=bands.get(name, ())))
+        band = bands.get(name, ())
+        series.append(Series(name, smooth(curves[name]), style, mark=index, band=band, key=bool(band)))
     for name in (n for n in names if n in valid_curves):
         label = "valid" if single else f"{name} valid"
         index = order.index(name)
-        series.append(Series(label, valid_curves[name], VALID_STYLES[index % len(VALID_STYLES)], mark=index))
+        style = VALID_STYLES[index % len(VALID_STYLES)]
+        partner = name if name in curves else ""
+        series.append(
+            Series(label, valid_curves[name], style, mark=index, key=bool(bands.get(name)), valid_of=partner)
+        )
     return series
 
 
