@@ -33,7 +33,17 @@ def run_counting(ctx: LabContext) -> dict[str, object]:
 # A claim with markup in it: it must reach the screen as typed.
 VERDICT_CLAIM = "fine-tuning [b]helps[/b] the classifier"
 VERDICTS = {
-    "agrees": ({"claim": VERDICT_CLAIM, "agrees": True, "effect": 0.12, "noise": 0.03}, "helps"),
+    "agrees": (
+        {
+            "claim": VERDICT_CLAIM,
+            "agrees": True,
+            "effect": 0.12,
+            "noise": 0.03,
+            "reference": "the lesson fine-tunes a classifier on 25,000 reviews and reaches 94 % accuracy; "
+            "this test lab trains nothing of the kind",
+        },
+        "helps",
+    ),
     "disagrees": ({"claim": VERDICT_CLAIM, "agrees": False, "effect": -0.08, "noise": 0.03}, "hurts"),
     "inconclusive": ({"claim": VERDICT_CLAIM, "agrees": None, "effect": 0.01, "noise": 0.03}, None),
 }
@@ -74,6 +84,7 @@ def run_two_scales(ctx: LabContext) -> dict[str, object]:
                 series="classifier",
             )
         )
+    ctx.text("The classifier read every review.\nIts accuracy is on the validation reviews.")
     verdict, outcome = VERDICTS[ctx.p.verdict]
     return {"accuracy": 0.99, "outcome": outcome, "verdict": verdict}
 

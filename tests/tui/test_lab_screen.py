@@ -312,6 +312,24 @@ async def test_a_finished_run_shows_its_verdict(tmp_path: Path) -> None:
 
 
 @run_async
+async def test_a_finished_run_shows_its_answer_and_verdict_from_the_top_in_a_small_terminal(
+    tmp_path: Path,
+) -> None:
+    from tui.widgets.output_log import OutputLog
+
+    app = lab_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await run_two_scales(app, pilot, "agrees", predict=0)
+        await pilot.pause()
+        log = screen.query_one("#outputs", OutputLog)
+        texts = [line.text for line in log.lines]
+        first = next(i for i, text in enumerate(texts) if text.startswith("this run: helps"))
+        assert first + log.scrollable_content_region.height < len(texts)  # the report is taller than the pane
+        assert log.scroll_y == first  # the answer first: it had scrolled to the report's last lines
+        assert texts[first - 1] == TWO_SCALES.question.prompt  # above it, as the sidebar shows it
+
+
+@run_async
 async def test_an_inconclusive_run_gives_no_clear_answer_instead_of_a_check(tmp_path: Path) -> None:
     app = lab_app(tmp_path)
     async with app.run_test(size=(140, 45)) as pilot:

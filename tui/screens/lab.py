@@ -46,7 +46,7 @@ from tui.widgets.lab_data import LabDataLine
 from tui.widgets.lab_params import LabParams
 from tui.widgets.loss_chart import LossChart, Marker, kinds_of
 from tui.widgets.output_log import OutputLog
-from tui.widgets.run_text import epoch_cells, epoch_columns, output_renderables, run_report
+from tui.widgets.run_text import epoch_cells, epoch_columns, output_renderables, report_parts
 from tui.widgets.safe_text import one_line
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ class LabScreen(Screen[None]):
         self._drawn_changes = -1  # the run state's change count when last drawn
         self._epoch_columns: list[str] = []
         self._overlay_shown = True
-        self._outcome_reported = False
+        self._report_line: int | None = None  # where the run's answer and verdict start in the outputs
         self._wake_posted = False  # a RunAdvanced is on its way: one at a time, however many events
         self._last_drain = 0.0
 
@@ -387,7 +387,7 @@ class LabScreen(Screen[None]):
 
     def _reset_view(self) -> None:
         self._epoch_columns = []
-        self._outcome_reported = False
+        self._report_line = None
         self.query_one(LossChart).clear()
         table = self.query_one("#epochs", DataTable)
         table.clear(columns=True)
@@ -460,8 +460,8 @@ class LabScreen(Screen[None]):
         table.add_row(*(Text(one_line(cells.get(name, ""))) for name in self._epoch_columns))
         table.scroll_end(animate=False)
 
-    def _log(self, renderable: RenderableType) -> None:
-        self.query_one("#outputs", OutputLog).add(renderable)
+    def _log(self, renderable: RenderableType) -> int:
+        return self.query_one("#outputs", OutputLog).add(renderable)
 
     def _show_end(self, event: Finished | Failed | Cancelled) -> None:
         if self.lab_run is not None and self.is_current:  # seen here: home and study need not say it
@@ -485,17 +485,17 @@ class LabScreen(Screen[None]):
             self._set_status(Text(f"cancelled during {event.stage or 'start-up'}", style="bold yellow"))
         if self.lab_run is not None and self.lab_run.save_error is not None:
             self._log(Text(f"this run was not saved: {self.lab_run.save_error}", style="bold red"))
+        elif self._report_line is not None:  # the answer and the verdict on top, not the reference's tail
+            self.query_one("#outputs", OutputLog).show_from(self._report_line)
         self.call_after_refresh(self._update_buttons)
 
     def _report_outcome(self, result: dict[str, object]) -> None:
         """The question's answer on this run against the student's guess, then the lab's verdict."""
-        if self._outcome_reported:
+        if self._report_line is not None:
             return
         prompt = self.info.question.prompt if self.info.question else None
-        report = run_report(prompt, result, self._prediction())
-        if report is not None:
-            self._outcome_reported = True
-            self._log(report)
+        for part in report_parts(prompt, result, self._prediction()):
+            self._report_line = self._log(part)  # the last part's: the answer, then the verdict
 
     # -- predictions after training ---------------------------------------------------------------
 

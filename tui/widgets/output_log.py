@@ -25,12 +25,19 @@ class OutputLog(RichLog):
         self.entries: list[RenderableType] = []  # everything written, to wrap again at a new width
         self._wrapped_at = 0
 
-    def add(self, renderable: RenderableType) -> None:
-        """Write one entry (a `Text`, a `Table`), wrapped to the pane's width."""
+    def add(self, renderable: RenderableType) -> int:
+        """Write one entry (a `Text`, a `Table`), wrapped to the pane's width; returns its first line."""
         if isinstance(renderable, Text):
             renderable = renderable.copy()
+        first_line = len(self.lines)
         self.entries.append(renderable)
         self.write(renderable, shrink=True)
+        return first_line
+
+    def show_from(self, line: int) -> None:
+        """Scroll so that `line` is the pane's first: after the writes' own scroll to the end, which waits
+        for the next refresh too."""
+        self.call_after_refresh(self.scroll_to, y=line, animate=False)
 
     def clear(self) -> OutputLog:
         self.entries = []

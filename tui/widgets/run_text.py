@@ -40,11 +40,20 @@ def _text(lines: list[Line]) -> Text:
 
 def run_report(prompt: str | None, result: Mapping[str, Any] | None, guess: str | None = None) -> Text | None:
     """The question with this run's answer (checked against `guess`), then the verdict; None if neither."""
-    lines: list[Line] = []
-    if prompt is not None and has_outcome(result):
-        lines += [[(prompt, "heading")], outcome_line(result, guess)]
-    lines += verdict_lines(result)
-    return _text(lines) if lines else None
+    parts = report_parts(prompt, result, guess)
+    return Text("\n").join(parts) if parts else None
+
+
+def report_parts(
+    prompt: str | None, result: Mapping[str, Any] | None, guess: str | None = None
+) -> list[Text]:
+    """`run_report` in two parts, the question and then the answer with the verdict (or the verdict alone):
+    the lab screen shows its pane from the answer, the question being on screen beside it."""
+    answered = prompt is not None and has_outcome(result)
+    lines = ([outcome_line(result, guess)] if answered else []) + verdict_lines(result)
+    if not lines:
+        return []
+    return ([_text([[(prompt, "heading")]])] if answered and prompt is not None else []) + [_text(lines)]
 
 
 def epoch_stage(row: EpochRow) -> str:
