@@ -126,8 +126,10 @@ def test_the_mean_follows_the_seeds_and_the_band_spans_them() -> None:
     from tui.widgets.loss_chart import by_arm
 
     curves = {"a · seed 0": [(1, 1.0), (2, 0.5)], "a · seed 1": [(1, 3.0), (2, 1.5)], "plain": [(1, 9.0)]}
+    curves["b · seed 42"] = [(1, 4.0)]  # an arm run on one seed keeps its seed's name: it is no mean
     merged, valid, bands, _ = by_arm(curves, {"a · seed 0": [(2, 0.4)], "a · seed 1": [(2, 0.6)]}, {})
     assert merged["a (mean of 2 seeds)"] == [(1, 2.0), (2, 1.0)] and merged["plain"] == [(1, 9.0)]
+    assert merged["b · seed 42"] == [(1, 4.0)] and "b · seed 42" not in bands
     assert valid["a (mean of 2 seeds)"] == [(2, 0.5)]
     (x, low, high), _ = bands["a (mean of 2 seeds)"]
     assert x == 1 and low == 1.0 and high == 3.0

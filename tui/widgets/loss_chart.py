@@ -503,7 +503,7 @@ def by_arm(
     bands: dict[str, list[tuple[float, float, float]]] = {}
     merged_kinds: dict[str, Kind] = {}
     for label, members in arms.items():
-        if label in members:  # a curve of no seed
+        if label in members:  # a curve of no seed, or an arm's only seed
             if label in curves:
                 merged[label] = list(curves[label])
             if label in valid_curves:
@@ -527,7 +527,7 @@ def _arm_label(name: str, *curve_sets: Mapping[str, Points]) -> str:
     if arm is None:
         return name
     seeds = {other for curves in curve_sets for other in curves if arm_of(other) == arm}
-    return f"{arm} (mean of {len(seeds)} seeds)"
+    return name if len(seeds) == 1 else f"{arm} (mean of {len(seeds)} seeds)"  # one seed: no mean to speak of
 
 
 def _mean_by_step(curves: Sequence[Points]) -> list[tuple[float, float]]:
