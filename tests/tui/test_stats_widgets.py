@@ -95,3 +95,22 @@ def test_counts_of_one_are_singular() -> None:
     assert "gone-pack / gone: 1 review, last never" in text
     found = SimpleNamespace(fitted=False, reviews=1, log_loss=0.5, rmse_bins=0.1)
     assert calibration_summary(found).startswith("1 answer scored with fsrs' default parameters")
+
+
+@pytest.mark.parametrize("size", [(80, 40), (140, 40)])
+@run_async
+async def test_todays_numbers_and_the_forecast_sit_side_by_side_only_where_both_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    monkeypatch.setattr("tui.app.discover_packs", user_packs_only)
+    home = make_home(tmp_path / "home", {"sample.toml": SAMPLE_PACK})
+    seed_history(home)
+    app = create_app(home, clock=fixed_clock())
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        overview, forecast = app.screen.query_one("#overview"), app.screen.query_one("#forecast")
+        assert forecast.region.right <= size[0] - 1, (forecast.region, size)  # at 80 it ran past the edge
+        side_by_side = forecast.region.y == overview.region.y
+        assert side_by_side == (size[0] >= 140), (overview.region, forecast.region)

@@ -130,9 +130,16 @@ class StatsScreen(ShowsStoreErrors, Screen[None]):
         self.action_refresh_stats()
 
     def on_resize(self) -> None:
-        """Retention by month and the workload side by side where both fit, else one under the other."""
-        stacked = self.app.size.width < SIDE_BY_SIDE_WIDTH
-        self.query_one("#stats-memory", Horizontal).set_class(stacked, "-stacked")
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Each row's two panels side by side where both fit, else one under the other: at 80 columns
+        today's numbers and the forecast had run past the edge, the forecast cut to its first bars."""
+        width = self.app.size.width
+        self.query_one("#stats-memory", Horizontal).set_class(width < SIDE_BY_SIDE_WIDTH, "-stacked")
+        top = self.query_one("#stats-top", Horizontal)
+        needed = sum(panel.outer_size.width + panel.styles.margin.width for panel in top.children)
+        top.set_class(needed > self.query_one("#stats-body").scrollable_content_region.width, "-stacked")
 
     def action_refresh_stats(self) -> None:
         services = services_of(self)
@@ -142,6 +149,7 @@ class StatsScreen(ShowsStoreErrors, Screen[None]):
         self.query_one("#heatmap", Heatmap).update(stats.heatmap, stats.today)
         self.query_one("#orphans", Static).update(orphans_text(stats))
         self.call_after_refresh(self._compute_memory_stats)  # the counts are drawn before it starts
+        self.call_after_refresh(self._fit_rows)  # the numbers' width decides whether the forecast fits beside
         table = self.query_one("#pack-stats", DataTable)
         table.clear()
         for pack in stats.packs.values():
