@@ -409,3 +409,21 @@ async def test_keys_typed_while_the_browser_is_still_opening_go_to_the_search_bo
         assert second is not screen and second.query_one("#query", Input).value == "tag"
         assert second.order == "card" and second.query_one(DataTable).has_focus
         assert every_card_state(app.home) == before
+
+
+@run_async
+async def test_at_80_columns_every_footer_key_is_whole_and_keys_lists_the_rest(app: CardlabApp) -> None:
+    from tui.screens.help import screen_keys
+    from tui.widgets.key_hints import KeyHints
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        screen = browser(app)
+        hints = screen.query_one(KeyHints)
+        line = str(hints.render())
+        assert len(line) <= hints.content_size.width, line  # it ran on to "b Bury  B", "esc Back" unseen
+        assert line.endswith("esc Back  ? Keys") or line.endswith("esc Back"), line
+        listed = {line.description for line in screen_keys(screen)}
+        every = {binding.description for binding in BrowserScreen.BINDINGS}  # type: ignore[union-attr]
+        assert every <= listed, every - listed  # the ones the footer has no room for too

@@ -65,6 +65,8 @@ class SearchBox(Input):
 class BrowserScreen(Screen[bool]):
     CSS_PATH = "browser.tcss"
     AUTO_FOCUS = "#cards"  # never the search box unasked: a key meant for the table would be typed there
+    # The footer shows the keys that fit 80 columns; `?` lists them all (unsuspend, unbury, due today, reset,
+    # delete orphans and reverse sort too), as does the palette.
     BINDINGS = [
         # priority: handled as the key arrives, so the keys typed after it are handed to the search box
         Binding(
@@ -81,21 +83,39 @@ class BrowserScreen(Screen[bool]):
         Binding("O", "reverse_sort", "Reverse", id="browser.reverse", tooltip="Reverse the sort", show=False),
         Binding("s", "act('suspend')", "Suspend", id="browser.suspend", tooltip="Suspend the marked cards"),
         Binding(
-            "u", "act('unsuspend')", "Unsuspend", id="browser.unsuspend", tooltip="Unsuspend the marked cards"
+            "u",
+            "act('unsuspend')",
+            "Unsuspend",
+            id="browser.unsuspend",
+            tooltip="Unsuspend the marked cards",
+            show=False,
         ),
         Binding(
             "b", "act('bury')", "Bury", id="browser.bury", tooltip="Hide the marked cards until tomorrow"
         ),
-        Binding("B", "act('unbury')", "Unbury", id="browser.unbury", tooltip="Show buried cards again today"),
+        Binding(
+            "B",
+            "act('unbury')",
+            "Unbury",
+            id="browser.unbury",
+            tooltip="Show buried cards again today",
+            show=False,
+        ),
         Binding(
             "t",
             "act('due-today')",
             "Due today",
             id="browser.due_today",
             tooltip="Make the marked cards due now",
+            show=False,
         ),
         Binding(
-            "r", "confirm('reset')", "Reset", id="browser.reset", tooltip="Forget the schedule: new again"
+            "r",
+            "confirm('reset')",
+            "Reset",
+            id="browser.reset",
+            tooltip="Forget the schedule: new again",
+            show=False,
         ),
         Binding(
             "x",

@@ -26,8 +26,9 @@ class KeyLine:
 
 
 def screen_keys(screen: Screen) -> list[KeyLine]:
-    """The keys of `screen`, then the app's: the ones a key line would show, one line per action in
-    binding order, leaving out those the screen hides right now (its `check_action` says False).
+    """The keys of `screen`, then the app's: every binding with a description, one line per action in
+    binding order, leaving out those the screen hides right now (its `check_action` says False). Keys the
+    footer leaves out for room (`show=False`) are listed too: here is where they are found.
 
     Read from the classes' BINDINGS rather than `active_bindings`, where a focused widget's key (the
     home table's enter) hides the screen's binding of the same key."""
@@ -36,7 +37,7 @@ def screen_keys(screen: Screen) -> list[KeyLine]:
     for node, group in ((screen, screen_name(screen)), (app, ANYWHERE)):
         for binding in Binding.make_bindings(node.BINDINGS):
             available = _available(node, binding)
-            if not binding.show or not binding.description or available is False:
+            if not binding.description or available is False:
                 continue
             key = (group, binding.action)
             shown = app.get_key_display(binding)

@@ -19,18 +19,38 @@ if TYPE_CHECKING:
 
 
 def hints_line(
-    bindings: Iterable[ActiveBinding], key_display: Callable[[Binding], str], palette_key: str | None
+    bindings: Iterable[ActiveBinding],
+    key_display: Callable[[Binding], str],
+    palette_key: str | None,
+    width: int | None = None,
+    app_node: object = None,
 ) -> Content:
-    """ "space Show answer  b Bury ..." for the shown, enabled bindings, one entry per action."""
+    """ "space Show answer  b Bury ..." for the shown, enabled bindings, one entry per action.
+
+    Wider than `width`, the palette goes first, then the screen's last keys, with "…" where they were:
+    the app's own keys (`app_node`'s: "? Keys", which lists every key) stay. Cut at the edge instead, the
+    study screen's line lost "esc Packs" and "? Keys" at 80 columns."""
     seen_actions: set[str] = set()
-    pieces: list[Content] = []
-    for _node, binding, enabled, _tooltip in bindings:
+    screen_keys: list[Content] = []
+    app_keys: list[Content] = []
+    for node, binding, enabled, _tooltip in bindings:
         if not binding.show or not enabled or binding.action in seen_actions:
             continue
         seen_actions.add(binding.action)
-        pieces.append(Content.assemble((key_display(binding), "bold $accent"), " ", binding.description))
-    if palette_key:
-        pieces.append(Content.assemble((palette_key, "bold $accent"), " commands"))
+        piece = Content.assemble((key_display(binding), "bold $accent"), " ", binding.description)
+        (app_keys if app_node is not None and node is app_node else screen_keys).append(piece)
+    palette = [Content.assemble((palette_key, "bold $accent"), " commands")] if palette_key else []
+    line = _joined(screen_keys + app_keys + palette)
+    if width is None or line.cell_length <= width:
+        return line
+    line = _joined(screen_keys + app_keys)
+    while screen_keys and line.cell_length > width:
+        screen_keys.pop()
+        line = _joined([*screen_keys, Content("…"), *app_keys])
+    return line
+
+
+def _joined(pieces: list[Content]) -> Content:
     return Content("  ").join(pieces)
 
 
@@ -59,6 +79,12 @@ class KeyHints(Widget):
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen) -> None:
+        self._work_out_again()
+
+    def on_resize(self) -> None:
+        self._work_out_again()  # the keys that fit change with the width
+
+    def _work_out_again(self) -> None:
         self._line = None
         self.refresh()
 
@@ -70,5 +96,7 @@ class KeyHints(Widget):
                 self.screen.active_bindings.values(),
                 app.get_key_display,
                 palette if app.ENABLE_COMMAND_PALETTE else None,
+                width=self.content_size.width or None,
+                app_node=app,
             )
         return self._line
