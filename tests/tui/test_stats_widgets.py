@@ -7,11 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from cards.fsrs_rs import WorkloadPoint
 from tests.tui.study_helpers import SAMPLE_PACK, fixed_clock, make_home, run_async
 from tests.tui.test_study_snapshots import seed_history, user_packs_only
-from tui.app import create_app
+from tui.app import CardlabApp, create_app
 from tui.widgets.bars import render_bars
 from tui.widgets.heatmap import render_heatmap
 from tui.widgets.workload import WorkloadChart, render_workload
@@ -46,19 +47,27 @@ def test_the_workload_bars_follow_the_minutes_they_show() -> None:
     assert [minutes for _, minutes in rows(big)] == ["12.3", "20.0"]
 
 
+def stats_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CardlabApp:
+    monkeypatch.setattr("tui.app.discover_packs", user_packs_only)
+    home = make_home(tmp_path / "home", {"sample.toml": SAMPLE_PACK})
+    seed_history(home)
+    return create_app(home, clock=fixed_clock())
+
+
+async def open_stats(app: CardlabApp, pilot: Pilot) -> None:
+    await pilot.press("s")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("size", [(80, 40), (100, 40), (120, 64)])
 @run_async
 async def test_the_workload_box_stays_inside_the_screen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
 ) -> None:
-    monkeypatch.setattr("tui.app.discover_packs", user_packs_only)
-    home = make_home(tmp_path / "home", {"sample.toml": SAMPLE_PACK})
-    seed_history(home)
-    app = create_app(home, clock=fixed_clock())
+    app = stats_app(tmp_path, monkeypatch)
     async with app.run_test(size=size) as pilot:
-        await pilot.press("s")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await open_stats(app, pilot)
         workload = app.screen.query_one("#workload", WorkloadChart)
         assert workload.region.right <= size[0] - 1, (workload.region, size)  # the body's padding
         lines = workload.render().plain.splitlines()
@@ -102,14 +111,9 @@ def test_counts_of_one_are_singular() -> None:
 async def test_todays_numbers_and_the_forecast_sit_side_by_side_only_where_both_fit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
 ) -> None:
-    monkeypatch.setattr("tui.app.discover_packs", user_packs_only)
-    home = make_home(tmp_path / "home", {"sample.toml": SAMPLE_PACK})
-    seed_history(home)
-    app = create_app(home, clock=fixed_clock())
+    app = stats_app(tmp_path, monkeypatch)
     async with app.run_test(size=size) as pilot:
-        await pilot.press("s")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await open_stats(app, pilot)
         overview, forecast = app.screen.query_one("#overview"), app.screen.query_one("#forecast")
         assert forecast.region.right <= size[0] - 1, (forecast.region, size)  # at 80 it ran past the edge
         side_by_side = forecast.region.y == overview.region.y
