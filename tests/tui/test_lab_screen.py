@@ -327,6 +327,11 @@ async def test_a_finished_run_shows_its_answer_and_verdict_from_the_top_in_a_sma
         assert first + log.scrollable_content_region.height < len(texts)  # the report is taller than the pane
         assert log.scroll_y == first  # the answer first: it had scrolled to the report's last lines
         assert texts[first - 1] == TWO_SCALES.question.prompt  # above it, as the sidebar shows it
+        await pilot.resize_terminal(100, 24)  # the entries are wrapped again: the answer stays on top
+        await pilot.pause()
+        await pilot.pause()
+        texts = [line.text for line in log.lines]
+        assert log.scroll_y == next(i for i, text in enumerate(texts) if text.startswith("this run: helps"))
 
 
 @run_async
