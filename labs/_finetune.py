@@ -157,8 +157,13 @@ def split_encoder(ctx: LabContext, split: ClasSplit, lm_epochs: int) -> tuple[Vo
     fine-tuned here would (`REUSE_MARGIN`), else one fine-tuned here and kept in the store (`encoder_for`).
     Its vocab and the path to load."""
     covered = split.train[0] + split.tune[0] + split.holdout[0]
-    own = vocab_coverage(Vocab.build(Tokenizer().tokenize_many(split.lm_texts)), covered)
-    return encoder_for(ctx, split.reviews(), lm_epochs, min_coverage=own - REUSE_MARGIN, covered=covered)
+
+    def reused_from() -> float:
+        """Asked only when the store holds an encoder: a first run skips this tokenizing."""
+        own = vocab_coverage(Vocab.build(Tokenizer().tokenize_many(split.lm_texts)), covered)
+        return own - REUSE_MARGIN
+
+    return encoder_for(ctx, split.reviews(), lm_epochs, min_coverage=reused_from, covered=covered)
 
 
 # ---- arms --------------------------------------------------------------------------------------------------

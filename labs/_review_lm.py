@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,12 +103,13 @@ def encoder_for(
     reviews: Reviews,
     lm_epochs: int,
     lr: float = 1e-2,
-    min_coverage: float = MIN_VOCAB_COVERAGE,
+    min_coverage: float | Callable[[], float] = MIN_VOCAB_COVERAGE,
     covered: Sequence[str] | None = None,
 ) -> tuple[Vocab, str]:
     """The store's `fine_tuned_enc` when its vocab covers at least `min_coverage` of the words of `covered`
     (default: the reviews' labelled and held-out texts), else one fine-tuned here (and stored for the next
-    lab). Returns its vocab and the name to `load_encoder`."""
+    lab). `min_coverage` may be a function: it is then asked only when the store holds an encoder to judge.
+    Returns its vocab and the name to `load_encoder`."""
     import torch
 
     store = store_of(ctx)
@@ -119,7 +120,8 @@ def encoder_for(
         vocab = Vocab(saved["vocab"])
         texts = list(covered) if covered is not None else reviews.train_texts + reviews.valid_texts
         coverage = vocab_coverage(vocab, texts)
-        if coverage >= min_coverage:
+        threshold = min_coverage() if callable(min_coverage) else min_coverage
+        if coverage >= threshold:
             ctx.text(
                 f"load_encoder('{name}'): {entry.describe()}, made by an earlier lab; its vocab covers "
                 f"{coverage:.0%} of these reviews' words.",
@@ -128,7 +130,7 @@ def encoder_for(
             return vocab, str(store.weights_path(name))
         ctx.text(
             f"the stored {name!r} knows only {coverage:.1%} of these reviews' words (it is reused from "
-            f"{min_coverage:.1%}): fine-tuning one here."
+            f"{threshold:.1%}): fine-tuning one here."
         )
     else:
         ctx.text(f"no {name!r} in the model store yet (run ulmfit-lm to make it): fine-tuning one here.")
