@@ -49,11 +49,9 @@ def report_parts(
 ) -> list[Text]:
     """`run_report` in two parts, the question and then the answer with the verdict (or the verdict alone):
     the lab screen shows its pane from the answer, the question being on screen beside it."""
-    answered = prompt is not None and has_outcome(result)
-    lines = ([outcome_line(result, guess)] if answered else []) + verdict_lines(result)
-    if not lines:
-        return []
-    return ([_text([[(prompt, "heading")]])] if answered and prompt is not None else []) + [_text(lines)]
+    question = [_text([[(prompt, "heading")]])] if prompt is not None and has_outcome(result) else []
+    lines = ([outcome_line(result, guess)] if question else []) + verdict_lines(result)
+    return [*question, _text(lines)] if lines else []
 
 
 def epoch_stage(row: EpochRow) -> str:
