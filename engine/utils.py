@@ -48,6 +48,28 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def state_bytes(model: torch.nn.Module) -> bytes:
+    """A model's weights and buffers as plain bytes, to send to another process (pickled as they are,
+    tensors would travel as shared-memory handles, torch.multiprocessing's way)."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def load_state_bytes(model: torch.nn.Module, data: bytes) -> None:
+    """Load what `state_bytes` gave into a model of the same shapes, on the model's own device."""
+    import io
+
+    import torch
+
+    device = next(iter(model.state_dict().values())).device
+    model.load_state_dict(torch.load(io.BytesIO(data), map_location=device, weights_only=True))
+
+
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:
     """Resolve a device request: "auto" (or None) picks CUDA, then MPS, then CPU; anything else is honoured.
 

@@ -23,7 +23,8 @@ from engine.text import TextClassifierLearner, TextDataLoaders
 from engine.text.data import SortedPadLoader
 from engine.text.tokenizer import Tokenizer
 from engine.text.vocab import Vocab
-from labs._experiment import SPLIT_SEED, pick_best, three_way_split
+from engine.utils import load_state_bytes, state_bytes
+from labs._experiment import SPLIT_SEED, SeedResults, pick_best, three_way_split
 from labs._review_lm import encoder_for
 from labs._ulmfit import (
     Reviews,
@@ -201,6 +202,27 @@ class Arm:
         )
 
 
+@dataclass(frozen=True)
+class Fit:
+    """One fine-tuning run, an item `LabContext.run_all` may hand to a helper process: `arm` at top rate
+    `lr` on `seed`, scored on the tuning split or the held-out one."""
+
+    arm: Arm
+    lr: float
+    seed: int
+    curve: str = ""
+    on_tuning: bool = False
+    keep_weights: bool = False  # send the trained weights back (a run the lab keeps using)
+    stage_scores: bool = False  # also score the held-out split after each stage
+
+
+@dataclass(frozen=True)
+class Scored:
+    accuracy: float
+    weights: bytes | None = None
+    stage_accuracy: tuple[float, ...] = ()
+
+
 # ---- data and training -------------------------------------------------------------------------------------
 
 
@@ -266,6 +288,32 @@ class Experiment:
             learn.fit_one_cycle(stage.epochs, arm.rate(lr, stage, n_groups))
             if after_stage is not None:
                 after_stage(i, learn)
+        return learn
+
+    def run_fits(self, fits: Sequence[Fit]) -> list[Scored]:
+        """Every fit trained and scored, shared with helper processes where the machine has cores to spare."""
+        return self.ctx.run_all(self._run_fit, fits)
+
+    def _run_fit(self, fit: Fit) -> Scored:
+        stages: list[float] = []
+        learn = self.train(
+            fit.arm,
+            fit.lr,
+            fit.seed,
+            fit.curve,
+            after_stage=(lambda _, m: stages.append(self.accuracy(m, self.holdout_loader)))
+            if fit.stage_scores
+            else None,
+        )
+        accuracy = self.accuracy(learn, self.tune_loader if fit.on_tuning else self.holdout_loader)
+        return Scored(accuracy, state_bytes(learn.model) if fit.keep_weights else None, tuple(stages))
+
+    def restored(self, run: Scored, seed: int) -> TextClassifierLearner:
+        """The classifier a fit on `seed` trained, from the weights it sent back (`Fit.keep_weights`)."""
+        if run.weights is None:
+            raise ValueError("this fit did not keep its weights (Fit.keep_weights)")
+        learn = classifier_with_encoder(self.ctx, self.data(seed), self.encoder)
+        load_state_bytes(learn.model, run.weights)
         return learn
 
     def chance_note(self, means: dict[str, float]) -> str:
@@ -347,17 +395,61 @@ class Tuning:
 def tune_arms(exp: Experiment, arms: Sequence[Arm], grid: Sequence[float], seed: int) -> Tuning:
     """Every arm's top rate from the same grid, by accuracy on the tuning split (first seed); ties go to
     the smaller rate. The run at the chosen rate is kept: it is that seed's run of the arm."""
+    ordered = sorted(grid)
+    fits = [
+        Fit(arm, lr, seed, f"tuning · {arm.name} · lr {lr:g}", on_tuning=True, keep_weights=True)
+        for arm in arms
+        for lr in ordered
+    ]
+    runs = dict(zip(((fit.arm.name, fit.lr) for fit in fits), exp.run_fits(fits)))
     scores: dict[str, dict[float, float]] = {}
     chosen: dict[str, float] = {}
     kept: dict[str, TextClassifierLearner] = {}
-    ordered = sorted(grid)
     for arm in arms:
-        runs: dict[float, TextClassifierLearner] = {}
-
-        def score(lr: float, arm: Arm = arm, runs: dict[float, TextClassifierLearner] = runs) -> float:
-            runs[lr] = exp.train(arm, lr, seed, curve=f"tuning · {arm.name} · lr {lr:g}")
-            return exp.accuracy(runs[lr], exp.tune_loader)
-
-        chosen[arm.name], scores[arm.name] = pick_best(ordered, score, lower_is_better=False)
-        kept[arm.name] = runs[chosen[arm.name]]
+        accuracy = {lr: runs[arm.name, lr].accuracy for lr in ordered}
+        chosen[arm.name], scores[arm.name] = pick_best(ordered, accuracy.__getitem__, lower_is_better=False)
+        kept[arm.name] = exp.restored(runs[arm.name, chosen[arm.name]], seed)
     return Tuning(tuple(ordered), scores, chosen, {arm.name: arm.epochs for arm in arms}, kept)
+
+
+@dataclass
+class HeldOut:
+    stage_accuracy: tuple[float, ...]  # the recorded arm's last-seed run, after each stage
+    learner: TextClassifierLearner | None  # the recorded arm's run on the last seed
+
+
+def held_out_runs(
+    exp: Experiment,
+    arms: Sequence[Arm],
+    tuning: Tuning,
+    seeds: Sequence[int],
+    results: SeedResults,
+    recorded: str = "",
+) -> HeldOut:
+    """Every arm on every seed at its chosen rate, scored on the held-out split, into `results` in seed
+    order. The first seed's runs are the tuning runs at those rates. The `recorded` arm's run on the last
+    seed is kept and scored after each stage as well."""
+    later = [
+        Fit(
+            arm,
+            tuning.chosen[arm.name],
+            seed,
+            keep_weights=arm.name == recorded and seed == seeds[-1],
+            stage_scores=arm.name == recorded and seed == seeds[-1],
+        )
+        for seed in seeds[1:]
+        for arm in arms
+    ]
+    runs = dict(zip(((fit.seed, fit.arm.name) for fit in later), exp.run_fits(later)))
+    for seed in seeds:
+        for arm in arms:
+            if seed == seeds[0]:
+                results.add(arm.name, exp.accuracy(tuning.learners[arm.name], exp.holdout_loader))
+            else:
+                results.add(arm.name, runs[seed, arm.name].accuracy)
+    if not recorded:
+        return HeldOut((), None)
+    if len(seeds) == 1:
+        return HeldOut((), tuning.learners[recorded])
+    last = runs[seeds[-1], recorded]
+    return HeldOut(last.stage_accuracy, exp.restored(last, seeds[-1]))

@@ -40,7 +40,6 @@ from labs.events import (
     LabEvent,
     LrFinderPoint,
     LrSuggestion,
-    Progress,
     StageFinished,
     StageStarted,
     TableOutput,
@@ -48,7 +47,9 @@ from labs.events import (
     TextOutput,
     seed_series,
 )
+from labs.fork_pool import ForkPool, Message, helper_count
 from labs.launch import process_rank
+from labs.progress import ProgressPlan
 from labs.spec import RunSpec
 from labs.verdict import SMOKE, Verdict, judge_rivals
 
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     from engine.learner import Learner
 
 AnyLearner = TypeVar("AnyLearner", bound="Learner")  # watch() gives back the learner it was given
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 # the finder's `minimum` suggestion is the lowest loss's rate divided by 10: its marker says so
 MINIMUM_LABEL = "minimum / 10"
@@ -104,18 +107,11 @@ class LabContext:
         self._home = spec.home
         self._own_work_dir = spec.work_dir is None
         self.work_dir = spec.work_dir or Path(tempfile.mkdtemp(prefix="cardlab-lab-"))
-        self._step_offset = 0  # steps of earlier fits, so every curve continues where the last ended
-        self._steps_done = 0
-        self._steps_planned = 0
-        self._fit_started_at = 0.0
-        self._train_seconds = 0.0
+        self.clock: Callable[[], float] = time.perf_counter  # a test gives a fake one
+        self._plan = ProgressPlan(lambda: self.clock())
         self._last_progress = 0.0
-        # Progress: the clock (a test gives a fake one), and when the first fit started. The ETA is the
-        # time since then over the steps done since, times the steps left of the whole plan: set-up and
-        # evaluation between fits count, so a run of many fits is not promised to end after its first.
-        self.clock: Callable[[], float] = time.perf_counter
-        self._first_fit_at: float | None = None
-        self._first_fit_step = 0
+        self._relay: Callable[[str, tuple[Any, ...]], None] | None = None  # set in a helper process
+        self._pool: ForkPool[Any, Any] | None = None  # while run_all shares fits with helper processes
         self._lr_finding = False
         self._series = "train"
         self._series_steps: dict[str, int] = {}
@@ -300,7 +296,49 @@ class LabContext:
         """Declare the training steps the whole lab will take (every stage, arm and seed: call it once at
         the start with the whole plan where you can), so the progress bar and ETA cover the whole run.
         Without it the plan grows fit by fit, and the bar never shows 100% before the run has ended."""
-        self._steps_planned = max(self._steps_planned, self._steps_done + int(steps))
+        self._plan_changed("expect", (int(steps),))
+
+    def run_all(self, run: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+        """`[run(item) for item in items]`, shared with helper processes forked from this one when the run
+        trains on a CPU, one thread a fit, with cores to spare (`labs.fork_pool`): on 2 cores a lab's
+        arms and seeds take about half the time. Each item must be an experiment of its own: reseeded at
+        its start (`ctx.reseed(seed)`), depending on nothing an earlier item changed, returning something
+        that pickles (a number; a model's weights as bytes). Its curves, rows and texts reach the app as
+        from this process; the results come back in the items' order."""
+        helpers = self._helpers_for(len(items))
+        if helpers == 0:
+            return [run(item) for item in items]
+        self._pool = ForkPool(
+            run, items, helpers, self._become_helper, self._from_helper, self.check_cancelled
+        )
+        try:
+            return self._pool.map()
+        finally:
+            self._pool = None
+
+    def _helpers_for(self, items: int) -> int:
+        if self._pool is not None or self._relay is not None or self.device != "cpu" or self.distributed:
+            return 0
+        threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else 1
+        return helper_count(items, threads)
+
+    def _become_helper(self, send: Callable[[Message], None]) -> None:
+        """In a helper process: what its fits report goes to the lab's process (`_from_helper`)."""
+        self._pool = None
+        self._emit = lambda event: send(("event", event))
+        self._relay = lambda change, args: send(("plan", change, args))
+
+    def _from_helper(self, helper: int, message: Message) -> None:
+        kind, *body = message
+        if kind == "event":
+            self.emit(body[0])
+        elif kind == "plan":
+            change, args = body
+            if change == "expect":
+                self._plan.expect(*args)
+            else:
+                getattr(self._plan, change)(*args, fit=("helper", helper))
+            self._report_progress(force=change == "fit_ended")
 
     # -- engine wiring ------------------------------------------------------------------------------
 
@@ -330,22 +368,20 @@ class LabContext:
         return result
 
     def _on_engine_event(self, event: object) -> None:
+        if self._pool is not None:
+            self._pool.receive()
         if isinstance(event, FitStarted):
-            self._fit_started_at = self.clock()
-            if self._first_fit_at is None:
-                self._first_fit_at, self._first_fit_step = self._fit_started_at, self._steps_done
-            self._steps_planned = max(self._steps_planned, self._steps_done + event.total_steps)
+            self._plan_changed("fit_started", (event.total_steps,))
         elif isinstance(event, BatchEnded):
             self._on_batch(event)
         elif isinstance(event, EpochEnded) and not self._lr_finding:
             self.emit(epoch_row(self.current_stage, event.row, self._series))
         elif isinstance(event, FitEnded):
-            self._train_seconds += self.clock() - self._fit_started_at
-            self._step_offset = self._steps_done
+            self._plan_changed("fit_ended", ())
             self._report_progress(force=True)
 
     def _on_batch(self, event: BatchEnded) -> None:
-        self._steps_done = self._step_offset + event.step + 1
+        self._plan_changed("step", ())
         if self._lr_finding:
             self.emit(LrFinderPoint(lr=event.lr, loss=event.smooth_loss))
         else:
@@ -362,18 +398,20 @@ class LabContext:
             )
         self._report_progress()
 
+    def _plan_changed(self, change: str, args: tuple[Any, ...]) -> None:
+        """Count a fit's start, step or end (`ProgressPlan`'s method of that name), or in a helper process
+        hand it to the lab's process, whose plan counts every process's fits."""
+        if self._relay is not None:
+            self._relay(change, args)
+        else:
+            getattr(self._plan, change)(*args)
+
     def _report_progress(self, force: bool = False) -> None:
         now = self.clock()
-        if not force and now - self._last_progress < PROGRESS_INTERVAL:
+        if self._relay is not None or (not force and now - self._last_progress < PROGRESS_INTERVAL):
             return
         self._last_progress = now
-        # Short of the end until the run has ended (its Finished fills the bar): a plan the lab did not
-        # declare whole grows as fits start, and must not read 100% with a stage still to come.
-        done, total = self._steps_done, max(self._steps_planned, self._steps_done + 1)
-        measured = done - self._first_fit_step
-        seconds = now - self._first_fit_at if self._first_fit_at is not None else 0.0
-        eta = seconds / measured * (total - done) if measured > 0 and seconds > 0 else None
-        self.emit(Progress(done=done, total=total, eta=eta))
+        self.emit(self._plan.progress())
 
 
 def epoch_row(stage: str, row: dict[str, Any], series: str = "train") -> EpochRow:

@@ -103,3 +103,34 @@ def test_an_inconclusive_run_has_no_clear_answer(fake_labs: None, capsys, tmp_pa
     assert f"this run: {NO_CLEAR_ANSWER}" in out and "→ inconclusive" in out
     assert cardlab(tmp_path, "lab", "show") == 0
     assert NO_CLEAR_ANSWER in " ".join(capsys.readouterr().out.split())  # the line may wrap
+
+
+def test_rows_of_fits_running_at_once_are_named_under_one_head() -> None:
+    """Helper processes train fits at once: their epoch rows interleave, each named when the curve changes,
+    under the column heads printed once."""
+    from rich.console import Console
+
+    from labs.events import EpochRow
+    from tui.commands.lab_output import RunPrinter
+
+    console = Console(record=True, width=100)
+    printer = RunPrinter(console)
+    for epoch in (0, 1):
+        for series in ("suggestion · seed 42", "lowest loss · seed 42"):
+            printer.print(
+                EpochRow(
+                    stage="fits",
+                    epoch=epoch,
+                    train_loss=1.0,
+                    valid_loss=2.0,
+                    metrics={},
+                    seconds=0.5,
+                    series=series,
+                )
+            )
+    lines = console.export_text().splitlines()
+    assert [line.strip() for line in lines if line.startswith("·")] == [
+        "· suggestion · seed 42",
+        "· lowest loss · seed 42",
+    ] * 2
+    assert sum("train_loss" in line for line in lines) == 1

@@ -12,6 +12,7 @@ import pytest
 from cards.paths import Home
 from labs._experiment import SeedResults
 from labs._finetune import load_split
+from labs.fork_pool import HELPERS_ENV
 from labs.labdir import load_lab_module
 from labs.registry import get_lab
 from labs.runner import LabRun
@@ -110,6 +111,21 @@ def test_real_reviews_every_recipe_tuned_on_the_same_grid_and_budget(tmp_path: P
     assert all(lr in tuning["grid"] for lr in tuning["chosen"].values())
     assert tuning["split"] == "tuning"
     assert run.result["verdict"]["agrees"] is None and run.result["outcome"] is None  # smoke: no verdict
+
+
+def test_a_helper_process_changes_no_number_of_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fit is its own experiment (reseeded, its own model): tuning, held-out runs and the recorded
+    stages give the same numbers whether a helper process trains some of them or the lab's process all."""
+    data = write_texts_csv(tmp_path / "texts.csv", 80)
+    results = {}
+    for helpers in ("0", "1"):
+        monkeypatch.setenv(HELPERS_ENV, helpers)
+        run = run_lab(tmp_path / helpers, "quick", data=data, seeds=2, **TINY)
+        results[helpers] = {key: run.result[key] for key in ("per_seed", "tuning", "stage_accuracy")}
+        assert results[helpers]["stage_accuracy"]
+    assert results["0"] == results["1"]
 
 
 def test_no_effect_reviews_give_no_verdict(tmp_path: Path) -> None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cards.paths import Home
 from labs._experiment import SeedResults
+from labs.fork_pool import HELPERS_ENV
 from labs.registry import get_lab
 from labs.runner import LabRun
 from labs.verdict import judge_seeds
@@ -36,6 +39,21 @@ def test_every_arm_is_tuned_on_the_same_grid_and_real_files_are_real(tmp_path: P
     assert all(len(row) == 2 + len(grid) for row in tuning["rows"])  # every arm scored at every rate
     assert {f"lr {lr:g}" for lr in run.result["lrs"].values()} <= set(grid)
     assert run.result["verdict"]["agrees"] is None and run.result["trick_verdict"]["agrees"] is None  # smoke
+
+
+def test_a_helper_process_changes_no_number_of_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fit reseeds and reads reviews of its own (a shared loader's shuffling would carry on from the
+    fit before it): the run's numbers are the same whichever process trains which fit."""
+    data = write_texts_csv(tmp_path / "texts.csv", 40)
+    results = []
+    for helpers in ("0", "1"):
+        monkeypatch.setenv(HELPERS_ENV, helpers)
+        run = run_smoke(tmp_path / helpers, data=str(data), overrides={"seeds": 2})
+        results.append({key: run.result[key] for key in ("held_out_loss", "head_accuracy", "lrs")})
+        results[-1]["per_seed"] = run.result["verdict"]["per_seed"]
+    assert results[0] == results[1]
 
 
 def test_identical_arms_and_a_label_free_generator_give_inconclusive() -> None:

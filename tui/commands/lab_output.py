@@ -116,8 +116,8 @@ class RunPrinter:
 
         label = epoch_stage(row)
         if label != self._stage and label != row.stage:  # a stage training several curves: name each
+            # (fits running at once interleave their rows: the name again, under the same column heads)
             self.console.print(Text(f"· {printable(row.series)}", style="cyan"))
-            self._columns = None
         self._stage = label
         columns = epoch_columns(row)
         if columns != self._columns:

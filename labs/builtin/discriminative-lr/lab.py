@@ -27,8 +27,10 @@ from labs._experiment import SeedResults
 from labs._finetune import (
     Arm,
     Experiment,
+    Fit,
     Stage,
     Tuning,
+    held_out_runs,
     load_reported_split,
     parse_grid,
     split_encoder,
@@ -77,16 +79,8 @@ def run(ctx: LabContext) -> dict[str, object]:
 
     results = SeedResults(METRIC, higher_is_better=True)
     with ctx.stage("held-out runs"):
-        for seed in seeds:
-            for arm in arms:
-                learn = (
-                    tuning.learners[arm.name]
-                    if seed == seeds[0]
-                    else exp.train(arm, tuning.chosen[arm.name], seed)
-                )
-                results.add(arm.name, exp.accuracy(learn, exp.holdout_loader))
+        held_out_runs(exp, arms, tuning, seeds, results)
         ctx.table(f"{METRIC} per seed, every arm {p.epochs} epochs", *results.table(seeds))
-
     chance = exp.chance_note({arm: results.mean(arm) for arm in results.by_arm})
     if chance:
         ctx.text(chance, kind="explanation")
@@ -123,12 +117,14 @@ def ratio_search(
     for name, row in tuning.scores.items():
         ratio = 1.0 if name == ONE else RATIO
         points += [(ratio, lr, score, "tuning grid") for lr, score in row.items()]
+    trials_drawn = []
     for _ in range(trials):
         ratio = math.exp(rng.uniform(math.log(RATIO_RANGE[0]), math.log(RATIO_RANGE[1])))
         lr = math.exp(rng.uniform(low, high)) if high > low else min(grid)
         arm = Arm(f"ratio {ratio:.2f}", (Stage(0, epochs, 1.0),), ratio)
-        learn = exp.train(arm, lr, seed, curve=f"search · ratio {ratio:.2f} · lr {lr:.2g}")
-        points.append((ratio, lr, exp.accuracy(learn, exp.tune_loader), "random"))
+        trials_drawn.append(Fit(arm, lr, seed, f"search · ratio {ratio:.2f} · lr {lr:.2g}", on_tuning=True))
+    for fit, run in zip(trials_drawn, exp.run_fits(trials_drawn)):
+        points.append((fit.arm.ratio, fit.lr, run.accuracy, "random"))
     ranked = sorted(points, key=lambda t: -t[2])
     ctx.table(
         f"the search: {len(points)} trials on the tuning split (seed {seed}), best first",

@@ -106,14 +106,18 @@ def run(ctx: LabContext) -> dict[str, object]:
             kind="explanation",
         )
 
+    def fit(job: tuple[int, float, str]) -> tuple[float, float]:
+        return fit_at(*job)
+
     with ctx.stage("fits over seeds"):
-        for seed in ctx.seeds:
-            valley, lowest = suggestions[seed]
-            for arm, lr, name in ((SUGGESTION, valley, "suggestion"), (LOWEST, lowest, "lowest loss")):
-                accuracy, loss = fit_at(seed, lr, name)
+        arms = ((SUGGESTION, 0, "suggestion"), (LOWEST, 1, "lowest loss"))
+        jobs = [(seed, suggestions[seed][rule], name) for seed in ctx.seeds for _, rule, name in arms]
+        scores = iter(ctx.run_all(fit, jobs))
+        for _ in ctx.seeds:
+            for arm, _, _ in arms:
+                accuracy, loss = next(scores)
                 results.add(arm, accuracy)
                 losses.add(arm, loss)
-            ctx.check_cancelled()
         columns, rows = results.table(ctx.seeds)
         ctx.table(f"held-out next-word accuracy after fit_one_cycle({p.epochs}, lr)", columns, rows)
         columns, rows = losses.table(ctx.seeds)
@@ -122,8 +126,7 @@ def run(ctx: LabContext) -> dict[str, object]:
     grid = [float(part) for part in str(p.grid).split(",") if part.strip()]
     grid_scores: dict[float, tuple[float, float]] = {}
     with ctx.stage("fixed grid"):
-        for lr in grid:
-            grid_scores[lr] = fit_at(first, lr, f"grid lr {lr:g}")
+        grid_scores.update(zip(grid, ctx.run_all(fit, [(first, lr, f"grid lr {lr:g}") for lr in grid])))
         valley0, lowest0 = suggestions[first]
         rows = [
             [f"{lr:g}", "fixed grid", f"{acc:.3f}", f"{loss:.3f}"] for lr, (acc, loss) in grid_scores.items()

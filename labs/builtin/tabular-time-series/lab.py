@@ -143,12 +143,16 @@ def run(ctx: LabContext) -> dict[str, object]:
     for arm in ARMS:
         with ctx.stage("tabular model" if arm == "tabular" else "RNN"):
 
-            def score(lr: float, arm: str = arm) -> float:
+            def tuning_fit(lr: float, arm: str = arm) -> float:
                 return fit(arm, earlier, tune, lr, first, f"{arm} lr {lr:g}")
 
-            chosen[arm], grid_scores[arm] = pick_best(LR_GRID, score)
-            for seed in ctx.seeds:
-                results.add(arm, fit(arm, trained_rows, holdout, chosen[arm], seed, seed_series(arm, seed)))
+            def seed_fit(seed: int, arm: str = arm) -> float:
+                return fit(arm, trained_rows, holdout, chosen[arm], seed, seed_series(arm, seed))
+
+            tuning = dict(zip(LR_GRID, ctx.run_all(tuning_fit, LR_GRID)))
+            chosen[arm], grid_scores[arm] = pick_best(LR_GRID, tuning.__getitem__)
+            for rmse in ctx.run_all(seed_fit, ctx.seeds):
+                results.add(arm, rmse)
     ctx.table(
         f"tuning: RMSE on the tuning period (trained on the rows before it, seed {first}); each arm keeps its best",
         ["lr", *ARMS],

@@ -38,7 +38,7 @@ from engine.tabular import (
     tabular_data,
     tabular_learner,
 )
-from engine.utils import set_seed
+from engine.utils import load_state_bytes, set_seed, state_bytes
 from labs._census import (
     CAT_NAMES,
     CONT_NAMES,
@@ -172,24 +172,32 @@ def run(ctx: LabContext) -> dict[str, object]:
             split = (train_idx, tune_idx)
             return fit_arm(frames[arm], cats, conts, split, seed, lr, p.epochs, p.bs, layers, ctx)
 
+        def restored(arm: str, seed: int, weights: bytes) -> TabularLearner:
+            """The model a fit of `arm` on `seed` trained, from the weights it sent back."""
+            learn = arm_learner(frames[arm], *columns[arm], (train_idx, tune_idx), seed, p.bs, layers, ctx)
+            load_state_bytes(learn.model, weights)
+            return learn
+
         steps_per_fit = max(1, len(train_idx) // p.bs) * p.epochs
         grid = lr_grid(p.lr)
         ctx.expect_steps(steps_per_fit * len(ARMS) * (len(grid) + len(ctx.seeds) - 1))
 
     with ctx.stage("tune"):
         first = ctx.seeds[0]
+
+        def tuning_fit(choice: tuple[str, float]) -> tuple[float, bytes]:
+            arm, lr = choice
+            ctx.curve(f"tune · {arm} · lr {lr:.3g}")
+            learn = train(arm, first, lr)
+            return float(learn.validate()["accuracy"]), state_bytes(learn.model)
+
+        choices = [(arm, lr) for arm in ARMS for lr in grid]
+        tuning = dict(zip(choices, ctx.run_all(tuning_fit, choices)))
         chosen: dict[str, float] = {}
-        tuned: dict[str, dict[float, TabularLearner]] = {}
         scores: dict[str, dict[float, float]] = {}
         for arm in ARMS:
-            tuned[arm] = {}
-
-            def score(lr: float, arm: str = arm) -> float:
-                ctx.curve(f"tune · {arm} · lr {lr:.3g}")
-                tuned[arm][lr] = learn = train(arm, first, lr)
-                return float(learn.validate()["accuracy"])
-
-            chosen[arm], scores[arm] = pick_best(grid, score, lower_is_better=False)
+            accuracy_at = {lr: tuning[arm, lr][0] for lr in grid}
+            chosen[arm], scores[arm] = pick_best(grid, accuracy_at.__getitem__, lower_is_better=False)
         ctx.table(
             f"tuning: accuracy on the {len(tune_idx)} tuning rows, seed {first} (the same grid and budget for "
             "each arm; the best is kept)",
@@ -200,22 +208,45 @@ def run(ctx: LabContext) -> dict[str, object]:
     with ctx.stage("compare"):
         results = SeedResults("held-out accuracy", higher_is_better=True)
         on_block = SeedResults("accuracy on the lesson's block", higher_is_better=True)
-        last: dict[str, TabularLearner] = {}
+        last_seed = ctx.seeds[-1]
+
+        def scored(arm: str, learn: TabularLearner) -> tuple[list[float], float | None]:
+            """Right/wrong per held-out row, and the accuracy on the lesson's block (None without one)."""
+            return correct_on(learn, frames[arm], holdout_idx), (
+                accuracy_on(learn, frames[arm], block) if len(block) else None
+            )
+
+        Outcome = tuple[list[float], float | None, bytes | None]  # hits, block accuracy, kept weights
+
+        def seed_fit(job: tuple[int, str]) -> Outcome:
+            seed, arm = job
+            ctx.curve(f"{arm} · seed {seed}")
+            learn = train(arm, seed, chosen[arm])
+            kept = seed == last_seed and arm == EMBEDDINGS  # the model that answers predictions
+            return *scored(arm, learn), state_bytes(learn.model) if kept else None
+
+        # seed `first` at the chosen rate: the tuning fit itself
+        first_models = {arm: restored(arm, first, tuning[arm, chosen[arm]][1]) for arm in ARMS}
+        outcomes: dict[tuple[int, str], Outcome] = {
+            (first, arm): (*scored(arm, first_models[arm]), None) for arm in ARMS
+        }
+        jobs = [(seed, arm) for seed in ctx.seeds[1:] for arm in ARMS]
+        outcomes.update(zip(jobs, ctx.run_all(seed_fit, jobs)))
         row_sums = [0.0] * len(holdout_idx)  # per held-out row: embeddings' hits minus codes', over seeds
         for seed in ctx.seeds:
             for arm in ARMS:
-                if seed == first:
-                    learn = tuned[arm][chosen[arm]]  # seed `first` at the chosen rate: the tuning fit itself
-                else:
-                    ctx.curve(f"{arm} · seed {seed}")
-                    learn = train(arm, seed, chosen[arm])
-                hits = correct_on(learn, frames[arm], holdout_idx)
+                hits, block_accuracy, _ = outcomes[seed, arm]
                 results.add(arm, sum(hits) / len(hits))
                 sign = 1.0 if arm == EMBEDDINGS else -1.0
                 row_sums = [total + sign * hit for total, hit in zip(row_sums, hits)]
-                if len(block):
-                    on_block.add(arm, accuracy_on(learn, frames[arm], block))
-                last[arm] = learn
+                if block_accuracy is not None:
+                    on_block.add(arm, block_accuracy)
+        kept_weights = outcomes[last_seed, EMBEDDINGS][2]
+        predictor = (
+            first_models[EMBEDDINGS]
+            if kept_weights is None
+            else restored(EMBEDDINGS, last_seed, kept_weights)
+        )
         header, rows = results.table(ctx.seeds)
         ctx.table(f"held-out accuracy ({len(holdout_idx)} rows no choice saw), per seed", header, rows)
         if len(block):
@@ -244,7 +275,7 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
 
     with ctx.stage("predict"):
-        learn = last[EMBEDDINGS]
+        learn = predictor
         row = parse_row(p.row)
         ctx.text(describe_prediction(learn, row), title=f"predict({p.row})", kind="prediction")
         ctx.set_predictor(lambda text: describe_prediction(learn, parse_row(text)))
@@ -290,7 +321,23 @@ def fit_arm(
     layers: list[int],
     ctx: LabContext | None = None,
 ) -> TabularLearner:
-    """One arm's model, trained on `split`'s first part (its second is the learner's validation set, the
+    """One arm's model (`arm_learner`) trained for `epochs` of fit_one_cycle at `lr`."""
+    learn = arm_learner(frame, cat_names, cont_names, split, seed, bs, layers, ctx)
+    learn.fit_one_cycle(epochs, lr)
+    return learn
+
+
+def arm_learner(
+    frame: pd.DataFrame,
+    cat_names: list[str],
+    cont_names: list[str],
+    split: tuple[Sequence[int], Sequence[int]],
+    seed: int,
+    bs: int,
+    layers: list[int],
+    ctx: LabContext | None = None,
+) -> TabularLearner:
+    """One arm's untrained model for `split`'s first part (its second is the learner's validation set, the
     tuning rows): fresh loaders and weights from `seed` alone, so every fit of the run is reproducible."""
     data = tabular_data(
         frame,
@@ -304,13 +351,10 @@ def fit_arm(
     )
     set_seed(seed)
     if ctx is None:
-        learn = tabular_learner(data, layers=layers, metrics=accuracy)
-    else:
-        learn = ctx.watch(
-            tabular_learner(data, layers=layers, metrics=accuracy, device=ctx.device, path=ctx.work_dir)
-        )
-    learn.fit_one_cycle(epochs, lr)
-    return learn
+        return tabular_learner(data, layers=layers, metrics=accuracy)
+    return ctx.watch(
+        tabular_learner(data, layers=layers, metrics=accuracy, device=ctx.device, path=ctx.work_dir)
+    )
 
 
 def with_row_noise(verdict: Verdict, row_noise: float) -> Verdict:

@@ -32,6 +32,7 @@ from labs._finetune import (
     ClasSplit,
     Experiment,
     Stage,
+    held_out_runs,
     load_reported_split,
     parse_grid,
     split_encoder,
@@ -98,29 +99,13 @@ def run(ctx: LabContext) -> dict[str, object]:
         ctx.table("what each recipe trains, at its chosen top rate", rows[0], rows[1:])
 
     results = SeedResults(METRIC, higher_is_better=True)
-    stages: list[float] = []
-    learn: TextClassifierLearner | None = None
     with ctx.stage("held-out runs"):
-        for seed in seeds:
-            for arm in arms:
-                if seed == seeds[0]:
-                    learn = tuning.learners[arm.name]
-                else:
-                    record = arm.name == FREEZ_DISCR and seed == seeds[-1]
-                    learn = exp.train(
-                        arm,
-                        tuning.chosen[arm.name],
-                        seed,
-                        after_stage=(lambda i, m: stages.append(exp.accuracy(m, exp.holdout_loader)))
-                        if record
-                        else None,
-                    )
-                results.add(arm.name, exp.accuracy(learn, exp.holdout_loader))
+        held_out = held_out_runs(exp, arms, tuning, seeds, results, recorded=FREEZ_DISCR)
         ctx.table(f"{METRIC} per seed, every recipe {AT_ONCE[0].epochs} epochs", *results.table(seeds))
     chance = exp.chance_note({arm: results.mean(arm) for arm in results.by_arm})
     if chance:
         ctx.text(chance, kind="explanation")
-    result = report(ctx, results, tuning.to_dict(), stages, learn)
+    result = report(ctx, results, tuning.to_dict(), list(held_out.stage_accuracy), held_out.learner)
     result["near_chance"] = bool(chance)
     return result
 

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from engine.text import LMLearner, TextDataLoaders, lm_data
 from engine.text.vocab import Vocab
+from engine.utils import load_state_bytes, state_bytes
 from labs._experiment import SPLIT_SEED, SeedResults, pick_best
 from labs._pretraining import pretrain_on_wikitext, pretrained_lm, wikitext_folder
 from labs._review_lm import (
@@ -140,21 +142,28 @@ def run(ctx: LabContext) -> dict[str, object]:
 
     grid = _grid(p.lrs)
     tuned: dict[str, float] = {}
-    first_models: dict[tuple[str, float], LMLearner] = {}
     with ctx.stage("tune the learning rates"):
+
+        def tuning_fit(choice: tuple[str, float]) -> tuple[float, bytes]:
+            kind, lr = choice
+            ctx.curve(f"{kind}, lr {lr:g} (tuning, seed {first})")
+            ctx.reseed(first)
+            # data of its own: a shared loader's shuffling would go on from the fit before, so each rate
+            # would see the reviews in another order
+            learn = learner(data_for(all_text, first, vocab), kind == PRETRAINED)
+            fit_lm_recipe(learn, p.finetune_epochs, lr, kind == PRETRAINED)
+            return float(learn.validate()["valid_loss"]), state_bytes(learn.model)
+
+        choices = [(kind, lr) for kind in (PRETRAINED, SCRATCH) for lr in grid]
+        tuning_runs = dict(zip(choices, ctx.run_all(tuning_fit, choices)))
         grid_rows = []
-        for kind, is_pretrained in ((PRETRAINED, True), (SCRATCH, False)):
-
-            def score(lr: float, kind: str = kind, is_pretrained: bool = is_pretrained) -> float:
-                ctx.curve(f"{kind}, lr {lr:g} (tuning, seed {first})")
-                ctx.reseed(first)
-                learn = learner(all_data, is_pretrained)
-                fit_lm_recipe(learn, p.finetune_epochs, lr, is_pretrained)
-                first_models[(kind, lr)] = learn
-                return float(learn.validate()["valid_loss"])
-
-            tuned[kind], grid_scores = pick_best(grid, score)
+        first_models: dict[str, LMLearner] = {}  # each kind's tuning run at its picked rate: the first seed's
+        for kind in (PRETRAINED, SCRATCH):
+            losses = {lr: tuning_runs[kind, lr][0] for lr in grid}
+            tuned[kind], grid_scores = pick_best(grid, losses.__getitem__)
             grid_rows.append([kind, *(f"{grid_scores[lr]:.3f}" for lr in grid), f"{tuned[kind]:g}"])
+            first_models[kind] = learner(all_data, kind == PRETRAINED)
+            load_state_bytes(first_models[kind].model, tuning_runs[kind, tuned[kind]][1])
         ctx.table(
             f"tuning-split loss per word after {p.finetune_epochs} epochs (seed {first})",
             ["arm", *(f"lr {lr:g}" for lr in grid), "picked"],
@@ -168,25 +177,46 @@ def run(ctx: LabContext) -> dict[str, object]:
     epochs_train_only = max(
         1, round(p.finetune_epochs * all_data.train.tokens_per_epoch / train_data.train.tokens_per_epoch)
     )
-    keep: LMLearner | None = None
     per_review: dict[str, list[list[float]]] = {}  # each seed's right/wrong per test review, per arm
+
+    def measured(arm: str, learn: LMLearner) -> dict[str, Any]:
+        """The held-out scores of a pretrained or scratch model; the classifier head's right/wrong per test
+        review on the encoder of an all-text or train-only model."""
+        outcome: dict[str, Any] = {}
+        if arm != TRAIN_ONLY:
+            outcome["scores"] = lm_scores(learn, held_loader, covered)
+        if arm != SCRATCH:
+            train_x = encoder_features(learn, split.lm_texts)
+            test_x = encoder_features(learn, split.test_texts)
+            outcome["correct"] = probe_correct(train_x, split.lm_labels, test_x, split.test_labels)
+        return outcome
+
+    def seed_fit(job: tuple[int, str]) -> dict[str, Any]:
+        seed, arm = job
+        ctx.curve(arm, seed=seed)
+        ctx.reseed(seed)
+        if arm == TRAIN_ONLY:  # as many optimizer steps as the all-text arm, on less text
+            learn = learner(data_for(split.lm_texts, seed, train_data.vocab), True)
+            fit_lm_recipe(learn, epochs_train_only, tuned[PRETRAINED], True)
+        else:
+            learn = learner(data_for(all_text, seed, vocab), arm == PRETRAINED)
+            fit_lm_recipe(learn, p.finetune_epochs, tuned[arm], arm == PRETRAINED)
+        return measured(arm, learn)
+
     with ctx.stage("arms over seeds"):
+        # the first seed's tuned models are measured here first: the head's L-BFGS imports torch's compiler
+        # once, before any helper process forks
+        outcomes = {(first, kind): measured(kind, model) for kind, model in first_models.items()}
+        jobs = [
+            (seed, arm)
+            for seed in ctx.seeds
+            for arm in (PRETRAINED, SCRATCH, TRAIN_ONLY)
+            if (seed, arm) not in outcomes
+        ]
+        outcomes.update(zip(jobs, ctx.run_all(seed_fit, jobs)))
         for seed in ctx.seeds:
-            models: dict[str, LMLearner] = {}
-            for kind, is_pretrained in ((PRETRAINED, True), (SCRATCH, False)):
-                if seed == first:
-                    models[kind] = first_models[(kind, tuned[kind])]
-                    continue
-                ctx.curve(kind, seed=seed)
-                ctx.reseed(seed)
-                models[kind] = learner(data_for(all_text, seed, vocab), is_pretrained)
-                fit_lm_recipe(models[kind], p.finetune_epochs, tuned[kind], is_pretrained)
-            ctx.curve(TRAIN_ONLY, seed=seed)
-            ctx.reseed(seed)
-            models[TRAIN_ONLY] = learner(data_for(split.lm_texts, seed, train_data.vocab), True)
-            fit_lm_recipe(models[TRAIN_ONLY], epochs_train_only, tuned[PRETRAINED], True)
             for kind in (PRETRAINED, SCRATCH):
-                scores = lm_scores(models[kind], held_loader, covered)
+                scores = outcomes[seed, kind]["scores"]
                 lm_results.add(kind, scores["loss"])
                 covered_rows.append(
                     [
@@ -198,15 +228,11 @@ def run(ctx: LabContext) -> dict[str, object]:
                         f"{scores['accuracy']:.3f}",
                     ]
                 )
-            for kind, learn in ((ALL_TEXT, models[PRETRAINED]), (TRAIN_ONLY, models[TRAIN_ONLY])):
-                train_x = encoder_features(learn, split.lm_texts)
-                test_x = encoder_features(learn, split.test_texts)
-                correct = probe_correct(train_x, split.lm_labels, test_x, split.test_labels)
+            for kind, arm in ((ALL_TEXT, PRETRAINED), (TRAIN_ONLY, TRAIN_ONLY)):
+                correct = outcomes[seed, arm]["correct"]
                 per_review.setdefault(kind, []).append(correct)
                 trick.add(kind, sum(correct) / len(correct))
-            if keep is None:
-                keep = models[PRETRAINED]
-            ctx.check_cancelled()
+        keep = first_models[PRETRAINED]
         columns, rows = lm_results.table(ctx.seeds)
         ctx.table("held-out loss per word (test reviews no model trained on)", columns, rows)
         ctx.table(
@@ -234,7 +260,6 @@ def run(ctx: LabContext) -> dict[str, object]:
             rows,
         )
 
-    assert keep is not None
     entry = save_fine_tuned(ctx, keep, f"{len(all_text)} reviews (train + test text)", str(start))
     ctx.artifact(f"save_encoder('{entry.name}') in the model store", store_of(ctx).weights_path(entry.name))
 
