@@ -133,11 +133,27 @@ def fit_dot_bias(
 ) -> CollabLearner:
     """EmbeddingDotBias at (lr, L2) = `choice`, trained with fit_one_cycle for `epochs`; drawn as `curve`
     when named (tuning fits are not), the way both MovieLens labs train each arm."""
+    ctx.check_cancelled()
+    learn = dot_bias_learner(ctx, data, n_factors, y_range, choice)
+    if curve:
+        ctx.curve(curve)
+        ctx.watch(learn)
+    learn.fit_one_cycle(epochs, choice[0])
+    return learn
+
+
+def dot_bias_learner(
+    ctx: LabContext,
+    data: CollabData,
+    n_factors: int,
+    y_range: tuple[float, float],
+    choice: tuple[float, float],
+) -> CollabLearner:
+    """The untrained EmbeddingDotBias learner `fit_dot_bias` trains (or a model's sent-back weights fill)."""
     from engine.collab import collab_learner
 
-    ctx.check_cancelled()
     lr, l2 = choice
-    learn = collab_learner(
+    return collab_learner(
         data,
         n_factors=n_factors,
         y_range=y_range,
@@ -147,8 +163,3 @@ def fit_dot_bias(
         device=ctx.device,
         path=ctx.work_dir,
     )
-    if curve:
-        ctx.curve(curve)
-        ctx.watch(learn)
-    learn.fit_one_cycle(epochs, lr)
-    return learn

@@ -21,11 +21,13 @@ import math
 import numpy as np
 
 from engine.collab import CollabData, CollabLearner, collab_data
+from engine.utils import load_state_bytes, state_bytes
 from labs._experiment import SPLIT_SEED, SeedResults, pick_best, three_way_split
 from labs._movielens import (
     GENERATOR,
     auto_batch_size,
     density,
+    dot_bias_learner,
     fit_dot_bias,
     load_movielens,
     matrix_corner,
@@ -98,14 +100,18 @@ def run(ctx: LabContext) -> dict[str, object]:
         first = ctx.seeds[0]
         frame, tune_rows = subset(ratings, train, tune)
         tune_data = collab_data(frame, valid_idx=tune_rows, seed=first, bs=bs)
+
+        def tuning_fit(job: tuple[str, Choice]) -> float:
+            arm, choice = job
+            return held_out_mse(fit(tune_data, arms[arm], choice, first))
+
+        choices = [(arm, choice) for arm in arms for choice in grid]
+        tuning = dict(zip(choices, ctx.run_all(tuning_fit, choices)))
         chosen: dict[str, Choice] = {}
         scores: dict[str, dict[Choice, float]] = {}
-        for arm, n_factors in arms.items():
-
-            def score(choice: Choice, n: int = n_factors) -> float:
-                return held_out_mse(fit(tune_data, n, choice, first))
-
-            chosen[arm], scores[arm] = pick_best(grid, score)
+        for arm in arms:
+            mse_at = {choice: tuning[arm, choice] for choice in grid}
+            chosen[arm], scores[arm] = pick_best(grid, mse_at.__getitem__)
         means_tune = mse(mean_predictions(ratings.iloc[train], ratings.iloc[tune]), ratings.rating.iloc[tune])
         ctx.table(
             f"tuning MSE on the {len(tune)} tuning ratings (seed {first}, {p.epochs} epochs each; "
@@ -132,17 +138,27 @@ def run(ctx: LabContext) -> dict[str, object]:
         targets = ratings.rating.iloc[held]
         means_held = mse(mean_predictions(ratings.iloc[train], ratings.iloc[held]), targets)
         results = SeedResults("held-out MSE", higher_is_better=False)
-        last: CollabLearner | None = None
+        last_seed = ctx.seeds[-1]
+
+        def seed_data(seed: int) -> CollabData:
+            return collab_data(frame, valid_idx=held_rows, seed=seed, bs=bs, titles=ml.titles())
+
+        def seed_fit(job: tuple[int, str]) -> tuple[float, bytes | None]:
+            seed, arm = job
+            learn = fit(seed_data(seed), arms[arm], chosen[arm], seed, curve=seed_series(arm, seed))
+            kept = seed == last_seed and arm == FACTORS  # the model the predictions come from
+            return held_out_mse(learn), state_bytes(learn.model) if kept else None
+
+        jobs = [(seed, arm) for seed in ctx.seeds for arm in arms]
+        outcomes = dict(zip(jobs, ctx.run_all(seed_fit, jobs)))
         for seed in ctx.seeds:
-            data = collab_data(frame, valid_idx=held_rows, seed=seed, bs=bs, titles=ml.titles())
-            for arm, n_factors in arms.items():
-                learn = fit(data, n_factors, chosen[arm], seed, curve=seed_series(arm, seed))
-                results.add(arm, held_out_mse(learn))
-                if arm == FACTORS:
-                    last = learn
+            for arm in arms:
+                results.add(arm, outcomes[seed, arm][0])
             results.add(MEANS, means_held)
-        assert last is not None
-        model = last
+        weights = outcomes[last_seed, FACTORS][1]
+        assert weights is not None
+        model = dot_bias_learner(ctx, seed_data(last_seed), arms[FACTORS], y_range, chosen[FACTORS])
+        load_state_bytes(model.model, weights)
         columns, rows = results.table(ctx.seeds)
         ctx.table(f"held-out MSE on {len(held)} ratings no choice saw", columns, rows)
         verdict = ctx.judge(CLAIM, results.rivals(FACTORS), metric="held-out MSE")

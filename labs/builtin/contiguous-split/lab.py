@@ -86,15 +86,15 @@ def run(ctx: LabContext) -> dict[str, object]:
     for arm in ARMS:
         with ctx.stage(arm):
 
-            def score(lr: float, arm: str = arm) -> float:
-                tuned[arm][lr] = validate(arm, lr, first)
-                return tuned[arm][lr]
+            def tuning_fit(lr: float, arm: str = arm) -> float:
+                return validate(arm, lr, first)
 
-            chosen[arm], _ = pick_best(LR_GRID, score)
-            estimates[arm] = [
-                tuned[arm][chosen[arm]] if seed == first else validate(arm, chosen[arm], seed)
-                for seed in ctx.seeds
-            ]
+            def seed_fit(seed: int, arm: str = arm) -> float:
+                return validate(arm, chosen[arm], seed)
+
+            tuned[arm] = dict(zip(LR_GRID, ctx.run_all(tuning_fit, LR_GRID)))
+            chosen[arm], _ = pick_best(LR_GRID, tuned[arm].__getitem__)
+            estimates[arm] = [tuned[arm][chosen[arm]], *ctx.run_all(seed_fit, ctx.seeds[1:])]
     ctx.table(
         f"tuning (seed {first}): each split picks its lr by its own validation RMSE, as a student would",
         ["lr", *ARMS],
@@ -103,12 +103,16 @@ def run(ctx: LabContext) -> dict[str, object]:
     )
 
     with ctx.stage("future test"):
-        shipped: dict[tuple[float, int], float] = {}  # one fit per lr and seed: shared when both chose alike
-        for lr in dict.fromkeys(chosen[arm] for arm in ARMS):
-            for seed in ctx.seeds:
-                ctx.curve(f"shipped lr {lr:g}", seed=seed)
-                learn = fit_split(ctx, table, (history, contiguous), lr, p.epochs, p.bs, seed)
-                shipped[lr, seed] = future_rmse(learn, table, future)
+
+        def shipped_fit(job: tuple[float, int]) -> float:
+            lr, seed = job
+            ctx.curve(f"shipped lr {lr:g}", seed=seed)
+            learn = fit_split(ctx, table, (history, contiguous), lr, p.epochs, p.bs, seed)
+            return future_rmse(learn, table, future)
+
+        # one fit per lr and seed: shared when both splits chose alike
+        jobs = [(lr, seed) for lr in dict.fromkeys(chosen[arm] for arm in ARMS) for seed in ctx.seeds]
+        shipped = dict(zip(jobs, ctx.run_all(shipped_fit, jobs)))
         gaps = SeedResults("|validation RMSE - future RMSE|", higher_is_better=False)
         rows = []
         for i, seed in enumerate(ctx.seeds):
