@@ -12,13 +12,15 @@ of the lab's shape (fast.ai's layout: imdb_sample/texts.csv, adult_sample/adult.
 movie_lens_sample/ratings.csv); without it (or for a lab DIR has nothing for) each lab uses its default,
 the cache's real data or else generated data. Every run says which data it used.
 Prints a line per run, then one JSON object: per run the lab, seed, wall seconds, data, models made and
-verdict; the slowest run's seconds; the count of agrees / inconclusive / does not agree.
+verdict; the slowest run's seconds; the count of agrees / inconclusive / does not agree; the cores a lab's
+fits may share and `CARDLAB_LAB_HELPERS` (set it to 0 to time every fit in the lab's own process).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +33,7 @@ sleeping_idle_threads()  # before torch loads (see bench/_openmp.py)
 from bench._lab_runs import run_lab, run_line, verdict_word  # noqa: E402
 from cards.paths import Home  # noqa: E402
 from labs.errors import LabError  # noqa: E402
+from labs.fork_pool import HELPERS_ENV, usable_cores  # noqa: E402
 from labs.model_store import ModelStore  # noqa: E402
 from labs.registry import all_labs, get_lab  # noqa: E402
 
@@ -89,6 +92,9 @@ def main() -> None:
             {
                 "preset": args.preset,
                 "home": str(home.cache_dir.parent),
+                # how many processes a CPU lab's independent fits may use (labs.fork_pool)
+                "usable_cores": usable_cores(),
+                "helpers_asked": os.environ.get(HELPERS_ENV, "one per spare core"),
                 "slowest": {"lab": slowest["lab"], "seed": slowest["seed"], "wall_s": slowest["wall_s"]},
                 "counts": {w: words.count(w) for w in ("agrees", "inconclusive", "does_not_agree")},
                 "runs": runs,
