@@ -37,14 +37,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from engine.collab import CollabLearner, EmbeddingDotBias, IdMap, UnknownIdError, collab_data
+from engine.collab import CollabData, CollabLearner, EmbeddingDotBias, IdMap, UnknownIdError, collab_data
 from engine.collab.cold_start import ColdStartLearner, cold_start_data, cold_start_learner
 from engine.datasets.movielens import MovieLens
 from engine.tabular.model import sigmoid_range
+from engine.utils import load_state_bytes, state_bytes
 from labs._experiment import SPLIT_SEED, SeedResults, pick_best, three_way_split
 from labs._movielens import (
     GENERATOR,
     auto_batch_size,
+    dot_bias_learner,
     fit_dot_bias,
     load_movielens,
     mean_predictions,
@@ -68,6 +70,7 @@ FOLDED, BIAS_ONLY = "sign-up ratings folded in", "sign-up ratings, bias only"
 MOVIE_BIASES, MOVIE_MEANS = "movie biases", "movie means"
 MEANS_OFFSET = "movie means + answers' offset"
 METADATA, NO_METADATA = "metadata model", "same model, no user metadata"
+KNOWN = "known users' model"  # the fit the fold-in arms and movie biases share, per seed
 TUNE_USERS, HELD_USERS = 0.15, 0.25
 DAMPINGS = (0.0, 1.0, 3.0, 10.0, 30.0)
 LAMBDAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -116,18 +119,20 @@ def run(ctx: LabContext) -> dict[str, object]:
     asked = ratings.iloc[split.asked]
     y_range = (0.0, p.y_max)
 
-    def known_model(evaluate: Sequence[int], choice: Choice, seed: int, curve: str = "") -> CollabLearner:
-        """EmbeddingDotBias on the known users' ratings; `evaluate` rows (new users) are its validation."""
-        ctx.check_cancelled()
+    def known_data(evaluate: Sequence[int], seed: int) -> CollabData:
+        """The known users' ratings; `evaluate` rows (new users) are the validation set."""
         frame, rows = subset(ratings, split.known, evaluate)
-        data = collab_data(frame, valid_idx=rows, seed=seed, bs=bs, titles=ml.titles())
+        return collab_data(frame, valid_idx=rows, seed=seed, bs=bs, titles=ml.titles())
+
+    def known_model(evaluate: Sequence[int], choice: Choice, seed: int, curve: str = "") -> CollabLearner:
+        """EmbeddingDotBias on the known users' ratings, validated on `evaluate`."""
+        ctx.check_cancelled()
+        data = known_data(evaluate, seed)
         ctx.reseed(seed)
         return fit_dot_bias(ctx, data, p.n_factors, y_range, choice, p.epochs, curve)
 
-    def metadata_model(
-        evaluate: Sequence[int], lr: float, seed: int, with_users: bool, curve: str = ""
-    ) -> ColdStartLearner:
-        ctx.check_cancelled()
+    def metadata_learner(evaluate: Sequence[int], lr: float, seed: int, with_users: bool) -> ColdStartLearner:
+        """The untrained metadata model (or the one a fit's sent-back weights fill)."""
         frame, rows = subset(ratings, split.known, evaluate)
         data = cold_start_data(
             MovieLens(frame, ml.items, ml.users, ml.genres),
@@ -140,7 +145,13 @@ def run(ctx: LabContext) -> dict[str, object]:
         ctx.reseed(seed)
         with warnings.catch_warnings():  # no user columns: a Linear with no inputs, only its bias
             warnings.filterwarnings("ignore", "Initializing zero-element tensors")
-            learn = cold_start_learner(data, n_factors=10, lr=lr, device=ctx.device, path=ctx.work_dir)
+            return cold_start_learner(data, n_factors=10, lr=lr, device=ctx.device, path=ctx.work_dir)
+
+    def metadata_model(
+        evaluate: Sequence[int], lr: float, seed: int, with_users: bool, curve: str = ""
+    ) -> ColdStartLearner:
+        ctx.check_cancelled()
+        learn = metadata_learner(evaluate, lr, seed, with_users)
         if curve:
             ctx.curve(curve)
             ctx.watch(learn)
@@ -156,13 +167,23 @@ def run(ctx: LabContext) -> dict[str, object]:
             DAMPINGS,
             lambda d: mse(mean_predictions(training, tune_rows, users=False, damping=d), tune_rows.rating),
         )
+
+        def tuning_fit(choice: Choice) -> list[tuple[float, float]]:
+            """Per lambda: the tuning MSE of the fold-in, and of the bias-only fold-in."""
+            model = known_model(split.tune, choice, first)
+            return [
+                (
+                    FoldIn(model, asked, lam).mse(tune_rows),
+                    FoldIn(model, asked, lam, factors=False).mse(tune_rows),
+                )
+                for lam in LAMBDAS
+            ]
+
         fold_scores: dict[tuple[float, float, float], float] = {}
         bias_scores: dict[tuple[float, float, float], float] = {}
-        for choice in grid:
-            model = known_model(split.tune, choice, first)
-            for lam in LAMBDAS:
-                fold_scores[(*choice, lam)] = FoldIn(model, asked, lam).mse(tune_rows)
-                bias_scores[(*choice, lam)] = FoldIn(model, asked, lam, factors=False).mse(tune_rows)
+        for choice, per_lambda in zip(grid, ctx.run_all(tuning_fit, grid)):
+            for lam, (fold_mse, bias_mse) in zip(LAMBDAS, per_lambda):
+                fold_scores[(*choice, lam)], bias_scores[(*choice, lam)] = fold_mse, bias_mse
         lr, l2, lam = pick_best(list(fold_scores), fold_scores.__getitem__)[0]
         chosen: Choice = (lr, l2)
         bias_lam = pick_best(list(LAMBDAS), lambda value: bias_scores[(lr, l2, value)])[0]
@@ -201,12 +222,16 @@ def run(ctx: LabContext) -> dict[str, object]:
         meta_lr: dict[str, float] = {}
         meta_scores: dict[str, dict[float, float]] = {}
         if has_metadata:
+
+            def metadata_tuning_fit(job: tuple[bool, float]) -> float:
+                with_users, lr = job
+                return learner_mse(metadata_model(split.tune, lr, first, with_users))
+
+            meta_jobs = [(with_users, lr) for with_users in (True, False) for lr in lrs]
+            meta_tuning = dict(zip(meta_jobs, ctx.run_all(metadata_tuning_fit, meta_jobs)))
             for arm, with_users in ((METADATA, True), (NO_METADATA, False)):
-
-                def score(lr: float, w: bool = with_users) -> float:
-                    return learner_mse(metadata_model(split.tune, lr, first, w))
-
-                meta_lr[arm], meta_scores[arm] = pick_best(lrs, score)
+                mse_at = {lr: meta_tuning[with_users, lr] for lr in lrs}
+                meta_lr[arm], meta_scores[arm] = pick_best(lrs, mse_at.__getitem__)
             ctx.table(
                 "metadata models: learning rate picked on the same ratings (L2 0.05, 10 factors)",
                 ["lr", METADATA, NO_METADATA],
@@ -229,23 +254,48 @@ def run(ctx: LabContext) -> dict[str, object]:
         means = mse(mean_predictions(training, held, users=False, damping=damping), held.rating)
         means_offset = mse(mean_predictions(training, held, users=True, damping=damping), held.rating)
         results = SeedResults("held-out MSE", higher_is_better=False)
-        folded: FoldIn | None = None
-        cold: ColdStartLearner | None = None
+        last_seed = ctx.seeds[-1]
+        arms = [KNOWN] + ([METADATA, NO_METADATA] if has_metadata else [])
+
+        def seed_fit(job: tuple[int, str]) -> tuple[list[float], bytes | None]:
+            """An arm's held-out MSEs on a seed (the known users' model: folded in, movie biases, bias
+            only), and the weights of the last seed's models, which answer predictions."""
+            seed, arm = job
+            kept = seed == last_seed
+            if arm == KNOWN:
+                model = known_model(split.held, chosen, seed, curve=seed_series(KNOWN, seed))
+                scores = [
+                    FoldIn(model, asked, lam).mse(held),
+                    FoldIn(model, asked, math.inf).mse(held),
+                    FoldIn(model, asked, bias_lam, factors=False).mse(held),
+                ]
+                return scores, state_bytes(model.model) if kept else None
+            with_users = arm == METADATA
+            learn = metadata_model(split.held, meta_lr[arm], seed, with_users, curve=seed_series(arm, seed))
+            return [learner_mse(learn)], state_bytes(learn.model) if kept and with_users else None
+
+        jobs = [(seed, arm) for seed in ctx.seeds for arm in arms]
+        outcomes = dict(zip(jobs, ctx.run_all(seed_fit, jobs)))
         for seed in ctx.seeds:
-            model = known_model(split.held, chosen, seed, curve=seed_series("known users' model", seed))
-            folded = FoldIn(model, asked, lam)
-            results.add(FOLDED, folded.mse(held))
-            results.add(MOVIE_BIASES, FoldIn(model, asked, math.inf).mse(held))
+            folded_mse, biases_mse, bias_only_mse = outcomes[seed, KNOWN][0]
+            results.add(FOLDED, folded_mse)
+            results.add(MOVIE_BIASES, biases_mse)
             results.add(MOVIE_MEANS, means)
-            results.add(BIAS_ONLY, FoldIn(model, asked, bias_lam, factors=False).mse(held))
+            results.add(BIAS_ONLY, bias_only_mse)
             results.add(MEANS_OFFSET, means_offset)
-            if has_metadata:
-                for arm, with_users in ((METADATA, True), (NO_METADATA, False)):
-                    learn = metadata_model(
-                        split.held, meta_lr[arm], seed, with_users, curve=seed_series(arm, seed)
-                    )
-                    results.add(arm, learner_mse(learn))
-                    cold = learn if with_users else cold
+            for arm in arms[1:]:
+                results.add(arm, outcomes[seed, arm][0][0])
+        known_weights = outcomes[last_seed, KNOWN][1]
+        assert known_weights is not None
+        last_model = dot_bias_learner(ctx, known_data(split.held, last_seed), p.n_factors, y_range, chosen)
+        load_state_bytes(last_model.model, known_weights)
+        folded = FoldIn(last_model, asked, lam)
+        cold: ColdStartLearner | None = None
+        if has_metadata:
+            cold_weights = outcomes[last_seed, METADATA][1]
+            assert cold_weights is not None
+            cold = metadata_learner(split.held, meta_lr[METADATA], last_seed, True)
+            load_state_bytes(cold.model, cold_weights)
         columns, rows = results.table(ctx.seeds)
         ctx.table(f"MSE on the held-out new users' {len(split.held)} other ratings", columns, rows)
         comparisons = {
@@ -276,7 +326,6 @@ def run(ctx: LabContext) -> dict[str, object]:
         )
 
     with ctx.stage("predict"):
-        assert folded is not None
         fold = folded
         new_user = held.user.tolist()[0]
         ctx.text(
