@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from labs.errors import LabError
 from labs.events import Cancelled, Failed, FailureKind, Finished, LabEvent, event_to_dict
+from labs.fork_pool import kill_with_parent
 from labs.spec import RunSpec
 from labs.warm import PARENT_ENV, WARM_FLAG
 
@@ -88,16 +89,7 @@ def die_with_parent() -> None:
     """On Linux, ask the kernel to SIGKILL this process when the app that started it dies (even by
     SIGKILL, which leaves it no chance to stop us). The closed pipe (`read_commands`) covers the rest."""
     parent = os.environ.pop(PARENT_ENV, "")  # not inherited by the lab's own subprocesses
-    if not parent.isdigit() or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):
+    if not parent.isdigit() or not kill_with_parent():
         return
     if os.getppid() != int(parent):  # the app died before the kernel was asked
         os._exit(EXIT_ORPHANED)
