@@ -34,6 +34,9 @@ WAIT_SECONDS = 0.1  # how often the lab's process, waiting for helpers, checks w
 # A helper yields to the app (and the lab's own process) when they need a core: on 2 cores, at equal
 # priority, a key press on the lab screen waited up to 145 ms for the CPU during a run with a helper.
 HELPER_NICENESS = 10
+# The item counter's lock is held for microseconds; waiting this long means a process died holding it (the
+# OOM killer): the lab's process then runs whatever nobody returned, as after any helper's death.
+CLAIM_TIMEOUT = 5.0
 _RESULT = "result"
 
 
@@ -123,12 +126,17 @@ class ForkPool(Generic[Item, Result]):
     # -- helpers ---------------------------------------------------------------------------------------
 
     def _claim(self) -> int | None:
-        with self._next.get_lock():
+        lock = self._next.get_lock()
+        if not lock.acquire(timeout=CLAIM_TIMEOUT):
+            return None
+        try:
             index = int(self._next.value)
             if index >= len(self._items):
                 return None
             self._next.value = index + 1
-        return index
+            return index
+        finally:
+            lock.release()
 
     def _start_helper(self, number: int) -> None:
         """A bare fork, not multiprocessing's Process: that one closes stdin in the child, which hangs when

@@ -223,3 +223,18 @@ def test_the_pool_alone_maps_without_a_lab() -> None:
         lambda i: -i, range(5), 2, lambda send: None, lambda h, m: None, lambda: None
     )
     assert pool.map() == [0, -1, -2, -3, -4]
+
+
+def test_a_counter_lock_left_held_by_a_dead_process_stalls_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed while it held the item counter's lock (for microseconds: only the OOM killer could
+    hit it there) leaves it held: every process stops claiming, and the lab's process runs every item."""
+    monkeypatch.setattr("labs.fork_pool.CLAIM_TIMEOUT", 0.2)
+    pool: ForkPool[int, int] = ForkPool(
+        lambda i: i * 10, range(4), 1, lambda send: None, lambda h, m: None, lambda: None
+    )
+    assert pool._next.get_lock().acquire()  # as a process that died holding it
+    results: list[list[int]] = []
+    mapping = threading.Thread(target=lambda: results.append(pool.map()), daemon=True)
+    mapping.start()
+    mapping.join(timeout=60)
+    assert results == [[0, 10, 20, 30]], "the pool waited for the lock forever"
